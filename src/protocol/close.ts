@@ -1,0 +1,91 @@
+/** Close codes and close frame payloads (RFC 6455 sections 5.5.1 and 7.4). */
+
+import { ProtocolError } from './errors.ts';
+import { Utf8Validator } from './utf8.ts';
+
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  /** Reported locally when a close frame carried no code; never sent. */
+  NoStatus: 1005,
+  /** Reported locally when the connection ended without a close frame; never sent. */
+  Abnormal: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  MandatoryExtension: 1010,
+  InternalError: 1011,
+} as const;
+
+/** A close frame's reason: the 125-byte control payload less the 2-byte code. */
+export const MAX_CLOSE_REASON = 123;
+
+/**
+ * May `code` appear in a close frame on the wire? 1004-1006 and 1015 are
+ * reserved for local use; 1000-2999 beyond the registered ones are reserved
+ * for the RFC and its extensions (1012-1014 are IANA-registered since);
+ * 3000-4999 belong to libraries and applications.
+ */
+export function isValidCloseCode(code: number): boolean {
+  return (
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
+    (code >= 3000 && code <= 4999)
+  );
+}
+
+export interface ClosePayload {
+  /** 1005 when the frame carried no code. */
+  code: number;
+  reason: Buffer;
+}
+
+/** Decodes a received close payload; a broken one fails the connection. */
+export function parseClosePayload(payload: Buffer): ClosePayload {
+  if (payload.length === 0) return { code: CloseCode.NoStatus, reason: payload };
+  if (payload.length === 1) {
+    throw new ProtocolError('WS_ERR_INVALID_CLOSE_PAYLOAD', 'Close frame payload of 1 byte', CloseCode.ProtocolError);
+  }
+  const code = payload.readUInt16BE(0);
+  if (!isValidCloseCode(code)) {
+    throw new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `Invalid close code ${code}`, CloseCode.ProtocolError);
+  }
+  const reason = payload.subarray(2);
+  const validator = new Utf8Validator();
+  if (!validator.feed(reason) || !validator.end()) {
+    throw new ProtocolError('WS_ERR_INVALID_UTF8', 'Close reason is not valid UTF-8', CloseCode.InvalidPayload);
+  }
+  return { code, reason };
+}
+
+/**
+ * Encodes an outgoing close payload. With no code the payload is empty (the
+ * peer then reports 1005). Throws on a code that may not be sent or a reason
+ * longer than 123 bytes, so the mistake surfaces in the caller's stack.
+ */
+export function encodeClosePayload(code?: number, reason?: string | Uint8Array): Buffer {
+  if (code === undefined) {
+    if (reason !== undefined && reason.length > 0) {
+      throw new TypeError('A close reason needs a close code');
+    }
+    return Buffer.alloc(0);
+  }
+  if (!Number.isInteger(code) || !isValidCloseCode(code)) {
+    throw new RangeError(`Invalid close code: ${code}`);
+  }
+  // A typed-array reason is copied by value: only its own bytes go out.
+  const reasonBytes =
+    reason === undefined
+      ? Buffer.alloc(0)
+      : typeof reason === 'string'
+        ? Buffer.from(reason, 'utf8')
+        : Buffer.from(reason.buffer, reason.byteOffset, reason.byteLength);
+  if (reasonBytes.length > MAX_CLOSE_REASON) {
+    throw new RangeError(`Close reason is ${reasonBytes.length} bytes; at most ${MAX_CLOSE_REASON} fit`);
+  }
+  const payload = Buffer.allocUnsafe(2 + reasonBytes.length);
+  payload.writeUInt16BE(code, 0);
+  reasonBytes.copy(payload, 2);
+  return payload;
+}

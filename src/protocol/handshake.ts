@@ -1,0 +1,260 @@
+/**
+ * The opening handshake (RFC 6455 section 4): key and accept values, checking
+ * an upgrade request on the server, building and checking it on the client.
+ * Pure functions over header values; the HTTP transport lives elsewhere.
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import { WebSocketError } from './errors.ts';
+import { isToken, parseExtensions, parseSubprotocols, tokenListIncludes, type ExtensionOffer } from './headers.ts';
+
+/** The fixed GUID of 4.2.2 appended to the key before hashing. */
+export const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+export const WEBSOCKET_VERSION = '13';
+
+/** Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). */
+export function computeAccept(key: string): string {
+  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+/** A client key: 16 random bytes, base64-encoded (4.1). */
+export function generateKey(): string {
+  return randomBytes(16).toString('base64');
+}
+
+/** 16 bytes in base64 are always 22 significant characters and "==". */
+export function isValidKey(key: string | undefined): key is string {
+  if (key === undefined || key.length !== 24 || !key.endsWith('==')) return false;
+  for (let i = 0; i < 22; i++) {
+    const c = key.charCodeAt(i);
+    const base64 =
+      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+    if (!base64) return false;
+  }
+  // The last significant character carries only 2 bits: A, Q, g or w.
+  return 'AQgw'.includes(key[21]);
+}
+
+/** Headers as node:http gives them: lowercase names, repeated values joined. */
+export type HeaderRecord = Record<string, string | string[] | undefined>;
+
+function single(headers: HeaderRecord, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The HTTP answer to a refused upgrade. */
+export interface HandshakeRejection {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+export interface AcceptedRequest {
+  key: string;
+  /** Offered subprotocols in the client's order of preference. */
+  protocols: string[];
+  extensions: ExtensionOffer[];
+}
+
+export interface UpgradeRequestLike {
+  method?: string;
+  httpVersion?: string;
+  headers: HeaderRecord;
+}
+
+/** Checks a client's opening handshake (4.2.1); a rejection says what to answer. */
+export function checkUpgradeRequest(req: UpgradeRequestLike): AcceptedRequest | HandshakeRejection {
+  const headers = req.headers;
+  if (req.method !== 'GET') {
+    return { status: 405, message: 'The WebSocket handshake must be a GET request', headers: { Allow: 'GET' } };
+  }
+  if (req.httpVersion !== '1.1') {
+    return { status: 400, message: 'The WebSocket handshake needs HTTP/1.1' };
+  }
+  const upgrade = single(headers, 'upgrade');
+  if (upgrade === undefined) {
+    return {
+      status: 426,
+      message: 'This endpoint only speaks WebSocket',
+      headers: { Upgrade: 'websocket', Connection: 'Upgrade' },
+    };
+  }
+  if (!tokenListIncludes(upgrade, 'websocket')) {
+    return { status: 400, message: 'Invalid Upgrade header: expected "websocket"' };
+  }
+  if (!tokenListIncludes(single(headers, 'connection'), 'upgrade')) {
+    return { status: 400, message: 'Invalid Connection header: expected "Upgrade"' };
+  }
+  if (single(headers, 'host') === undefined) {
+    return { status: 400, message: 'Missing Host header' };
+  }
+  const key = single(headers, 'sec-websocket-key');
+  if (!isValidKey(key)) {
+    return { status: 400, message: 'Missing or invalid Sec-WebSocket-Key header' };
+  }
+  const version = single(headers, 'sec-websocket-version');
+  if (version !== WEBSOCKET_VERSION) {
+    return {
+      status: version === undefined ? 400 : 426,
+      message: 'Unsupported WebSocket version: this server speaks version 13',
+      headers: { 'Sec-WebSocket-Version': WEBSOCKET_VERSION },
+    };
+  }
+  const protocolHeader = single(headers, 'sec-websocket-protocol');
+  const protocols = protocolHeader === undefined ? [] : parseSubprotocols(protocolHeader);
+  if (protocols === null) {
+    return { status: 400, message: 'Invalid Sec-WebSocket-Protocol header' };
+  }
+  const extensionHeader = single(headers, 'sec-websocket-extensions');
+  const extensions = extensionHeader === undefined ? [] : parseExtensions(extensionHeader);
+  if (extensions === null) {
+    return { status: 400, message: 'Invalid Sec-WebSocket-Extensions header' };
+  }
+  return { key, protocols, extensions };
+}
+
+export function isRejection(result: AcceptedRequest | HandshakeRejection): result is HandshakeRejection {
+  return 'status' in result;
+}
+
+/** Refuses CR, LF and NUL so a header value cannot smuggle in another header. */
+function assertHeader(name: string, value: string): void {
+  if (!isToken(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x0d || c === 0x0a || c === 0x00) {
+      throw new TypeError(`Invalid value for header ${name}`);
+    }
+  }
+}
+
+function formatHeaders(lines: string[], headers: Iterable<[string, string]>): void {
+  for (const [name, value] of headers) {
+    assertHeader(name, value);
+    lines.push(`${name}: ${value}`);
+  }
+}
+
+/**
+ * The lines of the 101 response completing a handshake, without the blank
+ * line that ends the head (a server may add header lines first).
+ */
+export function acceptResponseLines(key: string, protocol: string | undefined, extensions: string | undefined): string[] {
+  const lines = [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${computeAccept(key)}`,
+  ];
+  if (protocol) lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+  if (extensions) lines.push(`Sec-WebSocket-Extensions: ${extensions}`);
+  return lines;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  426: 'Upgrade Required',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** A complete HTTP response refusing the upgrade, with a plain-text body. */
+export function buildRejectResponse(status: number, message: string, headers: Record<string, string> = {}): string {
+  const body = Buffer.from(message, 'utf8');
+  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Connection: close'];
+  formatHeaders(lines, Object.entries(headers));
+  lines.push('Content-Type: text/plain; charset=utf-8', `Content-Length: ${body.length}`);
+  return lines.join('\r\n') + '\r\n\r\n' + message;
+}
+
+export interface UpgradeRequestOptions {
+  /** Request target: path and query. */
+  path: string;
+  /** Host header value, with the port when it is not the default. */
+  host: string;
+  key: string;
+  protocols: string[];
+  origin?: string;
+  extensions?: string;
+  headers?: Iterable<[string, string]>;
+}
+
+/** The client's opening handshake (4.1). */
+export function buildUpgradeRequest(options: UpgradeRequestOptions): string {
+  const lines = [
+    `GET ${options.path} HTTP/1.1`,
+    `Host: ${options.host}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${options.key}`,
+    `Sec-WebSocket-Version: ${WEBSOCKET_VERSION}`,
+  ];
+  if (options.protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${options.protocols.join(', ')}`);
+  if (options.extensions) lines.push(`Sec-WebSocket-Extensions: ${options.extensions}`);
+  const extra: Array<[string, string]> = [];
+  if (options.origin !== undefined) extra.push(['Origin', options.origin]);
+  if (options.headers) extra.push(...options.headers);
+  formatHeaders(lines, extra);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+export interface AcceptedResponse {
+  protocol: string;
+  extensions: ExtensionOffer[];
+}
+
+/**
+ * Checks the server's answer (4.1, "the client MUST validate"). Anything
+ * other than a correct 101 throws a WebSocketError and the caller fails the
+ * connection.
+ */
+export function checkUpgradeResponse(
+  status: number,
+  headers: HeaderRecord,
+  key: string,
+  offeredProtocols: readonly string[],
+  offeredExtensions: readonly string[] = [],
+): AcceptedResponse {
+  if (status !== 101) {
+    throw new WebSocketError('WS_ERR_UNEXPECTED_RESPONSE', `Unexpected server response: ${status}`, {
+      statusCode: status,
+    });
+  }
+  const fail = (code: string, message: string): never => {
+    throw new WebSocketError(code, message, { statusCode: status });
+  };
+  if (!tokenListIncludes(single(headers, 'upgrade'), 'websocket')) {
+    fail('WS_ERR_INVALID_UPGRADE', 'Invalid Upgrade header in the server response');
+  }
+  if (!tokenListIncludes(single(headers, 'connection'), 'upgrade')) {
+    fail('WS_ERR_INVALID_UPGRADE', 'Invalid Connection header in the server response');
+  }
+  if (single(headers, 'sec-websocket-accept') !== computeAccept(key)) {
+    fail('WS_ERR_INVALID_ACCEPT', 'Invalid Sec-WebSocket-Accept header');
+  }
+  const protocol = single(headers, 'sec-websocket-protocol');
+  if (protocol !== undefined && !offeredProtocols.includes(protocol)) {
+    fail('WS_ERR_INVALID_SUBPROTOCOL', `Server selected a subprotocol that was not offered: ${protocol}`);
+  }
+  const extensionHeader = single(headers, 'sec-websocket-extensions');
+  let extensions: ExtensionOffer[] = [];
+  if (extensionHeader !== undefined) {
+    const parsed = parseExtensions(extensionHeader);
+    if (parsed === null) fail('WS_ERR_INVALID_EXTENSION', 'Invalid Sec-WebSocket-Extensions header');
+    extensions = parsed!;
+    for (const extension of extensions) {
+      if (!offeredExtensions.includes(extension.name)) {
+        fail('WS_ERR_INVALID_EXTENSION', `Server accepted an extension that was not offered: ${extension.name}`);
+      }
+    }
+  }
+  return { protocol: protocol ?? '', extensions };
+}

@@ -1,0 +1,190 @@
+/**
+ * Tokenizers for the header values of the opening handshake
+ * (RFC 6455 sections 4.1 and 9.1, RFC 7230 section 3.2.6).
+ *
+ * Each is a single left-to-right pass with no regular expression that could
+ * backtrack, so parse time stays linear in the length of the value
+ * (the ReDoS class of CVE-2021-32640). Names end up as Map keys, never as
+ * object properties, so `__proto__` or `constructor` is just a name.
+ */
+
+// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+//         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TOKEN_CHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN_CHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TOKEN_CHAR[c] = 1;
+
+export function isTokenChar(code: number): boolean {
+  return code < 128 && TOKEN_CHAR[code] === 1;
+}
+
+export function isToken(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) if (!isTokenChar(value.charCodeAt(i))) return false;
+  return true;
+}
+
+function isWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** A small cursor over a header value. */
+class Scanner {
+  pos = 0;
+  constructor(readonly text: string) {}
+
+  get done(): boolean {
+    return this.pos >= this.text.length;
+  }
+
+  peek(): number {
+    return this.text.charCodeAt(this.pos);
+  }
+
+  skipWhitespace(): void {
+    while (this.pos < this.text.length && isWhitespace(this.text.charCodeAt(this.pos))) this.pos++;
+  }
+
+  /** Reads a token, or returns '' when none starts here. */
+  token(): string {
+    const start = this.pos;
+    while (this.pos < this.text.length && isTokenChar(this.text.charCodeAt(this.pos))) this.pos++;
+    return this.text.slice(start, this.pos);
+  }
+
+  /** Reads a quoted-string starting at '"'; null when it is not terminated. */
+  quotedString(): string | null {
+    this.pos++; // opening quote
+    let value = '';
+    while (this.pos < this.text.length) {
+      const code = this.text.charCodeAt(this.pos++);
+      if (code === 0x22) return value;
+      if (code === 0x5c) {
+        if (this.pos >= this.text.length) return null;
+        value += this.text[this.pos++];
+      } else {
+        value += String.fromCharCode(code);
+      }
+    }
+    return null;
+  }
+}
+
+/**
+ * Parses `1#token` (a comma-separated list of tokens; empty elements are
+ * allowed and skipped, as 7230 section 7 says). Returns null on bad syntax.
+ */
+export function parseTokenList(value: string): string[] | null {
+  const scanner = new Scanner(value);
+  const tokens: string[] = [];
+  for (;;) {
+    scanner.skipWhitespace();
+    if (scanner.done) return tokens;
+    if (scanner.peek() === 0x2c) {
+      scanner.pos++;
+      continue;
+    }
+    const token = scanner.token();
+    if (token === '') return null;
+    tokens.push(token);
+    scanner.skipWhitespace();
+    if (scanner.done) return tokens;
+    if (scanner.peek() !== 0x2c) return null;
+    scanner.pos++;
+  }
+}
+
+/** Case-insensitive membership test for Connection / Upgrade style lists. */
+export function tokenListIncludes(value: string | undefined, wanted: string): boolean {
+  if (value === undefined) return false;
+  const tokens = parseTokenList(value);
+  if (tokens === null) return false;
+  const lower = wanted.toLowerCase();
+  return tokens.some((token) => token.toLowerCase() === lower);
+}
+
+/**
+ * Sec-WebSocket-Protocol: a list of distinct tokens (4.1: "unique strings").
+ * Null when the syntax is bad or a protocol repeats.
+ */
+export function parseSubprotocols(value: string): string[] | null {
+  const protocols = parseTokenList(value);
+  if (protocols === null) return null;
+  if (new Set(protocols).size !== protocols.length) return null;
+  return protocols;
+}
+
+/** One offered or accepted extension with its parameters in order. */
+export interface ExtensionOffer {
+  name: string;
+  /** Parameter name → value; `true` for a parameter given without a value. */
+  params: Map<string, string | true>;
+  /** Names of parameters that appeared more than once (RFC 7692 declines such offers). */
+  duplicateParams: string[];
+}
+
+/**
+ * Sec-WebSocket-Extensions (9.1):
+ *   extension-list = 1#extension
+ *   extension      = token *( ";" param )
+ *   param          = token [ "=" (token / quoted-string) ]
+ * Returns null on bad syntax.
+ */
+export function parseExtensions(value: string): ExtensionOffer[] | null {
+  const scanner = new Scanner(value);
+  const offers: ExtensionOffer[] = [];
+  for (;;) {
+    scanner.skipWhitespace();
+    if (scanner.done) return offers;
+    if (scanner.peek() === 0x2c) {
+      scanner.pos++;
+      continue;
+    }
+    const name = scanner.token();
+    if (name === '') return null;
+    const offer: ExtensionOffer = { name, params: new Map(), duplicateParams: [] };
+    offers.push(offer);
+    scanner.skipWhitespace();
+    while (!scanner.done && scanner.peek() === 0x3b) {
+      scanner.pos++;
+      scanner.skipWhitespace();
+      const param = scanner.token();
+      if (param === '') return null;
+      scanner.skipWhitespace();
+      let paramValue: string | true = true;
+      if (!scanner.done && scanner.peek() === 0x3d) {
+        scanner.pos++;
+        scanner.skipWhitespace();
+        if (scanner.done) return null;
+        if (scanner.peek() === 0x22) {
+          const quoted = scanner.quotedString();
+          // 9.1: a quoted value must still be a token once unquoted.
+          if (quoted === null || !isToken(quoted)) return null;
+          paramValue = quoted;
+        } else {
+          paramValue = scanner.token();
+          if (paramValue === '') return null;
+        }
+        scanner.skipWhitespace();
+      }
+      if (offer.params.has(param)) offer.duplicateParams.push(param);
+      else offer.params.set(param, paramValue);
+    }
+    if (scanner.done) return offers;
+    if (scanner.peek() !== 0x2c) return null;
+    scanner.pos++;
+  }
+}
+
+/** Formats extensions back into a header value. */
+export function formatExtensions(extensions: Array<{ name: string; params: Map<string, string | true> }>): string {
+  return extensions
+    .map(({ name, params }) => {
+      let text = name;
+      for (const [key, value] of params) text += value === true ? `; ${key}` : `; ${key}=${value}`;
+      return text;
+    })
+    .join(', ');
+}

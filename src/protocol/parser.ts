@@ -1,0 +1,306 @@
+/**
+ * The incremental frame and message parser (RFC 6455 section 5).
+ *
+ * Bytes arrive in chunks of any size, down to one byte. The parser is a
+ * two-state machine: HEADER (wait for the 2-14 header bytes) and PAYLOAD.
+ * Data payloads are handed on piece by piece as chunks arrive, without
+ * copying a piece that sits inside one chunk; they are unmasked in place and
+ * text is UTF-8-checked as it comes, so a bad byte or an oversized message
+ * fails the connection before the rest of the message is buffered.
+ */
+
+import { CloseCode } from './close.ts';
+import { ProtocolError } from './errors.ts';
+import { MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, isKnownOpcode } from './frame.ts';
+import { applyMask } from './mask.ts';
+import { Utf8Validator, isValidUtf8 } from './utf8.ts';
+
+export interface ParserOptions {
+  /** A server requires masked frames, a client unmasked ones (5.1). */
+  isServer: boolean;
+  /** Largest message, in bytes, counted across all its fragments. */
+  maxPayload: number;
+}
+
+export interface ParserEvents {
+  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A complete, unmasked ping, pong or close frame. */
+  onControl(opcode: number, payload: Buffer): void;
+}
+
+const HEADER = 0;
+const PAYLOAD = 1;
+
+/**
+ * Pieces of an unfinished message kept as separate views before they are
+ * copied into one growing buffer. Small enough that a message sent as many
+ * tiny fragments cannot pin many receive chunks in memory; large enough that
+ * a message in a few pieces is joined once, at the end.
+ */
+const MAX_PENDING_PIECES = 64;
+
+const EMPTY = Buffer.alloc(0);
+
+function protocolError(code: string, message: string, closeCode: number = CloseCode.ProtocolError): ProtocolError {
+  return new ProtocolError(code, message, closeCode);
+}
+
+export class FrameParser {
+  private readonly isServer: boolean;
+  private readonly maxPayload: number;
+  private readonly events: ParserEvents;
+
+  // Received bytes not yet consumed, oldest first.
+  private chunks: Buffer[] = [];
+  private bufferedBytes = 0;
+  private state = HEADER;
+  private stopped = false;
+
+  // The frame being read.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = Buffer.alloc(4);
+  private maskPhase = 0;
+  private payloadRemaining = 0;
+
+  // The message being assembled; messageOpcode 0 means none is open.
+  private messageOpcode = 0;
+  private messageLength = 0;
+  private pieces: Buffer[] = [];
+  private assembled: Buffer | null = null;
+  private assembledLength = 0;
+  private readonly utf8 = new Utf8Validator();
+
+  constructor(options: ParserOptions, events: ParserEvents) {
+    this.isServer = options.isServer;
+    this.maxPayload = options.maxPayload;
+    this.events = events;
+  }
+
+  /**
+   * Feeds received bytes. The parser takes ownership of `chunk`: payloads are
+   * unmasked in place and messages may be views into it. Throws a
+   * ProtocolError when the peer breaks the protocol; nothing more is parsed
+   * after that.
+   */
+  push(chunk: Buffer): void {
+    if (this.stopped || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.bufferedBytes += chunk.length;
+    try {
+      while (!this.stopped) {
+        const progressed = this.state === HEADER ? this.readHeader() : this.readPayload();
+        if (!progressed) return;
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) this.stop();
+      throw error;
+    }
+  }
+
+  /** Drops all state; later input is ignored (after a close frame, or on failure). */
+  stop(): void {
+    this.stopped = true;
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    this.pieces = [];
+    this.assembled = null;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  private readHeader(): boolean {
+    if (this.bufferedBytes < 2) return false;
+    const byte0 = this.byteAt(0);
+    const byte1 = this.byteAt(1);
+    const fin = (byte0 & 0x80) !== 0;
+    const opcode = byte0 & 0x0f;
+    const masked = (byte1 & 0x80) !== 0;
+    const length7 = byte1 & 0x7f;
+
+    // Everything the first two bytes can tell is checked before waiting for more.
+    if ((byte0 & 0x70) !== 0) {
+      throw protocolError('WS_ERR_UNEXPECTED_RSV', 'Reserved bits set without a negotiated extension');
+    }
+    if (!isKnownOpcode(opcode)) {
+      throw protocolError('WS_ERR_INVALID_OPCODE', `Reserved opcode ${opcode}`);
+    }
+    if (isControlOpcode(opcode)) {
+      if (!fin) throw protocolError('WS_ERR_FRAGMENTED_CONTROL', 'Fragmented control frame');
+      if (length7 > MAX_CONTROL_PAYLOAD) {
+        throw protocolError('WS_ERR_CONTROL_TOO_LONG', 'Control frame payload longer than 125 bytes');
+      }
+    } else if (opcode === Opcode.Continuation) {
+      if (this.messageOpcode === 0) {
+        throw protocolError('WS_ERR_UNEXPECTED_CONTINUATION', 'Continuation frame without a message to continue');
+      }
+    } else if (this.messageOpcode !== 0) {
+      throw protocolError('WS_ERR_EXPECTED_CONTINUATION', 'New data frame while a fragmented message is open');
+    }
+    if (masked !== this.isServer) {
+      throw this.isServer
+        ? protocolError('WS_ERR_EXPECTED_MASK', 'Client frames must be masked')
+        : protocolError('WS_ERR_UNEXPECTED_MASK', 'Server frames must not be masked');
+    }
+
+    const lengthBytes = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
+    const size = 2 + lengthBytes + (masked ? 4 : 0);
+    if (this.bufferedBytes < size) return false;
+    const header = this.take(size);
+
+    let length = length7;
+    if (length7 === 126) {
+      length = header.readUInt16BE(2);
+    } else if (length7 === 127) {
+      const high = header.readUInt32BE(2);
+      if (high >= 0x80000000) {
+        throw protocolError('WS_ERR_INVALID_LENGTH', '64-bit payload length with the most significant bit set');
+      }
+      length = high * 0x100000000 + header.readUInt32BE(6);
+    }
+    if (!isControlOpcode(opcode) && this.messageLength + length > this.maxPayload) {
+      // Refused before a single payload byte is buffered.
+      throw protocolError(
+        'WS_ERR_PAYLOAD_TOO_BIG',
+        `Message larger than maxPayload (${this.maxPayload} bytes)`,
+        CloseCode.MessageTooBig,
+      );
+    }
+    if (masked) header.copy(this.maskKey, 0, size - 4, size);
+
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.maskPhase = 0;
+    this.payloadRemaining = length;
+    if (opcode === Opcode.Text || opcode === Opcode.Binary) this.messageOpcode = opcode;
+    this.state = PAYLOAD;
+    return true;
+  }
+
+  private readPayload(): boolean {
+    if (isControlOpcode(this.opcode)) {
+      if (this.bufferedBytes < this.payloadRemaining) return false;
+      const payload = this.payloadRemaining === 0 ? EMPTY : this.take(this.payloadRemaining);
+      if (this.masked) applyMask(payload, this.maskKey);
+      this.state = HEADER;
+      this.events.onControl(this.opcode, payload);
+      return true;
+    }
+    if (this.payloadRemaining > 0) {
+      if (this.bufferedBytes === 0) return false;
+      this.readDataPiece();
+      if (this.payloadRemaining > 0) return true;
+    }
+    this.state = HEADER;
+    if (this.fin) this.finishMessage();
+    return true;
+  }
+
+  /** Consumes what is available of a data frame's payload from the first chunk. */
+  private readDataPiece(): void {
+    const first = this.chunks[0];
+    let piece: Buffer;
+    if (first.length <= this.payloadRemaining) {
+      piece = first;
+      this.chunks.shift();
+    } else {
+      piece = first.subarray(0, this.payloadRemaining);
+      this.chunks[0] = first.subarray(this.payloadRemaining);
+    }
+    this.bufferedBytes -= piece.length;
+    this.payloadRemaining -= piece.length;
+    if (this.masked) {
+      applyMask(piece, this.maskKey, this.maskPhase);
+      this.maskPhase = (this.maskPhase + piece.length) & 3;
+    }
+    if (this.messageOpcode === Opcode.Text) {
+      const wholeMessage = this.fin && this.payloadRemaining === 0 && this.messageLength === 0;
+      // A message that arrived in one piece is checked natively in one call;
+      // anything else goes through the incremental validator (6.4.x: fail fast).
+      const valid = wholeMessage ? isValidUtf8(piece) : this.utf8.feed(piece);
+      if (!valid) {
+        throw protocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload);
+      }
+    }
+    this.messageLength += piece.length;
+    this.pieces.push(piece);
+    if (this.pieces.length === MAX_PENDING_PIECES) this.assemblePieces();
+  }
+
+  private finishMessage(): void {
+    if (this.messageOpcode === Opcode.Text && !this.utf8.end()) {
+      throw protocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload);
+    }
+    let data: Buffer;
+    if (this.assembled !== null) {
+      this.assemblePieces();
+      data = this.assembled.subarray(0, this.assembledLength);
+    } else if (this.pieces.length === 1) {
+      data = this.pieces[0];
+    } else if (this.pieces.length === 0) {
+      data = EMPTY;
+    } else {
+      data = Buffer.concat(this.pieces, this.messageLength);
+    }
+    const isBinary = this.messageOpcode === Opcode.Binary;
+    this.messageOpcode = 0;
+    this.messageLength = 0;
+    this.pieces = [];
+    this.assembled = null;
+    this.assembledLength = 0;
+    this.events.onMessage(data, isBinary);
+  }
+
+  /** Copies pending pieces into one buffer that grows by doubling (linear overall). */
+  private assemblePieces(): void {
+    const needed = this.messageLength;
+    if (this.assembled === null || this.assembled.length < needed) {
+      const capacity = Math.min(Math.max(needed, (this.assembled?.length ?? 0) * 2), this.maxPayload);
+      const grown = Buffer.allocUnsafe(capacity);
+      if (this.assembled !== null) this.assembled.copy(grown, 0, 0, this.assembledLength);
+      this.assembled = grown;
+    }
+    for (const piece of this.pieces) {
+      piece.copy(this.assembled, this.assembledLength);
+      this.assembledLength += piece.length;
+    }
+    this.pieces = [];
+  }
+
+  private byteAt(index: number): number {
+    for (const chunk of this.chunks) {
+      if (index < chunk.length) return chunk[index];
+      index -= chunk.length;
+    }
+    return -1;
+  }
+
+  /** Consumes `n` buffered bytes: a view when they sit in one chunk, else a copy. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0];
+    this.bufferedBytes -= n;
+    if (first.length === n) {
+      this.chunks.shift();
+      return first;
+    }
+    if (first.length > n) {
+      this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let offset = 0;
+    while (offset < n) {
+      const chunk = this.chunks[0];
+      const count = Math.min(chunk.length, n - offset);
+      chunk.copy(out, offset, 0, count);
+      offset += count;
+      if (count === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(count);
+    }
+    return out;
+  }
+}

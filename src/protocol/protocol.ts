@@ -1,0 +1,184 @@
+/**
+ * One WebSocket connection as pure protocol: bytes in through
+ * `receiveData`, frames out through the handler's `write`, events out through
+ * the handler's callbacks. No sockets and no timers: the Node layer decides
+ * when to close the transport, this class decides what goes on the wire.
+ */
+
+import { CloseCode, encodeClosePayload, parseClosePayload } from './close.ts';
+import { ProtocolError } from './errors.ts';
+import { Opcode, headerSize, writeHeader } from './frame.ts';
+import { applyMask, nextMaskKey } from './mask.ts';
+import { FrameParser } from './parser.ts';
+
+export type WriteCallback = (error?: Error | null) => void;
+
+export interface ProtocolHandler {
+  /**
+   * Bytes for the transport, in order. `payload`, when not null, follows
+   * `header` directly (it is passed separately so large payloads are not copied).
+   */
+  write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void;
+  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A ping arrived; the pong has already been written. */
+  onPing(data: Buffer): void;
+  onPong(data: Buffer): void;
+  /** The peer's close frame arrived; our answering close frame is already written. */
+  onCloseReceived(code: number, reason: Buffer): void;
+  /** The peer broke the protocol; our close frame carrying `error.closeCode` is already written. */
+  onProtocolError(error: ProtocolError): void;
+}
+
+export interface ProtocolOptions {
+  isServer: boolean;
+  maxPayload: number;
+}
+
+/**
+ * Frames up to this size are written as one buffer (header and payload
+ * copied together): one write beats two for small frames, a copy costs more
+ * for large ones.
+ */
+const SINGLE_WRITE_MAX = 16 * 1024;
+
+export class Protocol {
+  readonly isServer: boolean;
+  private readonly handler: ProtocolHandler;
+  private readonly parser: FrameParser;
+
+  private closeFrameSent = false;
+  private closeFrameReceived = false;
+  /** Opcode of a message being sent in fragments, 0 when none is open. */
+  private fragmentedOpcode = 0;
+
+  constructor(options: ProtocolOptions, handler: ProtocolHandler) {
+    this.isServer = options.isServer;
+    this.handler = handler;
+    this.parser = new FrameParser(options, {
+      onMessage: (data, isBinary) => handler.onMessage(data, isBinary),
+      onControl: (opcode, payload) => this.handleControl(opcode, payload),
+    });
+  }
+
+  get closeSent(): boolean {
+    return this.closeFrameSent;
+  }
+
+  get closeReceived(): boolean {
+    return this.closeFrameReceived;
+  }
+
+  /** Feeds bytes from the transport. Protocol errors are reported, never thrown. */
+  receiveData(chunk: Buffer): void {
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.fail(error);
+    }
+  }
+
+  /** Stops parsing, e.g. when the transport is gone. */
+  stopReceiving(): void {
+    this.parser.stop();
+  }
+
+  /**
+   * Sends a data message or one fragment of it: with `fin` false the message
+   * stays open and the following calls send continuation frames (5.4).
+   * Returns false (and sends nothing) once our close frame has gone out.
+   */
+  sendMessage(data: Buffer, isBinary: boolean, fin: boolean, callback?: WriteCallback): boolean {
+    if (this.closeFrameSent) return false;
+    let opcode: number = isBinary ? Opcode.Binary : Opcode.Text;
+    if (this.fragmentedOpcode !== 0) opcode = Opcode.Continuation;
+    else if (!fin) this.fragmentedOpcode = opcode;
+    if (fin) this.fragmentedOpcode = 0;
+    this.writeFrame(opcode, fin, data, callback);
+    return true;
+  }
+
+  ping(data: Buffer, callback?: WriteCallback): boolean {
+    return this.sendControl(Opcode.Ping, data, callback);
+  }
+
+  pong(data: Buffer, callback?: WriteCallback): boolean {
+    return this.sendControl(Opcode.Pong, data, callback);
+  }
+
+  /**
+   * Starts the closing handshake (or answers the peer's). Throws on an
+   * invalid code or reason; returns false when a close frame was already sent.
+   */
+  close(code?: number, reason?: string | Uint8Array, callback?: WriteCallback): boolean {
+    const payload = encodeClosePayload(code, reason);
+    if (this.closeFrameSent) return false;
+    this.closeFrameSent = true;
+    this.writeFrame(Opcode.Close, true, payload, callback);
+    return true;
+  }
+
+  private sendControl(opcode: number, data: Buffer, callback?: WriteCallback): boolean {
+    if (data.length > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    if (this.closeFrameSent) return false;
+    this.writeFrame(opcode, true, data, callback);
+    return true;
+  }
+
+  private handleControl(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.Ping) {
+      if (!this.closeFrameSent) this.writeFrame(Opcode.Pong, true, payload);
+      this.handler.onPing(payload);
+    } else if (opcode === Opcode.Pong) {
+      this.handler.onPong(payload);
+    } else {
+      const { code, reason } = parseClosePayload(payload);
+      this.closeFrameReceived = true;
+      // Nothing after a close frame is data (5.5.1).
+      this.parser.stop();
+      if (!this.closeFrameSent) {
+        this.closeFrameSent = true;
+        // Echo the peer's code and reason (5.5.1), or an empty payload if it sent none.
+        const echo = code === CloseCode.NoStatus ? encodeClosePayload() : encodeClosePayload(code, reason);
+        this.writeFrame(Opcode.Close, true, echo);
+      }
+      this.handler.onCloseReceived(code, reason);
+    }
+  }
+
+  private fail(error: ProtocolError): void {
+    this.parser.stop();
+    if (!this.closeFrameSent) {
+      this.closeFrameSent = true;
+      this.writeFrame(Opcode.Close, true, encodeClosePayload(error.closeCode));
+    }
+    this.handler.onProtocolError(error);
+  }
+
+  private writeFrame(opcode: number, fin: boolean, payload: Buffer, callback?: WriteCallback): void {
+    const length = payload.length;
+    if (!this.isServer) {
+      // Clients mask every frame with a fresh key (5.3); the user's buffer is
+      // never touched, so the payload is copied next to the header and masked there.
+      const key = nextMaskKey();
+      const size = headerSize(length, true);
+      const frame = Buffer.allocUnsafe(size + length);
+      writeHeader(frame, 0, opcode, fin, false, length, key);
+      payload.copy(frame, size);
+      applyMask(frame.subarray(size), frame.subarray(size - 4, size));
+      this.handler.write(frame, null, callback);
+      return;
+    }
+    const size = headerSize(length, false);
+    if (length <= SINGLE_WRITE_MAX) {
+      const frame = Buffer.allocUnsafe(size + length);
+      writeHeader(frame, 0, opcode, fin, false, length, null);
+      payload.copy(frame, size);
+      this.handler.write(frame, null, callback);
+    } else {
+      const header = Buffer.allocUnsafe(size);
+      writeHeader(header, 0, opcode, fin, false, length, null);
+      this.handler.write(header, payload, callback);
+    }
+  }
+}
