@@ -229,13 +229,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const anySocket = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     anySocket.setNoDelay?.(true);
     anySocket.setTimeout?.(0);
+    // Bytes that arrived with the handshake are put back into the paused
+    // stream, so they flow (on a later tick, like all socket data) only after
+    // the user's 'connection' or 'open' handler has attached its listeners.
+    socket.pause();
+    if (head.length > 0) socket.unshift(head);
     socket.on('data', (chunk: Buffer) => this.connection!.receiveData(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (error: Error) => this.onSocketError(error));
-    // Bytes that arrived with the handshake are replayed through the stream so
-    // they come after the user's 'connection'/'open' handler has run.
-    if (head.length > 0) socket.unshift(head);
     socket.resume();
     if (!this.isServer) this.emit('open');
   }
