@@ -86,14 +86,26 @@ export function portOf(server: { address(): unknown }): number {
   return (server.address() as net.AddressInfo).port;
 }
 
-/** Resolves with the args of the next `event`, or rejects after `ms`. */
-export async function waitFor<T extends unknown[] = unknown[]>(
+/**
+ * Resolves with the args of the next `event`, or rejects after `ms`. Unlike
+ * events.once, an 'error' event does not reject (tests wait for errors too).
+ */
+export function waitFor<T extends unknown[] = unknown[]>(
   emitter: NodeJS.EventEmitter,
   event: string,
   ms = 5000,
 ): Promise<T> {
-  const timeout = AbortSignal.timeout(ms);
-  return (await once(emitter, event, { signal: timeout })) as T;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.removeListener(event, listener);
+      reject(new Error(`timed out after ${ms} ms waiting for '${event}'`));
+    }, ms);
+    function listener(...args: unknown[]): void {
+      clearTimeout(timer);
+      resolve(args as T);
+    }
+    emitter.once(event, listener);
+  });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

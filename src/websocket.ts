@@ -184,7 +184,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     encodeClosePayload(code, reason); // validate before changing any state
-    const connection = this.connection!;
+    const connection = this.connection;
+    if (connection === null) return; // a handshake being aborted
     this.state = CLOSING;
     if (connection.closeSent) {
       if (connection.closeReceived) this.socket!.end();
@@ -204,7 +205,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.state = CLOSING;
-    this.socket!.destroy();
+    this.socket?.destroy();
   }
 
   /** Stops reading from the socket; messages wait in the kernel, and TCP pushes back. */
@@ -246,14 +247,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   [kAbortHandshake](error: Error): void {
     if (this.state !== CONNECTING) return;
     this.state = CLOSING;
-    this.emitError(error);
-    const socket = this.socket;
-    if (socket && !socket.destroyed) {
-      socket.once('close', () => this.emitClose());
-      socket.destroy();
-    } else {
-      process.nextTick(() => this.emitClose());
-    }
+    // Reported on a later tick: close() from user code must not emit within the call.
+    process.nextTick(() => {
+      this.emitError(error);
+      const socket = this.socket;
+      if (socket && !socket.destroyed) {
+        socket.once('close', () => this.emitClose());
+        socket.destroy();
+      } else {
+        this.emitClose();
+      }
+    });
   }
 
   /** Emits 'error' only to listeners: a hostile peer must not crash a process that forgot one. */
