@@ -93,7 +93,7 @@ client('close() or terminate() while connecting aborts the handshake', async () 
   assert.throws(() => ws.send('too early'), /CONNECTING/);
   assert.throws(() => ws.ping(), /CONNECTING/);
   const errors: string[] = [];
-  ws.on('error', (e) => errors.push((e as { code: string }).code));
+  ws.on('error', (e) => errors.push((e as unknown as { code: string }).code));
   ws.close();
   ws.close(); // no-op while closing
   await waitFor(ws, 'close');

@@ -153,7 +153,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     if (this.state === CONNECTING) throw notOpenError(this.state);
     const payload = toBuffer(data);
-    const binary = options?.binary ?? typeof data !== 'string';
+    // Numbers are sent as their decimal text, as ws does.
+    const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
     if (this.state !== OPEN || !this.connection!.sendMessage(payload, binary, options?.fin ?? true, callback)) {
       this.rejectSend(callback);
     }
@@ -311,7 +312,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   private onSocketError(error: Error): void {
-    this.emitError(error);
+    // After a completed closing handshake a reset from the peer is no news.
+    const connection = this.connection!;
+    if (!(connection.closeSent && connection.closeReceived)) this.emitError(error);
     this.socket!.destroy();
   }
 

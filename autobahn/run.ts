@@ -1,0 +1,527 @@
+/**
+ * Runs the Autobahn|Testsuite against netws and gates the result.
+ *
+ *   npm run autobahn [-- options]
+ *
+ *   --mode server|client|both   default both
+ *                               server: netws WebSocketServer (echo-server.ts) ← wstest fuzzingclient
+ *                               client: netws WebSocket (client.ts) → wstest fuzzingserver
+ *   --cases '1.*,6.4.*'         wstest case patterns (comma separated)
+ *   --full                      every case (groups 1-13); also writes autobahn/RESULTS.md
+ *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample
+ *   --require-deflate           UNIMPLEMENTED fails in groups 12/13 too
+ *   --timeout <minutes>         limit per mode (default 10, 30 with --full)
+ *
+ * Reports go to autobahn/reports/{server,client}/ (git-ignored), with the
+ * logs of every child process (wstest.log, echo-server.log, client.log). Everything listens on 127.0.0.1 only; every
+ * child process is killed on exit, failure or interruption. Exit status 0
+ * only if every mode passes the gate (see gate.ts).
+ */
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFLATE_GROUPS, describeNonOk, evaluate, renderTable, type NonOkCase, type Verdict } from './gate.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const VENV_PYTHON = path.join(HERE, '.venv', 'bin', 'python');
+const REPORTS = path.join(HERE, 'reports');
+const AGENT = 'netws';
+
+export const CI_CASES = [
+  ...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`),
+  '12.1.*',
+  '12.5.*',
+  '13.1.*',
+  '13.3.*',
+  '13.5.*',
+  '13.7.*',
+];
+export const FULL_CASES = Array.from({ length: 13 }, (_, i) => `${i + 1}.*`);
+
+type Mode = 'server' | 'client';
+
+// ---- child processes -------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+/** Children spawned as process-group leaders (install.sh and its pip processes). */
+const groupLeaders = new WeakSet<ChildProcess>();
+
+/**
+ * Kills a child. The long-lived children (wstest, echo server, client) are
+ * single processes left in our process group, so a CI runner that kills the
+ * group gets them too; install.sh is a group leader and is killed with its group.
+ */
+function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    if (groupLeaders.has(child)) process.kill(-child.pid, signal);
+    else child.kill(signal);
+  } catch {
+    // already gone
+  }
+}
+
+function killAll(): void {
+  for (const child of children) kill(child);
+  children.clear();
+}
+
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    console.error(`\n[autobahn] ${signal}: stopping child processes`);
+    killAll();
+    process.exit(130);
+  });
+}
+
+interface Started {
+  child: ChildProcess;
+  log: WriteStream;
+  /** Everything the child printed so far (stdout and stderr). */
+  output: () => string;
+}
+
+function start(command: string, args: string[], options: { cwd: string; logFile: string }): Started {
+  const log = createWriteStream(options.logFile);
+  const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let text = '';
+  const collect = (chunk: Buffer): void => {
+    log.write(chunk);
+    if (text.length < 1_000_000) text += chunk.toString('utf8');
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  child.on('error', (error) => collect(Buffer.from(`[spawn error] ${error.message}\n`)));
+  return { child, log, output: () => text };
+}
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null } | 'timeout';
+
+async function waitExit(child: ChildProcess, ms: number): Promise<Exit> {
+  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, ms));
+  });
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  try {
+    return await Promise.race([exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** SIGTERM, then SIGKILL if it is still there after `grace` ms. */
+async function stop(child: ChildProcess, grace = 3000): Promise<void> {
+  kill(child, 'SIGTERM');
+  if ((await waitExit(child, grace)) === 'timeout') {
+    kill(child, 'SIGKILL');
+    await waitExit(child, grace);
+  }
+}
+
+function tail(text: string, lines = 20): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- helpers -----------------------------------------------------------------
+
+async function runInstall(): Promise<void> {
+  const child = spawn('bash', [path.join(HERE, 'install.sh')], { cwd: ROOT, detached: true, stdio: 'inherit' });
+  children.add(child);
+  groupLeaders.add(child);
+  const exit = await waitExit(child, 15 * 60_000);
+  children.delete(child);
+  if (exit === 'timeout') {
+    kill(child);
+    throw new Error('install.sh timed out');
+  }
+  if (exit.code !== 0) throw new Error(`install.sh failed (exit ${exit.code ?? exit.signal})`);
+}
+
+/** The case ids wstest selects for these patterns, with its own resolver (CaseSet.parseSpecCases). */
+function expandCases(patterns: readonly string[], exclude: readonly string[] = []): string[] {
+  const script = [
+    'import json, sys',
+    'from autobahntestsuite.case import Cases, CaseCategories, CaseSubCategories, CaseSetname, CaseBasename',
+    'from autobahntestsuite.caseset import CaseSet',
+    'spec = json.loads(sys.argv[1])',
+    'cs = CaseSet(CaseSetname, CaseBasename, Cases, CaseCategories, CaseSubCategories)',
+    'ids = cs.parseSpecCases(spec)',
+    'unknown = [i for i in ids if i not in cs.CasesById]',
+    'if unknown:',
+    '    sys.stderr.write("unknown case ids: %s\\n" % ", ".join(unknown))',
+    '    sys.exit(2)',
+    'print(json.dumps(ids))',
+  ].join('\n');
+  let out: string;
+  try {
+    out = execFileSync(VENV_PYTHON, ['-c', script, JSON.stringify({ cases: patterns, 'exclude-cases': exclude })], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr?.trim();
+    throw new Error(`cannot expand the case patterns ${patterns.join(',')}: ${stderr || (error as Error).message}`);
+  }
+  return JSON.parse(out) as string[];
+}
+
+function wstestVersion(): string {
+  const out = execFileSync(path.join(HERE, '.venv', 'bin', 'wstest'), ['-a'], { encoding: 'utf8', timeout: 60_000 });
+  const suite = /AutobahnTestSuite\s+(\S+)/.exec(out)?.[1] ?? '?';
+  const lib = /Autobahn\s+(\d\S*)/.exec(out)?.[1] ?? '?';
+  return `AutobahnTestSuite ${suite} (Autobahn ${lib})`;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address !== 'object') throw new Error('no port');
+  return address.port;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.setTimeout(1000);
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+function readIndex(file: string): { index: unknown; error?: string } {
+  if (!existsSync(file)) return { index: undefined, error: `${path.relative(ROOT, file)} was not written` };
+  try {
+    return { index: JSON.parse(readFileSync(file, 'utf8')) as unknown };
+  } catch (error) {
+    return { index: undefined, error: `${path.relative(ROOT, file)}: ${(error as Error).message}` };
+  }
+}
+
+function short(value: unknown, limit = 200): string {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > limit ? `${text.slice(0, limit)}…` : text;
+}
+
+/** The interesting fields of a case's own report file, one per line. */
+function caseDetail(outdir: string, c: NonOkCase): string[] {
+  if (c.reportfile === null) return [];
+  const file = path.join(outdir, c.reportfile);
+  let report: Record<string, unknown>;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return [`(no readable ${c.reportfile})`];
+  }
+  const lines = [
+    `description: ${short(report.description)}`,
+    `expectation: ${short(report.expectation)}`,
+    `result: ${short(report.result)}`,
+    `resultClose: ${short(report.resultClose)}`,
+    `expected: ${short(report.expected)}`,
+    `received: ${short(report.received)}`,
+    `expectedClose: ${short(report.expectedClose)}`,
+    `close: local ${short(report.localCloseCode)}, remote ${short(report.remoteCloseCode)} ${short(report.remoteCloseReason)}; ` +
+      `wasClean ${short(report.wasClean)} (${short(report.wasNotCleanReason)}); closedByMe ${short(report.closedByMe)}, ` +
+      `droppedByMe ${short(report.droppedByMe)}, failedByMe ${short(report.failedByMe)}; ` +
+      `closeHandshakeTimeout ${short(report.wasCloseHandshakeTimeout)}, serverDropTimeout ${short(report.wasServerConnectionDropTimeout)}`,
+  ];
+  return lines;
+}
+
+// ---- modes -------------------------------------------------------------------
+
+interface ModeResult {
+  mode: Mode;
+  verdict: Verdict;
+  outdir: string;
+  errors: string[];
+  seconds: number;
+}
+
+async function runServerMode(patterns: string[], deadline: number): Promise<{ outdir: string; errors: string[] }> {
+  const outdir = path.join(REPORTS, 'server');
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const errors: string[] = [];
+
+  const echo = start(
+    process.execPath,
+    ['--import', 'tsx', path.join(HERE, 'echo-server.ts'), '--port', '0', '--host', '127.0.0.1'],
+    { cwd: ROOT, logFile: path.join(outdir, 'echo-server.log') },
+  );
+  try {
+    let port = 0;
+    const listenDeadline = Math.min(deadline, Date.now() + 30_000);
+    while (Date.now() < listenDeadline && echo.child.exitCode === null && echo.child.signalCode === null) {
+      const match = /listening on (\d+)/.exec(echo.output());
+      if (match) {
+        port = Number(match[1]);
+        break;
+      }
+      await sleep(50);
+    }
+    if (port === 0) {
+      errors.push(`echo server did not start:\n${tail(echo.output())}`);
+      return { outdir, errors };
+    }
+    console.log(`[autobahn] server mode: echo-server.ts on 127.0.0.1:${port}`);
+
+    const specFile = path.join(REPORTS, 'fuzzingclient.json');
+    writeFileSync(
+      specFile,
+      JSON.stringify(
+        {
+          outdir,
+          servers: [{ agent: AGENT, url: `ws://127.0.0.1:${port}` }],
+          cases: patterns,
+          'exclude-cases': [],
+          'exclude-agent-cases': {},
+          options: { failByDrop: false },
+        },
+        null,
+        2,
+      ),
+    );
+    const wstest = start(VENV_PYTHON, [path.join(HERE, 'wstest-loopback.py'), '-m', 'fuzzingclient', '-s', specFile], {
+      cwd: REPORTS,
+      logFile: path.join(outdir, 'wstest.log'),
+    });
+    const exit = await waitExit(wstest.child, deadline - Date.now());
+    if (exit === 'timeout') {
+      errors.push(`wstest fuzzingclient timed out; last output:\n${tail(wstest.output())}`);
+      await stop(wstest.child);
+    } else if (exit.code !== 0) {
+      errors.push(`wstest fuzzingclient exited with ${exit.code ?? exit.signal}:\n${tail(wstest.output())}`);
+    }
+    if (echo.child.exitCode !== null || echo.child.signalCode !== null) {
+      errors.push(`echo server died during the run:\n${tail(echo.output())}`);
+    }
+    return { outdir, errors };
+  } finally {
+    await stop(echo.child);
+  }
+}
+
+async function runClientMode(patterns: string[], deadline: number): Promise<{ outdir: string; errors: string[] }> {
+  const outdir = path.join(REPORTS, 'client');
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  const errors: string[] = [];
+
+  const port = await freePort();
+  const specFile = path.join(REPORTS, 'fuzzingserver.json');
+  writeFileSync(
+    specFile,
+    JSON.stringify(
+      { url: `ws://127.0.0.1:${port}`, outdir, cases: patterns, 'exclude-cases': [], 'exclude-agent-cases': {} },
+      null,
+      2,
+    ),
+  );
+  const wstest = start(VENV_PYTHON, [path.join(HERE, 'wstest-loopback.py'), '-m', 'fuzzingserver', '-s', specFile, '-u', '0'], {
+    cwd: REPORTS,
+    logFile: path.join(outdir, 'wstest.log'),
+  });
+  try {
+    const readyDeadline = Math.min(deadline, Date.now() + 30_000);
+    let ready = false;
+    while (!ready && Date.now() < readyDeadline && wstest.child.exitCode === null && wstest.child.signalCode === null) {
+      ready = await canConnect(port);
+      if (!ready) await sleep(200);
+    }
+    if (!ready) {
+      errors.push(`wstest fuzzingserver did not accept connections on 127.0.0.1:${port}:\n${tail(wstest.output())}`);
+      return { outdir, errors };
+    }
+    console.log(`[autobahn] client mode: wstest fuzzingserver on 127.0.0.1:${port}`);
+
+    const client = start(
+      process.execPath,
+      ['--import', 'tsx', path.join(HERE, 'client.ts'), '--url', `ws://127.0.0.1:${port}`, '--agent', AGENT],
+      { cwd: ROOT, logFile: path.join(outdir, 'client.log') },
+    );
+    const exit = await waitExit(client.child, deadline - Date.now());
+    if (exit === 'timeout') {
+      errors.push(`client.ts timed out; last output:\n${tail(client.output())}`);
+      await stop(client.child);
+    } else if (exit.code !== 0) {
+      errors.push(`client.ts exited with ${exit.code ?? exit.signal}:\n${tail(client.output())}`);
+    }
+    return { outdir, errors };
+  } finally {
+    // The reports are written before /updateReports closes; wstest would serve forever.
+    await stop(wstest.child);
+  }
+}
+
+async function runMode(mode: Mode, patterns: string[], expected: string[], budgetMs: number, requireDeflate: boolean): Promise<ModeResult> {
+  const started = Date.now();
+  const deadline = started + budgetMs;
+  const limit = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs / 1000)} s`;
+  console.log(`\n[autobahn] ${mode} mode: ${expected.length} cases, limit ${limit}`);
+  const run = mode === 'server' ? runServerMode : runClientMode;
+  const { outdir, errors } = await run(patterns, deadline);
+  const { index, error } = readIndex(path.join(outdir, 'index.json'));
+  if (error !== undefined) errors.push(error);
+  const verdict = evaluate(index, AGENT, expected, requireDeflate ? { unimplementedGroups: [] } : {});
+  return { mode, verdict, outdir, errors, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+const MODE_TITLES: Record<Mode, string> = {
+  server: 'Server: netws WebSocketServer (autobahn/echo-server.ts) ← wstest fuzzingclient',
+  client: 'Client: netws WebSocket (autobahn/client.ts) → wstest fuzzingserver',
+};
+
+function passed(result: ModeResult): boolean {
+  return result.verdict.passed && result.errors.length === 0;
+}
+
+function printResult(result: ModeResult): void {
+  const { verdict } = result;
+  console.log(`\n=== ${MODE_TITLES[result.mode]} ===`);
+  console.log(`${passed(result) ? 'PASS' : 'FAIL'} in ${result.seconds} s; reports: ${path.relative(ROOT, result.outdir)}/index.json\n`);
+  console.log(renderTable(verdict));
+  if (verdict.nonOk.length > 0) {
+    console.log(`\nNon-OK cases (${verdict.nonOk.length}):`);
+    // Allowed UNIMPLEMENTED cases (permessage-deflate) go on one line; the rest one by one, with details.
+    const allowedUnimplemented = verdict.nonOk.filter((c) => c.behavior === 'UNIMPLEMENTED' && !c.failing);
+    for (const c of verdict.nonOk) {
+      if (allowedUnimplemented.includes(c)) continue;
+      console.log(`  ${describeNonOk(c)}`);
+      if (!c.informationalByDesign) for (const d of caseDetail(result.outdir, c)) console.log(`      ${d}`);
+    }
+    if (allowedUnimplemented.length > 0) {
+      console.log(`  UNIMPLEMENTED (allowed): ${allowedUnimplemented.map((c) => c.id).join(', ')}`);
+    }
+  }
+  for (const error of result.errors) console.log(`\nERROR: ${error}`);
+  if (verdict.failures.length > 0) console.log(`\nGate failures:\n${verdict.failures.map((f) => `  - ${f}`).join('\n')}`);
+  if (verdict.warnings.length > 0) console.log(`\nWarnings:\n${verdict.warnings.map((w) => `  - ${w}`).join('\n')}`);
+}
+
+function resultsMarkdown(results: ModeResult[], version: string, caseCount: number): string {
+  const cpus = os.cpus();
+  const lines = [
+    '# Autobahn|Testsuite results',
+    '',
+    'Generated by `npm run autobahn -- --full` (autobahn/run.ts); do not edit by hand.',
+    '',
+    `- wstest: ${version}`,
+    `- date: ${new Date().toISOString()}`,
+    `- machine: ${execFileSync('uname', ['-srm'], { encoding: 'utf8' }).trim()}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? '?'})`,
+    `- node: ${process.version}`,
+    `- cases: all of groups 1-13 (${caseCount} per mode)`,
+    '',
+  ];
+  for (const result of results) {
+    lines.push(`## ${MODE_TITLES[result.mode]}`, '', `Gate: **${passed(result) ? 'PASS' : 'FAIL'}** (${result.seconds} s)`, '');
+    lines.push(renderTable(result.verdict), '');
+    const listed = result.verdict.nonOk.filter((c) => c.behavior !== 'UNIMPLEMENTED');
+    const unimplemented = result.verdict.nonOk.length - listed.length;
+    if (listed.length > 0) {
+      lines.push('Non-OK cases:', '');
+      for (const c of listed) {
+        const note = c.informationalByDesign ? ' (informational by design)' : c.failing ? ' — **fails the gate**' : '';
+        const code = c.remoteCloseCode === null ? '' : `, remote close ${c.remoteCloseCode}`;
+        lines.push(`- ${c.id}: ${c.behavior} / close ${c.behaviorClose}${code}${note}`);
+      }
+      lines.push('');
+    }
+    if (unimplemented > 0) lines.push(`${unimplemented} case(s) UNIMPLEMENTED (permessage-deflate is not supported).`, '');
+    for (const failure of [...result.errors.map((e) => e.split('\n')[0]!), ...result.verdict.failures]) {
+      lines.push(`- ${failure}`);
+    }
+    if (result.errors.length + result.verdict.failures.length > 0) lines.push('');
+  }
+  return lines.join('\n');
+}
+
+// ---- main --------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      mode: { type: 'string', default: 'both' },
+      cases: { type: 'string' },
+      full: { type: 'boolean', default: false },
+      'require-deflate': { type: 'boolean', default: false },
+      timeout: { type: 'string' },
+    },
+  });
+  const mode = values.mode;
+  if (mode !== 'server' && mode !== 'client' && mode !== 'both') throw new Error(`--mode must be server, client or both, not ${mode}`);
+  if (values.full && values.cases !== undefined) throw new Error('--full and --cases exclude each other');
+  const patterns =
+    values.cases !== undefined
+      ? values.cases.split(',').map((s) => s.trim()).filter((s) => s !== '')
+      : values.full
+        ? FULL_CASES
+        : CI_CASES;
+  const minutes = values.timeout !== undefined ? Number(values.timeout) : values.full ? 30 : 10;
+  if (!(minutes > 0)) throw new Error(`bad --timeout ${values.timeout}`);
+
+  await runInstall();
+  const expected = expandCases(patterns);
+  if (expected.length === 0) throw new Error(`the case patterns ${patterns.join(',')} select no case`);
+  const version = wstestVersion();
+  console.log(`[autobahn] ${version}; patterns ${patterns.join(',')}; unimplemented allowed in ${values['require-deflate'] ? 'no group' : `groups ${DEFLATE_GROUPS.join(', ')}`}`);
+  mkdirSync(REPORTS, { recursive: true });
+
+  const modes: Mode[] = mode === 'both' ? ['server', 'client'] : [mode];
+  const results: ModeResult[] = [];
+  for (const m of modes) {
+    const result = await runMode(m, patterns, expected, minutes * 60_000, values['require-deflate']);
+    results.push(result);
+    printResult(result);
+  }
+
+  if (values.full) {
+    const file = path.join(HERE, 'RESULTS.md');
+    writeFileSync(file, resultsMarkdown(results, version, expected.length));
+    console.log(`\n[autobahn] wrote ${path.relative(ROOT, file)}`);
+  }
+  const ok = results.every(passed);
+  console.log(`\n[autobahn] ${ok ? 'PASS' : 'FAIL'}: ${results.map((r) => `${r.mode} ${passed(r) ? 'pass' : 'FAIL'}`).join(', ')}`);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    killAll();
+    process.exit(code);
+  },
+  (error: unknown) => {
+    console.error(`[autobahn] ERROR: ${error instanceof Error ? error.message : String(error)}`);
+    killAll();
+    process.exit(2);
+  },
+);
