@@ -136,3 +136,11 @@ export function upgradeRequest(path = '/', extra: string[] = [], key = SAMPLE_KE
     '',
   ].join('\r\n');
 }
+
+/**
+ * A predicate for uvu's assert.throws: passing an error class directly checks
+ * nothing there (it is called as a function and always returns truthy).
+ */
+export function isError(type: new (...args: never[]) => Error): (error: unknown) => boolean {
+  return (error) => error instanceof type;
+}

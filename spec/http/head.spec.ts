@@ -136,7 +136,7 @@ test('HeadReader: empty chunks are harmless', () => {
   assert.is(reader.push(Buffer.alloc(0)), null);
   assert.is(reader.push(head('GET / HTTP/1.1\r\n\r')), null);
   assert.is(reader.push(Buffer.alloc(0)), null);
-  assert.is(reader.push(head('\n')).head.toString(), 'GET / HTTP/1.1');
+  assert.is(reader.push(head('\n'))!.head.toString(), 'GET / HTTP/1.1');
 });
 
 test('HeadReader: 431 as soon as more than maxHeaderSize bytes arrive without a terminator', () => {

@@ -585,4 +585,10 @@ test('client round trip: buildUpgradeRequest → checkUpgradeRequest → acceptR
   assert.is(res.extensions[0].name, 'permessage-deflate');
 });
 
+test('4.1: an Upgrade list with other products ("HTTP/2.0, websocket") and HTTP/1.2 are accepted', () => {
+  const req = request({ upgrade: 'HTTP/2.0, websocket' }, { httpVersion: '1.2' });
+  const result = checkUpgradeRequest(req);
+  assert.not.ok(isRejection(result));
+});
+
 test.run();

@@ -70,7 +70,8 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): AcceptedRequest | 
   if (req.method !== 'GET') {
     return { status: 405, message: 'The WebSocket handshake must be a GET request', headers: { Allow: 'GET' } };
   }
-  if (req.httpVersion !== '1.1') {
+  // "HTTP/1.1 or higher" (4.1): a later 1.x minor version is read as 1.1 (7230 2.6).
+  if (req.httpVersion === undefined || !/^1\.[1-9]$/.test(req.httpVersion)) {
     return { status: 400, message: 'The WebSocket handshake needs HTTP/1.1' };
   }
   const upgrade = single(headers, 'upgrade');

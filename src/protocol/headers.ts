@@ -73,36 +73,54 @@ class Scanner {
 }
 
 /**
- * Parses `1#token` (a comma-separated list of tokens; empty elements are
- * allowed and skipped, as 7230 section 7 says). Returns null on bad syntax.
+ * Walks a `1#element` list: comma-separated, empty elements skipped (7230
+ * section 7). `element` reads one element at the cursor and returns false on
+ * bad syntax. Returns false when the list is malformed.
  */
-export function parseTokenList(value: string): string[] | null {
+function walkList(value: string, element: (scanner: Scanner) => boolean): boolean {
   const scanner = new Scanner(value);
-  const tokens: string[] = [];
   for (;;) {
     scanner.skipWhitespace();
-    if (scanner.done) return tokens;
+    if (scanner.done) return true;
     if (scanner.peek() === 0x2c) {
       scanner.pos++;
       continue;
     }
-    const token = scanner.token();
-    if (token === '') return null;
-    tokens.push(token);
+    if (!element(scanner)) return false;
     scanner.skipWhitespace();
-    if (scanner.done) return tokens;
-    if (scanner.peek() !== 0x2c) return null;
+    if (scanner.done) return true;
+    if (scanner.peek() !== 0x2c) return false;
     scanner.pos++;
   }
 }
 
-/** Case-insensitive membership test for Connection / Upgrade style lists. */
+/** Parses `1#token` (a comma-separated list of tokens). Returns null on bad syntax. */
+export function parseTokenList(value: string): string[] | null {
+  const tokens: string[] = [];
+  const ok = walkList(value, (scanner) => {
+    const token = scanner.token();
+    tokens.push(token);
+    return token !== '';
+  });
+  return ok ? tokens : null;
+}
+
+/**
+ * Case-insensitive membership in a comma-separated header list such as
+ * Connection or Upgrade. Elements are compared whole, so Upgrade's
+ * "name/version" products (7230 section 6.7) can sit beside "websocket".
+ */
 export function tokenListIncludes(value: string | undefined, wanted: string): boolean {
   if (value === undefined) return false;
-  const tokens = parseTokenList(value);
-  if (tokens === null) return false;
   const lower = wanted.toLowerCase();
-  return tokens.some((token) => token.toLowerCase() === lower);
+  for (const element of value.split(',')) {
+    let start = 0;
+    let end = element.length;
+    while (start < end && isWhitespace(element.charCodeAt(start))) start++;
+    while (end > start && isWhitespace(element.charCodeAt(end - 1))) end--;
+    if (end - start === lower.length && element.slice(start, end).toLowerCase() === lower) return true;
+  }
+  return false;
 }
 
 /**
@@ -133,17 +151,10 @@ export interface ExtensionOffer {
  * Returns null on bad syntax.
  */
 export function parseExtensions(value: string): ExtensionOffer[] | null {
-  const scanner = new Scanner(value);
   const offers: ExtensionOffer[] = [];
-  for (;;) {
-    scanner.skipWhitespace();
-    if (scanner.done) return offers;
-    if (scanner.peek() === 0x2c) {
-      scanner.pos++;
-      continue;
-    }
+  const ok = walkList(value, (scanner) => {
     const name = scanner.token();
-    if (name === '') return null;
+    if (name === '') return false;
     const offer: ExtensionOffer = { name, params: new Map(), duplicateParams: [] };
     offers.push(offer);
     scanner.skipWhitespace();
@@ -151,31 +162,30 @@ export function parseExtensions(value: string): ExtensionOffer[] | null {
       scanner.pos++;
       scanner.skipWhitespace();
       const param = scanner.token();
-      if (param === '') return null;
+      if (param === '') return false;
       scanner.skipWhitespace();
       let paramValue: string | true = true;
       if (!scanner.done && scanner.peek() === 0x3d) {
         scanner.pos++;
         scanner.skipWhitespace();
-        if (scanner.done) return null;
+        if (scanner.done) return false;
         if (scanner.peek() === 0x22) {
           const quoted = scanner.quotedString();
           // 9.1: a quoted value must still be a token once unquoted.
-          if (quoted === null || !isToken(quoted)) return null;
+          if (quoted === null || !isToken(quoted)) return false;
           paramValue = quoted;
         } else {
           paramValue = scanner.token();
-          if (paramValue === '') return null;
+          if (paramValue === '') return false;
         }
         scanner.skipWhitespace();
       }
       if (offer.params.has(param)) offer.duplicateParams.push(param);
       else offer.params.set(param, paramValue);
     }
-    if (scanner.done) return offers;
-    if (scanner.peek() !== 0x2c) return null;
-    scanner.pos++;
-  }
+    return true;
+  });
+  return ok ? offers : null;
 }
 
 /** Formats extensions back into a header value. */
