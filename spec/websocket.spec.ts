@@ -315,5 +315,27 @@ closing('socket errors are reported and end in close', async () => {
   await stop();
 });
 
+closing('close() after the peer ended TCP writes nothing and raises no error', async () => {
+  const { conn, server, stop } = await rawPeer();
+  const errors: Error[] = [];
+  server.on('error', (e) => errors.push(e));
+  const closed = waitFor<[number]>(server, 'close');
+  let callbackError: unknown;
+  // Right after netws has ended its side in answer to the peer's FIN.
+  const socket = (server as unknown as { socket: NodeJS.EventEmitter }).socket;
+  socket.on('end', () => {
+    server.close(1000);
+    server.ping('x', (e) => {
+      callbackError = e;
+    });
+  });
+  conn.socket.end();
+  assert.is((await closed)[0], 1006);
+  await sleep(10);
+  assert.ok(callbackError instanceof Error);
+  assert.equal(errors, []);
+  await stop();
+});
+
 messages.run();
 closing.run();

@@ -270,6 +270,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return {
       write: (header, payload, callback) => {
         const socket = this.socket!;
+        // Our side may already be ended (the peer closed TCP first): writing
+        // then would only raise "write after end".
+        if (!socket.writable) {
+          if (callback) process.nextTick(callback, notOpenError(this.state));
+          return;
+        }
         if (payload === null) {
           socket.write(header, callback);
         } else {
