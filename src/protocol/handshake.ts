@@ -5,6 +5,7 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { WebSocketError } from './errors.ts';
 import { isToken, parseExtensions, parseSubprotocols, tokenListIncludes, type ExtensionOffer } from './headers.ts';
 
@@ -154,23 +155,10 @@ export function acceptResponseLines(key: string, protocol: string | undefined, e
   return lines;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  426: 'Upgrade Required',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
-
 /** A complete HTTP response refusing the upgrade, with a plain-text body. */
 export function buildRejectResponse(status: number, message: string, headers: Record<string, string> = {}): string {
   const body = Buffer.from(message, 'utf8');
-  const lines = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Connection: close'];
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close'];
   formatHeaders(lines, Object.entries(headers));
   lines.push('Content-Type: text/plain; charset=utf-8', `Content-Length: ${body.length}`);
   return lines.join('\r\n') + '\r\n\r\n' + message;
