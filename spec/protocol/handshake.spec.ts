@@ -338,7 +338,8 @@ test('buildRejectResponse: reason phrases for known statuses and a fallback', ()
   for (const [status, phrase] of Object.entries(phrases)) {
     assert.ok(buildRejectResponse(Number(status), '').startsWith(`HTTP/1.1 ${status} ${phrase}\r\n`), status);
   }
-  assert.ok(buildRejectResponse(418, 'teapot').startsWith('HTTP/1.1 418 Error\r\n'));
+  assert.ok(buildRejectResponse(418, 'teapot').startsWith("HTTP/1.1 418 I'm a Teapot\r\n"));
+  assert.ok(buildRejectResponse(499, 'unknown').startsWith('HTTP/1.1 499 Error\r\n'), 'fallback for unknown statuses');
 });
 
 test('buildRejectResponse: Content-Length counts UTF-8 bytes of the body', () => {
