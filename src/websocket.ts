@@ -273,7 +273,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         // Our side may already be ended (the peer closed TCP first): writing
         // then would only raise "write after end".
         if (!socket.writable) {
-          if (callback) process.nextTick(callback, notOpenError(this.state));
+          this.rejectSend(callback);
           return;
         }
         if (payload === null) {
