@@ -17,7 +17,7 @@ const { values } = parseArgs({
 });
 
 const wss = new WebSocketServer(
-  { port: Number(values.port), host: values.host, maxPayload: 64 * 1024 * 1024 },
+  { port: Number(values.port), host: values.host, maxPayload: 64 * 1024 * 1024, perMessageDeflate: true },
   () => {
     const address = wss.address();
     console.log(`listening on ${typeof address === 'object' && address !== null ? address.port : values.port}`);

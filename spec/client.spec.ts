@@ -42,7 +42,7 @@ const badResponses: Array<[string, (key: string) => string, string]> = [
   ['a wrong accept value', () => good('AAAAAAAAAAAAAAAAAAAAAA=='), 'WS_ERR_INVALID_ACCEPT'],
   ['a missing Upgrade header', (key) => good(key).replace('Upgrade: websocket\r\n', ''), 'WS_ERR_INVALID_UPGRADE'],
   ['a subprotocol not offered', (key) => good(key, 'Sec-WebSocket-Protocol: chat\r\n'), 'WS_ERR_INVALID_SUBPROTOCOL'],
-  ['an extension not offered', (key) => good(key, 'Sec-WebSocket-Extensions: permessage-deflate\r\n'), 'WS_ERR_INVALID_EXTENSION'],
+  ['an extension not offered', (key) => good(key, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n'), 'WS_ERR_INVALID_EXTENSION'],
   ['a malformed status line', () => 'HTTP/1.1 abc\r\n\r\n', 'WS_ERR_INVALID_RESPONSE'],
   ['a head that never ends', () => `HTTP/1.1 101 OK\r\nX: ${'a'.repeat(20000)}`, 'WS_ERR_INVALID_RESPONSE'],
   ['a close before the head ends', () => 'HTTP/1.1 101', 'WS_ERR_CONNECTION_CLOSED'],

@@ -142,5 +142,82 @@ asClient('ws server closes and terminates: netws sees 1000 clean, then 1006', as
   assert.is((await dropped)[0], 1006);
 });
 
+// permessage-deflate both ways, at every window size both ends can be asked for.
+const deflate = suite('interop: permessage-deflate with ws');
+
+const deflatePayloads: Array<string | Buffer> = [
+  '',
+  'short',
+  JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: i, name: `user${i % 13}`, online: i % 3 === 0 }))),
+  Buffer.alloc(300_000, 'abcdefghij'),
+];
+
+async function echoAll(ws: { send(data: string | Buffer): void; once(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown }): Promise<void> {
+  for (const payload of deflatePayloads) {
+    const reply = new Promise<[Buffer, boolean]>((resolve) => ws.once('message', (data, isBinary) => resolve([Buffer.from(data), isBinary])));
+    ws.send(payload);
+    const [data, isBinary] = await reply;
+    assert.is(isBinary, typeof payload !== 'string');
+    assert.ok(data.equals(Buffer.from(payload)));
+  }
+}
+
+for (let bits = 8; bits <= 15; bits++) {
+  deflate(`netws client → ws server, ${bits}-bit windows both ways`, async () => {
+    const wss = new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
+    wss.on('connection', (peer) => peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary })));
+    await waitFor(wss, 'listening');
+    const ws = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`, {
+      perMessageDeflate: { serverMaxWindowBits: bits, clientMaxWindowBits: bits, threshold: 0 },
+    });
+    await waitFor(ws, 'open');
+    assert.match(ws.extensions, `server_max_window_bits=${bits}`);
+    assert.match(ws.extensions, `client_max_window_bits=${bits}`);
+    await echoAll(ws);
+    ws.close();
+    await waitFor(ws, 'close');
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  });
+
+  deflate(`ws client → netws server, ${bits}-bit windows both ways`, async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0 } });
+    server.on('connection', (peer) => peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary })));
+    await waitFor(server, 'listening');
+    const ws = new WsWebSocket(`ws://127.0.0.1:${portOf(server)}`, {
+      perMessageDeflate: { serverMaxWindowBits: bits, clientMaxWindowBits: bits, threshold: 0 },
+    });
+    const opened = waitFor(ws, 'open');
+    const [response] = await waitFor<[{ headers: Record<string, string> }]>(ws, 'upgrade');
+    assert.is(
+      response.headers['sec-websocket-extensions'],
+      `permessage-deflate; server_max_window_bits=${bits}; client_max_window_bits=${bits}`,
+    );
+    await opened;
+    await echoAll(ws);
+    ws.close();
+    await waitFor(ws, 'close');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+}
+
+deflate('no context takeover both ways, each side asking', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { clientNoContextTakeover: true, threshold: 0 } });
+  server.on('connection', (peer) => peer.on('message', (data, isBinary) => peer.send(data, { binary: isBinary })));
+  await waitFor(server, 'listening');
+  const ws = new WsWebSocket(`ws://127.0.0.1:${portOf(server)}`, { perMessageDeflate: { serverNoContextTakeover: true, threshold: 0 } });
+  const opened = waitFor(ws, 'open');
+  const [response] = await waitFor<[{ headers: Record<string, string> }]>(ws, 'upgrade');
+  assert.is(
+    response.headers['sec-websocket-extensions'],
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+  );
+  await opened;
+  await echoAll(ws);
+  ws.close();
+  await waitFor(ws, 'close');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
 asServer.run();
 asClient.run();
+deflate.run();

@@ -7,10 +7,18 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { deflateSettings, resolveDeflateOption } from './compression.ts';
 import { HeadReader, parseResponseHead, type ResponseHead } from './http/head.ts';
 import { WebSocketError } from './protocol/errors.ts';
 import { buildUpgradeRequest, checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
-import { isToken } from './protocol/headers.ts';
+import { formatExtensions, isToken } from './protocol/headers.ts';
+import {
+  PERMESSAGE_DEFLATE,
+  acceptDeflateResponse,
+  buildDeflateOffer,
+  type DeflateParams,
+  type PerMessageDeflateOptions,
+} from './protocol/permessage-deflate.ts';
 import type { WebSocket } from './websocket.ts';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, kAbortHandshake, kAttach } from './websocket.ts';
 
@@ -51,6 +59,11 @@ export interface ClientOptions extends TlsOptions {
   localAddress?: string;
   /** 4 or 6 to force an address family for the host name lookup. */
   family?: number;
+  /**
+   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or the
+   * settings; default true, as browsers do. Used only if the server accepts.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** Opens the transport yourself (a proxy tunnel, a test stream): the request is written to it. */
   createConnection?: (options: { host: string; port: number; secure: boolean }) => Duplex;
 }
@@ -101,12 +114,14 @@ export function connectClient(
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   const key = generateKey();
+  const deflateOptions = resolveDeflateOption(options.perMessageDeflate, true);
   const request = buildUpgradeRequest({
     path: (url.pathname || '/') + url.search,
     host: url.host,
     key,
     protocols,
     origin: options.origin,
+    extensions: deflateOptions ? buildDeflateOffer(deflateOptions) : undefined,
     headers: Object.entries(options.headers ?? {}),
   });
   const limits = {
@@ -149,8 +164,11 @@ export function connectClient(
       return;
     }
     let accepted;
+    let deflateParams: DeflateParams | null = null;
     try {
-      accepted = checkUpgradeResponse(response.statusCode, response.headers, key, protocols);
+      const offered = deflateOptions ? [PERMESSAGE_DEFLATE] : [];
+      accepted = checkUpgradeResponse(response.statusCode, response.headers, key, protocols, offered);
+      if (deflateOptions) deflateParams = acceptDeflateResponse(accepted.extensions, deflateOptions);
     } catch (error) {
       fail(error as Error);
       return;
@@ -162,7 +180,8 @@ export function connectClient(
     ws[kAttach](socket, received.rest, {
       isServer: false,
       protocol: accepted.protocol,
-      extensions: '',
+      extensions: formatExtensions(accepted.extensions),
+      deflate: deflateParams && deflateSettings(deflateParams, deflateOptions!),
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
     });

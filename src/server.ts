@@ -10,7 +10,9 @@ import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HeadError, HeadReader, parseRequestHead, type RequestHead } from './http/head.ts';
+import { deflateSettings, resolveDeflateOption, type DeflateSettings } from './compression.ts';
 import { WebSocketError } from './protocol/errors.ts';
+import { acceptDeflateOffer, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 import {
   acceptResponseLines,
   buildRejectResponse,
@@ -74,6 +76,12 @@ export interface ServerOptions {
   closeTimeout?: number;
   /** Keep connected clients in `clients`; default true. */
   clientTracking?: boolean;
+  /**
+   * Accept permessage-deflate (RFC 7692) when a client offers it: `true`
+   * for the defaults, or the settings. Default false: compression costs
+   * memory and CPU per connection, so it is opt-in.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
 
 const RUNNING = 0;
@@ -118,6 +126,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private readonly externalServer: EventEmitter | null = null;
   private readonly detach: (() => void) | null = null;
   private state = RUNNING;
+  private readonly deflateOptions: PerMessageDeflateOptions | null;
 
   constructor(options: ServerOptions, onListening?: () => void) {
     super();
@@ -134,6 +143,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       clientTracking: true,
       ...options,
     };
+    this.deflateOptions = resolveDeflateOption(options.perMessageDeflate, false);
 
     if (options.port !== undefined) {
       const server = net.createServer((socket) => this.acceptSocket(socket));
@@ -249,7 +259,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
         : request.protocols[0];
       if (chosen !== false) protocol = chosen;
     }
-    const lines = acceptResponseLines(request.key, protocol, undefined);
+    let deflate: DeflateSettings | null = null;
+    let extensions = '';
+    const accepted = this.deflateOptions && acceptDeflateOffer(request.extensions, this.deflateOptions);
+    if (accepted) {
+      deflate = deflateSettings(accepted.params, this.deflateOptions!);
+      extensions = accepted.header;
+    }
+    const lines = acceptResponseLines(request.key, protocol, extensions);
     this.emit('headers', lines, req);
     socket.write(lines.join('\r\n') + '\r\n\r\n');
     socket.removeListener('error', ignoreSocketError);
@@ -258,7 +275,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     ws[kAttach](socket, head, {
       isServer: true,
       protocol: protocol ?? '',
-      extensions: '',
+      extensions,
+      deflate,
       maxPayload: this.options.maxPayload!,
       closeTimeout: this.options.closeTimeout!,
     });

@@ -11,10 +11,12 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { connectClient, type ClientOptions } from './client.ts';
+import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import type { ResponseHead } from './http/head.ts';
 import { CloseCode, encodeClosePayload } from './protocol/close.ts';
-import { WebSocketError, type ProtocolError } from './protocol/errors.ts';
+import { ProtocolError, WebSocketError } from './protocol/errors.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
+import { isValidUtf8 } from './protocol/utf8.ts';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -34,15 +36,40 @@ export interface SendOptions {
   binary?: boolean;
   /** False to leave the message open; the next sends are its continuation frames. */
   fin?: boolean;
+  /**
+   * False to send this message uncompressed when permessage-deflate is on.
+   * Decided by a message's first fragment; default: compress when the
+   * message reaches the `threshold`.
+   */
+  compress?: boolean;
 }
+
 
 /** What the transport layers hand over once the opening handshake succeeded. */
 export interface AttachOptions {
   isServer: boolean;
   protocol: string;
   extensions: string;
+  /** Set when permessage-deflate was negotiated. */
+  deflate: DeflateSettings | null;
   maxPayload: number;
   closeTimeout: number;
+}
+
+/** A message waiting for its turn on a compressing connection, or a queued close. */
+interface OutgoingItem {
+  data: Buffer;
+  isBinary: boolean;
+  fin: boolean;
+  compress: boolean;
+  callback: WriteCallback | undefined;
+  close?: { code?: number; reason?: string | Uint8Array };
+}
+
+interface IncomingItem {
+  data: Buffer;
+  isBinary: boolean;
+  compressed: boolean;
 }
 
 // Internal entry points for server.ts and client.ts, kept off the public surface.
@@ -105,6 +132,18 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private failureCode = 0;
   private closeEmitted = false;
 
+  // permessage-deflate: messages go through zlib in order, so later ones wait in these queues.
+  private compressor: MessageCompressor | null = null;
+  private compressThreshold = 0;
+  private outgoing: OutgoingItem[] = [];
+  private outgoingBytes = 0;
+  /** Whether the message being sent in fragments is compressed. */
+  private fragmentsCompressed: boolean | null = null;
+  private incoming: IncomingItem[] = [];
+  /** The socket closed while messages were still being inflated. */
+  private closeDeferred = false;
+  private userPaused = false;
+
   /**
    * Opens a client connection to `address` (ws:, wss:, or http:/https: which
    * map to them). Throws a SyntaxError for a bad URL or bad subprotocols.
@@ -130,7 +169,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Bytes handed to the socket but not yet written to the kernel. */
   get bufferedAmount(): number {
-    return this.state === CONNECTING ? 0 : (this.socket?.writableLength ?? 0);
+    return this.state === CONNECTING ? 0 : (this.socket?.writableLength ?? 0) + this.outgoingBytes;
   }
 
   /** Always "nodebuffer": messages are delivered as Buffers. */
@@ -155,8 +194,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const payload = toBuffer(data);
     // Numbers are sent as their decimal text, as ws does.
     const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
-    if (this.state !== OPEN || !this.connection!.sendMessage(payload, binary, options?.fin ?? true, callback)) {
+    const fin = options?.fin ?? true;
+    if (this.state !== OPEN) {
       this.rejectSend(callback);
+    } else if (this.compressor !== null) {
+      this.sendCompressible(payload, binary, fin, options?.compress !== false, callback);
+    } else {
+      this.transmit(payload, binary, fin, callback, false);
     }
   }
 
@@ -185,15 +229,24 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     encodeClosePayload(code, reason); // validate before changing any state
-    const connection = this.connection;
-    if (connection === null) return; // a handshake being aborted
+    if (this.connection === null) return; // a handshake being aborted
     this.state = CLOSING;
+    this.armCloseTimer();
+    // Messages sent before close() still go first.
+    if (this.outgoing.length > 0) {
+      this.outgoing.push({ data: EMPTY, isBinary: false, fin: true, compress: false, callback: undefined, close: { code, reason } });
+    } else {
+      this.sendClose(code, reason);
+    }
+  }
+
+  private sendClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
+    const connection = this.connection!;
     if (connection.closeSent) {
       if (connection.closeReceived) this.socket!.end();
       return;
     }
     connection.close(code, reason);
-    this.armCloseTimer();
   }
 
   /** Destroys the connection at once, without a closing handshake. */
@@ -206,16 +259,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.state = CLOSING;
+    this.incoming = [];
     this.socket?.destroy();
   }
 
   /** Stops reading from the socket; messages wait in the kernel, and TCP pushes back. */
   pause(): void {
+    this.userPaused = true;
     this.socket?.pause();
   }
 
   resume(): void {
-    this.socket?.resume();
+    this.userPaused = false;
+    // Still paused while earlier messages are being inflated.
+    if (this.incoming.length === 0) this.socket?.resume();
   }
 
   /** Binds an upgraded socket; bytes in `head` arrived after the handshake. */
@@ -225,7 +282,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.protocol = options.protocol;
     this.extensions = options.extensions;
     this.closeTimeout = options.closeTimeout;
-    this.connection = new Protocol({ isServer: options.isServer, maxPayload: options.maxPayload }, this.handler());
+    const deflate = options.deflate;
+    if (deflate !== null) {
+      this.compressor = new MessageCompressor({ ...deflate, maxPayload: options.maxPayload });
+      this.compressThreshold = deflate.threshold;
+    }
+    this.connection = new Protocol(
+      { isServer: options.isServer, maxPayload: options.maxPayload, perMessageDeflate: deflate !== null },
+      this.handler(),
+    );
     this.state = OPEN;
 
     const anySocket = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
@@ -285,7 +350,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           socket.uncork();
         }
       },
-      onMessage: (data, isBinary) => this.emit('message', data, isBinary),
+      onMessage: (data, isBinary, compressed) => this.receive(data, isBinary, compressed),
       onPing: (data) => this.emit('ping', data),
       onPong: (data) => this.emit('pong', data),
       onCloseReceived: (code, reason) => this.onCloseReceived(code, reason),
@@ -304,6 +369,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private onProtocolError(error: ProtocolError): void {
     this.failureCode = error.closeCode;
+    this.incoming = [];
     this.state = CLOSING;
     this.emitError(error);
     // Failing the connection (7.1.7): our close frame is written, now close TCP.
@@ -331,9 +397,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private emitClose(): void {
     if (this.closeEmitted) return;
+    // Messages that arrived before the connection closed are delivered first.
+    if (this.incoming.length > 0) {
+      this.closeDeferred = true;
+      return;
+    }
     this.closeEmitted = true;
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.dropOutgoing();
     const connection = this.connection;
     const wasClean = connection !== null && connection.closeSent && connection.closeReceived;
     const code = connection?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;
@@ -363,7 +435,104 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private rejectSend(callback: WriteCallback | undefined): void {
     if (callback) process.nextTick(callback, notOpenError(this.state));
   }
+
+  private transmit(data: Buffer, isBinary: boolean, fin: boolean, callback: WriteCallback | undefined, compressed: boolean): void {
+    if (!this.connection!.sendMessage(data, isBinary, fin, callback, compressed)) this.rejectSend(callback);
+  }
+
+  /** A send on a permessage-deflate connection: compressed or not, it keeps its place in line. */
+  private sendCompressible(data: Buffer, isBinary: boolean, fin: boolean, allowed: boolean, callback: WriteCallback | undefined): void {
+    // The first fragment decides for the whole message (RSV1 marks the message, 7.2.3.1).
+    const compress = this.fragmentsCompressed ?? (allowed && data.length >= this.compressThreshold);
+    this.fragmentsCompressed = fin ? null : compress;
+    if (!compress && this.outgoing.length === 0) {
+      this.transmit(data, isBinary, fin, callback, false);
+      return;
+    }
+    this.outgoing.push({ data, isBinary, fin, compress, callback });
+    this.outgoingBytes += data.length;
+    if (this.outgoing.length === 1) this.flushOutgoing();
+  }
+
+  /** Sends queued items in order; returns while one is being compressed. */
+  private flushOutgoing(): void {
+    while (this.outgoing.length > 0) {
+      const item = this.outgoing[0];
+      if (item.compress) {
+        this.compressor!.compress(item.data, item.fin, (error, output) => {
+          if (this.outgoing[0] !== item) return; // dropped when the connection closed
+          this.outgoing.shift();
+          this.outgoingBytes -= item.data.length;
+          if (error !== null) this.rejectSend(item.callback);
+          else this.transmit(output!, item.isBinary, item.fin, item.callback, true);
+          this.flushOutgoing();
+        });
+        return;
+      }
+      this.outgoing.shift();
+      this.outgoingBytes -= item.data.length;
+      if (item.close !== undefined) this.sendClose(item.close.code, item.close.reason);
+      else this.transmit(item.data, item.isBinary, item.fin, item.callback, false);
+    }
+  }
+
+  /** The connection is gone: queued sends fail through their callbacks, zlib memory is freed. */
+  private dropOutgoing(): void {
+    const dropped = this.outgoing;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    for (const item of dropped) this.rejectSend(item.callback);
+    this.compressor?.close();
+  }
+
+  private receive(data: Buffer, isBinary: boolean, compressed: boolean): void {
+    if (!compressed && this.incoming.length === 0) {
+      this.emit('message', data, isBinary);
+      return;
+    }
+    this.incoming.push({ data, isBinary, compressed });
+    if (this.incoming.length === 1) {
+      // Read no further while inflating: what waits in the queue stays bounded.
+      this.socket!.pause();
+      this.connection!.holdClose();
+      this.deliverIncoming();
+    }
+  }
+
+  /** Emits queued messages in order, inflating each compressed one on zlib's thread pool. */
+  private deliverIncoming(): void {
+    while (this.incoming.length > 0) {
+      const item = this.incoming[0];
+      if (item.compressed) {
+        this.compressor!.decompress(item.data, (error, output) => {
+          if (this.incoming[0] !== item) return; // dropped: the connection failed or was terminated
+          this.incoming.shift();
+          if (error !== null) {
+            this.connection!.fail(error as ProtocolError);
+          } else if (!item.isBinary && !isValidUtf8(output!)) {
+            this.connection!.fail(
+              new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload),
+            );
+          } else {
+            this.emit('message', output!, item.isBinary);
+          }
+          this.deliverIncoming();
+        });
+        return;
+      }
+      this.incoming.shift();
+      this.emit('message', item.data, item.isBinary);
+    }
+    this.connection!.releaseClose();
+    if (this.closeDeferred) {
+      this.emitClose();
+    } else if (!this.userPaused && this.state !== CLOSED) {
+      this.socket!.resume();
+    }
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });

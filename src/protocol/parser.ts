@@ -20,10 +20,13 @@ export interface ParserOptions {
   isServer: boolean;
   /** Largest message, in bytes, counted across all its fragments. */
   maxPayload: number;
+  /** permessage-deflate was negotiated: RSV1 marks a compressed message (RFC 7692 section 6). */
+  perMessageDeflate?: boolean;
 }
 
 export interface ParserEvents {
-  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A complete message; `compressed` ones are still deflated and their text unchecked. */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
   /** A complete, unmasked ping, pong or close frame. */
   onControl(opcode: number, payload: Buffer): void;
 }
@@ -48,6 +51,7 @@ function protocolError(code: string, message: string, closeCode: number = CloseC
 export class FrameParser {
   private readonly isServer: boolean;
   private readonly maxPayload: number;
+  private readonly perMessageDeflate: boolean;
   private readonly events: ParserEvents;
 
   // Received bytes not yet consumed, oldest first.
@@ -66,6 +70,7 @@ export class FrameParser {
 
   // The message being assembled; messageOpcode 0 means none is open.
   private messageOpcode = 0;
+  private messageCompressed = false;
   private messageLength = 0;
   private pieces: Buffer[] = [];
   private assembled: Buffer | null = null;
@@ -75,6 +80,7 @@ export class FrameParser {
   constructor(options: ParserOptions, events: ParserEvents) {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload;
+    this.perMessageDeflate = options.perMessageDeflate ?? false;
     this.events = events;
   }
 
@@ -121,12 +127,18 @@ export class FrameParser {
     const masked = (byte1 & 0x80) !== 0;
     const length7 = byte1 & 0x7f;
 
+    const rsv1 = (byte0 & 0x40) !== 0;
+
     // Everything the first two bytes can tell is checked before waiting for more.
-    if ((byte0 & 0x70) !== 0) {
+    if ((byte0 & 0x30) !== 0 || (rsv1 && !this.perMessageDeflate)) {
       throw protocolError('WS_ERR_UNEXPECTED_RSV', 'Reserved bits set without a negotiated extension');
     }
     if (!isKnownOpcode(opcode)) {
       throw protocolError('WS_ERR_INVALID_OPCODE', `Reserved opcode ${opcode}`);
+    }
+    // RFC 7692 section 6.1: RSV1 ("Per-Message Compressed") is set on the first frame of a message only.
+    if (rsv1 && (opcode === Opcode.Continuation || isControlOpcode(opcode))) {
+      throw protocolError('WS_ERR_UNEXPECTED_RSV', 'RSV1 set on a continuation or control frame');
     }
     if (isControlOpcode(opcode)) {
       if (!fin) throw protocolError('WS_ERR_FRAGMENTED_CONTROL', 'Fragmented control frame');
@@ -176,7 +188,10 @@ export class FrameParser {
     this.masked = masked;
     this.maskPhase = 0;
     this.payloadRemaining = length;
-    if (opcode === Opcode.Text || opcode === Opcode.Binary) this.messageOpcode = opcode;
+    if (opcode === Opcode.Text || opcode === Opcode.Binary) {
+      this.messageOpcode = opcode;
+      this.messageCompressed = rsv1;
+    }
     this.state = PAYLOAD;
     return true;
   }
@@ -217,7 +232,8 @@ export class FrameParser {
       applyMask(piece, this.maskKey, this.maskPhase);
       this.maskPhase = (this.maskPhase + piece.length) & 3;
     }
-    if (this.messageOpcode === Opcode.Text) {
+    // Compressed text is checked once inflated.
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed) {
       const wholeMessage = this.fin && this.payloadRemaining === 0 && this.messageLength === 0;
       // A message that arrived in one piece is checked natively in one call;
       // anything else goes through the incremental validator (6.4.x: fail fast).
@@ -232,7 +248,7 @@ export class FrameParser {
   }
 
   private finishMessage(): void {
-    if (this.messageOpcode === Opcode.Text && !this.utf8.end()) {
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.end()) {
       throw protocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload);
     }
     let data: Buffer;
@@ -247,12 +263,14 @@ export class FrameParser {
       data = Buffer.concat(this.pieces, this.messageLength);
     }
     const isBinary = this.messageOpcode === Opcode.Binary;
+    const compressed = this.messageCompressed;
     this.messageOpcode = 0;
+    this.messageCompressed = false;
     this.messageLength = 0;
     this.pieces = [];
     this.assembled = null;
     this.assembledLength = 0;
-    this.events.onMessage(data, isBinary);
+    this.events.onMessage(data, isBinary, compressed);
   }
 
   /** Copies pending pieces into one buffer that grows by doubling (linear overall). */

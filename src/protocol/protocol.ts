@@ -19,7 +19,8 @@ export interface ProtocolHandler {
    * `header` directly (it is passed separately so large payloads are not copied).
    */
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void;
-  onMessage(data: Buffer, isBinary: boolean): void;
+  /** A complete message; a `compressed` one is still deflated (permessage-deflate) and unchecked. */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
   /** A ping arrived; the pong has already been written. */
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
@@ -32,6 +33,8 @@ export interface ProtocolHandler {
 export interface ProtocolOptions {
   isServer: boolean;
   maxPayload: number;
+  /** permessage-deflate was negotiated, so RSV1 marks compressed messages. */
+  perMessageDeflate?: boolean;
 }
 
 /**
@@ -50,12 +53,14 @@ export class Protocol {
   private closeFrameReceived = false;
   /** Opcode of a message being sent in fragments, 0 when none is open. */
   private fragmentedOpcode = 0;
+  private closeHeld = false;
+  private heldClose: { code: number; reason: Buffer } | null = null;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.isServer = options.isServer;
     this.handler = handler;
     this.parser = new FrameParser(options, {
-      onMessage: (data, isBinary) => handler.onMessage(data, isBinary),
+      onMessage: (data, isBinary, compressed) => handler.onMessage(data, isBinary, compressed),
       onControl: (opcode, payload) => this.handleControl(opcode, payload),
     });
   }
@@ -78,6 +83,24 @@ export class Protocol {
     }
   }
 
+  /**
+   * While held, a received close frame is not acted on: messages received
+   * before it are still being processed above (inflated), and the peer must
+   * get their answers before our close frame. Pings are still answered.
+   */
+  holdClose(): void {
+    this.closeHeld = true;
+  }
+
+  /** Acts on a close frame that arrived while held. */
+  releaseClose(): void {
+    this.closeHeld = false;
+    const held = this.heldClose;
+    if (held === null) return;
+    this.heldClose = null;
+    this.answerClose(held.code, held.reason);
+  }
+
   /** Stops parsing, e.g. when the transport is gone. */
   stopReceiving(): void {
     this.parser.stop();
@@ -87,14 +110,15 @@ export class Protocol {
    * Sends a data message or one fragment of it: with `fin` false the message
    * stays open and the following calls send continuation frames (5.4).
    * Returns false (and sends nothing) once our close frame has gone out.
+   * `compressed` data is already deflated: RSV1 goes on the message's first frame.
    */
-  sendMessage(data: Buffer, isBinary: boolean, fin: boolean, callback?: WriteCallback): boolean {
+  sendMessage(data: Buffer, isBinary: boolean, fin: boolean, callback?: WriteCallback, compressed = false): boolean {
     if (this.closeFrameSent) return false;
     let opcode: number = isBinary ? Opcode.Binary : Opcode.Text;
     if (this.fragmentedOpcode !== 0) opcode = Opcode.Continuation;
     else if (!fin) this.fragmentedOpcode = opcode;
     if (fin) this.fragmentedOpcode = 0;
-    this.writeFrame(opcode, fin, data, callback);
+    this.writeFrame(opcode, fin, data, callback, compressed && opcode !== Opcode.Continuation);
     return true;
   }
 
@@ -133,20 +157,30 @@ export class Protocol {
       this.handler.onPong(payload);
     } else {
       const { code, reason } = parseClosePayload(payload);
-      this.closeFrameReceived = true;
       // Nothing after a close frame is data (5.5.1).
       this.parser.stop();
-      if (!this.closeFrameSent) {
-        this.closeFrameSent = true;
-        // Echo the peer's code and reason (5.5.1), or an empty payload if it sent none.
-        const echo = code === CloseCode.NoStatus ? encodeClosePayload() : encodeClosePayload(code, reason);
-        this.writeFrame(Opcode.Close, true, echo);
-      }
-      this.handler.onCloseReceived(code, reason);
+      if (this.closeHeld) this.heldClose = { code, reason };
+      else this.answerClose(code, reason);
     }
   }
 
-  private fail(error: ProtocolError): void {
+  private answerClose(code: number, reason: Buffer): void {
+    this.closeFrameReceived = true;
+    if (!this.closeFrameSent) {
+      this.closeFrameSent = true;
+      // Echo the peer's code and reason (5.5.1), or an empty payload if it sent none.
+      const echo = code === CloseCode.NoStatus ? encodeClosePayload() : encodeClosePayload(code, reason);
+      this.writeFrame(Opcode.Close, true, echo);
+    }
+    this.handler.onCloseReceived(code, reason);
+  }
+
+  /**
+   * Fails the connection (7.1.7): sends a close frame with `error.closeCode`
+   * and stops parsing. Also for errors found above the framing, such as
+   * invalid compressed data.
+   */
+  fail(error: ProtocolError): void {
     this.parser.stop();
     if (!this.closeFrameSent) {
       this.closeFrameSent = true;
@@ -155,7 +189,7 @@ export class Protocol {
     this.handler.onProtocolError(error);
   }
 
-  private writeFrame(opcode: number, fin: boolean, payload: Buffer, callback?: WriteCallback): void {
+  private writeFrame(opcode: number, fin: boolean, payload: Buffer, callback?: WriteCallback, rsv1 = false): void {
     const length = payload.length;
     if (!this.isServer) {
       // Clients mask every frame with a fresh key (5.3); the user's buffer is
@@ -163,7 +197,7 @@ export class Protocol {
       const key = nextMaskKey();
       const size = headerSize(length, true);
       const frame = Buffer.allocUnsafe(size + length);
-      writeHeader(frame, 0, opcode, fin, false, length, key);
+      writeHeader(frame, 0, opcode, fin, rsv1, length, key);
       payload.copy(frame, size);
       applyMask(frame.subarray(size), frame.subarray(size - 4, size));
       this.handler.write(frame, null, callback);
@@ -172,12 +206,12 @@ export class Protocol {
     const size = headerSize(length, false);
     if (length <= SINGLE_WRITE_MAX) {
       const frame = Buffer.allocUnsafe(size + length);
-      writeHeader(frame, 0, opcode, fin, false, length, null);
+      writeHeader(frame, 0, opcode, fin, rsv1, length, null);
       payload.copy(frame, size);
       this.handler.write(frame, null, callback);
     } else {
       const header = Buffer.allocUnsafe(size);
-      writeHeader(header, 0, opcode, fin, false, length, null);
+      writeHeader(header, 0, opcode, fin, rsv1, length, null);
       this.handler.write(header, payload, callback);
     }
   }

@@ -1,0 +1,473 @@
+/** permessage-deflate on the wire (RFC 7692 sections 6 and 7.2), netws on both ends and against raw peers. */
+import net from 'node:net';
+import zlib from 'node:zlib';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
+import { computeAccept } from '../src/protocol/handshake.ts';
+import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
+
+const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/** One message deflated as a peer would send it: sync flush, trailer removed. */
+function deflate(data: Buffer | string): Buffer {
+  const out = zlib.deflateRawSync(Buffer.from(data), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+function inflate(data: Buffer): Buffer {
+  return zlib.inflateRawSync(Buffer.concat([data, TRAILER]), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+}
+
+async function echoServer(options: Partial<ServerOptions> = {}): Promise<WebSocketServer> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true, ...options });
+  server.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  await waitFor(server, 'listening');
+  return server;
+}
+
+async function stop(server: WebSocketServer): Promise<void> {
+  for (const ws of server.clients) ws.terminate();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** A raw client that negotiated permessage-deflate with `offer`; returns the frames after the 101. */
+async function rawDeflateClient(port: number, offer = 'permessage-deflate') {
+  const raw = await rawConnect(port);
+  raw.socket.write(upgradeRequest('/', [`Sec-WebSocket-Extensions: ${offer}`]));
+  const deadline = Date.now() + 5000;
+  while (!raw.received().includes('\r\n\r\n') && Date.now() < deadline) await sleep(5);
+  const head = raw.received().toString('latin1');
+  const headLength = head.indexOf('\r\n\r\n') + 4;
+  return {
+    ...raw,
+    head: head.slice(0, headLength),
+    frames: (): DecodedFrame[] => decodeFrames(raw.received().subarray(headLength)),
+  };
+}
+
+/** Waits for the server's close frame, then drops the connection (a raw peer does not answer it). */
+async function untilCloseFrame(raw: { frames: () => DecodedFrame[]; socket: net.Socket }): Promise<DecodedFrame[]> {
+  const deadline = Date.now() + 5000;
+  while (!raw.frames().some((f) => f.opcode === 8) && Date.now() < deadline) await sleep(5);
+  raw.socket.destroy();
+  return raw.frames();
+}
+
+function closeCodeOf(frames: DecodedFrame[]): number | undefined {
+  const close = frames.find((f) => f.opcode === 8);
+  return close && close.payload.length >= 2 ? close.payload.readUInt16BE(0) : undefined;
+}
+
+async function connect(port: number, options: PerMessageDeflateOptions | boolean = true): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: options });
+  await waitFor(ws, 'open');
+  return ws;
+}
+
+async function echo(ws: WebSocket, data: string | Buffer): Promise<[Buffer, boolean]> {
+  const reply = waitFor<[Buffer, boolean]>(ws, 'message', 20_000);
+  ws.send(data);
+  return reply;
+}
+
+// ---------------------------------------------------------------- round trips
+
+const roundTrips = suite('permessage-deflate: round trips');
+
+const sizes = [0, 1, 125, 1023, 1024, 1025, 16 * 1024, 70_000, 1024 * 1024];
+const paramSets: Array<[string, PerMessageDeflateOptions, PerMessageDeflateOptions]> = [
+  ['defaults', {}, {}],
+  ['no context takeover both ways', { serverNoContextTakeover: true, clientNoContextTakeover: true }, {}],
+  ['9-bit windows', { serverMaxWindowBits: 9 }, { clientMaxWindowBits: 9 }],
+  ['8-bit windows (deflated with 9, distances stay inside 256)', {}, { serverMaxWindowBits: 8, clientMaxWindowBits: 8 }],
+  ['12-bit windows, no context takeover, level 1', { level: 1, memLevel: 4 }, { serverMaxWindowBits: 12, clientNoContextTakeover: true }],
+  ['threshold 0 compresses everything', { threshold: 0 }, { threshold: 0 }],
+];
+
+function sample(size: number, seed: number): string {
+  // Compressible but not trivial: words and numbers, like JSON traffic.
+  let text = '';
+  for (let i = 0; text.length < size; i++) text += `{"id":${(i * 7919 + seed) % 10007},"name":"user${i % 97}"},`;
+  return text.slice(0, size);
+}
+
+for (const [name, serverOptions, clientOptions] of paramSets) {
+  roundTrips(`${name}: text and binary at sizes across the window`, async () => {
+    const server = await echoServer({ perMessageDeflate: serverOptions });
+    const ws = await connect(portOf(server), clientOptions);
+    assert.match(ws.extensions, /^permessage-deflate/);
+    for (const size of sizes) {
+      const text = sample(size, size);
+      const [data, isBinary] = await echo(ws, text);
+      assert.is(isBinary, false);
+      assert.is(data.toString(), text, `text of ${size} bytes`);
+      const bytes = Buffer.from(sample(size, size + 1));
+      const [back, backIsBinary] = await echo(ws, bytes);
+      assert.is(backIsBinary, true);
+      assert.ok(back.equals(bytes), `binary of ${size} bytes`);
+    }
+    ws.close();
+    await waitFor(ws, 'close');
+    await stop(server);
+  });
+}
+
+roundTrips('random bytes (incompressible) survive in both directions', async () => {
+  const server = await echoServer();
+  const ws = await connect(portOf(server));
+  for (const size of [1500, 65_536, 300_000]) {
+    const bytes = Buffer.alloc(size);
+    for (let i = 0; i < size; i++) bytes[i] = (i * 2654435761) >>> 24;
+    const [back] = await echo(ws, bytes);
+    assert.ok(back.equals(bytes));
+  }
+  ws.close();
+  await waitFor(ws, 'close');
+  await stop(server);
+});
+
+roundTrips('many messages in flight keep their order', async () => {
+  const server = await echoServer({ perMessageDeflate: { threshold: 0 } });
+  const ws = await connect(portOf(server), { threshold: 0 });
+  const received: string[] = [];
+  const done = new Promise<void>((resolve) => {
+    ws.on('message', (data) => {
+      received.push(data.toString());
+      if (received.length === 200) resolve();
+    });
+  });
+  const sent: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    // Mixed sizes and per-message compress flags interleave compressed and plain messages.
+    const message = `${i}:` + sample((i % 7) * 900, i);
+    sent.push(message);
+    ws.send(message, { compress: i % 3 !== 0 });
+  }
+  await done;
+  assert.equal(received, sent);
+  ws.close();
+  await waitFor(ws, 'close');
+  await stop(server);
+});
+
+roundTrips('a fragmented send is one compressed message', async () => {
+  const server = await echoServer();
+  const ws = await connect(portOf(server));
+  const reply = waitFor<[Buffer]>(ws, 'message');
+  const part = sample(4000, 3);
+  ws.send(part, { fin: false });
+  ws.send(part, { fin: false });
+  ws.send(part, { fin: true });
+  assert.is((await reply)[0].toString(), part + part + part);
+  ws.close();
+  await waitFor(ws, 'close');
+  await stop(server);
+});
+
+roundTrips('close() after sends: every message arrives before the close frame', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+  await waitFor(server, 'listening');
+  const got: string[] = [];
+  const serverClosed = new Promise<[number, string]>((resolve) => {
+    server.on('connection', (ws) => {
+      ws.on('message', (data) => got.push(data.toString()));
+      ws.on('close', (code, reason) => resolve([code, reason.toString()]));
+    });
+  });
+  const ws = await connect(portOf(server));
+  const messages = Array.from({ length: 20 }, (_, i) => sample(5000 + i, i));
+  for (const message of messages) ws.send(message);
+  ws.close(4000, 'done');
+  assert.equal(await serverClosed, [4000, 'done']);
+  assert.equal(got, messages);
+  await stop(server);
+});
+
+roundTrips('a close frame answered while messages are still inflating is reported after them', async () => {
+  const server = await echoServer();
+  const ws = await connect(portOf(server));
+  const got: string[] = [];
+  ws.on('message', (data) => got.push(data.toString()));
+  const closed = waitFor<[number]>(ws, 'close');
+  const big = sample(200_000, 9);
+  // The server echoes, then closes: the echo must be delivered before 'close'.
+  for (const client of server.clients) {
+    client.once('message', () => client.close(1000));
+  }
+  ws.send(big);
+  const [code] = await closed;
+  assert.is(code, 1000);
+  assert.equal(got, [big]);
+  await stop(server);
+});
+
+// ---------------------------------------------------------------- on the wire
+
+const wire = suite('permessage-deflate: on the wire');
+
+wire('the server compresses above the threshold, sets RSV1 on the first frame only, and drops the trailer', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 100 } });
+  await waitFor(server, 'listening');
+  server.on('connection', (ws) => {
+    ws.send('x'.repeat(99));
+    ws.send('y'.repeat(2000));
+    ws.send('z'.repeat(2000), { compress: false });
+    ws.send('a'.repeat(500), { fin: false });
+    ws.send('b'.repeat(500), { fin: true });
+    ws.close();
+  });
+  const raw = await rawDeflateClient(portOf(server));
+  assert.match(raw.head, /Sec-WebSocket-Extensions: permessage-deflate\r\n/);
+  const frames = await untilCloseFrame(raw);
+  assert.equal(
+    frames.map((f) => [f.opcode, f.rsv, f.fin]),
+    [
+      [1, 0, true],
+      [1, 4, true],
+      [1, 0, true],
+      [1, 4, false],
+      [0, 0, true],
+      [8, 0, true],
+    ],
+  );
+  assert.is(frames[0].payload.toString(), 'x'.repeat(99));
+  assert.ok(frames[1].payload.length < 100);
+  assert.not.ok(frames[1].payload.subarray(-4).equals(TRAILER));
+  assert.is(inflate(frames[1].payload).toString(), 'y'.repeat(2000));
+  assert.is(inflate(Buffer.concat([frames[3].payload, frames[4].payload])).toString(), 'a'.repeat(500) + 'b'.repeat(500));
+  await stop(server);
+});
+
+wire('context takeover: a repeated message shrinks; with server_no_context_takeover it does not', async () => {
+  for (const [offer, shrinks] of [
+    ['permessage-deflate', true],
+    ['permessage-deflate; server_no_context_takeover', false],
+  ] as const) {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    await waitFor(server, 'listening');
+    const message = sample(3000, 1);
+    server.on('connection', (ws) => {
+      ws.send(message);
+      ws.send(message);
+      ws.close();
+    });
+    const raw = await rawDeflateClient(portOf(server), offer);
+    const [first, second] = await untilCloseFrame(raw);
+    assert.is(second.payload.length < first.payload.length / 4, shrinks, offer);
+    await stop(server);
+  }
+});
+
+wire('a compressed message in fragments, with a ping between them, is inflated as one', async () => {
+  const server = await echoServer();
+  const raw = await rawDeflateClient(portOf(server));
+  const compressed = deflate('hello hello hello compressed fragments');
+  raw.socket.write(frame({ opcode: 1, fin: false, rsv: 4, payload: compressed.subarray(0, 5) }));
+  raw.socket.write(frame({ opcode: 9, payload: 'ping!' }));
+  raw.socket.write(frame({ opcode: 0, fin: false, payload: compressed.subarray(5, 9) }));
+  raw.socket.write(frame({ opcode: 0, fin: true, payload: compressed.subarray(9) }));
+  raw.socket.write(frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8]) }));
+  await raw.closed;
+  const frames = raw.frames();
+  assert.equal(frames[0].opcode, 10);
+  assert.is(frames[0].payload.toString(), 'ping!');
+  const text = frames[1].rsv === 4 ? inflate(frames[1].payload) : frames[1].payload;
+  assert.is(text.toString(), 'hello hello hello compressed fragments');
+  assert.is(closeCodeOf(frames), 1000);
+  await stop(server);
+});
+
+wire('pings are answered while a large message is being inflated', async () => {
+  const server = await echoServer({ perMessageDeflate: { threshold: 1 << 30 } });
+  const raw = await rawDeflateClient(portOf(server));
+  const big = deflate(sample(4 * 1024 * 1024, 5));
+  raw.socket.write(Buffer.concat([frame({ opcode: 2, rsv: 4, payload: big }), frame({ opcode: 9, payload: 'p' })]));
+  const deadline = Date.now() + 10_000;
+  while (raw.frames().length < 2 && Date.now() < deadline) await sleep(10);
+  const frames = raw.frames();
+  assert.is(frames[0].opcode, 10, 'the pong is not held behind the inflating message');
+  assert.is(frames[1].opcode, 2);
+  raw.socket.destroy();
+  await stop(server);
+});
+
+wire('an empty compressed message is a single 0x00 byte each way', async () => {
+  const server = await echoServer({ perMessageDeflate: { threshold: 0 } });
+  const raw = await rawDeflateClient(portOf(server));
+  raw.socket.write(frame({ opcode: 1, rsv: 4, payload: Buffer.from([0x00]) }));
+  raw.socket.write(frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8]) }));
+  await raw.closed;
+  const [echoed] = raw.frames();
+  assert.is(echoed.rsv, 4);
+  assert.equal([...echoed.payload], [0x00]);
+  await stop(server);
+});
+
+const failures: Array<[string, () => Buffer[], number]> = [
+  ['RSV1 on a continuation frame', () => [frame({ opcode: 1, fin: false, rsv: 4, payload: deflate('ab') }), frame({ opcode: 0, rsv: 4, payload: 'x' })], 1002],
+  ['RSV1 on a ping', () => [frame({ opcode: 9, rsv: 4, payload: 'x' })], 1002],
+  ['RSV1 on a close frame', () => [frame({ opcode: 8, rsv: 4, payload: Buffer.from([0x03, 0xe8]) })], 1002],
+  ['RSV2 with permessage-deflate negotiated', () => [frame({ opcode: 1, rsv: 2, payload: 'x' })], 1002],
+  ['RSV3 with permessage-deflate negotiated', () => [frame({ opcode: 1, rsv: 1, payload: 'x' })], 1002],
+  ['invalid deflate data', () => [frame({ opcode: 2, rsv: 4, payload: Buffer.from([0xff, 0xff, 0xff, 0xff]) })], 1007],
+  ['compressed text that is not UTF-8', () => [frame({ opcode: 1, rsv: 4, payload: deflate(Buffer.from([0xce, 0xba, 0xe1, 0xbd])) })], 1007],
+];
+for (const [name, frames, code] of failures) {
+  wire(`${name} → ${code}`, async () => {
+    const server = await echoServer();
+    const raw = await rawDeflateClient(portOf(server));
+    raw.socket.write(Buffer.concat(frames()));
+    await raw.closed;
+    assert.is(closeCodeOf(raw.frames()), code);
+    await stop(server);
+  });
+}
+
+wire('RSV1 without permessage-deflate negotiated → 1002', async () => {
+  const server = await echoServer({ perMessageDeflate: false });
+  const raw = await rawDeflateClient(portOf(server));
+  assert.not.match(raw.head, /Sec-WebSocket-Extensions/);
+  raw.socket.write(frame({ opcode: 1, rsv: 4, payload: deflate('hi') }));
+  await raw.closed;
+  assert.is(closeCodeOf(raw.frames()), 1002);
+  await stop(server);
+});
+
+wire('an unacceptable offer leaves the connection uncompressed', async () => {
+  const server = await echoServer();
+  const raw = await rawDeflateClient(portOf(server), 'permessage-deflate; server_max_window_bits=99');
+  assert.match(raw.head, /^HTTP\/1\.1 101/);
+  assert.not.match(raw.head, /Sec-WebSocket-Extensions/);
+  raw.socket.destroy();
+  await stop(server);
+});
+
+wire('the client inflates server messages and masks its compressed frames', async () => {
+  const tcp = net.createServer((socket) => {
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const text = buffered.toString('latin1');
+      if (!text.includes('\r\n\r\n') || text.startsWith('done')) return;
+      const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(text)![1];
+      assert.match(text, /Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n/);
+      const accept = computeAccept(key);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n\r\n`,
+      );
+      socket.write(frame({ opcode: 1, rsv: 4, mask: false, payload: deflate('from the server') }));
+      buffered = Buffer.from('done');
+      socket.removeAllListeners('data');
+      const frames: Buffer[] = [];
+      socket.on('data', (more) => frames.push(more));
+      socket.on('end', () => {
+        tcp.emit('frames', Buffer.concat(frames));
+        socket.end();
+      });
+    });
+  });
+  tcp.listen(0, '127.0.0.1');
+  await waitFor(tcp, 'listening');
+  const ws = new WebSocket(`ws://127.0.0.1:${portOf(tcp)}`, { perMessageDeflate: { threshold: 0 } });
+  const [data] = await waitFor<[Buffer]>(ws, 'message');
+  assert.is(data.toString(), 'from the server');
+  assert.is(ws.extensions, 'permessage-deflate; client_max_window_bits=10');
+  const sent = waitFor<[Buffer]>(tcp, 'frames');
+  ws.send('from the client');
+  ws.close();
+  await sleep(50);
+  ws.terminate();
+  const frames = decodeFrames((await sent)[0]);
+  assert.is(frames[0].masked, true);
+  assert.is(frames[0].rsv, 4);
+  assert.is(inflate(frames[0].payload).toString(), 'from the client');
+  tcp.close();
+});
+
+wire('perMessageDeflate: false on the client sends no offer', async () => {
+  const server = await echoServer();
+  const seen = new Promise<string | undefined>((resolve) =>
+    server.once('connection', (_ws, req) => resolve(req.headers['sec-websocket-extensions'] as string | undefined)),
+  );
+  const ws = await connect(portOf(server), false);
+  assert.is(await seen, undefined);
+  assert.is(ws.extensions, '');
+  ws.terminate();
+  await stop(server);
+});
+
+wire('bad perMessageDeflate options throw at construction', () => {
+  assert.throws(() => new WebSocketServer({ noServer: true, perMessageDeflate: { serverMaxWindowBits: 20 } }), /8 to 15/);
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1', { perMessageDeflate: { level: 11 } }), /0 to 9/);
+});
+
+// ---------------------------------------------------------------- the bomb
+
+const bomb = suite('permessage-deflate: decompression bomb');
+
+/** About 1 MiB of deflate data that inflates to 1 GiB of zeros. */
+async function buildBomb(): Promise<Buffer> {
+  const deflater = zlib.createDeflateRaw({ level: 9 });
+  const zeros = Buffer.alloc(16 << 20);
+  const flushOnce = (): Promise<Buffer> =>
+    new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const onData = (chunk: Buffer) => chunks.push(chunk);
+      deflater.on('data', onData);
+      deflater.write(zeros);
+      deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        deflater.removeListener('data', onData);
+        resolve(Buffer.concat(chunks));
+      });
+    });
+  const first = await flushOnce();
+  const next = await flushOnce();
+  deflater.close();
+  return Buffer.concat([first, ...Array<Buffer>(63).fill(next)]);
+}
+
+bomb('1 MiB that inflates to 1 GiB ends in 1009 with memory bounded by maxPayload', async () => {
+  const payload = await buildBomb();
+  assert.ok(payload.length < 1.1 * 1024 * 1024);
+  const maxPayload = 8 * 1024 * 1024;
+  const server = await echoServer({ maxPayload });
+  const serverClose = new Promise<[number]>((resolve) => server.once('connection', (ws) => ws.on('close', (code) => resolve([code]))));
+  const raw = await rawDeflateClient(portOf(server));
+  (globalThis as { gc?: () => void }).gc?.();
+  const before = process.memoryUsage().arrayBuffers;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  }, 2);
+  raw.socket.write(frame({ opcode: 2, rsv: 4, payload }));
+  await raw.closed;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().arrayBuffers);
+  assert.is(closeCodeOf(raw.frames()), 1009);
+  assert.equal(await serverClose, [1009]);
+  // The frame itself (1 MiB, held twice: ours and the server's copy) plus at most maxPayload of output.
+  const grown = peak - before;
+  assert.ok(grown < maxPayload + 16 * 1024 * 1024, `arrayBuffers grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  await stop(server);
+});
+
+bomb('other connections keep working while one is failed for a bomb', async () => {
+  const server = await echoServer({ maxPayload: 4 * 1024 * 1024 });
+  const good = await connect(portOf(server));
+  const raw = await rawDeflateClient(portOf(server));
+  raw.socket.write(frame({ opcode: 2, rsv: 4, payload: await buildBomb() }));
+  const [data] = await echo(good, sample(10_000, 2));
+  assert.is(data.toString(), sample(10_000, 2));
+  await raw.closed;
+  assert.is(closeCodeOf(raw.frames()), 1009);
+  good.close();
+  await waitFor(good, 'close');
+  await stop(server);
+});
+
+roundTrips.run();
+wire.run();
+bomb.run();

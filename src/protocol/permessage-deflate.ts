@@ -1,0 +1,220 @@
+/**
+ * permessage-deflate negotiation (RFC 7692 section 7): which offer a server
+ * accepts and what it answers, what a client offers, and whether the
+ * server's answer fits that offer. Pure data in and out; the zlib streams
+ * live in src/compression.ts.
+ */
+
+import { WebSocketError } from './errors.ts';
+import { formatExtensions, type ExtensionOffer } from './headers.ts';
+
+export const PERMESSAGE_DEFLATE = 'permessage-deflate';
+
+export interface PerMessageDeflateOptions {
+  /** Server: reset the server's compressor after every message. Client: ask the server to. */
+  serverNoContextTakeover?: boolean;
+  /** Server: ask the client to reset its compressor. Client: reset ours. */
+  clientNoContextTakeover?: boolean;
+  /** Largest LZ77 window of the server's compressor, 8-15 bits. */
+  serverMaxWindowBits?: number;
+  /** Largest LZ77 window of the client's compressor, 8-15 bits. */
+  clientMaxWindowBits?: number;
+  /** Messages smaller than this many bytes are sent uncompressed; default 1024. */
+  threshold?: number;
+  /** zlib compression level, 0-9; default 6. */
+  level?: number;
+  /** zlib memLevel, 1-9; default 8. */
+  memLevel?: number;
+  /** zlib jobs running at once in the whole process; default 10. */
+  concurrency?: number;
+}
+
+/** What one connection uses, seen from our side. */
+export interface DeflateParams {
+  /** Reset our compressor after each message (no context takeover). */
+  sendNoContextTakeover: boolean;
+  /** Window of our compressor, 8-15 bits. */
+  sendWindowBits: number;
+  /** The peer resets its compressor after each message, so our decompressor can too. */
+  receiveNoContextTakeover: boolean;
+  /** Window the peer's compressor may use, 8-15 bits. */
+  receiveWindowBits: number;
+}
+
+export interface AcceptedDeflate {
+  /** The Sec-WebSocket-Extensions value of the response. */
+  header: string;
+  params: DeflateParams;
+}
+
+const MAX_WINDOW_BITS = 15;
+
+/** A window-bits value: a decimal integer 8-15 written without leading zeros (7.1.2). */
+function windowBits(value: string | true): number | null {
+  if (value === true || !/^(?:[89]|1[0-5])$/.test(value)) return null;
+  return Number(value);
+}
+
+/** Throws a RangeError for an option outside 8-15; returns undefined when unset. */
+function windowBitsOption(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 8 || value > 15) {
+    throw new RangeError(`perMessageDeflate.${name} must be an integer from 8 to 15`);
+  }
+  return value;
+}
+
+/** Checks the options once, when a server or client is created. */
+export function checkDeflateOptions(options: PerMessageDeflateOptions): void {
+  windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
+  windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
+  const { threshold, level, memLevel, concurrency } = options;
+  if (threshold !== undefined && !(threshold >= 0)) throw new RangeError('perMessageDeflate.threshold must be >= 0');
+  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
+    throw new RangeError('perMessageDeflate.level must be an integer from 0 to 9');
+  }
+  if (memLevel !== undefined && !(Number.isInteger(memLevel) && memLevel >= 1 && memLevel <= 9)) {
+    throw new RangeError('perMessageDeflate.memLevel must be an integer from 1 to 9');
+  }
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new RangeError('perMessageDeflate.concurrency must be a positive integer');
+  }
+}
+
+/**
+ * Server side: the first acceptable permessage-deflate offer, with the
+ * answer to send, or null when none is acceptable. An offer with an unknown
+ * or repeated parameter, or an invalid value, is declined (7.1), not fatal:
+ * the next offer is tried, and without one the connection is uncompressed.
+ */
+export function acceptDeflateOffer(offers: ExtensionOffer[], options: PerMessageDeflateOptions): AcceptedDeflate | null {
+  for (const offer of offers) {
+    if (offer.name !== PERMESSAGE_DEFLATE) continue;
+    const accepted = acceptOne(offer, options);
+    if (accepted !== null) return accepted;
+  }
+  return null;
+}
+
+function acceptOne(offer: ExtensionOffer, options: PerMessageDeflateOptions): AcceptedDeflate | null {
+  if (offer.duplicateParams.length > 0) return null;
+  let serverNoContextTakeover = options.serverNoContextTakeover === true;
+  let clientNoContextTakeover = options.clientNoContextTakeover === true;
+  let offeredServerBits: number | undefined;
+  let offeredClientBits: number | true | undefined;
+  for (const [name, value] of offer.params) {
+    if (name === 'server_no_context_takeover' || name === 'client_no_context_takeover') {
+      if (value !== true) return null;
+      if (name === 'server_no_context_takeover') serverNoContextTakeover = true;
+      else clientNoContextTakeover = true;
+    } else if (name === 'server_max_window_bits') {
+      const bits = windowBits(value);
+      if (bits === null) return null;
+      offeredServerBits = bits;
+    } else if (name === 'client_max_window_bits') {
+      // The value is optional here: without one the client only says it understands the parameter.
+      const bits = value === true ? true : windowBits(value);
+      if (bits === null) return null;
+      offeredClientBits = bits;
+    } else {
+      return null;
+    }
+  }
+
+  const response = new Map<string, string | true>();
+  if (serverNoContextTakeover) response.set('server_no_context_takeover', true);
+  if (clientNoContextTakeover) response.set('client_no_context_takeover', true);
+
+  // Our window: never above what the client asked for (7.1.2.1); we may always choose a smaller one.
+  const serverBits = Math.min(offeredServerBits ?? MAX_WINDOW_BITS, options.serverMaxWindowBits ?? MAX_WINDOW_BITS);
+  if (offeredServerBits !== undefined || options.serverMaxWindowBits !== undefined) {
+    response.set('server_max_window_bits', String(serverBits));
+  }
+
+  // The client's window may only be limited when it sent the parameter (7.1.2.2).
+  let clientBits = MAX_WINDOW_BITS;
+  if (offeredClientBits !== undefined) {
+    const offered = offeredClientBits === true ? MAX_WINDOW_BITS : offeredClientBits;
+    clientBits = Math.min(offered, options.clientMaxWindowBits ?? MAX_WINDOW_BITS);
+    if (offeredClientBits !== true || options.clientMaxWindowBits !== undefined) {
+      response.set('client_max_window_bits', String(clientBits));
+    }
+  }
+
+  return {
+    header: formatExtensions([{ name: PERMESSAGE_DEFLATE, params: response }]),
+    params: {
+      sendNoContextTakeover: serverNoContextTakeover,
+      sendWindowBits: serverBits,
+      receiveNoContextTakeover: clientNoContextTakeover,
+      receiveWindowBits: clientBits,
+    },
+  };
+}
+
+/** Client side: the Sec-WebSocket-Extensions value to offer. */
+export function buildDeflateOffer(options: PerMessageDeflateOptions): string {
+  const params = new Map<string, string | true>();
+  if (options.serverNoContextTakeover) params.set('server_no_context_takeover', true);
+  if (options.clientNoContextTakeover) params.set('client_no_context_takeover', true);
+  if (options.serverMaxWindowBits !== undefined) params.set('server_max_window_bits', String(options.serverMaxWindowBits));
+  // Always sent, so the server may ask for a smaller client window (7.1.2.2).
+  params.set('client_max_window_bits', options.clientMaxWindowBits === undefined ? true : String(options.clientMaxWindowBits));
+  return formatExtensions([{ name: PERMESSAGE_DEFLATE, params }]);
+}
+
+function invalidResponse(message: string): WebSocketError {
+  return new WebSocketError('WS_ERR_INVALID_EXTENSION', `Invalid permessage-deflate response: ${message}`);
+}
+
+/**
+ * Client side: checks the server's answer against our offer and returns
+ * what the connection uses. Anything the offer did not allow fails the
+ * connection (7.1), so this throws a WebSocketError.
+ */
+export function acceptDeflateResponse(
+  extensions: ExtensionOffer[],
+  options: PerMessageDeflateOptions,
+): DeflateParams | null {
+  const answers = extensions.filter((extension) => extension.name === PERMESSAGE_DEFLATE);
+  if (answers.length === 0) return null;
+  if (answers.length > 1) throw invalidResponse('accepted more than once');
+  const answer = answers[0];
+  if (answer.duplicateParams.length > 0) throw invalidResponse(`repeated parameter ${answer.duplicateParams[0]}`);
+
+  const params: DeflateParams = {
+    sendNoContextTakeover: options.clientNoContextTakeover === true,
+    sendWindowBits: options.clientMaxWindowBits ?? MAX_WINDOW_BITS,
+    receiveNoContextTakeover: false,
+    receiveWindowBits: MAX_WINDOW_BITS,
+  };
+  for (const [name, value] of answer.params) {
+    if (name === 'server_no_context_takeover' || name === 'client_no_context_takeover') {
+      if (value !== true) throw invalidResponse(`${name} takes no value`);
+      if (name === 'server_no_context_takeover') params.receiveNoContextTakeover = true;
+      else params.sendNoContextTakeover = true;
+    } else if (name === 'server_max_window_bits' || name === 'client_max_window_bits') {
+      const bits = windowBits(value);
+      if (bits === null) throw invalidResponse(`${name} needs a value from 8 to 15`);
+      if (name === 'server_max_window_bits') {
+        if (options.serverMaxWindowBits !== undefined && bits > options.serverMaxWindowBits) {
+          throw invalidResponse('server_max_window_bits is larger than offered');
+        }
+        params.receiveWindowBits = bits;
+      } else {
+        if (bits > params.sendWindowBits) throw invalidResponse('client_max_window_bits is larger than offered');
+        params.sendWindowBits = bits;
+      }
+    } else {
+      throw invalidResponse(`unknown parameter ${name}`);
+    }
+  }
+  // We asked the server not to keep context; an answer that does not agree is not an acceptance (7.1.1.1).
+  if (options.serverNoContextTakeover && !params.receiveNoContextTakeover) {
+    throw invalidResponse('server_no_context_takeover was requested but not accepted');
+  }
+  if (options.serverMaxWindowBits !== undefined && !answer.params.has('server_max_window_bits')) {
+    throw invalidResponse('server_max_window_bits was requested but not accepted');
+  }
+  return params;
+}
