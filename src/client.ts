@@ -12,6 +12,7 @@ import { WebSocketError } from './protocol/errors.ts';
 import { buildUpgradeRequest, checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
 import { isToken } from './protocol/headers.ts';
 import type { WebSocket } from './websocket.ts';
+import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, kAbortHandshake, kAttach } from './websocket.ts';
 
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -47,6 +48,12 @@ export interface ClientOptions extends TlsOptions {
   closeTimeout?: number;
   /** Largest response head accepted, in bytes; default 16 KiB. */
   maxHeaderSize?: number;
+  /** Most frames in one received message; default 131,072. More → close 1009. */
+  maxFragments?: number;
+  /** Bytes that may wait in the send buffer; default 64 MiB. More → close 1008. */
+  maxBufferedAmount?: number;
+  /** Ping every `interval` ms, destroy the connection if silent for `timeout` ms; default off. */
+  heartbeat?: HeartbeatOptions;
   /** Local address to connect from. */
   localAddress?: string;
   /** 4 or 6 to force an address family for the host name lookup. */
@@ -97,6 +104,7 @@ export function connectClient(
 ): { url: string; socket: Duplex } {
   const url = parseUrl(address);
   const protocols = checkProtocols(protocolList);
+  checkHeartbeatOptions(options.heartbeat);
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
@@ -165,6 +173,9 @@ export function connectClient(
       extensions: '',
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      maxFragments: options.maxFragments,
+      maxBufferedAmount: options.maxBufferedAmount,
+      heartbeat: options.heartbeat,
     });
   }
 

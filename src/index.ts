@@ -3,6 +3,7 @@ export type { SendData, SendOptions } from './websocket.ts';
 export { WebSocketServer } from './server.ts';
 export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
 export type { ClientOptions } from './client.ts';
+export type { HeartbeatOptions } from './heartbeat.ts';
 export { WebSocketError, ProtocolError } from './protocol/errors.ts';
 export { CloseCode, isValidCloseCode } from './protocol/close.ts';
 export { Protocol } from './protocol/protocol.ts';

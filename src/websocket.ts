@@ -14,6 +14,7 @@ import { connectClient, type ClientOptions } from './client.ts';
 import type { ResponseHead } from './http/head.ts';
 import { CloseCode, encodeClosePayload } from './protocol/close.ts';
 import { WebSocketError, type ProtocolError } from './protocol/errors.ts';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
 
 export const CONNECTING = 0;
@@ -26,6 +27,13 @@ const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 /** Default limits, shared by client and server; see the README's limits table. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 30_000;
+/** Bytes queued in user space (beyond what the kernel took) before a connection is failed with 1008. */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
+/**
+ * Automatic pongs queued while the socket is not draining: a peer that pings
+ * without reading our answers would otherwise grow our send buffer for free.
+ */
+export const MAX_PENDING_PONGS = 128;
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 
@@ -43,6 +51,10 @@ export interface AttachOptions {
   extensions: string;
   maxPayload: number;
   closeTimeout: number;
+  /** Resource limits; see the README's limits table. */
+  maxFragments?: number;
+  maxBufferedAmount?: number;
+  heartbeat?: HeartbeatOptions;
 }
 
 // Internal entry points for server.ts and client.ts, kept off the public surface.
@@ -75,6 +87,8 @@ export interface WebSocketEvents {
   ping: [data: Buffer];
   pong: [data: Buffer];
   upgrade: [response: ResponseHead];
+  /** The send buffer has emptied below the socket's high-water mark after a send was queued. */
+  drain: [];
 }
 
 export class WebSocket extends EventEmitter<WebSocketEvents> {
@@ -104,6 +118,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private peerCloseReason: Buffer = Buffer.alloc(0);
   private failureCode = 0;
   private closeEmitted = false;
+  private maxBufferedAmount = DEFAULT_MAX_BUFFERED_AMOUNT;
+  private pendingPongs = 0;
+  private heartbeat: Heartbeat | null = null;
 
   /**
    * Opens a client connection to `address` (ws:, wss:, or http:/https: which
@@ -225,8 +242,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.protocol = options.protocol;
     this.extensions = options.extensions;
     this.closeTimeout = options.closeTimeout;
-    this.connection = new Protocol({ isServer: options.isServer, maxPayload: options.maxPayload }, this.handler());
+    this.connection = new Protocol(
+      { isServer: options.isServer, maxPayload: options.maxPayload, maxFragments: options.maxFragments },
+      this.handler(),
+    );
     this.state = OPEN;
+    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
+    if (options.heartbeat) this.startHeartbeat(options.heartbeat);
 
     const anySocket = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     anySocket.setNoDelay?.(true);
@@ -240,6 +262,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (error: Error) => this.onSocketError(error));
+    socket.on('drain', () => this.onSocketDrain());
     socket.resume();
     if (!this.isServer) this.emit('open');
   }
@@ -276,6 +299,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           this.rejectSend(callback);
           return;
         }
+        // Only while OPEN: the single close frame of a closing connection is never refused.
+        if (this.state === OPEN && socket.writableLength > this.maxBufferedAmount) {
+          this.failSlowReader(`More than maxBufferedAmount (${this.maxBufferedAmount} bytes) waiting to be sent`);
+          this.rejectSend(callback);
+          return;
+        }
         if (payload === null) {
           socket.write(header, callback);
         } else {
@@ -286,11 +315,52 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         }
       },
       onMessage: (data, isBinary) => this.emit('message', data, isBinary),
-      onPing: (data) => this.emit('ping', data),
-      onPong: (data) => this.emit('pong', data),
+      onPing: (data) => this.onPing(data),
+      onPong: (data) => {
+        this.heartbeat?.alive();
+        this.emit('pong', data);
+      },
       onCloseReceived: (code, reason) => this.onCloseReceived(code, reason),
       onProtocolError: (error) => this.onProtocolError(error),
     };
+  }
+
+  private onPing(data: Buffer): void {
+    // Our pong is queued; count it if the peer is not reading what we send.
+    if (this.socket!.writableNeedDrain && ++this.pendingPongs > MAX_PENDING_PONGS) {
+      this.failSlowReader(`More than ${MAX_PENDING_PONGS} pongs queued to a peer that does not read`);
+    }
+    this.emit('ping', data);
+  }
+
+  private onSocketDrain(): void {
+    this.pendingPongs = 0;
+    this.emit('drain');
+  }
+
+  /**
+   * The peer does not read what we send (a full send buffer, a ping flood):
+   * fail with 1008 and destroy the socket at once. A close frame could only
+   * queue behind the data the peer is not reading, so none is sent.
+   */
+  private failSlowReader(message: string): void {
+    if (this.state === CLOSED || this.failureCode !== 0) return;
+    this.failureCode = CloseCode.PolicyViolation;
+    this.state = CLOSING;
+    this.connection!.stopReceiving();
+    this.emitError(new WebSocketError('WS_ERR_SLOW_READER', message, { closeCode: CloseCode.PolicyViolation }));
+    this.socket!.destroy();
+  }
+
+  private startHeartbeat(options: HeartbeatOptions): void {
+    this.heartbeat = new Heartbeat(
+      options,
+      () => this.ping(),
+      () => {
+        this.emitError(new WebSocketError('WS_ERR_HEARTBEAT_TIMEOUT', `No pong within ${options.timeout} ms`));
+        this.terminate();
+      },
+    );
   }
 
   private onCloseReceived(code: number, reason: Buffer): void {
@@ -334,6 +404,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.closeEmitted = true;
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.heartbeat?.stop();
     const connection = this.connection;
     const wasClean = connection !== null && connection.closeSent && connection.closeReceived;
     const code = connection?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;

@@ -20,7 +20,15 @@ export interface ParserOptions {
   isServer: boolean;
   /** Largest message, in bytes, counted across all its fragments. */
   maxPayload: number;
+  /** Most frames in one message; default DEFAULT_MAX_FRAGMENTS. */
+  maxFragments?: number;
 }
+
+/**
+ * Frames per message: twice the 65,536 that Autobahn 9.3/9.4 send, and a cap
+ * on the per-message work a peer can cause with empty or 1-byte fragments.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 131_072;
 
 export interface ParserEvents {
   onMessage(data: Buffer, isBinary: boolean): void;
@@ -48,6 +56,7 @@ function protocolError(code: string, message: string, closeCode: number = CloseC
 export class FrameParser {
   private readonly isServer: boolean;
   private readonly maxPayload: number;
+  private readonly maxFragments: number;
   private readonly events: ParserEvents;
 
   // Received bytes not yet consumed, oldest first.
@@ -67,6 +76,7 @@ export class FrameParser {
   // The message being assembled; messageOpcode 0 means none is open.
   private messageOpcode = 0;
   private messageLength = 0;
+  private messageFrames = 0;
   private pieces: Buffer[] = [];
   private assembled: Buffer | null = null;
   private assembledLength = 0;
@@ -75,6 +85,7 @@ export class FrameParser {
   constructor(options: ParserOptions, events: ParserEvents) {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.events = events;
   }
 
@@ -169,6 +180,13 @@ export class FrameParser {
         CloseCode.MessageTooBig,
       );
     }
+    if (!isControlOpcode(opcode) && ++this.messageFrames > this.maxFragments) {
+      throw protocolError(
+        'WS_ERR_TOO_MANY_FRAGMENTS',
+        `Message in more than maxFragments (${this.maxFragments}) frames`,
+        CloseCode.MessageTooBig,
+      );
+    }
     if (masked) header.copy(this.maskKey, 0, size - 4, size);
 
     this.fin = fin;
@@ -249,6 +267,7 @@ export class FrameParser {
     const isBinary = this.messageOpcode === Opcode.Binary;
     this.messageOpcode = 0;
     this.messageLength = 0;
+    this.messageFrames = 0;
     this.pieces = [];
     this.assembled = null;
     this.assembledLength = 0;

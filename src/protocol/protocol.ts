@@ -32,6 +32,8 @@ export interface ProtocolHandler {
 export interface ProtocolOptions {
   isServer: boolean;
   maxPayload: number;
+  /** Most frames in one received message (see FrameParser). */
+  maxFragments?: number;
 }
 
 /**
