@@ -5,7 +5,7 @@
  * and prints one `RESULT {json}` line.
  *
  * Each connection sends 1-5 binary messages whose bytes all equal the count
- * (so the server can check delivery), waits for the echoes, holds 0.5-4.5 s,
+ * (so the server can check delivery), waits for the echoes, holds `hold` s,
  * then ends one way: clean close from the client (60%), clean close asked of
  * the server (10%), TCP reset (15%), reset in the middle of a 256 KiB message
  * (10%), or silence (5%: paused, so only heartbeats can end it).
@@ -22,8 +22,10 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '180' },
     connecting: { type: 'string', default: '256' },
+    hold: { type: 'string', default: '0.5-4.5' },
   },
 });
+const [holdMin, holdMax] = values.hold!.split('-').map((seconds) => Number(seconds) * 1000);
 const port = Number(values.port);
 const target = Number(values.connections);
 const durationMs = Number(values.duration) * 1000;
@@ -103,7 +105,7 @@ function startConnection(): void {
         byeSent = true;
         ws.send('bye');
       } else if (mode === 'reset') socketOf(ws).resetAndDestroy();
-    }, 500 + Math.random() * 4000);
+    }, holdMin + Math.random() * (holdMax - holdMin));
   });
   ws.on('close', (code, _reason, wasClean) => {
     live.delete(ws);

@@ -2,7 +2,7 @@
  * Soak test: up to 10,000 concurrent loopback connections with churn for a
  * few minutes, then checks that nothing leaked.
  *
- *   npm run soak -- --connections 10000 --duration 180
+ *   npm run soak -- --connections 10000 --duration 180 --hold 10-30
  *
  * This process is the server (a netws WebSocketServer echoing every message,
  * with heartbeats, and no 'error' listener on its connections); the clients
@@ -25,6 +25,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10000' },
     duration: { type: 'string', default: '180' },
     connecting: { type: 'string', default: '256' },
+    /** Seconds each connection stays open after its echoes, "min-max". */
+    hold: { type: 'string', default: '10-30' },
   },
 });
 
@@ -84,7 +86,7 @@ const sampler = setInterval(() => {
 
 const child = fork(
   fileURLToPath(new URL('./soak-clients.ts', import.meta.url)),
-  ['--port', String(port), '--connections', String(connections), '--duration', String(values.duration), '--connecting', String(values.connecting)],
+  ['--port', String(port), '--connections', String(connections), '--duration', String(values.duration), '--connecting', String(values.connecting), '--hold', String(values.hold)],
   { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
 );
 let clientResult: Record<string, unknown> | null = null;

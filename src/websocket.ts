@@ -344,7 +344,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * queue behind the data the peer is not reading, so none is sent.
    */
   private failSlowReader(message: string): void {
-    if (this.state === CLOSED || this.failureCode !== 0) return;
+    if (this.failureCode !== 0) return; // already failed (a pong write and its ping can both trip)
     this.failureCode = CloseCode.PolicyViolation;
     this.state = CLOSING;
     this.connection!.stopReceiving();
