@@ -87,7 +87,7 @@ export interface WebSocketEvents {
   ping: [data: Buffer];
   pong: [data: Buffer];
   upgrade: [response: ResponseHead];
-  /** The send buffer has emptied below the socket's high-water mark after a send was queued. */
+  /** The send queue has emptied after a send filled it past the socket's high-water mark. */
   drain: [];
 }
 
