@@ -20,6 +20,7 @@ import {
   type PerMessageDeflateOptions,
 } from './protocol/permessage-deflate.ts';
 import type { WebSocket } from './websocket.ts';
+import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, kAbortHandshake, kAttach } from './websocket.ts';
 
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -55,6 +56,12 @@ export interface ClientOptions extends TlsOptions {
   closeTimeout?: number;
   /** Largest response head accepted, in bytes; default 16 KiB. */
   maxHeaderSize?: number;
+  /** Most frames in one received message; default 131,072. More → close 1009. */
+  maxFragments?: number;
+  /** Bytes that may wait in the send buffer; default 64 MiB. More → close 1008. */
+  maxBufferedAmount?: number;
+  /** Ping every `interval` ms, destroy the connection if silent for `timeout` ms; default off. */
+  heartbeat?: HeartbeatOptions;
   /** Local address to connect from. */
   localAddress?: string;
   /** 4 or 6 to force an address family for the host name lookup. */
@@ -110,6 +117,7 @@ export function connectClient(
 ): { url: string; socket: Duplex } {
   const url = parseUrl(address);
   const protocols = checkProtocols(protocolList);
+  checkHeartbeatOptions(options.heartbeat);
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
@@ -184,6 +192,9 @@ export function connectClient(
       deflate: deflateParams && deflateSettings(deflateParams, deflateOptions!),
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
+      maxFragments: options.maxFragments,
+      maxBufferedAmount: options.maxBufferedAmount,
+      heartbeat: options.heartbeat,
     });
   }
 

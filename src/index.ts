@@ -4,6 +4,7 @@ export { WebSocketServer } from './server.ts';
 export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
 export type { ClientOptions } from './client.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
+export type { HeartbeatOptions } from './heartbeat.ts';
 export { WebSocketError, ProtocolError } from './protocol/errors.ts';
 export { CloseCode, isValidCloseCode } from './protocol/close.ts';
 export { Protocol } from './protocol/protocol.ts';

@@ -23,6 +23,7 @@ import {
 } from './protocol/handshake.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_SIZE } from './client.ts';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, WebSocket, kAttach, kServerSide } from './websocket.ts';
+import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 
 /** What a server needs of a request: node:http's IncomingMessage fits, so does our own. */
 export interface UpgradeRequest {
@@ -82,6 +83,12 @@ export interface ServerOptions {
    * memory and CPU per connection, so it is opt-in.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** Most frames in one received message; default 131,072. More → close 1009. */
+  maxFragments?: number;
+  /** Bytes that may wait in a connection's send buffer; default 64 MiB. More → close 1008. */
+  maxBufferedAmount?: number;
+  /** Ping every `interval` ms, destroy connections silent for `timeout` ms; default off. */
+  heartbeat?: HeartbeatOptions;
 }
 
 const RUNNING = 0;
@@ -134,6 +141,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (modes !== 1) {
       throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
     }
+    checkHeartbeatOptions(options.heartbeat);
     this.options = {
       maxPayload: DEFAULT_MAX_PAYLOAD,
       handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
@@ -279,6 +287,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       deflate,
       maxPayload: this.options.maxPayload!,
       closeTimeout: this.options.closeTimeout!,
+      maxFragments: this.options.maxFragments,
+      maxBufferedAmount: this.options.maxBufferedAmount,
+      heartbeat: this.options.heartbeat,
     });
     if (this.options.clientTracking) {
       this.clients.add(ws);

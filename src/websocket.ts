@@ -15,6 +15,7 @@ import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import type { ResponseHead } from './http/head.ts';
 import { CloseCode, encodeClosePayload } from './protocol/close.ts';
 import { ProtocolError, WebSocketError } from './protocol/errors.ts';
+import { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
 import { isValidUtf8 } from './protocol/utf8.ts';
 
@@ -28,6 +29,13 @@ const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 /** Default limits, shared by client and server; see the README's limits table. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 30_000;
+/** Bytes queued in user space (beyond what the kernel took) before a connection is failed with 1008. */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
+/**
+ * Automatic pongs queued while the socket is not draining: a peer that pings
+ * without reading our answers would otherwise grow our send buffer for free.
+ */
+export const MAX_PENDING_PONGS = 128;
 
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 
@@ -54,6 +62,10 @@ export interface AttachOptions {
   deflate: DeflateSettings | null;
   maxPayload: number;
   closeTimeout: number;
+  /** Resource limits; see the README's limits table. */
+  maxFragments?: number;
+  maxBufferedAmount?: number;
+  heartbeat?: HeartbeatOptions;
 }
 
 /** A message waiting for its turn on a compressing connection, or a queued close. */
@@ -102,6 +114,8 @@ export interface WebSocketEvents {
   ping: [data: Buffer];
   pong: [data: Buffer];
   upgrade: [response: ResponseHead];
+  /** The send queue has emptied after a send filled it past the socket's high-water mark. */
+  drain: [];
 }
 
 export class WebSocket extends EventEmitter<WebSocketEvents> {
@@ -131,6 +145,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private peerCloseReason: Buffer = Buffer.alloc(0);
   private failureCode = 0;
   private closeEmitted = false;
+  private maxBufferedAmount = DEFAULT_MAX_BUFFERED_AMOUNT;
+  private pendingPongs = 0;
+  private heartbeat: Heartbeat | null = null;
 
   // permessage-deflate: messages go through zlib in order, so later ones wait in these queues.
   private compressor: MessageCompressor | null = null;
@@ -288,10 +305,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.compressThreshold = deflate.threshold;
     }
     this.connection = new Protocol(
-      { isServer: options.isServer, maxPayload: options.maxPayload, perMessageDeflate: deflate !== null },
+      { isServer: options.isServer, maxPayload: options.maxPayload, perMessageDeflate: deflate !== null, maxFragments: options.maxFragments },
       this.handler(),
     );
     this.state = OPEN;
+    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
+    if (options.heartbeat) this.startHeartbeat(options.heartbeat);
 
     const anySocket = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     anySocket.setNoDelay?.(true);
@@ -305,6 +324,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (error: Error) => this.onSocketError(error));
+    socket.on('drain', () => this.onSocketDrain());
     socket.resume();
     if (!this.isServer) this.emit('open');
   }
@@ -341,6 +361,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           this.rejectSend(callback);
           return;
         }
+        // Only while OPEN: the single close frame of a closing connection is never refused.
+        if (this.state === OPEN && socket.writableLength > this.maxBufferedAmount) {
+          this.failSlowReader(`More than maxBufferedAmount (${this.maxBufferedAmount} bytes) waiting to be sent`);
+          this.rejectSend(callback);
+          return;
+        }
         if (payload === null) {
           socket.write(header, callback);
         } else {
@@ -351,11 +377,52 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         }
       },
       onMessage: (data, isBinary, compressed) => this.receive(data, isBinary, compressed),
-      onPing: (data) => this.emit('ping', data),
-      onPong: (data) => this.emit('pong', data),
+      onPing: (data) => this.onPing(data),
+      onPong: (data) => {
+        this.heartbeat?.alive();
+        this.emit('pong', data);
+      },
       onCloseReceived: (code, reason) => this.onCloseReceived(code, reason),
       onProtocolError: (error) => this.onProtocolError(error),
     };
+  }
+
+  private onPing(data: Buffer): void {
+    // Our pong is queued; count it if the peer is not reading what we send.
+    if (this.socket!.writableNeedDrain && ++this.pendingPongs > MAX_PENDING_PONGS) {
+      this.failSlowReader(`More than ${MAX_PENDING_PONGS} pongs queued to a peer that does not read`);
+    }
+    this.emit('ping', data);
+  }
+
+  private onSocketDrain(): void {
+    this.pendingPongs = 0;
+    this.emit('drain');
+  }
+
+  /**
+   * The peer does not read what we send (a full send buffer, a ping flood):
+   * fail with 1008 and destroy the socket at once. A close frame could only
+   * queue behind the data the peer is not reading, so none is sent.
+   */
+  private failSlowReader(message: string): void {
+    if (this.failureCode !== 0) return; // already failed (a pong write and its ping can both trip)
+    this.failureCode = CloseCode.PolicyViolation;
+    this.state = CLOSING;
+    this.connection!.stopReceiving();
+    this.emitError(new WebSocketError('WS_ERR_SLOW_READER', message, { closeCode: CloseCode.PolicyViolation }));
+    this.socket!.destroy();
+  }
+
+  private startHeartbeat(options: HeartbeatOptions): void {
+    this.heartbeat = new Heartbeat(
+      options,
+      () => this.ping(),
+      () => {
+        this.emitError(new WebSocketError('WS_ERR_HEARTBEAT_TIMEOUT', `No pong within ${options.timeout} ms`));
+        this.terminate();
+      },
+    );
   }
 
   private onCloseReceived(code: number, reason: Buffer): void {
@@ -406,6 +473,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.dropOutgoing();
+    this.heartbeat?.stop();
     const connection = this.connection;
     const wasClean = connection !== null && connection.closeSent && connection.closeReceived;
     const code = connection?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;
@@ -442,6 +510,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** A send on a permessage-deflate connection: compressed or not, it keeps its place in line. */
   private sendCompressible(data: Buffer, isBinary: boolean, fin: boolean, allowed: boolean, callback: WriteCallback | undefined): void {
+    // Bytes waiting for zlib count against the limit like bytes waiting in the socket.
+    if (this.bufferedAmount > this.maxBufferedAmount) {
+      this.failSlowReader(`More than maxBufferedAmount (${this.maxBufferedAmount} bytes) waiting to be sent`);
+      this.rejectSend(callback);
+      return;
+    }
     // The first fragment decides for the whole message (RSV1 marks the message, 7.2.3.1).
     const compress = this.fragmentsCompressed ?? (allowed && data.length >= this.compressThreshold);
     this.fragmentsCompressed = fin ? null : compress;

@@ -73,12 +73,21 @@ class Scanner {
 }
 
 /**
+ * Most elements in one list. Real clients offer a handful of subprotocols or
+ * extensions; a 64 KiB header of 20,000 offers would only make us allocate
+ * (and the garbage collector trace) 20,000 objects, which grows faster than
+ * linearly. Longer lists are refused as malformed.
+ */
+export const MAX_LIST_ELEMENTS = 256;
+
+/**
  * Walks a `1#element` list: comma-separated, empty elements skipped (7230
  * section 7). `element` reads one element at the cursor and returns false on
- * bad syntax. Returns false when the list is malformed.
+ * bad syntax. Returns false when the list is malformed or too long.
  */
 function walkList(value: string, element: (scanner: Scanner) => boolean): boolean {
   const scanner = new Scanner(value);
+  let elements = 0;
   for (;;) {
     scanner.skipWhitespace();
     if (scanner.done) return true;
@@ -86,7 +95,7 @@ function walkList(value: string, element: (scanner: Scanner) => boolean): boolea
       scanner.pos++;
       continue;
     }
-    if (!element(scanner)) return false;
+    if (++elements > MAX_LIST_ELEMENTS || !element(scanner)) return false;
     scanner.skipWhitespace();
     if (scanner.done) return true;
     if (scanner.peek() !== 0x2c) return false;

@@ -22,7 +22,15 @@ export interface ParserOptions {
   maxPayload: number;
   /** permessage-deflate was negotiated: RSV1 marks a compressed message (RFC 7692 section 6). */
   perMessageDeflate?: boolean;
+  /** Most frames in one message; default DEFAULT_MAX_FRAGMENTS. */
+  maxFragments?: number;
 }
+
+/**
+ * Frames per message: twice the 65,536 that Autobahn 9.3/9.4 send, and a cap
+ * on the per-message work a peer can cause with empty or 1-byte fragments.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 131_072;
 
 export interface ParserEvents {
   /** A complete message; `compressed` ones are still deflated and their text unchecked. */
@@ -52,6 +60,7 @@ export class FrameParser {
   private readonly isServer: boolean;
   private readonly maxPayload: number;
   private readonly perMessageDeflate: boolean;
+  private readonly maxFragments: number;
   private readonly events: ParserEvents;
 
   // Received bytes not yet consumed, oldest first.
@@ -72,6 +81,7 @@ export class FrameParser {
   private messageOpcode = 0;
   private messageCompressed = false;
   private messageLength = 0;
+  private messageFrames = 0;
   private pieces: Buffer[] = [];
   private assembled: Buffer | null = null;
   private assembledLength = 0;
@@ -81,6 +91,7 @@ export class FrameParser {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload;
     this.perMessageDeflate = options.perMessageDeflate ?? false;
+    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.events = events;
   }
 
@@ -181,6 +192,13 @@ export class FrameParser {
         CloseCode.MessageTooBig,
       );
     }
+    if (!isControlOpcode(opcode) && ++this.messageFrames > this.maxFragments) {
+      throw protocolError(
+        'WS_ERR_TOO_MANY_FRAGMENTS',
+        `Message in more than maxFragments (${this.maxFragments}) frames`,
+        CloseCode.MessageTooBig,
+      );
+    }
     if (masked) header.copy(this.maskKey, 0, size - 4, size);
 
     this.fin = fin;
@@ -267,6 +285,7 @@ export class FrameParser {
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageLength = 0;
+    this.messageFrames = 0;
     this.pieces = [];
     this.assembled = null;
     this.assembledLength = 0;

@@ -35,6 +35,8 @@ export interface ProtocolOptions {
   maxPayload: number;
   /** permessage-deflate was negotiated, so RSV1 marks compressed messages. */
   perMessageDeflate?: boolean;
+  /** Most frames in one received message (see FrameParser). */
+  maxFragments?: number;
 }
 
 /**
