@@ -10,9 +10,10 @@
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { BrowserApi, checkCloseArguments, installBrowserApi, isSendQueued, queueSend } from './browser-api.ts';
 import { connectClient, type ClientOptions } from './client.ts';
 import type { ResponseHead } from './http/head.ts';
-import { CloseCode, encodeClosePayload } from './protocol/close.ts';
+import { CloseCode } from './protocol/close.ts';
 import { WebSocketError, type ProtocolError } from './protocol/errors.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
 
@@ -27,7 +28,7 @@ const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 30_000;
 
-export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
 
 export interface SendOptions {
   /** Send as a binary message; the default is text for strings, binary otherwise. */
@@ -63,7 +64,7 @@ export function toBuffer(data: SendData | number | undefined): Buffer {
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const raw = data as unknown;
   if (raw instanceof ArrayBuffer || raw instanceof SharedArrayBuffer) return Buffer.from(raw);
-  throw new TypeError('Data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
+  throw new TypeError('Data must be a string, Buffer, ArrayBuffer, ArrayBufferView or (for messages) Blob');
 }
 
 /** Events and their arguments, ws-compatible ('close' adds wasClean). */
@@ -107,7 +108,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * Opens a client connection to `address` (ws:, wss:, or http:/https: which
-   * map to them). Throws a SyntaxError for a bad URL or bad subprotocols.
+   * map to them). Throws a SyntaxError DOMException for a bad URL or bad subprotocols.
    */
   constructor(address: string | URL, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
@@ -133,11 +134,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.state === CONNECTING ? 0 : (this.socket?.writableLength ?? 0);
   }
 
-  /** Always "nodebuffer": messages are delivered as Buffers. */
-  get binaryType(): 'nodebuffer' {
-    return 'nodebuffer';
-  }
-
   get isPaused(): boolean {
     return this.socket?.isPaused() ?? false;
   }
@@ -152,6 +148,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       options = undefined;
     }
     if (this.state === CONNECTING) throw notOpenError(this.state);
+    if (isSendQueued(this, data)) return queueSend(this, data as SendData, options, callback);
     const payload = toBuffer(data);
     // Numbers are sent as their decimal text, as ws does.
     const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
@@ -184,7 +181,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       );
       return;
     }
-    encodeClosePayload(code, reason); // validate before changing any state
+    checkCloseArguments(code, reason); // validate before changing any state
     const connection = this.connection;
     if (connection === null) return; // a handshake being aborted
     this.state = CLOSING;
@@ -364,6 +361,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (callback) process.nextTick(callback, notOpenError(this.state));
   }
 }
+
+// The browser-style API (onmessage, addEventListener, binaryType, ...) lives in browser-api.ts.
+export interface WebSocket extends BrowserApi {}
+installBrowserApi(WebSocket.prototype);
 
 for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
