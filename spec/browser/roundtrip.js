@@ -58,7 +58,7 @@ export async function roundTrip(WebSocket, baseUrl) {
 
   report.constructorErrors = [
     thrownName(() => new WebSocket('ftp://example.com/')),
-    thrownName(() => new WebSocket('ws://exa mple.com/')),
+    thrownName(() => new WebSocket('ws://example.com:99999/')),
     thrownName(() => new WebSocket(`${baseUrl}/echo`, ['chat', 'chat'])),
     thrownName(() => new WebSocket(`${baseUrl}/echo`, 'has space')),
   ];
