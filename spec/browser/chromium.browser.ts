@@ -16,20 +16,25 @@ import { expectedReport } from './expected-report.ts';
 const RESULTS = new URL('../../test-results/', import.meta.url);
 const TEST_TIMEOUT = 60_000;
 
-const context: { browser: Chromium | null } = { browser: null };
-const browser = (): Chromium => context.browser!;
-
 const chromium = suite('chromium');
 
-chromium.before(async () => {
-  mkdirSync(RESULTS, { recursive: true });
-  const started = Date.now();
-  context.browser = await Chromium.launch();
-  console.log(`\n  ${await browser().version}, up in ${Date.now() - started} ms`);
-});
+// Launched by the first test rather than in a before() hook: uvu does not
+// fail the run when a hook throws, and a missing browser must fail CI.
+let launched: Promise<Chromium> | null = null;
+
+function browser(): Promise<Chromium> {
+  launched ??= (async () => {
+    mkdirSync(RESULTS, { recursive: true });
+    const started = Date.now();
+    const instance = await Chromium.launch();
+    console.log(`\n  ${await instance.version}, up in ${Date.now() - started} ms`);
+    return instance;
+  })();
+  return launched;
+}
 
 chromium.after(async () => {
-  await context.browser?.close();
+  if (launched !== null) await (await launched.catch(() => null))?.close();
 });
 
 /** Runs one test body with a deadline, so a stuck browser fails the test instead of hanging CI. */
@@ -42,9 +47,10 @@ function test(name: string, body: () => Promise<void>): void {
 }
 
 test('roundtrip.js runs unchanged in Chromium against a netws server and reports what Node reports', async () => {
+  const chrome = await browser();
   const server = await startEchoServer();
   try {
-    const tab = await browser().open(`${server.httpUrl}/`);
+    const tab = await chrome.open(`${server.httpUrl}/`);
     const report = await tab.evaluate(`import('/roundtrip.js').then((m) => m.roundTrip(WebSocket, ${JSON.stringify(server.url)}))`);
     assert.equal(report, expectedReport());
 
@@ -57,7 +63,7 @@ test('roundtrip.js runs unchanged in Chromium against a netws server and reports
       ws.onerror = () => reject(new Error('no connection'));
     })`);
     console.log(`\n  Chromium offers Sec-WebSocket-Extensions: ${offer}\n  negotiated: ${negotiated === '' ? '(none)' : negotiated}`);
-    await browser().send('Target.closeTarget', { targetId: tab.targetId });
+    await chrome.send('Target.closeTarget', { targetId: tab.targetId });
   } finally {
     await server.close();
   }
@@ -74,14 +80,15 @@ async function say(tab: Tab, text: string): Promise<void> {
 const logHas = (text: string): string => `document.getElementById('log').textContent.includes(${JSON.stringify(text)})`;
 
 test('two tabs in one chat room see each other; the page reconnects after the server restarts', async () => {
+  const chrome = await browser();
   let chat = await startChatServer(0, '127.0.0.1');
   const port = chat.port;
   try {
     const base = `http://127.0.0.1:${port}/?room=netws`;
-    const alice = await browser().open(`${base}&nick=alice`);
+    const alice = await chrome.open(`${base}&nick=alice`);
     await alice.emulatePhone();
     await alice.waitUntil(`document.body.dataset.state === 'open'`, 'alice connected');
-    const bob = await browser().open(`${base}&nick=bob`);
+    const bob = await chrome.open(`${base}&nick=bob`);
     await bob.waitUntil(`document.body.dataset.state === 'open'`, 'bob connected');
     await alice.waitUntil(logHas('bob joined'), 'alice sees bob join');
 

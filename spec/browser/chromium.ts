@@ -234,6 +234,8 @@ export class Tab {
   }
 
   async screenshot(file: string): Promise<void> {
+    // A background tab paints lazily; capturing it can wait seconds for a frame.
+    await this.send('Page.bringToFront');
     const { data } = await this.send('Page.captureScreenshot', { format: 'png' });
     writeFileSync(file, Buffer.from(String(data), 'base64'));
   }
