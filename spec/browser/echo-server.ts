@@ -16,6 +16,8 @@ export interface EchoServer {
   httpUrl: string;
   /** The Sec-WebSocket-Extensions header of each upgrade request, in order. */
   extensionOffers: string[];
+  /** The extensions the server accepted for each connection (`ws.extensions`), in order. */
+  extensionsAccepted: string[];
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ const script = readFileSync(new URL('./roundtrip.js', import.meta.url));
 export async function startEchoServer(): Promise<EchoServer> {
   const closes = new Map<string, { code: number; reason: string; wasClean: boolean }>();
   const extensionOffers: string[] = [];
+  const extensionsAccepted: string[] = [];
   const server = http.createServer((req, res) => {
     if (req.url === '/roundtrip.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
@@ -33,10 +36,13 @@ export async function startEchoServer(): Promise<EchoServer> {
       res.end('<!doctype html><title>netws roundtrip</title>');
     }
   });
-  const wss = new WebSocketServer({ noServer: true });
+  // Spread so that it type-checks before the option exists; ignored until then.
+  const compression = { perMessageDeflate: true };
+  const wss = new WebSocketServer({ noServer: true, ...compression });
   server.on('upgrade', (req, socket, head) => {
     extensionOffers.push(String(req.headers['sec-websocket-extensions'] ?? ''));
     wss.handleUpgrade(req, socket, head, (ws) => {
+      extensionsAccepted.push(ws.extensions);
       const id = new URL(req.url ?? '/', 'http://localhost').searchParams.get('id') ?? '';
       serve(ws, id, closes);
     });
@@ -47,6 +53,7 @@ export async function startEchoServer(): Promise<EchoServer> {
     url: `ws://127.0.0.1:${port}`,
     httpUrl: `http://127.0.0.1:${port}`,
     extensionOffers,
+    extensionsAccepted,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       server.closeAllConnections();
