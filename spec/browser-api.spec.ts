@@ -159,10 +159,10 @@ api('dispatchEvent calls only the WHATWG listeners, sets the target and reports 
 api('WHATWG listeners for other Node events get a plain Event', async () => {
   const { client, server, stop } = await pair();
   const seen: string[] = [];
-  client.addEventListener('ping', (event) => seen.push(`${event.constructor.name}:${event.type}`));
+  client.addEventListener('ping', (event) => seen.push(`${event.constructor.name}:${event.type}:${event.target === client}`));
   server.ping();
   await waitFor(client, 'ping');
-  assert.equal(seen, ['Event:ping']);
+  assert.equal(seen, ['WebSocketEvent:ping:true']);
   await stop();
 });
 
@@ -180,7 +180,10 @@ events('CloseEvent and ErrorEvent take the init dictionary, with WHATWG defaults
   assert.equal([error.message, error.filename, error.lineno, error.colno, error.error], ['m', 'f', 1, 2, cause]);
   const empty = new ErrorEvent('error');
   assert.equal([empty.message, empty.filename, empty.lineno, empty.colno, empty.error], ['', '', 0, 0, undefined]);
-  assert.is(MessageEvent, globalThis.MessageEvent);
+  const message = new MessageEvent('message', { data: 'd' });
+  assert.instance(message, globalThis.MessageEvent, "an instance of Node's own MessageEvent too");
+  assert.is(message.data, 'd');
+  assert.is(message.target, null, 'no target until a WebSocket fires it');
 });
 
 events.run();

@@ -13,7 +13,7 @@
 
 import type { EventEmitter } from 'node:events';
 import { encodeClosePayload, isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close.ts';
-import { CloseEvent, ErrorEvent, MessageEvent } from './events.ts';
+import { CloseEvent, ErrorEvent, kTarget, MessageEvent, WebSocketEvent } from './events.ts';
 import type { SendData, SendOptions, WebSocket } from './websocket.ts';
 import type { WriteCallback } from './protocol/protocol.ts';
 
@@ -62,11 +62,15 @@ function emitterOf(ws: object): EventEmitter {
   return ws as EventEmitter;
 }
 
-/** A received Event reports the WebSocket as its target, as a dispatched one does. */
-function setTarget(event: Event, target: object): Event {
-  const descriptor = { value: target, configurable: true };
-  Object.defineProperties(event, { target: descriptor, currentTarget: descriptor, srcElement: descriptor });
-  return event;
+/** A dispatched Event reports the WebSocket as its target, as an EventTarget's would. */
+function setTarget(event: Event, target: object): void {
+  if (kTarget in event) {
+    (event as WebSocketEvent)[kTarget] = target;
+  } else {
+    // A foreign Event (Node's own class) has no slot of ours: shadow its getters.
+    const descriptor = { value: target, configurable: true };
+    Object.defineProperties(event, { target: descriptor, currentTarget: descriptor, srcElement: descriptor });
+  }
 }
 
 function binaryData(data: Buffer, binaryType: BinaryType): Buffer | ArrayBuffer | Blob {
@@ -81,7 +85,7 @@ function binaryData(data: Buffer, binaryType: BinaryType): Buffer | ArrayBuffer 
 /** Builds the WHATWG event for one Node-style emit, or passes a dispatched Event through. */
 function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, third: unknown): Event {
   if (first instanceof Event && second === undefined) return first;
-  let event: Event;
+  let event: WebSocketEvent | MessageEvent | CloseEvent | ErrorEvent;
   if (type === 'message') {
     const data = first as Buffer;
     event = new MessageEvent('message', { data: second ? binaryData(data, ws.binaryType) : data.toString() });
@@ -90,9 +94,10 @@ function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, t
   } else if (type === 'error') {
     event = new ErrorEvent('error', { error: first, message: (first as Error).message });
   } else {
-    event = new Event(type);
+    event = new WebSocketEvent(type);
   }
-  return setTarget(event, ws);
+  event[kTarget] = ws;
+  return event;
 }
 
 function addWrapper(ws: WebSocket, type: string, record: ListenerRecord): Wrapper {

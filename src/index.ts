@@ -1,7 +1,7 @@
 export { WebSocket, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export type { SendData, SendOptions } from './websocket.ts';
-export { CloseEvent, ErrorEvent, MessageEvent } from './events.ts';
-export type { CloseEventInit, ErrorEventInit, EventInit } from './events.ts';
+export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
+export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
 export { WebSocketServer } from './server.ts';
 export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
