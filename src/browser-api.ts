@@ -254,7 +254,7 @@ export function checkCloseArguments(code?: number, reason?: string | Uint8Array)
 
 const kSendQueue = Symbol('netws.sendQueue');
 
-type QueuedSend = [data: SendData, options: SendOptions | undefined, callback: WriteCallback | undefined];
+type QueuedSend = [data: SendData | number, options: SendOptions | undefined, callback: WriteCallback | undefined];
 
 interface SendQueueState {
   [kSendQueue]?: QueuedSend[];
@@ -266,7 +266,7 @@ export function isSendQueued(ws: WebSocket, data: unknown): boolean {
 }
 
 /** Queues a send behind the Blobs being read; the queue drains in order. */
-export function queueSend(ws: WebSocket, data: SendData, options: SendOptions | undefined, callback?: WriteCallback): void {
+export function queueSend(ws: WebSocket, data: SendData | number, options: SendOptions | undefined, callback?: WriteCallback): void {
   const state = ws as SendQueueState;
   const queue = state[kSendQueue];
   if (queue !== undefined) {
@@ -281,7 +281,7 @@ async function drainSendQueue(ws: WebSocket, state: SendQueueState): Promise<voi
   const queue = state[kSendQueue]!;
   while (queue.length > 0) {
     const [data, options, callback] = queue[0];
-    let bytes: Exclude<SendData, Blob> = data as Exclude<SendData, Blob>;
+    let bytes = data as Exclude<SendData, Blob> | number;
     if (data instanceof Blob) {
       try {
         bytes = new Uint8Array(await data.arrayBuffer());

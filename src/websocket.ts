@@ -64,7 +64,7 @@ export function toBuffer(data: SendData | number | undefined): Buffer {
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const raw = data as unknown;
   if (raw instanceof ArrayBuffer || raw instanceof SharedArrayBuffer) return Buffer.from(raw);
-  throw new TypeError('Data must be a string, Buffer, ArrayBuffer, ArrayBufferView or (for messages) Blob');
+  throw new TypeError('Data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
 }
 
 /** Events and their arguments, ws-compatible ('close' adds wasClean). */
@@ -148,7 +148,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       options = undefined;
     }
     if (this.state === CONNECTING) throw notOpenError(this.state);
-    if (isSendQueued(this, data)) return queueSend(this, data as SendData, options, callback);
+    if (isSendQueued(this, data)) return queueSend(this, data, options, callback);
     const payload = toBuffer(data);
     // Numbers are sent as their decimal text, as ws does.
     const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
