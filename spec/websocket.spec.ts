@@ -177,7 +177,7 @@ closing('invalid close codes throw InvalidAccessError and long reasons SyntaxErr
   assert.throws(() => client.close(1000, 'x'.repeat(124)), isDOMException('SyntaxError'));
   assert.throws(() => client.close(1000, '\u00e9'.repeat(62)), isDOMException('SyntaxError'), '124 bytes in 62 characters');
   assert.throws(() => client.close(1000, new Uint8Array(124)), isDOMException('SyntaxError'));
-  assert.throws(() => client.close(undefined, 'reason'), isError(TypeError));
+  assert.throws(() => client.close(undefined, 'reason'), isDOMException('InvalidAccessError'));
   assert.is(client.readyState, WebSocket.OPEN);
   client.close(1000, new Uint8Array(Buffer.from('typed reason')));
   await waitFor(client, 'close');

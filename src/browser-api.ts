@@ -12,7 +12,7 @@
  */
 
 import type { EventEmitter } from 'node:events';
-import { encodeClosePayload, isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close.ts';
+import { isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close.ts';
 import { CloseEvent, ErrorEvent, kTarget, MessageEvent, WebSocketEvent } from './events.ts';
 import type { SendData, SendOptions, WebSocket } from './websocket.ts';
 import type { WriteCallback } from './protocol/protocol.ts';
@@ -238,8 +238,9 @@ export function installBrowserApi(prototype: object): void {
 
 /**
  * close()'s argument checks with the browser's exceptions: an InvalidAccessError
- * for a code that may not be sent, a SyntaxError for a reason over 123 bytes.
- * netws also accepts the codes 1001-1003 and 1007-1014 that browsers refuse.
+ * for a code that may not be sent (or a reason without a code, as Chromium
+ * does), a SyntaxError for a reason over 123 bytes. netws also accepts the
+ * codes 1001-1003 and 1007-1014 that browsers refuse.
  */
 export function checkCloseArguments(code?: number, reason?: string | Uint8Array): void {
   if (code !== undefined && (!Number.isInteger(code) || !isValidCloseCode(code))) {
@@ -249,7 +250,9 @@ export function checkCloseArguments(code?: number, reason?: string | Uint8Array)
   if (reasonLength > MAX_CLOSE_REASON) {
     throw new DOMException(`Close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON} fit`, 'SyntaxError');
   }
-  encodeClosePayload(code, reason); // what remains: a reason without a code is a TypeError
+  if (code === undefined && reasonLength > 0) {
+    throw new DOMException('A close reason needs a close code', 'InvalidAccessError');
+  }
 }
 
 const kSendQueue = Symbol('netws.sendQueue');

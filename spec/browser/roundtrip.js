@@ -131,7 +131,11 @@ export async function roundTrip(WebSocket, baseUrl) {
   report.listeners = calls;
 
   // close() argument checks.
-  report.closeErrors = [thrownName(() => ws.close(999)), thrownName(() => ws.close(1000, 'x'.repeat(124)))];
+  report.closeErrors = [
+    thrownName(() => ws.close(999)),
+    thrownName(() => ws.close(1000, 'x'.repeat(124))),
+    thrownName(() => ws.close(undefined, 'a reason needs a code')),
+  ];
 
   // The server closes with a code and reason.
   ws.send('close 4001 bye from server');
