@@ -81,7 +81,7 @@ async function say(tab: Tab, text: string): Promise<void> {
 
 const logHas = (text: string): string => `document.getElementById('log').textContent.includes(${JSON.stringify(text)})`;
 
-test('two tabs in one chat room see each other; the page reconnects after the server restarts', async () => {
+test('two tabs in one chat room see each other, a third gets the history; the pages reconnect after the server restarts', async () => {
   const chrome = await browser();
   let chat = await startChatServer(0, '127.0.0.1');
   const port = chat.port;
@@ -102,6 +102,13 @@ test('two tabs in one chat room see each other; the page reconnects after the se
     await bob.waitUntil(logHas('Try it'), "bob sees alice's second message");
     assert.match(await alice.evaluate<string>(`document.getElementById('members').textContent`), /2 here: alice, bob/);
     await alice.screenshot(new URL('chat.png', RESULTS).pathname);
+
+    // A latecomer gets the room's history, and the others hear of it coming and going.
+    const carol = await chrome.open(`${base}&nick=carol`);
+    await carol.waitUntil(logHas('Hi Bob!') + ' && ' + logHas('Try it'), 'carol sees the history');
+    await alice.waitUntil(logHas('carol joined'), 'alice sees carol join');
+    await chrome.send('Target.closeTarget', { targetId: carol.targetId });
+    await alice.waitUntil(logHas('carol left'), 'alice sees carol leave');
 
     // The server goes away: both pages say so, and come back when it does.
     await chat.close();
