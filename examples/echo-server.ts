@@ -1,6 +1,6 @@
 /**
  * The demo: an echo server on node:http, with a tiny page to try it from a
- * browser. `npm start`, then open http://localhost:8080 (PORT overrides).
+ * browser. `npm run example:echo`, then open http://localhost:8080 (PORT overrides).
  */
 
 import http from 'node:http';

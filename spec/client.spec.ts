@@ -6,16 +6,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
-import { portOf, sleep, waitFor, isError } from './helpers.ts';
+import { portOf, sleep, waitFor, isError, isDOMException } from './helpers.ts';
 
 const client = suite('client');
 
-client('bad URLs and subprotocols throw SyntaxError synchronously', () => {
-  assert.throws(() => new WebSocket('not a url'), isError(SyntaxError));
-  assert.throws(() => new WebSocket('ftp://example.com'), isError(SyntaxError));
-  assert.throws(() => new WebSocket('ws://example.com/#frag'), isError(SyntaxError));
-  assert.throws(() => new WebSocket('ws://127.0.0.1:1', ['a', 'a']), isError(SyntaxError));
-  assert.throws(() => new WebSocket('ws://127.0.0.1:1', 'bad protocol'), isError(SyntaxError));
+client('bad URLs and subprotocols throw a SyntaxError DOMException synchronously', () => {
+  assert.throws(() => new WebSocket('not a url'), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ftp://example.com'), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ws://example.com/#frag'), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1', ['a', 'a']), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1', 'bad protocol'), isDOMException('SyntaxError'));
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', { headers: { 'X-A': 'a\r\nInjected: 1' } }), isError(TypeError));
 });
 

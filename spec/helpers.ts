@@ -144,3 +144,8 @@ export function upgradeRequest(path = '/', extra: string[] = [], key = SAMPLE_KE
 export function isError(type: new (...args: never[]) => Error): (error: unknown) => boolean {
   return (error) => error instanceof type;
 }
+
+/** A predicate for assert.throws: a DOMException named `name` (SyntaxError, InvalidAccessError, ...). */
+export function isDOMException(name: string): (error: unknown) => boolean {
+  return (error) => error instanceof DOMException && error.name === name;
+}

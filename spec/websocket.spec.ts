@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
-import { closePayload, decodeFrames, frame, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError } from './helpers.ts';
+import { closePayload, decodeFrames, frame, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError, isDOMException } from './helpers.ts';
 
 /** A netws server and a connected netws client, with the server side of the connection. */
 async function pair(serverOptions: Record<string, unknown> = {}, clientOptions: Record<string, unknown> = {}) {
@@ -169,13 +169,15 @@ closing('server-initiated close without a code: 1005 on both sides', async () =>
   await stop();
 });
 
-closing('invalid close codes and long reasons throw', async () => {
+closing('invalid close codes throw InvalidAccessError and long reasons SyntaxError, as in browsers', async () => {
   const { client, stop } = await pair();
-  for (const code of [999, 1004, 1005, 1006, 1015, 2000, 5000]) {
-    assert.throws(() => client.close(code), isError(RangeError), `code ${code}`);
+  for (const code of [999, 1004, 1005, 1006, 1015, 2000, 5000, 1000.5]) {
+    assert.throws(() => client.close(code), isDOMException('InvalidAccessError'), `code ${code}`);
   }
-  assert.throws(() => client.close(1000, 'x'.repeat(124)), isError(RangeError));
-  assert.throws(() => client.close(undefined, 'reason'), isError(TypeError));
+  assert.throws(() => client.close(1000, 'x'.repeat(124)), isDOMException('SyntaxError'));
+  assert.throws(() => client.close(1000, '\u00e9'.repeat(62)), isDOMException('SyntaxError'), '124 bytes in 62 characters');
+  assert.throws(() => client.close(1000, new Uint8Array(124)), isDOMException('SyntaxError'));
+  assert.throws(() => client.close(undefined, 'reason'), isDOMException('InvalidAccessError'));
   assert.is(client.readyState, WebSocket.OPEN);
   client.close(1000, new Uint8Array(Buffer.from('typed reason')));
   await waitFor(client, 'close');

@@ -75,19 +75,24 @@ export interface ClientOptions extends TlsOptions {
   createConnection?: (options: { host: string; port: number; secure: boolean }) => Duplex;
 }
 
+/** Thrown for a bad URL or subprotocol list, as the WHATWG WebSocket constructor does. */
+function syntaxError(message: string): DOMException {
+  return new DOMException(message, 'SyntaxError');
+}
+
 export function parseUrl(address: string | URL): URL {
   let url: URL;
   try {
     url = new URL(address);
   } catch {
-    throw new SyntaxError(`Invalid URL: ${String(address)}`);
+    throw syntaxError(`Invalid URL: ${String(address)}`);
   }
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw new SyntaxError(`The URL's scheme must be "ws" or "wss", not "${url.protocol.slice(0, -1)}"`);
+    throw syntaxError(`The URL's scheme must be "ws" or "wss", not "${url.protocol.slice(0, -1)}"`);
   }
-  if (url.hash !== '') throw new SyntaxError('The URL contains a fragment identifier');
+  if (url.hash !== '') throw syntaxError('The URL contains a fragment identifier');
   return url;
 }
 
@@ -96,9 +101,9 @@ export function checkProtocols(protocols: string | string[]): string[] {
   const seen = new Set<string>();
   for (const protocol of list) {
     if (typeof protocol !== 'string' || !isToken(protocol)) {
-      throw new SyntaxError(`Invalid subprotocol: ${JSON.stringify(protocol)}`);
+      throw syntaxError(`Invalid subprotocol: ${JSON.stringify(protocol)}`);
     }
-    if (seen.has(protocol)) throw new SyntaxError(`Duplicate subprotocol: ${protocol}`);
+    if (seen.has(protocol)) throw syntaxError(`Duplicate subprotocol: ${protocol}`);
     seen.add(protocol);
   }
   return list;

@@ -1,5 +1,8 @@
 export { WebSocket, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export type { SendData, SendOptions } from './websocket.ts';
+export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
+export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
+export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
 export { WebSocketServer } from './server.ts';
 export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
 export type { ClientOptions } from './client.ts';

@@ -10,10 +10,11 @@
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { BrowserApi, checkCloseArguments, installBrowserApi, isSendQueued, queueSend } from './browser-api.ts';
 import { connectClient, type ClientOptions } from './client.ts';
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import type { ResponseHead } from './http/head.ts';
-import { CloseCode, encodeClosePayload } from './protocol/close.ts';
+import { CloseCode } from './protocol/close.ts';
 import { ProtocolError, WebSocketError } from './protocol/errors.ts';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
@@ -37,7 +38,7 @@ export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
  */
 export const MAX_PENDING_PONGS = 128;
 
-export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
 
 export interface SendOptions {
   /** Send as a binary message; the default is text for strings, binary otherwise. */
@@ -163,7 +164,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * Opens a client connection to `address` (ws:, wss:, or http:/https: which
-   * map to them). Throws a SyntaxError for a bad URL or bad subprotocols.
+   * map to them). Throws a SyntaxError DOMException for a bad URL or bad subprotocols.
    */
   constructor(address: string | URL, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
@@ -189,11 +190,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.state === CONNECTING ? 0 : (this.socket?.writableLength ?? 0) + this.outgoingBytes;
   }
 
-  /** Always "nodebuffer": messages are delivered as Buffers. */
-  get binaryType(): 'nodebuffer' {
-    return 'nodebuffer';
-  }
-
   get isPaused(): boolean {
     return this.socket?.isPaused() ?? false;
   }
@@ -208,6 +204,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       options = undefined;
     }
     if (this.state === CONNECTING) throw notOpenError(this.state);
+    if (isSendQueued(this, data)) return queueSend(this, data, options, callback);
     const payload = toBuffer(data);
     // Numbers are sent as their decimal text, as ws does.
     const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
@@ -245,7 +242,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       );
       return;
     }
-    encodeClosePayload(code, reason); // validate before changing any state
+    checkCloseArguments(code, reason); // validate before changing any state
     if (this.connection === null) return; // a handshake being aborted
     this.state = CLOSING;
     this.armCloseTimer();
@@ -607,6 +604,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 }
 
 const EMPTY = Buffer.alloc(0);
+// The browser-style API (onmessage, addEventListener, binaryType, ...) lives in browser-api.ts.
+export interface WebSocket extends BrowserApi {}
+installBrowserApi(WebSocket.prototype);
 
 for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });

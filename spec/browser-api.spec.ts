@@ -1,0 +1,225 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketServer } from '../src/index.ts';
+import { portOf, sleep, waitFor } from './helpers.ts';
+import { roundTrip } from './browser/roundtrip.js';
+import { startEchoServer } from './browser/echo-server.ts';
+import { expectedReport } from './browser/expected-report.ts';
+
+const shared = suite('browser api: the shared browser script, in Node');
+
+shared('roundtrip.js runs unchanged against netws and sees what a browser sees', async () => {
+  const server = await startEchoServer();
+  try {
+    const report = await roundTrip(WebSocket, server.url);
+    assert.equal(report, expectedReport());
+  } finally {
+    await server.close();
+  }
+});
+
+shared.run();
+
+/** A netws server and a connected netws client, with the server side of the connection. */
+async function pair() {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await waitFor(wss, 'listening');
+  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
+  await waitFor(client, 'open');
+  const [server] = await serverSide;
+  const stop = async () => {
+    for (const ws of wss.clients) ws.terminate();
+    client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  };
+  return { wss, client, server, stop };
+}
+
+const api = suite('browser api: events and attributes');
+
+api('onopen fires with an Event whose target is the socket; Node-style open still fires', async () => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await waitFor(wss, 'listening');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
+  const seen: string[] = [];
+  client.on('open', () => seen.push('node'));
+  client.onopen = function (event) {
+    seen.push(`${event.type}:${event.target === client}:${this === client}`);
+  };
+  assert.is(typeof client.onopen, 'function');
+  await waitFor(client, 'open');
+  assert.equal(seen, ['node', 'open:true:true']);
+  client.terminate();
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+});
+
+api('Node-style and WHATWG message listeners see the same message, in the order added', async () => {
+  const { client, server, stop } = await pair();
+  const seen: unknown[] = [];
+  client.on('message', (data, isBinary) => seen.push(['node', Buffer.isBuffer(data), isBinary]));
+  client.addEventListener('message', (event) => seen.push(['web', Buffer.isBuffer(event.data)]));
+  server.send(Buffer.from([1, 2, 3]));
+  await waitFor(client, 'message');
+  await sleep(10);
+  assert.equal(seen, [['node', true, true], ['web', true]], "binaryType 'nodebuffer' hands out the Buffer");
+  await stop();
+});
+
+api('binaryType: an invalid value is ignored; arraybuffer copies out only the message bytes', async () => {
+  const { client, server, stop } = await pair();
+  assert.is(client.binaryType, 'nodebuffer');
+  client.binaryType = 'bogus' as never;
+  assert.is(client.binaryType, 'nodebuffer');
+  client.binaryType = 'arraybuffer';
+  const received = new Promise<MessageEvent>((resolve) => { client.onmessage = resolve; });
+  // A small message arrives as a view into a larger chunk.
+  server.send(Buffer.from([9, 8, 7]));
+  const event = await received;
+  assert.instance(event.data, ArrayBuffer);
+  assert.equal([...new Uint8Array(event.data)], [9, 8, 7]);
+  await stop();
+});
+
+api('an attribute handler keeps its place when replaced, and setting null or a non-function removes it', async () => {
+  const { client, server, stop } = await pair();
+  const seen: string[] = [];
+  client.onmessage = () => seen.push('first handler');
+  client.addEventListener('message', () => seen.push('listener'));
+  client.onmessage = () => seen.push('second handler');
+  server.send('one');
+  await waitFor(client, 'message');
+  assert.equal(seen, ['second handler', 'listener']);
+  client.onmessage = 'not a function' as never;
+  assert.is(client.onmessage, null);
+  client.onmessage = null; // nothing to remove
+  server.send('two');
+  await waitFor(client, 'message');
+  assert.equal(seen, ['second handler', 'listener', 'listener']);
+  await stop();
+});
+
+api('addEventListener: null listener ignored, AbortSignal removes, an aborted signal adds nothing', async () => {
+  const { client, server, stop } = await pair();
+  const seen: string[] = [];
+  client.addEventListener('message', null);
+  const controller = new AbortController();
+  client.addEventListener('message', () => seen.push('signalled'), { signal: controller.signal });
+  client.addEventListener('message', () => seen.push('never'), { signal: AbortSignal.abort() });
+  client.addEventListener('message', () => seen.push('capture flag'), true);
+  server.send('one');
+  await waitFor(client, 'message');
+  controller.abort();
+  server.send('two');
+  await waitFor(client, 'message');
+  assert.equal(seen, ['signalled', 'capture flag', 'capture flag']);
+  client.removeEventListener('message', () => {}); // unknown listener: no-op
+  await stop();
+});
+
+api('onclose gets a CloseEvent with the reason as a string; onerror an ErrorEvent with the error', async () => {
+  const { client, server, stop } = await pair();
+  const errors: ErrorEvent[] = [];
+  client.onerror = (event) => errors.push(event);
+  const closed = new Promise<CloseEvent>((resolve) => { client.onclose = resolve; });
+  assert.is(typeof client.onclose, 'function');
+  assert.is(typeof client.onerror, 'function');
+  // A frame with RSV2 set fails the connection from the client side.
+  (server as unknown as { socket: { write(b: Buffer): void } }).socket.write(Buffer.from([0xa1, 0x00]));
+  const event = await closed;
+  assert.instance(event, CloseEvent);
+  assert.is(event.code, 1002);
+  assert.is(event.reason, '');
+  assert.is(event.wasClean, false);
+  assert.is(errors.length, 1);
+  assert.instance(errors[0], ErrorEvent);
+  assert.instance(errors[0].error, Error);
+  assert.is(errors[0].message, (errors[0].error as Error).message);
+  assert.is(errors[0].target, client);
+  await stop();
+});
+
+api('dispatchEvent calls only the WHATWG listeners, sets the target and reports preventDefault', async () => {
+  const { client, stop } = await pair();
+  const seen: string[] = [];
+  client.on('message', () => seen.push('node'));
+  client.addEventListener('message', (event) => seen.push(`web:${(event as MessageEvent).data}`), { once: true });
+  client.addEventListener('custom', (event) => {
+    seen.push(`custom:${event.target === client}`);
+    event.preventDefault();
+  });
+  assert.is(client.dispatchEvent(new MessageEvent('message', { data: 'synthetic' })), true);
+  assert.is(client.dispatchEvent(new MessageEvent('message', { data: 'again' })), true, 'once: removed');
+  assert.is(client.dispatchEvent(new Event('custom', { cancelable: true })), false);
+  assert.equal(seen, ['web:synthetic', 'custom:true']);
+  assert.throws(() => client.dispatchEvent({ type: 'message' } as never), (error: unknown) => error instanceof TypeError);
+  await stop();
+});
+
+api('WHATWG listeners for other Node events get a plain Event', async () => {
+  const { client, server, stop } = await pair();
+  const seen: string[] = [];
+  client.addEventListener('ping', (event) => seen.push(`${event.constructor.name}:${event.type}:${event.target === client}`));
+  server.ping();
+  await waitFor(client, 'ping');
+  assert.equal(seen, ['WebSocketEvent:ping:true']);
+  await stop();
+});
+
+api.run();
+
+const events = suite('browser api: event classes');
+
+events('CloseEvent and ErrorEvent take the init dictionary, with WHATWG defaults', () => {
+  const close = new CloseEvent('close', { code: 4000, reason: 'r', wasClean: true, cancelable: true });
+  assert.equal([close.type, close.code, close.reason, close.wasClean, close.cancelable], ['close', 4000, 'r', true, true]);
+  const bare = new CloseEvent('close');
+  assert.equal([bare.code, bare.reason, bare.wasClean], [0, '', false]);
+  const cause = new Error('boom');
+  const error = new ErrorEvent('error', { message: 'm', filename: 'f', lineno: 1, colno: 2, error: cause });
+  assert.equal([error.message, error.filename, error.lineno, error.colno, error.error], ['m', 'f', 1, 2, cause]);
+  const empty = new ErrorEvent('error');
+  assert.equal([empty.message, empty.filename, empty.lineno, empty.colno, empty.error], ['', '', 0, 0, undefined]);
+  const message = new MessageEvent('message', { data: 'd' });
+  assert.instance(message, globalThis.MessageEvent, "an instance of Node's own MessageEvent too");
+  assert.is(message.data, 'd');
+  assert.is(message.target, null, 'no target until a WebSocket fires it');
+});
+
+events.run();
+
+const blobs = suite('browser api: sending Blobs');
+
+blobs('a Blob is sent as binary, and later sends wait for it', async () => {
+  const { client, server, stop } = await pair();
+  const got: Array<[string, boolean]> = [];
+  server.on('message', (data, isBinary) => got.push([data.toString(), isBinary]));
+  client.send(new Blob(['blob one']));
+  client.send('text after');
+  client.send(new Blob(['blob as text']), { binary: false });
+  const sent = new Promise<Error | null | undefined>((resolve) => client.send(Buffer.from('last'), resolve));
+  assert.not.ok(await sent);
+  await sleep(20);
+  assert.equal(got, [['blob one', true], ['text after', false], ['blob as text', false], ['last', true]]);
+  await stop();
+});
+
+blobs('a Blob that cannot be read and bad data queued behind a Blob reach the callback, not the caller', async () => {
+  const { client, stop } = await pair();
+  const broken = new Blob(['x']);
+  broken.arrayBuffer = () => Promise.reject(new Error('unreadable'));
+  const readError = new Promise<Error | null | undefined>((resolve) => client.send(broken, resolve));
+  const typeError = new Promise<Error | null | undefined>((resolve) => client.send({} as never, resolve));
+  client.send(new Blob(['no callback either way']));
+  client.send({} as never); // no callback: dropped without an unhandled rejection
+  assert.is((await readError)?.message, 'unreadable');
+  assert.instance(await typeError, TypeError);
+  const unreadable = new Blob(['y']);
+  unreadable.arrayBuffer = () => Promise.reject(new Error('unreadable'));
+  client.send(unreadable); // no callback
+  await sleep(20);
+  await stop();
+});
+
+blobs.run();
+

@@ -1,0 +1,129 @@
+/**
+ * `npm run test:browser`: netws against a real browser. Headless Chromium
+ * (Debian's /usr/bin/chromium, or $CHROMIUM) runs the same browser script
+ * as the Node spec, and two tabs use the chat demo. Not part of `npm test`.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startChatServer } from '../../examples/chat/server.ts';
+import { Chromium, withTimeout, type Tab } from './chromium.ts';
+import { startEchoServer } from './echo-server.ts';
+import { expectedReport } from './expected-report.ts';
+
+/** Screenshots land here (git-ignored); docs/chat.png is a committed copy. */
+const RESULTS = new URL('../../test-results/', import.meta.url);
+const TEST_TIMEOUT = 60_000;
+
+const chromium = suite('chromium');
+
+// Launched by the first test rather than in a before() hook: uvu does not
+// fail the run when a hook throws, and a missing browser must fail CI.
+let launched: Promise<Chromium> | null = null;
+
+function browser(): Promise<Chromium> {
+  launched ??= (async () => {
+    mkdirSync(RESULTS, { recursive: true });
+    const started = Date.now();
+    const instance = await Chromium.launch();
+    console.log(`\n  ${await instance.version}, up in ${Date.now() - started} ms`);
+    return instance;
+  })();
+  return launched;
+}
+
+chromium.after(async () => {
+  if (launched !== null) await (await launched.catch(() => null))?.close();
+});
+
+/** Runs one test body with a deadline, so a stuck browser fails the test instead of hanging CI. */
+function test(name: string, body: () => Promise<void>): void {
+  chromium(name, async () => {
+    const started = Date.now();
+    await withTimeout(body(), TEST_TIMEOUT, name);
+    console.log(`\n  ${name}: ${Date.now() - started} ms`);
+  });
+}
+
+test('roundtrip.js runs unchanged in Chromium against a netws server and reports what Node reports', async () => {
+  const chrome = await browser();
+  const server = await startEchoServer();
+  try {
+    const tab = await chrome.open(`${server.httpUrl}/`);
+    const report = await tab.evaluate(`import('/roundtrip.js').then((m) => m.roundTrip(WebSocket, ${JSON.stringify(server.url)}))`);
+    assert.equal(report, expectedReport());
+
+    // What Chromium offers in the handshake, and what both ends agree on
+    // (nothing until the server implements permessage-deflate).
+    const offer = server.extensionOffers.at(-1) ?? '';
+    assert.match(offer, /permessage-deflate/);
+    const negotiated = await tab.evaluate<string>(`new Promise((resolve, reject) => {
+      const ws = new WebSocket(${JSON.stringify(server.url + '/echo')});
+      ws.onopen = () => { resolve(ws.extensions); ws.close(); };
+      ws.onerror = () => reject(new Error('no connection'));
+    })`);
+    assert.is(negotiated, server.extensionsAccepted.at(-1), 'the browser and the server agree on the extensions');
+    console.log(`\n  Chromium offers Sec-WebSocket-Extensions: ${offer}\n  negotiated: ${negotiated === '' ? '(none)' : negotiated}`);
+    await chrome.send('Target.closeTarget', { targetId: tab.targetId });
+  } finally {
+    await server.close();
+  }
+});
+
+/** Types a message into a chat tab and sends it with the page's own form. */
+async function say(tab: Tab, text: string): Promise<void> {
+  await tab.evaluate(`(() => {
+    document.getElementById('text').value = ${JSON.stringify(text)};
+    document.getElementById('send').requestSubmit();
+  })()`);
+}
+
+const logHas = (text: string): string => `document.getElementById('log').textContent.includes(${JSON.stringify(text)})`;
+
+test('two tabs in one chat room see each other, a third gets the history; the pages reconnect after the server restarts', async () => {
+  const chrome = await browser();
+  let chat = await startChatServer(0, '127.0.0.1');
+  const port = chat.port;
+  try {
+    const base = `http://127.0.0.1:${port}/?room=netws`;
+    const alice = await chrome.open(`${base}&nick=alice`);
+    await alice.emulatePhone();
+    await alice.waitUntil(`document.body.dataset.state === 'open'`, 'alice connected');
+    const bob = await chrome.open(`${base}&nick=bob`);
+    await bob.waitUntil(`document.body.dataset.state === 'open'`, 'bob connected');
+    await alice.waitUntil(logHas('bob joined'), 'alice sees bob join');
+
+    await say(alice, 'Hi Bob! This page uses the browser WebSocket; the server is netws.');
+    await bob.waitUntil(logHas('Hi Bob!'), "bob sees alice's message");
+    await say(bob, 'Hello Alice! The server relays each message to the whole room.');
+    await alice.waitUntil(logHas('Hello Alice'), "alice sees bob's message");
+    await say(alice, 'Try it: npm install && npm start');
+    await bob.waitUntil(logHas('Try it'), "bob sees alice's second message");
+    assert.match(await alice.evaluate<string>(`document.getElementById('members').textContent`), /2 here: alice, bob/);
+    await alice.screenshot(new URL('chat.png', RESULTS).pathname);
+
+    // A latecomer gets the room's history, and the others hear of it coming and going.
+    const carol = await chrome.open(`${base}&nick=carol`);
+    await carol.waitUntil(logHas('Hi Bob!') + ' && ' + logHas('Try it'), 'carol sees the history');
+    await alice.waitUntil(logHas('carol joined'), 'alice sees carol join');
+    await chrome.send('Target.closeTarget', { targetId: carol.targetId });
+    await alice.waitUntil(logHas('carol left'), 'alice sees carol leave');
+
+    // The server goes away: both pages say so, and come back when it does.
+    await chat.close();
+    await alice.waitUntil(`document.body.dataset.state === 'closed'`, 'alice sees the disconnect');
+    assert.match(await alice.evaluate<string>(`document.getElementById('state').textContent`), /disconnected \(1006\), retrying/);
+    const restarted = Date.now();
+    chat = await startChatServer(port, '127.0.0.1');
+    await alice.waitUntil(`document.body.dataset.state === 'open'`, 'alice reconnected', 20_000);
+    await bob.waitUntil(`document.body.dataset.state === 'open'`, 'bob reconnected', 20_000);
+    console.log(`\n  both tabs reconnected ${Date.now() - restarted} ms after the restart`);
+    await say(bob, 'back after the restart');
+    await alice.waitUntil(logHas('back after the restart'), 'alice hears bob after the restart');
+  } finally {
+    await chat.close();
+  }
+});
+
+chromium.run();

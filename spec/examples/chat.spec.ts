@@ -1,0 +1,168 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WebSocket } from '../../src/index.ts';
+import { LIMITS, nickName, parseChatText, roomName } from '../../examples/chat/chat.ts';
+import { startChatServer, type ChatServer } from '../../examples/chat/server.ts';
+import { waitFor } from '../helpers.ts';
+
+interface Received {
+  type: string;
+  [key: string]: unknown;
+}
+
+/** A chat client that collects every event the server sends. */
+async function join(chat: ChatServer, query: string, options: { origin?: string } = {}) {
+  const ws = new WebSocket(`ws://127.0.0.1:${chat.port}/chat?${query}`, options);
+  const events: Received[] = [];
+  ws.on('message', (data) => events.push(JSON.parse(data.toString())));
+  await waitFor(ws, 'open');
+  const next = async (type: string, ms = 2000): Promise<Received> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const index = events.findIndex((event) => event.type === type);
+      if (index !== -1) return events.splice(index, 1)[0];
+      if (Date.now() > deadline) throw new Error(`no '${type}' event within ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  const say = (text: unknown) => ws.send(JSON.stringify({ type: 'message', text }));
+  return { ws, events, next, say };
+}
+
+const chat = suite('chat demo');
+
+chat('two people in a room see each other join, talk and leave; other rooms hear nothing', async () => {
+  const server = await startChatServer(0, '127.0.0.1');
+  try {
+    const alice = await join(server, 'room=tea&nick=alice');
+    const welcome = await alice.next('welcome');
+    assert.equal([welcome.room, welcome.nick, welcome.members, welcome.history], ['tea', 'alice', ['alice'], []]);
+    assert.is((await alice.next('join')).nick, 'alice', 'the room hears of each join, the newcomer too');
+    const other = await join(server, 'room=coffee&nick=carol');
+    const bob = await join(server, 'room=tea&nick=bob');
+    assert.equal((await bob.next('welcome')).members, ['alice', 'bob']);
+    assert.is((await alice.next('join')).nick, 'bob');
+    bob.say('  hi alice  ');
+    const heard = await alice.next('message');
+    assert.equal([heard.nick, heard.text], ['bob', 'hi alice']);
+    assert.is((await bob.next('message')).text, 'hi alice', 'the sender gets its own message back');
+    bob.ws.close();
+    assert.is((await alice.next('leave')).nick, 'bob');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(other.events.filter((event) => event.type !== 'welcome' && event.type !== 'join'), []);
+    alice.ws.close();
+    other.ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+chat(`a newcomer gets the last ${LIMITS.historySize} messages of the room`, async () => {
+  const server = await startChatServer(0, '127.0.0.1');
+  try {
+    const talker = await join(server, 'room=history&nick=talker');
+    const total = LIMITS.historySize + 5;
+    // Sent in bursts under the rate limit.
+    for (let i = 0; i < total; i++) {
+      if (i > 0 && i % LIMITS.rateLimit === 0) {
+        // A reconnect starts a fresh rate window.
+        talker.ws.close();
+        await waitFor(talker.ws, 'close');
+        Object.assign(talker, await join(server, 'room=history&nick=talker'));
+      }
+      talker.say(`message ${i}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const newcomer = await join(server, 'room=history&nick=newcomer');
+    const history = (await newcomer.next('welcome')).history as Received[];
+    assert.is(history.length, LIMITS.historySize);
+    assert.is(history[0].text, `message ${total - LIMITS.historySize}`);
+    assert.is(history.at(-1)!.text, `message ${total - 1}`);
+    talker.ws.close();
+    newcomer.ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+chat('malformed, oversized, binary and unknown messages get an error message and the connection stays', async () => {
+  const server = await startChatServer(0, '127.0.0.1');
+  try {
+    const client = await join(server, 'room=errors&nick=mallory');
+    await client.next('welcome');
+    const bad: Array<string | Buffer> = [
+      'not json',
+      'null',
+      '{"type":"shout","text":"x"}',
+      '{"type":"message","text":42}',
+      '{"type":"message","text":"   "}',
+      JSON.stringify({ type: 'message', text: 'x'.repeat(LIMITS.maxTextLength + 1) }),
+      Buffer.from([1, 2, 3]),
+    ];
+    for (const message of bad) client.ws.send(message);
+    for (let i = 0; i < bad.length; i++) await client.next('error');
+    client.say('still here');
+    assert.is((await client.next('message')).text, 'still here');
+    const tooBig = waitFor<[number]>(client.ws, 'close');
+    client.ws.send('x'.repeat(LIMITS.maxPayload + 1));
+    assert.is((await tooBig)[0], 1009, 'a frame over maxPayload closes with 1009');
+  } finally {
+    await server.close();
+  }
+});
+
+chat('a flood beyond the rate limit is refused with an error message', async () => {
+  const server = await startChatServer(0, '127.0.0.1');
+  try {
+    const client = await join(server, 'room=flood&nick=flood');
+    await client.next('welcome');
+    for (let i = 0; i <= LIMITS.rateLimit; i++) client.say(`m${i}`);
+    assert.match(String((await client.next('error')).message), /Slow down/);
+    client.ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+chat('room and nickname are cleaned up; a taken nickname gets a suffix', async () => {
+  assert.is(roomName('Tea'), 'tea');
+  assert.is(roomName('../etc'), 'lobby');
+  assert.is(roomName(null), 'lobby');
+  assert.is(nickName(' zoë '), 'zoë');
+  assert.match(nickName('<script>'), /^guest-\d{4}$/);
+  assert.is(nickName('a'.repeat(40)).length, LIMITS.maxNickLength);
+  assert.equal(parseChatText(Buffer.from('{"type":"message","text":"ok"}'), false), 'ok');
+  const server = await startChatServer(0, '127.0.0.1');
+  try {
+    const first = await join(server, 'room=same&nick=sam');
+    const second = await join(server, 'room=same&nick=sam');
+    assert.is((await second.next('welcome')).nick, 'sam-2');
+    first.ws.close();
+    second.ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+chat('the server refuses other paths (404) and pages from other origins (403), and serves only its files', async () => {
+  const server = await startChatServer(0, '127.0.0.1');
+  try {
+    for (const [url, origin, status] of [
+      [`ws://127.0.0.1:${server.port}/elsewhere`, undefined, 404],
+      [`ws://127.0.0.1:${server.port}/chat`, 'http://evil.example', 403],
+    ] as const) {
+      const ws = new WebSocket(url, { origin });
+      const [error] = await waitFor<[{ statusCode?: number }]>(ws, 'error');
+      assert.is(error.statusCode, status);
+    }
+    const page = await fetch(`http://127.0.0.1:${server.port}/`);
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<script src="\/app.js"/);
+    assert.is((await fetch(`http://127.0.0.1:${server.port}/server.ts`)).status, 404);
+    assert.is((await fetch(`http://127.0.0.1:${server.port}/`, { method: 'POST' })).status, 404);
+  } finally {
+    await server.close();
+  }
+});
+
+chat.run();
