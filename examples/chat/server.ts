@@ -32,7 +32,8 @@ export async function startChatServer(port = 0, host?: string): Promise<ChatServ
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: LIMITS.maxPayload,
-    // perMessageDeflate: true, // ← the one place to turn compression on, once the option exists
+    // Browsers offer permessage-deflate on every connection; chat JSON compresses well.
+    perMessageDeflate: true,
   });
   const rooms = new ChatRooms(wss);
 

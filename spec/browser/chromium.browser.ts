@@ -54,8 +54,7 @@ test('roundtrip.js runs unchanged in Chromium against a netws server and reports
     const report = await tab.evaluate(`import('/roundtrip.js').then((m) => m.roundTrip(WebSocket, ${JSON.stringify(server.url)}))`);
     assert.equal(report, expectedReport());
 
-    // What Chromium offers in the handshake, and what both ends agree on
-    // (nothing until the server implements permessage-deflate).
+    // What Chromium offers in the handshake, and that both ends agree on permessage-deflate.
     const offer = server.extensionOffers.at(-1) ?? '';
     assert.match(offer, /permessage-deflate/);
     const negotiated = await tab.evaluate<string>(`new Promise((resolve, reject) => {
@@ -64,6 +63,7 @@ test('roundtrip.js runs unchanged in Chromium against a netws server and reports
       ws.onerror = () => reject(new Error('no connection'));
     })`);
     assert.is(negotiated, server.extensionsAccepted.at(-1), 'the browser and the server agree on the extensions');
+    assert.match(negotiated, /^permessage-deflate/);
     console.log(`\n  Chromium offers Sec-WebSocket-Extensions: ${offer}\n  negotiated: ${negotiated === '' ? '(none)' : negotiated}`);
     await chrome.send('Target.closeTarget', { targetId: tab.targetId });
   } finally {
