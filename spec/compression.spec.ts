@@ -4,6 +4,7 @@ import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
+import { MessageCompressor, setZlibConcurrency } from '../src/compression.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
 import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
 
@@ -468,6 +469,118 @@ bomb('other connections keep working while one is failed for a bomb', async () =
   await stop(server);
 });
 
+
+// ---------------------------------------------------------------- lifecycle
+
+const lifecycle = suite('permessage-deflate: lifecycle and limits');
+
+const params = { sendNoContextTakeover: false, sendWindowBits: 15, receiveNoContextTakeover: true, receiveWindowBits: 15 };
+
+lifecycle('close() ends a running job and every queued one with an error, and frees the slot', async () => {
+  setZlibConcurrency(1);
+  try {
+    const first = new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 });
+    const second = new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 });
+    const results: string[] = [];
+    const done = (name: string) => (error: Error | null) => results.push(`${name}:${error ? 'error' : 'ok'}`);
+    first.compress(Buffer.alloc(100_000, 'a'), true, done('running'));
+    second.decompress(deflate('queued'), done('queued'));
+    first.close();
+    second.close();
+    await sleep(20);
+    assert.equal(results.sort(), ['queued:error', 'running:error']);
+    // The slot is free again: a new job runs.
+    const third = new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 });
+    const output = await new Promise<Buffer>((resolve, reject) =>
+      third.decompress(deflate('after'), (error, data) => (error ? reject(error) : resolve(data!))),
+    );
+    assert.is(output.toString(), 'after');
+    third.close();
+  } finally {
+    setZlibConcurrency(10);
+  }
+});
+
+lifecycle('no context takeover: streams go back to a shared pool, bounded by the concurrency limit', async () => {
+  setZlibConcurrency(2);
+  try {
+    const compressors = Array.from(
+      { length: 5 },
+      () => new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 }),
+    );
+    const outputs = await Promise.all(
+      compressors.map(
+        (compressor, i) =>
+          new Promise<string>((resolve, reject) =>
+            compressor.decompress(deflate(`message ${i}`), (error, data) => (error ? reject(error) : resolve(data!.toString()))),
+          ),
+      ),
+    );
+    assert.equal(outputs, ['message 0', 'message 1', 'message 2', 'message 3', 'message 4']);
+    for (const compressor of compressors) compressor.close();
+  } finally {
+    setZlibConcurrency(10);
+  }
+});
+
+lifecycle('the peer drops the connection while a message inflates: message first, then close 1006', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+  await waitFor(server, 'listening');
+  const events: string[] = [];
+  const closed = new Promise<void>((resolve) =>
+    server.on('connection', (ws) => {
+      ws.on('message', (data) => events.push(`message ${data.length}`));
+      ws.on('close', (code) => {
+        events.push(`close ${code}`);
+        resolve();
+      });
+    }),
+  );
+  const raw = await rawDeflateClient(portOf(server));
+  const big = sample(2 * 1024 * 1024, 4);
+  raw.socket.end(frame({ opcode: 1, rsv: 4, payload: deflate(big) }));
+  await closed;
+  assert.equal(events, [`message ${big.length}`, 'close 1006']);
+  await stop(server);
+});
+
+lifecycle('pause() while a message inflates keeps the socket paused until resume()', async () => {
+  const server = await echoServer();
+  const serverSide = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
+  const raw = await rawDeflateClient(portOf(server));
+  const peer = await serverSide;
+  peer.once('message', () => {
+    peer.pause();
+    setTimeout(() => peer.resume(), 50);
+  });
+  raw.socket.write(frame({ opcode: 1, rsv: 4, payload: deflate(sample(5000, 1)) }));
+  raw.socket.write(frame({ opcode: 1, payload: 'plain' }));
+  const deadline = Date.now() + 5000;
+  while (raw.frames().length < 2 && Date.now() < deadline) await sleep(10);
+  assert.ok(peer.isPaused === false);
+  assert.is(raw.frames()[1].payload.toString(), 'plain');
+  raw.socket.destroy();
+  await stop(server);
+});
+
+lifecycle('messages waiting for zlib count against maxBufferedAmount → 1008', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true, maxBufferedAmount: 64 * 1024 });
+  await waitFor(server, 'listening');
+  const result = new Promise<[number, string]>((resolve) =>
+    server.on('connection', (ws) => {
+      let errorCode = '';
+      ws.on('error', (error: Error & { code?: string }) => (errorCode = error.code ?? ''));
+      ws.on('close', (code) => resolve([code, errorCode]));
+      for (let i = 0; i < 100; i++) ws.send(sample(10_000, i));
+    }),
+  );
+  const raw = await rawDeflateClient(portOf(server));
+  assert.equal(await result, [1008, 'WS_ERR_SLOW_READER']);
+  raw.socket.destroy();
+  await stop(server);
+});
+
 roundTrips.run();
 wire.run();
 bomb.run();
+lifecycle.run();
