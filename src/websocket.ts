@@ -23,6 +23,16 @@ export const CLOSED = 3;
 
 const STATE_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'];
 
+/**
+ * Frames written in one tick (the echoes of one received chunk, a burst of
+ * sends) leave in one writev: the socket is corked at the first frame and
+ * uncorked on the next tick. Measured on loopback echo of small messages,
+ * one syscall per batch instead of one per frame is the biggest single win.
+ */
+function uncorkSocket(socket: Duplex): void {
+  if (socket.writableCorked > 0) socket.uncork();
+}
+
 /** Default limits, shared by client and server; see the README's limits table. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
 export const DEFAULT_CLOSE_TIMEOUT = 30_000;
@@ -276,13 +286,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
           this.rejectSend(callback);
           return;
         }
+        if (socket.writableCorked === 0) {
+          socket.cork();
+          process.nextTick(uncorkSocket, socket);
+        }
         if (payload === null) {
           socket.write(header, callback);
         } else {
-          socket.cork();
           socket.write(header);
           socket.write(payload, callback);
-          socket.uncork();
         }
       },
       onMessage: (data, isBinary) => this.emit('message', data, isBinary),
