@@ -136,6 +136,14 @@ process.on('message', (message: ParentMessage) => {
     const start = process.hrtime.bigint();
     const clients = started.broadcast(payload);
     send({ type: 'broadcasted', ms: Number(process.hrtime.bigint() - start) / 1e6, clients });
+  } else if ((message as { type: string }).type === 'snapshot') {
+    // Used only by ad-hoc memory investigations.
+    const file = (message as unknown as { file: string }).file;
+    for (let i = 0; i < 4; i++) gc?.();
+    void import('node:v8').then((v8) => {
+      v8.writeHeapSnapshot(file);
+      process.send!({ type: 'snapshot' });
+    });
   } else if (message.type === 'clients') {
     send({ type: 'clients', count: started.clientCount() });
   }

@@ -13,7 +13,23 @@ export const SERVER_LABELS: Record<ServerImpl, string> = {
   net: 'bare node:net',
 };
 
-const script = fileURLToPath(new URL('./server-process.ts', import.meta.url));
+const root = new URL('../', import.meta.url);
+const script = fileURLToPath(new URL('bench/.build/bench/server-process.js', root));
+let built = false;
+
+/**
+ * Compiles src/ and bench/ with tsc for the server processes. They must not
+ * run under tsx: its esbuild transform keeps function names by calling
+ * `__name(fn, ...)` on every closure it creates, which gives each closure its
+ * own property store (about 250 bytes) and would inflate netws' memory per
+ * connection several times over, while ws (plain JavaScript) pays nothing.
+ */
+export function buildServers(): void {
+  if (built) return;
+  const tsc = fileURLToPath(new URL('node_modules/typescript/bin/tsc', root));
+  execFileSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('tsconfig.bench.json', root))], { stdio: 'inherit' });
+  built = true;
+}
 
 /** The soft and hard open-file limits of a shell started like the children. */
 export function fileLimits(): { soft: number; hard: number } {
@@ -48,7 +64,8 @@ export class BenchServer {
     // switch that keeps it out (the child verifies which mask ws really uses).
     if (impl === 'ws') env.WS_NO_BUFFER_UTIL = '1';
     else delete env.WS_NO_BUFFER_UTIL;
-    const args = ['--expose-gc', '--import', 'tsx', ...nodeFlags, script, impl];
+    buildServers();
+    const args = ['--expose-gc', ...nodeFlags, script, impl];
     const quoted = [process.execPath, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
     const child = spawn('/bin/sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {
       env,
