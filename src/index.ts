@@ -1,6 +1,7 @@
 export { WebSocket, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export type { SendData, SendOptions } from './websocket.ts';
-export { WebSocketServer } from './server.ts';
+export { WebSocketServer, prepareMessage } from './server.ts';
+export { PreparedMessage } from './protocol/prepared.ts';
 export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
 export type { ClientOptions } from './client.ts';
 export { WebSocketError, ProtocolError } from './protocol/errors.ts';

@@ -20,7 +20,17 @@ import {
   type HeaderRecord,
 } from './protocol/handshake.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_SIZE } from './client.ts';
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, WebSocket, kAttach, kServerSide } from './websocket.ts';
+import { PreparedMessage } from './protocol/prepared.ts';
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_PAYLOAD,
+  WebSocket,
+  kAttach,
+  kSendPrepared,
+  kServerSide,
+  toBuffer,
+  type SendData,
+} from './websocket.ts';
 
 /** What a server needs of a request: node:http's IncomingMessage fits, so does our own. */
 export interface UpgradeRequest {
@@ -74,6 +84,16 @@ export interface ServerOptions {
   closeTimeout?: number;
   /** Keep connected clients in `clients`; default true. */
   clientTracking?: boolean;
+}
+
+/**
+ * Frames a message once for wss.broadcast(), e.g. to send the same message to
+ * several servers' clients or on every tick of a game loop. Strings are text
+ * unless `binary` is set, anything else binary, as with send().
+ */
+export function prepareMessage(data: SendData, options?: { binary?: boolean }): PreparedMessage {
+  const binary = options?.binary ?? typeof data !== 'string';
+  return new PreparedMessage(toBuffer(data), binary);
 }
 
 const RUNNING = 0;
@@ -172,6 +192,23 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.detach?.();
     if (this.ownServer !== null) this.ownServer.close(() => this.emitCloseWhenIdle());
     else process.nextTick(() => this.emitCloseWhenIdle());
+  }
+
+  /**
+   * Sends one message to every OPEN client in `clients`: framed once, the
+   * same bytes written to each socket. A connection whose state changes the
+   * bytes (see Protocol.canSharePreparedFrame) gets the message framed on
+   * its own, exactly as send() would. Returns how many clients it went to.
+   * Needs clientTracking.
+   */
+  broadcast(data: SendData | PreparedMessage, options?: { binary?: boolean }): number {
+    if (!this.options.clientTracking) {
+      throw new WebSocketError('WS_ERR_NO_CLIENT_TRACKING', 'broadcast() needs the clientTracking option');
+    }
+    const message = data instanceof PreparedMessage ? data : prepareMessage(data, options);
+    let sent = 0;
+    for (const client of this.clients) if (client[kSendPrepared](message)) sent++;
+    return sent;
   }
 
   /** Whether this server takes the request: true unless `path` is set and differs. */

@@ -14,6 +14,7 @@ import { connectClient, type ClientOptions } from './client.ts';
 import type { ResponseHead } from './http/head.ts';
 import { CloseCode, encodeClosePayload } from './protocol/close.ts';
 import { WebSocketError, type ProtocolError } from './protocol/errors.ts';
+import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
 
 export const CONNECTING = 0;
@@ -59,6 +60,7 @@ export interface AttachOptions {
 export const kAttach = Symbol('netws.attach');
 export const kAbortHandshake = Symbol('netws.abortHandshake');
 export const kServerSide = Symbol('netws.serverSide');
+export const kSendPrepared = Symbol('netws.sendPrepared');
 
 function notOpenError(state: number): WebSocketError {
   return new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
@@ -252,6 +254,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('error', (error: Error) => this.onSocketError(error));
     socket.resume();
     if (!this.isServer) this.emit('open');
+  }
+
+  /**
+   * Sends a message framed once for many connections: its bytes as they
+   * are when the connection allows it, else framed here like send(). False
+   * (nothing sent) unless OPEN.
+   */
+  [kSendPrepared](message: PreparedMessage): boolean {
+    if (this.state !== OPEN) return false;
+    const connection = this.connection!;
+    if (connection.canSharePreparedFrame()) connection.sendPreparedFrame(message.frame);
+    else connection.sendMessage(message.data, message.isBinary, true);
+    return true;
   }
 
   /** The client's handshake failed or was cancelled: report it, then close. */
