@@ -352,12 +352,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('error', ignoreSocketError);
+      // Left attached, this listener would keep the head reader, the timer and
+      // this closure alive for the whole life of every connection.
+      socket.removeListener('close', onClose);
       socket.pause();
       const req: UpgradeRequest = { ...request, socket };
       this.handleUpgrade(req, socket, rest, (ws) => this.emit('connection', ws, req));
     };
+    const onClose = (): void => clearTimeout(timer);
     socket.on('data', onData);
-    socket.on('close', () => clearTimeout(timer));
+    socket.on('close', onClose);
   }
 
   /** Relays the listener's events and takes its upgrades; returns the undo. */

@@ -62,6 +62,9 @@ export const kAbortHandshake = Symbol('netws.abortHandshake');
 export const kServerSide = Symbol('netws.serverSide');
 export const kSendPrepared = Symbol('netws.sendPrepared');
 
+/** Shared by all connections: one Buffer less per idle connection. */
+const NO_REASON = Buffer.alloc(0);
+
 function notOpenError(state: number): WebSocketError {
   return new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }
@@ -113,7 +116,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private closeTimeout = DEFAULT_CLOSE_TIMEOUT;
   private closeTimer: NodeJS.Timeout | null = null;
   private peerCloseCode: number = CloseCode.Abnormal;
-  private peerCloseReason: Buffer = Buffer.alloc(0);
+  private peerCloseReason: Buffer = NO_REASON;
   private failureCode = 0;
   private closeEmitted = false;
 
