@@ -89,6 +89,8 @@ export interface EchoOptions {
   window: number;
   warmupMs: number;
   measureMs: number;
+  /** The server echoes the masked frames byte for byte instead of reframing them. */
+  rawEcho?: boolean;
 }
 
 export interface EchoResult {
@@ -113,7 +115,7 @@ export function maskedFrames(size: number, count: number): Buffer {
 export async function runEcho(options: EchoOptions): Promise<EchoResult> {
   const { size, connections, window } = options;
   const sentFrame = headerSize(size, true) + size;
-  const echoedFrame = headerSize(size, false) + size;
+  const echoedFrame = options.rawEcho ? sentFrame : headerSize(size, false) + size;
   const frames = maskedFrames(size, window);
   let running = true;
   let counted = 0;

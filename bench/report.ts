@@ -67,12 +67,13 @@ export function formatTables(results: Results): string {
         cell('netws'),
         cell('ws'),
         cell('ws-bu'),
+        cell('net-echo'),
         mbs,
         ratio(netws, c.messagesPerSecond['ws-bu']?.median),
         ratio(netws, c.messagesPerSecond.ws?.median),
       ];
     });
-    out.push(table(['size', 'conns', 'netws', 'ws', 'ws+bufferutil', 'netws MB/s', 'vs ws+bu', 'vs ws'], rows));
+    out.push(table(['size', 'conns', 'netws', 'ws', 'ws+bufferutil', 'raw TCP echo', 'netws MB/s', 'vs ws+bu', 'vs ws'], rows));
   }
   if (results.connections.length > 0) {
     out.push('', `Idle connections (${results.connections[0].connections}, server process, after GC)`);
@@ -82,8 +83,11 @@ export function formatTables(results: Results): string {
       `${(c.rssPerConnection.median / 1024).toFixed(2)} ${pct(c.rssPerConnection.spread)}`,
       `${(c.heapPerConnection.median / 1024).toFixed(2)}`,
       `${formatNumber(c.handshakesPerSecond.median)} ${pct(c.handshakesPerSecond.spread)}`,
+      `${formatNumber(c.handshakesPerCpuSecond.median)} ${pct(c.handshakesPerCpuSecond.spread)}`,
     ]);
-    out.push(table(['server', 'conns', 'RSS KiB/conn', 'heap KiB/conn', 'handshakes/s'], rows));
+    out.push(
+      table(['server', 'conns', 'RSS KiB/conn', 'heap KiB/conn', 'handshakes/s', 'per server CPU s'], rows),
+    );
   }
   if (results.broadcast.length > 0) {
     out.push('', 'Broadcast (ms until every client has the message; server ms = time in the send call)');
@@ -117,7 +121,7 @@ export function renderSvg(results: Results): string {
   for (const c of results.echo) {
     const base = c.messagesPerSecond['ws-bu']?.median;
     const group = `echo ${formatBytes(c.size)} x${c.connections}`;
-    for (const impl of ['netws', 'ws', 'ws-bu'] as const) {
+    for (const impl of ['netws', 'ws', 'ws-bu', 'net-echo'] as const) {
       const s = c.messagesPerSecond[impl];
       if (s) bars.push({ group, label: SERVER_LABELS[impl], value: relative(s.median, base) });
     }
@@ -125,9 +129,9 @@ export function renderSvg(results: Results): string {
   const wsCost = results.connections.find((c) => c.impl === 'ws-bu');
   for (const c of results.connections) {
     bars.push({
-      group: 'handshakes/s',
+      group: 'handshakes per CPU s',
       label: SERVER_LABELS[c.impl],
-      value: relative(c.handshakesPerSecond.median, wsCost?.handshakesPerSecond.median),
+      value: relative(c.handshakesPerCpuSecond.median, wsCost?.handshakesPerCpuSecond.median),
     });
   }
   for (const c of results.connections) {
@@ -154,6 +158,7 @@ export function renderSvg(results: Results): string {
     ws: '#bbbbbb',
     'ws+bufferutil': '#e07b39',
     'bare node:net': '#6aa84f',
+    'raw TCP echo': '#a0a040',
   };
   const barHeight = 14;
   const groupGap = 12;

@@ -6,6 +6,8 @@
  *   ws-bu     ws echo server with bufferutil
  *   net       a bare node:net server answering a canned 101 and holding the
  *             socket: the floor for idle connection cost
+ *   net-echo  the same, then sending every byte straight back (no framing):
+ *             the ceiling of what the loopback and the load generator allow
  *
  * Messages from the parent: { type: 'memory' } → { type: 'memory', rss, heapUsed, external }
  * after a full GC; { type: 'broadcast', size } → { type: 'broadcasted', ms, clients };
@@ -17,11 +19,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { WebSocketServer as NetwsServer } from '../src/index.ts';
 
-type Impl = 'netws' | 'ws' | 'ws-bu' | 'net';
+type Impl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo';
 
 export type ServerMessage =
   | { type: 'ready'; port: number; impl: Impl; mask: string }
-  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number }
+  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; cpuMicros: number }
   | { type: 'broadcasted'; ms: number; clients: number }
   | { type: 'clients'; count: number };
 
@@ -110,7 +112,10 @@ async function startNet(): Promise<Started> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     socket.on('error', ignore);
-    socket.once('data', () => socket.write(CANNED_101));
+    socket.once('data', () => {
+      socket.write(CANNED_101);
+      if (impl === 'net-echo') socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    });
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -123,19 +128,30 @@ async function startNet(): Promise<Started> {
   };
 }
 
-const started = await (impl === 'netws' ? startNetws() : impl === 'net' ? startNet() : startWs());
+const started = await (impl === 'netws' ? startNetws() : impl.startsWith('net') ? startNet() : startWs());
 const gc = (globalThis as { gc?: () => void }).gc;
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'memory') {
+    // CPU time so far, read before the collections below so they are not counted.
+    const cpu = process.cpuUsage();
     for (let i = 0; i < 4; i++) gc?.();
     const usage = process.memoryUsage();
-    send({ type: 'memory', rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers });
+    send({
+      type: 'memory',
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      external: usage.external,
+      arrayBuffers: usage.arrayBuffers,
+      cpuMicros: cpu.user + cpu.system,
+    });
   } else if (message.type === 'broadcast') {
     const payload = Buffer.alloc(message.size, 0x62);
     const start = process.hrtime.bigint();
     const clients = started.broadcast(payload);
-    send({ type: 'broadcasted', ms: Number(process.hrtime.bigint() - start) / 1e6, clients });
+    // Measured after this turn of the event loop, so writes deferred to the
+    // next tick (netws uncorks there) are counted too.
+    setImmediate(() => send({ type: 'broadcasted', ms: Number(process.hrtime.bigint() - start) / 1e6, clients }));
   } else if ((message as { type: string }).type === 'snapshot') {
     // Used only by ad-hoc memory investigations.
     const file = (message as unknown as { file: string }).file;

@@ -4,13 +4,14 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ParentMessage, ServerMessage } from './server-process.ts';
 
-export type ServerImpl = 'netws' | 'ws' | 'ws-bu' | 'net';
+export type ServerImpl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo';
 
 export const SERVER_LABELS: Record<ServerImpl, string> = {
   netws: 'netws',
   ws: 'ws',
   'ws-bu': 'ws+bufferutil',
   net: 'bare node:net',
+  'net-echo': 'raw TCP echo',
 };
 
 const root = new URL('../', import.meta.url);

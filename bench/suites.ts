@@ -8,7 +8,7 @@ import { summarize, type Summary } from './stats.ts';
 
 export const ECHO_SIZES = [16, 1024, 64 * 1024, 1024 * 1024];
 export const ECHO_CONNECTIONS = [1, 64];
-export const ECHO_SERVERS: ServerImpl[] = ['netws', 'ws', 'ws-bu'];
+export const ECHO_SERVERS: ServerImpl[] = ['netws', 'ws', 'ws-bu', 'net-echo'];
 
 export interface EchoCase {
   size: number;
@@ -55,6 +55,7 @@ export async function runEchoSuite(options: EchoSuiteOptions): Promise<EchoCase[
             window,
             warmupMs: options.warmupMs,
             measureMs: options.measureMs,
+            rawEcho: impl === 'net-echo',
           });
           samples.get(impl)!.push(result.messagesPerSecond);
           await options.servers.get(impl)!.waitForClients(0);
@@ -79,6 +80,11 @@ export interface ConnectionCost {
   rssPerConnection: Summary;
   heapPerConnection: Summary;
   handshakesPerSecond: Summary;
+  /**
+   * Handshakes per second of server CPU time (user + system): what one core
+   * of the server could do, whatever the speed of the load generator.
+   */
+  handshakesPerCpuSecond: Summary;
 }
 
 export interface BroadcastResult {
@@ -112,6 +118,7 @@ export async function runConnectionSuite(
   const rss = new Map<ServerImpl, number[]>(impls.map((impl) => [impl, []]));
   const heap = new Map<ServerImpl, number[]>(impls.map((impl) => [impl, []]));
   const rate = new Map<ServerImpl, number[]>(impls.map((impl) => [impl, []]));
+  const cpuRate = new Map<ServerImpl, number[]>(impls.map((impl) => [impl, []]));
   const delivered = new Map<string, number[]>();
   const serverTime = new Map<string, number[]>();
   for (let rep = 0; rep < options.repetitions; rep++) {
@@ -136,10 +143,12 @@ export async function runConnectionSuite(
         rss.get(impl)!.push((after.rss - before.rss) / connections);
         heap.get(impl)!.push((after.heapUsed - before.heapUsed) / connections);
         rate.get(impl)!.push(connections / seconds);
+        cpuRate.get(impl)!.push(connections / ((after.cpuMicros - before.cpuMicros) / 1e6));
         options.log(
           `  ${impl.padEnd(6)} ${connections} idle: ${((after.rss - before.rss) / connections / 1024).toFixed(2)} KiB RSS, ` +
             `${((after.heapUsed - before.heapUsed) / connections / 1024).toFixed(2)} KiB heap per connection, ` +
-            `${Math.round(connections / seconds)} handshakes/s`,
+            `${Math.round(connections / seconds)} handshakes/s, ` +
+            `${Math.round(connections / ((after.cpuMicros - before.cpuMicros) / 1e6))} per server CPU second`,
         );
         if (impl !== 'net') {
           for (const size of options.broadcastSizes) {
@@ -172,6 +181,7 @@ export async function runConnectionSuite(
     rssPerConnection: summarize(rss.get(impl)!),
     heapPerConnection: summarize(heap.get(impl)!),
     handshakesPerSecond: summarize(rate.get(impl)!),
+    handshakesPerCpuSecond: summarize(cpuRate.get(impl)!),
   }));
   const broadcasts: BroadcastResult[] = [];
   for (const [key, values] of delivered) {
