@@ -63,9 +63,9 @@ if (wants('echo')) {
       servers.set(impl, server);
     }
     results.echo = await runEchoSuite({
-      repetitions: smoke ? 1 : 5,
+      repetitions: smoke ? 1 : 7,
       warmupMs: smoke ? 50 : 300,
-      measureMs: smoke ? 150 : 1500,
+      measureMs: smoke ? 150 : 1200,
       servers,
       log,
     });
