@@ -164,7 +164,9 @@ export function renderSvg(results: Results): string {
   const groupGap = 12;
   const labelWidth = 170;
   const plotWidth = 560;
-  const max = Math.max(2, ...bars.map((b) => b.value));
+  // The raw TCP echo runs far past any WebSocket server at small sizes; bars
+  // are cut at `max` (the value is still printed) so the others stay readable.
+  const max = Math.min(8, Math.max(2, ...bars.map((b) => b.value)));
   const scaleX = (v: number): number => labelWidth + (v / max) * plotWidth;
   const groups = [...new Set(bars.map((b) => b.group))];
   const parts: string[] = [];
@@ -173,10 +175,11 @@ export function renderSvg(results: Results): string {
     const inGroup = bars.filter((b) => b.group === group);
     parts.push(`<text x="${labelWidth - 8}" y="${y + (inGroup.length * barHeight) / 2 + 4}" text-anchor="end">${escapeXml(group)}</text>`);
     for (const bar of inGroup) {
-      const width = Math.max(1, scaleX(bar.value) - labelWidth);
+      const cut = bar.value > max;
+      const width = Math.max(1, scaleX(Math.min(bar.value, max)) - labelWidth);
       parts.push(
         `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight - 2}" fill="${colors[bar.label] ?? '#888'}"/>`,
-        `<text x="${(labelWidth + width + 4).toFixed(1)}" y="${y + barHeight - 4}" class="v">${bar.value.toFixed(2)}</text>`,
+        `<text x="${(labelWidth + width + 4).toFixed(1)}" y="${y + barHeight - 4}" class="v">${bar.value.toFixed(2)}${cut ? ' (bar cut)' : ''}</text>`,
       );
       y += barHeight;
     }
