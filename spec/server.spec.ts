@@ -410,3 +410,24 @@ broadcasts('without clientTracking there is nobody to broadcast to: it throws', 
 });
 
 broadcasts.run();
+
+const footprint = suite('server: idle connection footprint');
+
+footprint('a standalone upgrade leaves only the connection\'s own listeners on the socket', async () => {
+  // A handshake listener left attached keeps the head reader, its timer and
+  // closures alive for as long as the connection stays open.
+  const server = await standalone();
+  const opened = waitFor<[WebSocket, UpgradeRequest]>(server, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
+  const [, req] = await opened;
+  const socket = req.socket!;
+  try {
+    // The connection's own: one each (net.Socket adds an 'end' listener of its own).
+    assert.equal([socket.listenerCount('data'), socket.listenerCount('close'), socket.listenerCount('error')], [1, 1, 1]);
+  } finally {
+    client.close();
+    await stop(server);
+  }
+});
+
+footprint.run();
