@@ -431,3 +431,22 @@ footprint('a standalone upgrade leaves only the connection\'s own listeners on t
 });
 
 footprint.run();
+
+const batching = suite('server: frames batched per tick');
+
+batching('a message sent right before terminate() in the same tick still reaches the peer', async () => {
+  const server = await standalone();
+  server.on('connection', (ws) => {
+    ws.send('last words');
+    ws.terminate();
+  });
+  const conn = await rawConnect(portOf(server));
+  conn.socket.write(upgradeRequest());
+  await conn.closed;
+  const received = conn.received();
+  const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
+  assert.equal(frames.map((f) => f.payload.toString()), ['last words']);
+  await stop(server);
+});
+
+batching.run();

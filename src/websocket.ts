@@ -222,6 +222,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.state = CLOSING;
+    // Frames sent earlier in this tick still wait in the corked socket; hand
+    // them to the kernel first, as they would have been without the batching.
+    if (this.socket !== null) uncorkSocket(this.socket);
     this.socket?.destroy();
   }
 
