@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocket, WebSocketServer } from '../src/index.ts';
+import { PreparedMessage, WebSocket, WebSocketServer, prepareMessage } from '../src/index.ts';
 import type { UpgradeRequest } from '../src/server.ts';
 import { SAMPLE_KEY, closePayload, decodeFrames, frame, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError } from './helpers.ts';
 
@@ -316,3 +316,137 @@ lifecycle('server-side WebSocket: close handshake from the server, ping/pong eve
 rejects.run();
 accept.run();
 lifecycle.run();
+
+const broadcasts = suite('server: broadcast');
+
+/** Opens `count` netws clients and waits until the server has all of them. */
+async function connectClients(server: WebSocketServer, count: number): Promise<WebSocket[]> {
+  const clients: WebSocket[] = [];
+  for (let i = 0; i < count; i++) {
+    const client = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
+    clients.push(client);
+    await waitFor(client, 'open');
+  }
+  while (server.clients.size < count) await sleep(5);
+  return clients;
+}
+
+broadcasts('every open client gets the message once; the count of clients is returned', async () => {
+  const server = await standalone();
+  const clients = await connectClients(server, 3);
+  const received = clients.map((client) => waitFor<[Buffer, boolean]>(client, 'message'));
+  assert.is(server.broadcast('hello all'), 3);
+  for (const message of await Promise.all(received)) assert.equal([message[0].toString(), message[1]], ['hello all', false]);
+  for (const client of clients) client.close();
+  await stop(server);
+});
+
+broadcasts('strings go as text, buffers as binary, and { binary: true } makes a string binary', async () => {
+  const server = await standalone();
+  const [client] = await connectClients(server, 1);
+  const messages: Array<[string, boolean]> = [];
+  client.on('message', (data, isBinary) => messages.push([data.toString(), isBinary]));
+  server.broadcast('t');
+  server.broadcast(Buffer.from('b'));
+  server.broadcast('s', { binary: true });
+  while (messages.length < 3) await sleep(5);
+  assert.equal(messages, [['t', false], ['b', true], ['s', true]]);
+  client.close();
+  await stop(server);
+});
+
+broadcasts('a PreparedMessage is framed once and can be broadcast again', async () => {
+  const server = await standalone();
+  const [client] = await connectClients(server, 1);
+  const messages: string[] = [];
+  client.on('message', (data) => messages.push(data.toString()));
+  const prepared = prepareMessage('tick');
+  assert.ok(prepared instanceof PreparedMessage);
+  server.broadcast(prepared);
+  server.broadcast(prepared);
+  while (messages.length < 2) await sleep(5);
+  assert.equal(messages, ['tick', 'tick']);
+  client.close();
+  await stop(server);
+});
+
+broadcasts('clients that are closing are skipped', async () => {
+  const server = await standalone();
+  const clients = await connectClients(server, 2);
+  const [closing] = [...server.clients];
+  closing.close(1000);
+  assert.is(closing.readyState, WebSocket.CLOSING);
+  assert.is(server.broadcast('late'), 1);
+  for (const client of clients) client.terminate();
+  await stop(server);
+});
+
+broadcasts('a connection that cannot share the frame (open fragmented message) frames the message itself, like send()', async () => {
+  const server = await standalone();
+  const conn = await rawConnect(portOf(server));
+  conn.socket.write(upgradeRequest());
+  while (server.clients.size < 1) await sleep(5);
+  const [serverSide] = [...server.clients];
+  serverSide.send('first ', { fin: false });
+  assert.is(server.broadcast('second'), 1);
+  await sleep(50);
+  const received = conn.received();
+  const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
+  assert.equal(
+    frames.map((f) => [f.opcode, f.fin, f.payload.toString()]),
+    [
+      [1, false, 'first '],
+      [0, true, 'second'],
+    ],
+  );
+  conn.socket.destroy();
+  await stop(server);
+});
+
+broadcasts('without clientTracking there is nobody to broadcast to: it throws', async () => {
+  const server = await standalone({ clientTracking: false });
+  assert.throws(() => server.broadcast('x'), (error: Error & { code?: string }) => error.code === 'WS_ERR_NO_CLIENT_TRACKING');
+  await stop(server);
+});
+
+broadcasts.run();
+
+const footprint = suite('server: idle connection footprint');
+
+footprint('a standalone upgrade leaves only the connection\'s own listeners on the socket', async () => {
+  // A handshake listener left attached keeps the head reader, its timer and
+  // closures alive for as long as the connection stays open.
+  const server = await standalone();
+  const opened = waitFor<[WebSocket, UpgradeRequest]>(server, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
+  const [, req] = await opened;
+  const socket = req.socket!;
+  try {
+    // The connection's own: one each (net.Socket adds an 'end' listener of its own).
+    assert.equal([socket.listenerCount('data'), socket.listenerCount('close'), socket.listenerCount('error')], [1, 1, 1]);
+  } finally {
+    client.close();
+    await stop(server);
+  }
+});
+
+footprint.run();
+
+const batching = suite('server: frames batched per tick');
+
+batching('a message sent right before terminate() in the same tick still reaches the peer', async () => {
+  const server = await standalone();
+  server.on('connection', (ws) => {
+    ws.send('last words');
+    ws.terminate();
+  });
+  const conn = await rawConnect(portOf(server));
+  conn.socket.write(upgradeRequest());
+  await conn.closed;
+  const received = conn.received();
+  const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
+  assert.equal(frames.map((f) => f.payload.toString()), ['last words']);
+  await stop(server);
+});
+
+batching.run();

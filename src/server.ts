@@ -22,7 +22,17 @@ import {
   type HeaderRecord,
 } from './protocol/handshake.ts';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_SIZE } from './client.ts';
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, WebSocket, kAttach, kServerSide } from './websocket.ts';
+import { PreparedMessage } from './protocol/prepared.ts';
+import {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_MAX_PAYLOAD,
+  WebSocket,
+  kAttach,
+  kSendPrepared,
+  kServerSide,
+  toBuffer,
+  type SendData,
+} from './websocket.ts';
 import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 
 /** What a server needs of a request: node:http's IncomingMessage fits, so does our own. */
@@ -89,6 +99,16 @@ export interface ServerOptions {
   maxBufferedAmount?: number;
   /** Ping every `interval` ms, destroy connections silent for `timeout` ms; default off. */
   heartbeat?: HeartbeatOptions;
+}
+
+/**
+ * Frames a message once for wss.broadcast(), e.g. to send the same message to
+ * several servers' clients or on every tick of a game loop. Strings are text
+ * unless `binary` is set, anything else binary, as with send().
+ */
+export function prepareMessage(data: SendData, options?: { binary?: boolean }): PreparedMessage {
+  const binary = options?.binary ?? typeof data !== 'string';
+  return new PreparedMessage(toBuffer(data), binary);
 }
 
 const RUNNING = 0;
@@ -190,6 +210,25 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     this.detach?.();
     if (this.ownServer !== null) this.ownServer.close(() => this.emitCloseWhenIdle());
     else process.nextTick(() => this.emitCloseWhenIdle());
+  }
+
+  /**
+   * Sends one message to every OPEN client in `clients` (or `options.to`, a
+   * subset such as a chat room): framed once, the same bytes written to each
+   * socket. A connection whose state changes the bytes (permessage-deflate,
+   * a fragmented send in progress; see Protocol.canSharePreparedFrame) gets
+   * the message through send(), in order. Returns how many clients it went
+   * to. Without `to` it needs clientTracking.
+   */
+  broadcast(data: SendData | PreparedMessage, options?: { binary?: boolean; to?: Iterable<WebSocket> }): number {
+    const targets = options?.to ?? this.clients;
+    if (options?.to === undefined && !this.options.clientTracking) {
+      throw new WebSocketError('WS_ERR_NO_CLIENT_TRACKING', 'broadcast() needs the clientTracking option or `to`');
+    }
+    const message = data instanceof PreparedMessage ? data : prepareMessage(data, options);
+    let sent = 0;
+    for (const client of targets) if (client[kSendPrepared](message)) sent++;
+    return sent;
   }
 
   /** Whether this server takes the request: true unless `path` is set and differs. */
@@ -344,12 +383,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('error', ignoreSocketError);
+      // Left attached, this listener would keep the head reader, the timer and
+      // this closure alive for the whole life of every connection.
+      socket.removeListener('close', onClose);
       socket.pause();
       const req: UpgradeRequest = { ...request, socket };
       this.handleUpgrade(req, socket, rest, (ws) => this.emit('connection', ws, req));
     };
+    const onClose = (): void => clearTimeout(timer);
     socket.on('data', onData);
-    socket.on('close', () => clearTimeout(timer));
+    socket.on('close', onClose);
   }
 
   /** Relays the listener's events and takes its upgrades; returns the undo. */

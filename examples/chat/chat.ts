@@ -115,14 +115,11 @@ export class ChatRooms {
 
   /**
    * Sends one event to everyone in the room: the only place that fans out.
-   * With the prepared-message broadcast (frame once, write to all) this loop
-   * becomes a single `this.wss.broadcast(room.members.keys(), data)` call.
+   * The prepared-message broadcast frames it once for all members (each
+   * compressing connection still deflates it in its own context).
    */
   private relay(room: Room, event: object): void {
-    const data = JSON.stringify(event);
-    for (const ws of room.members.keys()) {
-      if (ws.readyState === WebSocket.OPEN) ws.send(data);
-    }
+    this.wss.broadcast(JSON.stringify(event), { to: room.members.keys() });
   }
 
   private roomFor(name: string): Room | null {

@@ -191,4 +191,29 @@ test('a user exception in a handler propagates (not swallowed as a protocol erro
   assert.throws(() => protocol.receiveData(text('x')), /boom/);
 });
 
+test('a server connection can share prepared frames while open and outside a fragmented message', () => {
+  const { protocol } = setup(true);
+  assert.is(protocol.canSharePreparedFrame(), true);
+  protocol.sendMessage(Buffer.from('a'), false, false);
+  assert.is(protocol.canSharePreparedFrame(), false, 'a fragmented message is open');
+  protocol.sendMessage(Buffer.from('b'), false, true);
+  assert.is(protocol.canSharePreparedFrame(), true, 'the message was finished');
+  protocol.close(1000);
+  assert.is(protocol.canSharePreparedFrame(), false, 'after our close frame');
+});
+
+test('5.3: a client connection never shares prepared frames (each of its frames has its own mask)', () => {
+  const { protocol } = setup(false);
+  assert.is(protocol.canSharePreparedFrame(), false);
+});
+
+test('a prepared frame is written as the very same buffer, with the callback', () => {
+  const { protocol, written, callbacks } = setup(true);
+  const prepared = Buffer.from([0x82, 0x01, 0x2a]);
+  const callback = (): void => {};
+  protocol.sendPreparedFrame(prepared, callback);
+  assert.is(written[0], prepared);
+  assert.is(callbacks[0], callback);
+});
+
 test.run();

@@ -5,9 +5,17 @@
  */
 
 import { randomFillSync } from 'node:crypto';
+import { createSimdMask } from './mask-simd.ts';
 
 /** Below this many bytes a plain byte loop beats setting up a word view. */
 const WORD_LOOP_MIN = 32;
+
+/**
+ * From this many bytes on the WebAssembly SIMD loop wins, copies into and out
+ * of its memory included (measured with bench/: "unmask in place").
+ */
+export const SIMD_MASK_MIN = 128;
+const simdMask = createSimdMask();
 
 // The 4 mask bytes as one native-endian word, built through a shared view so
 // the code works the same on little- and big-endian machines.
@@ -20,6 +28,10 @@ const keyBytes = new Uint8Array(keyWord.buffer);
  */
 export function applyMask(data: Uint8Array, key: Uint8Array, phase = 0): void {
   const length = data.length;
+  if (length >= SIMD_MASK_MIN && simdMask !== null) {
+    simdMask(data, key, phase);
+    return;
+  }
   let i = 0;
   if (length >= WORD_LOOP_MIN) {
     // Walk bytes until the view is 4-byte aligned in its ArrayBuffer.

@@ -52,6 +52,15 @@ const MAX_PENDING_PIECES = 64;
 
 const EMPTY = Buffer.alloc(0);
 
+// The current key as bytes for applyMask, shared by all parsers: it is only
+// read during the applyMask call that follows.
+const keyScratch = Buffer.alloc(4);
+
+function keyBytes(key: number): Buffer {
+  keyScratch.writeUInt32BE(key, 0);
+  return keyScratch;
+}
+
 function protocolError(code: string, message: string, closeCode: number = CloseCode.ProtocolError): ProtocolError {
   return new ProtocolError(code, message, closeCode);
 }
@@ -73,7 +82,8 @@ export class FrameParser {
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = Buffer.alloc(4);
+  /** The frame's masking key as one big-endian number (a Buffer each would cost an idle connection ~180 bytes). */
+  private maskKey = 0;
   private maskPhase = 0;
   private payloadRemaining = 0;
 
@@ -199,7 +209,7 @@ export class FrameParser {
         CloseCode.MessageTooBig,
       );
     }
-    if (masked) header.copy(this.maskKey, 0, size - 4, size);
+    if (masked) this.maskKey = header.readUInt32BE(size - 4);
 
     this.fin = fin;
     this.opcode = opcode;
@@ -218,7 +228,7 @@ export class FrameParser {
     if (isControlOpcode(this.opcode)) {
       if (this.bufferedBytes < this.payloadRemaining) return false;
       const payload = this.payloadRemaining === 0 ? EMPTY : this.take(this.payloadRemaining);
-      if (this.masked) applyMask(payload, this.maskKey);
+      if (this.masked) applyMask(payload, keyBytes(this.maskKey));
       this.state = HEADER;
       this.events.onControl(this.opcode, payload);
       return true;
@@ -247,7 +257,7 @@ export class FrameParser {
     this.bufferedBytes -= piece.length;
     this.payloadRemaining -= piece.length;
     if (this.masked) {
-      applyMask(piece, this.maskKey, this.maskPhase);
+      applyMask(piece, keyBytes(this.maskKey), this.maskPhase);
       this.maskPhase = (this.maskPhase + piece.length) & 3;
     }
     // Compressed text is checked once inflated.

@@ -144,6 +144,23 @@ export class Protocol {
     return true;
   }
 
+  /**
+   * Whether a frame prepared once for many connections (a PreparedMessage)
+   * may be written here as it is: only on the server side (client frames are
+   * masked per frame), before our close frame, and outside a fragmented
+   * message. This is the one place where per-connection state that changes
+   * the bytes (a compression context) must say no; the caller then sends
+   * the message on its own.
+   */
+  canSharePreparedFrame(): boolean {
+    return this.isServer && !this.closeFrameSent && this.fragmentedOpcode === 0;
+  }
+
+  /** Writes a PreparedMessage's frame; only after canSharePreparedFrame() said yes. */
+  sendPreparedFrame(frame: Buffer, callback?: WriteCallback): void {
+    this.handler.write(frame, null, callback);
+  }
+
   private sendControl(opcode: number, data: Buffer, callback?: WriteCallback): boolean {
     if (data.length > 125) throw new RangeError('A control frame payload is at most 125 bytes');
     if (this.closeFrameSent) return false;

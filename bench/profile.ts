@@ -1,0 +1,88 @@
+/**
+ * npm run bench:profile — the profiles behind bench/results/profiles.md.
+ *
+ * Runs servers under `node --cpu-prof` for the cases where netws misses a
+ * target (large echo, broadcast, handshakes) and prints, per case, the share
+ * of the server's samples by function (self time) and the idle share: a
+ * server that idles is waiting for the load generator or the kernel.
+ */
+
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { closeAll, openConnections, runEcho } from './load-generator.ts';
+import { summarizeProfile } from './profile-summary.ts';
+import { BenchServer, type ServerImpl } from './servers.ts';
+import { echoWindow } from './suites.ts';
+
+interface ProfileCase {
+  name: string;
+  impl: ServerImpl;
+  run(server: BenchServer): Promise<string>;
+}
+
+const echo = (size: number, connections: number) => async (server: BenchServer) => {
+  const result = await runEcho({
+    port: server.port,
+    size,
+    connections,
+    window: echoWindow(size, connections),
+    warmupMs: 300,
+    measureMs: 3000,
+  });
+  await server.waitForClients(0);
+  return `${Math.round(result.messagesPerSecond)} msgs/s`;
+};
+
+const broadcast = (clients: number) => async (server: BenchServer) => {
+  const received = new Float64Array(clients);
+  let target = 0;
+  let reached = 0;
+  let allReached = (): void => {};
+  const sockets = await openConnections(server.port, clients, 256, (index, bytes) => {
+    const before = received[index];
+    received[index] += bytes;
+    if (before < target && received[index] >= target && ++reached === clients) allReached();
+  });
+  await server.waitForClients(clients);
+  const times: number[] = [];
+  for (let round = 1; round <= 10; round++) {
+    reached = 0;
+    target = round * 18;
+    const done = new Promise<void>((resolve) => (allReached = resolve));
+    const start = process.hrtime.bigint();
+    await server.request({ type: 'broadcast', size: 16 }, 'broadcasted');
+    await done;
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  await closeAll(sockets);
+  times.sort((a, b) => a - b);
+  return `16 B to ${clients}: median ${times[5].toFixed(1)} ms`;
+};
+
+const handshakes = (count: number) => async (server: BenchServer) => {
+  const start = process.hrtime.bigint();
+  const sockets = await openConnections(server.port, count, 256, () => {});
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  await server.waitForClients(count);
+  await closeAll(sockets);
+  return `${Math.round(count / seconds)} handshakes/s`;
+};
+
+const cases: ProfileCase[] = [];
+for (const impl of ['netws', 'ws-bu'] as const) {
+  cases.push({ name: `echo 64 KiB x1 (${impl})`, impl, run: echo(65536, 1) });
+  cases.push({ name: `echo 1 MiB x1 (${impl})`, impl, run: echo(1 << 20, 1) });
+  cases.push({ name: `broadcast to 10000 (${impl})`, impl, run: broadcast(10_000) });
+  cases.push({ name: `10000 handshakes (${impl})`, impl, run: handshakes(10_000) });
+}
+
+for (const profileCase of cases) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'netws-prof-'));
+  const server = await BenchServer.start(profileCase.impl, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const outcome = await profileCase.run(server);
+  await server.stop();
+  const file = path.join(dir, readdirSync(dir)[0]);
+  console.log(`### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, 12)}\n\`\`\`\n`);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,96 @@
+/**
+ * npm run bench [-- --smoke] [-- --only=micro,echo,connections] [-- --profile]
+ *
+ * Runs the frame-path microbenchmarks in this process, then the end-to-end
+ * suites against servers in child processes, and writes bench/results/:
+ * results.json and results.svg (smoke runs write *.tmp files instead, so a CI
+ * smoke run never replaces published numbers).
+ */
+
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { runMicro } from './micro.ts';
+import { formatTables, renderSvg, type Results } from './report.ts';
+import { BenchServer, fileLimits, type ServerImpl } from './servers.ts';
+import { ECHO_SERVERS, runConnectionSuite, runEchoSuite } from './suites.ts';
+
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',');
+const wants = (suite: string): boolean => only === undefined || only.includes(suite);
+const log = (line: string): void => console.log(line);
+
+const require = createRequire(import.meta.url);
+const version = (name: string): string => (require(`${name}/package.json`) as { version: string }).version;
+
+const limits = fileLimits();
+// Both ends of each connection live on this machine, one per process; keep
+// some descriptors spare for the process itself.
+const idleConnections = smoke ? 200 : limits.soft >= 10_200 ? 10_000 : Math.min(5_000, limits.soft - 200);
+
+const results: Results = {
+  machine: {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    ws: version('ws'),
+    bufferutil: version('bufferutil'),
+    openFileLimit: `${limits.soft} soft / ${limits.hard} hard`,
+    date: new Date().toISOString(),
+  },
+  smoke,
+  micro: [],
+  echo: [],
+  connections: [],
+  broadcast: [],
+};
+
+if (wants('micro')) {
+  log('== frame path (in memory)');
+  results.micro = runMicro({ minMs: smoke ? 2 : 100, rounds: smoke ? 1 : 5, log });
+}
+
+if (wants('echo')) {
+  log('== echo over loopback');
+  const servers = new Map<ServerImpl, BenchServer>();
+  try {
+    for (const impl of ECHO_SERVERS) {
+      const server = await BenchServer.start(impl);
+      log(`  ${impl}: port ${server.port}, mask ${server.mask}`);
+      servers.set(impl, server);
+    }
+    results.echo = await runEchoSuite({
+      repetitions: smoke ? 1 : 7,
+      warmupMs: smoke ? 50 : 300,
+      measureMs: smoke ? 150 : 1200,
+      servers,
+      log,
+    });
+  } finally {
+    for (const server of servers.values()) await server.stop();
+  }
+}
+
+if (wants('connections')) {
+  log(`== ${idleConnections} idle connections and broadcast (open files: ${results.machine.openFileLimit})`);
+  const suite = await runConnectionSuite({
+    impls: ['net', 'netws', 'ws-bu'],
+    connections: idleConnections,
+    repetitions: smoke ? 1 : 3,
+    broadcastSizes: [16, 1024],
+    broadcastRounds: smoke ? 1 : 7,
+    log,
+  });
+  results.connections = suite.costs;
+  results.broadcast = suite.broadcasts;
+}
+
+const base = new URL(smoke ? './results/smoke' : './results/results', import.meta.url);
+const suffix = smoke ? '.tmp' : '';
+writeFileSync(new URL(`${base.href}.json${suffix}`), JSON.stringify(results, null, 2) + '\n');
+writeFileSync(new URL(`${base.href}.svg${suffix}`), renderSvg(results));
+log('');
+log(formatTables(results));

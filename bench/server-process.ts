@@ -1,0 +1,168 @@
+/**
+ * One benchmark server in its own process, driven over IPC by bench/run.ts.
+ *
+ *   netws     netws echo server
+ *   ws        ws echo server without bufferutil (started with WS_NO_BUFFER_UTIL=1)
+ *   ws-bu     ws echo server with bufferutil
+ *   net       a bare node:net server answering a canned 101 and holding the
+ *             socket: the floor for idle connection cost
+ *   net-echo  the same, then sending every byte straight back (no framing):
+ *             the ceiling of what the loopback and the load generator allow
+ *
+ * Messages from the parent: { type: 'memory' } → { type: 'memory', rss, heapUsed, external }
+ * after a full GC; { type: 'broadcast', size } → { type: 'broadcasted', ms, clients };
+ * { type: 'clients' } → { type: 'clients', count }.
+ */
+
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { WebSocketServer as NetwsServer } from '../src/index.ts';
+
+type Impl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo';
+
+export type ServerMessage =
+  | { type: 'ready'; port: number; impl: Impl; mask: string }
+  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; cpuMicros: number }
+  | { type: 'broadcasted'; ms: number; clients: number }
+  | { type: 'clients'; count: number };
+
+export type ParentMessage = { type: 'memory' } | { type: 'broadcast'; size: number } | { type: 'clients' };
+
+const impl = process.argv[2] as Impl;
+
+/**
+ * Which mask implementation the ws code in this process really uses: the
+ * bufferutil wrapper is an anonymous function, the fallback is `_unmask`, and
+ * the addon shows up in the require cache only when it was loaded. (This
+ * file must not import bench/ws-internals.ts, which loads the addon.)
+ */
+function activeWsMask(): { impl: 'bufferutil' | 'js'; addonLoaded: boolean } {
+  const require = createRequire(import.meta.url);
+  const bufferUtil = path.join(path.dirname(require.resolve('ws')), 'lib', 'buffer-util.js');
+  const active = require(bufferUtil) as { unmask: { name: string } };
+  const addonLoaded = Object.keys(require.cache).some((key) => key.includes(`${path.sep}bufferutil${path.sep}`));
+  return { impl: active.unmask.name === '_unmask' ? 'js' : 'bufferutil', addonLoaded };
+}
+const send = (message: ServerMessage): void => {
+  process.send!(message);
+};
+
+// Any connection error (the load generator resets sockets at the end of a run) is routine here.
+const ignore = (): void => {};
+
+interface Started {
+  port: number;
+  mask: string;
+  broadcast(message: Buffer): number;
+  clientCount(): number;
+}
+
+async function startNetws(): Promise<Started> {
+  const wss = new NetwsServer({ port: 0, host: '127.0.0.1' });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (ws) => {
+    ws.on('error', ignore);
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  const server = wss as unknown as { broadcast?: (data: Buffer) => void };
+  return {
+    port: (wss.address() as net.AddressInfo).port,
+    mask: 'netws (pure TypeScript)',
+    broadcast(message) {
+      if (typeof server.broadcast === 'function') server.broadcast(message);
+      else for (const client of wss.clients) client.send(message);
+      return wss.clients.size;
+    },
+    clientCount: () => wss.clients.size,
+  };
+}
+
+async function startWs(): Promise<Started> {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  await new Promise<void>((resolve) => wss.once('listening', resolve));
+  wss.on('connection', (ws) => {
+    ws.on('error', ignore);
+    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+  });
+  const active = activeWsMask();
+  const wanted = impl === 'ws-bu' ? 'bufferutil' : 'js';
+  if (active.impl !== wanted || active.addonLoaded !== (wanted === 'bufferutil')) {
+    throw new Error(`${impl}: ws uses the ${active.impl} mask (addon loaded: ${active.addonLoaded}), expected ${wanted}`);
+  }
+  return {
+    port: (wss.address() as net.AddressInfo).port,
+    mask: `ws ${active.impl}${active.addonLoaded ? ' (addon loaded)' : ' (addon not loaded)'}`,
+    broadcast(message) {
+      // What ws users write: its documentation's broadcast example.
+      for (const client of wss.clients) if (client.readyState === 1) client.send(message, { binary: true });
+      return wss.clients.size;
+    },
+    clientCount: () => wss.clients.size,
+  };
+}
+
+const CANNED_101 = Buffer.from(
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
+);
+
+async function startNet(): Promise<Started> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    socket.on('error', ignore);
+    socket.once('data', () => {
+      socket.write(CANNED_101);
+      if (impl === 'net-echo') socket.on('data', (chunk: Buffer) => socket.write(chunk));
+    });
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    mask: 'none',
+    broadcast: () => 0,
+    clientCount: () => sockets.size,
+  };
+}
+
+const started = await (impl === 'netws' ? startNetws() : impl.startsWith('net') ? startNet() : startWs());
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.on('message', (message: ParentMessage) => {
+  if (message.type === 'memory') {
+    // CPU time so far, read before the collections below so they are not counted.
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < 4; i++) gc?.();
+    const usage = process.memoryUsage();
+    send({
+      type: 'memory',
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      external: usage.external,
+      arrayBuffers: usage.arrayBuffers,
+      cpuMicros: cpu.user + cpu.system,
+    });
+  } else if (message.type === 'broadcast') {
+    const payload = Buffer.alloc(message.size, 0x62);
+    const start = process.hrtime.bigint();
+    const clients = started.broadcast(payload);
+    // Measured after this turn of the event loop, so writes deferred to the
+    // next tick (netws uncorks there) are counted too.
+    setImmediate(() => send({ type: 'broadcasted', ms: Number(process.hrtime.bigint() - start) / 1e6, clients }));
+  } else if ((message as { type: string }).type === 'snapshot') {
+    // Used only by ad-hoc memory investigations.
+    const file = (message as unknown as { file: string }).file;
+    for (let i = 0; i < 4; i++) gc?.();
+    void import('node:v8').then((v8) => {
+      v8.writeHeapSnapshot(file);
+      process.send!({ type: 'snapshot' });
+    });
+  } else if (message.type === 'clients') {
+    send({ type: 'clients', count: started.clientCount() });
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready', port: started.port, impl, mask: started.mask });
