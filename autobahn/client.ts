@@ -52,7 +52,12 @@ function session(address: string, timeout: number, wire: (ws: WebSocket) => void
     let opened = false;
     let timedOut = false;
     let error: Error | undefined;
-    const ws = new WebSocket(address, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024, perMessageDeflate: true });
+    const ws = new WebSocket(address, {
+      handshakeTimeout: 10_000,
+      maxPayload: 64 * 1024 * 1024,
+      // Context takeover unless the server asks otherwise: the harder path (see echo-server.ts).
+      perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false },
+    });
     const timer = setTimeout(() => {
       timedOut = true;
       ws.terminate();

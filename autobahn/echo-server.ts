@@ -17,7 +17,14 @@ const { values } = parseArgs({
 });
 
 const wss = new WebSocketServer(
-  { port: Number(values.port), host: values.host, maxPayload: 64 * 1024 * 1024, perMessageDeflate: true },
+  {
+    port: Number(values.port),
+    host: values.host,
+    maxPayload: 64 * 1024 * 1024,
+    // Context takeover unless the peer asks otherwise: the harder path, zlib
+    // state kept across messages (netws' default resets it per message).
+    perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false },
+  },
   () => {
     const address = wss.address();
     console.log(`listening on ${typeof address === 'object' && address !== null ? address.port : values.port}`);

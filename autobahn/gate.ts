@@ -9,8 +9,8 @@
  *   - an index that is not an object, has no entry for the agent, or an empty one;
  *   - an expected case missing from the report;
  *   - behavior FAILED or NON-STRICT (or any value the gate does not know);
- *   - behavior UNIMPLEMENTED outside `unimplementedGroups` (12 and 13 by default:
- *     permessage-deflate is not implemented yet);
+ *   - behavior UNIMPLEMENTED, unless its group is in `unimplementedGroups`
+ *     (none by default: permessage-deflate is implemented, groups 12 and 13 must pass);
  *   - behaviorClose other than OK or INFORMATIONAL.
  * INFORMATIONAL is never a failure; 7.1.6, 7.13.1 and 7.13.2 are always
  * INFORMATIONAL, any other INFORMATIONAL case gets a warning.
@@ -19,7 +19,7 @@
 export const BEHAVIORS = ['OK', 'NON-STRICT', 'INFORMATIONAL', 'UNIMPLEMENTED', 'FAILED'] as const;
 export type Behavior = (typeof BEHAVIORS)[number];
 
-/** Groups (first number of the case id) whose cases may be UNIMPLEMENTED by default: permessage-deflate. */
+/** The permessage-deflate groups (first number of the case id). */
 export const DEFLATE_GROUPS: readonly number[] = [12, 13];
 
 /** Cases whose behavior is INFORMATIONAL by design, whatever the implementation does. */
@@ -51,7 +51,7 @@ export interface CaseEntry {
 }
 
 export interface GateOptions {
-  /** Groups where UNIMPLEMENTED is accepted; default DEFLATE_GROUPS. Pass [] once permessage-deflate exists. */
+  /** Groups where UNIMPLEMENTED is accepted; default none (e.g. DEFLATE_GROUPS for a build without compression). */
   unimplementedGroups?: readonly number[];
 }
 
@@ -149,7 +149,7 @@ function readEntry(value: unknown): CaseEntry | null {
  * a non-object fails the gate), `expected` the case ids that should have run.
  */
 export function evaluate(index: unknown, agent: string, expected: readonly string[], options: GateOptions = {}): Verdict {
-  const unimplementedGroups = options.unimplementedGroups ?? DEFLATE_GROUPS;
+  const unimplementedGroups = options.unimplementedGroups ?? [];
   const failures: string[] = [];
   const warnings: string[] = [];
   const expectedIds = [...new Set(expected)].sort(compareCaseIds);

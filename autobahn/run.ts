@@ -9,7 +9,6 @@
  *   --cases '1.*,6.4.*'         wstest case patterns (comma separated)
  *   --full                      every case (groups 1-13); also writes autobahn/RESULTS.md
  *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample
- *   --require-deflate           UNIMPLEMENTED fails in groups 12/13 too
  *   --timeout <minutes>         limit per mode (default 10, 30 with --full)
  *
  * Reports go to autobahn/reports/{server,client}/ (git-ignored), with the
@@ -26,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFLATE_GROUPS, describeNonOk, evaluate, renderTable, type NonOkCase, type Verdict } from './gate.ts';
+import { describeNonOk, evaluate, renderTable, type NonOkCase, type Verdict } from './gate.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -383,7 +382,7 @@ async function runClientMode(patterns: string[], deadline: number): Promise<{ ou
   }
 }
 
-async function runMode(mode: Mode, patterns: string[], expected: string[], budgetMs: number, requireDeflate: boolean): Promise<ModeResult> {
+async function runMode(mode: Mode, patterns: string[], expected: string[], budgetMs: number): Promise<ModeResult> {
   const started = Date.now();
   const deadline = started + budgetMs;
   const limit = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs / 1000)} s`;
@@ -392,7 +391,7 @@ async function runMode(mode: Mode, patterns: string[], expected: string[], budge
   const { outdir, errors } = await run(patterns, deadline);
   const { index, error } = readIndex(path.join(outdir, 'index.json'));
   if (error !== undefined) errors.push(error);
-  const verdict = evaluate(index, AGENT, expected, requireDeflate ? { unimplementedGroups: [] } : {});
+  const verdict = evaluate(index, AGENT, expected);
   return { mode, verdict, outdir, errors, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
@@ -456,7 +455,7 @@ function resultsMarkdown(results: ModeResult[], version: string, caseCount: numb
       }
       lines.push('');
     }
-    if (unimplemented > 0) lines.push(`${unimplemented} case(s) UNIMPLEMENTED (permessage-deflate is not supported).`, '');
+    if (unimplemented > 0) lines.push(`${unimplemented} case(s) UNIMPLEMENTED.`, '');
     for (const failure of [...result.errors.map((e) => e.split('\n')[0]!), ...result.verdict.failures]) {
       lines.push(`- ${failure}`);
     }
@@ -473,7 +472,6 @@ async function main(): Promise<number> {
       mode: { type: 'string', default: 'both' },
       cases: { type: 'string' },
       full: { type: 'boolean', default: false },
-      'require-deflate': { type: 'boolean', default: false },
       timeout: { type: 'string' },
     },
   });
@@ -493,13 +491,13 @@ async function main(): Promise<number> {
   const expected = expandCases(patterns);
   if (expected.length === 0) throw new Error(`the case patterns ${patterns.join(',')} select no case`);
   const version = wstestVersion();
-  console.log(`[autobahn] ${version}; patterns ${patterns.join(',')}; unimplemented allowed in ${values['require-deflate'] ? 'no group' : `groups ${DEFLATE_GROUPS.join(', ')}`}`);
+  console.log(`[autobahn] ${version}; patterns ${patterns.join(',')}`);
   mkdirSync(REPORTS, { recursive: true });
 
   const modes: Mode[] = mode === 'both' ? ['server', 'client'] : [mode];
   const results: ModeResult[] = [];
   for (const m of modes) {
-    const result = await runMode(m, patterns, expected, minutes * 60_000, values['require-deflate']);
+    const result = await runMode(m, patterns, expected, minutes * 60_000);
     results.push(result);
     printResult(result);
   }

@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
-import { MessageCompressor, setZlibConcurrency } from '../src/compression.ts';
+import { MessageCompressor, setZlibConcurrency, zlibJobs } from '../src/compression.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
 import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
 
@@ -79,12 +79,14 @@ async function echo(ws: WebSocket, data: string | Buffer): Promise<[Buffer, bool
 const roundTrips = suite('permessage-deflate: round trips');
 
 const sizes = [0, 1, 125, 1023, 1024, 1025, 16 * 1024, 70_000, 1024 * 1024];
+const TAKEOVER: PerMessageDeflateOptions = { serverNoContextTakeover: false, clientNoContextTakeover: false };
 const paramSets: Array<[string, PerMessageDeflateOptions, PerMessageDeflateOptions]> = [
-  ['defaults', {}, {}],
-  ['no context takeover both ways', { serverNoContextTakeover: true, clientNoContextTakeover: true }, {}],
-  ['9-bit windows', { serverMaxWindowBits: 9 }, { clientMaxWindowBits: 9 }],
-  ['8-bit windows (deflated with 9, distances stay inside 256)', {}, { serverMaxWindowBits: 8, clientMaxWindowBits: 8 }],
-  ['12-bit windows, no context takeover, level 1', { level: 1, memLevel: 4 }, { serverMaxWindowBits: 12, clientNoContextTakeover: true }],
+  ['defaults (no context takeover, pooled streams)', {}, {}],
+  ['context takeover both ways', TAKEOVER, TAKEOVER],
+  ['context takeover asked by the server, refused by the client', TAKEOVER, {}],
+  ['9-bit windows, context takeover', { ...TAKEOVER, serverMaxWindowBits: 9 }, { ...TAKEOVER, clientMaxWindowBits: 9 }],
+  ['8-bit windows, context takeover (deflated with 9, distances stay inside 256)', TAKEOVER, { ...TAKEOVER, serverMaxWindowBits: 8, clientMaxWindowBits: 8 }],
+  ['12-bit windows, level 1, memLevel 4', { level: 1, memLevel: 4 }, { serverMaxWindowBits: 12 }],
   ['threshold 0 compresses everything', { threshold: 0 }, { threshold: 0 }],
 ];
 
@@ -221,7 +223,7 @@ wire('the server compresses above the threshold, sets RSV1 on the first frame on
     ws.close();
   });
   const raw = await rawDeflateClient(portOf(server));
-  assert.match(raw.head, /Sec-WebSocket-Extensions: permessage-deflate\r\n/);
+  assert.match(raw.head, /Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n/);
   const frames = await untilCloseFrame(raw);
   assert.equal(
     frames.map((f) => [f.opcode, f.rsv, f.fin]),
@@ -247,7 +249,7 @@ wire('context takeover: a repeated message shrinks; with server_no_context_takeo
     ['permessage-deflate', true],
     ['permessage-deflate; server_no_context_takeover', false],
   ] as const) {
-    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { serverNoContextTakeover: false } });
     await waitFor(server, 'listening');
     const message = sample(3000, 1);
     server.on('connection', (ws) => {
@@ -354,10 +356,13 @@ wire('the client inflates server messages and masks its compressed frames', asyn
       const text = buffered.toString('latin1');
       if (!text.includes('\r\n\r\n') || text.startsWith('done')) return;
       const key = /Sec-WebSocket-Key: (.*)\r\n/i.exec(text)![1];
-      assert.match(text, /Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n/);
+      assert.match(
+        text,
+        /Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits\r\n/,
+      );
       const accept = computeAccept(key);
       socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n\r\n`,
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=10\r\n\r\n`,
       );
       socket.write(frame({ opcode: 1, rsv: 4, mask: false, payload: deflate('from the server') }));
       buffered = Buffer.from('done');
@@ -375,7 +380,7 @@ wire('the client inflates server messages and masks its compressed frames', asyn
   const ws = new WebSocket(`ws://127.0.0.1:${portOf(tcp)}`, { perMessageDeflate: { threshold: 0 } });
   const [data] = await waitFor<[Buffer]>(ws, 'message');
   assert.is(data.toString(), 'from the server');
-  assert.is(ws.extensions, 'permessage-deflate; client_max_window_bits=10');
+  assert.is(ws.extensions, 'permessage-deflate; server_no_context_takeover; client_max_window_bits=10');
   const sent = waitFor<[Buffer]>(tcp, 'frames');
   ws.send('from the client');
   ws.close();
@@ -521,6 +526,35 @@ lifecycle('no context takeover: streams go back to a shared pool, bounded by the
   } finally {
     setZlibConcurrency(10);
   }
+});
+
+lifecycle('many connections compressing at once never run more zlib jobs than the concurrency limit', async () => {
+  // Server and clients share this process, so the limit covers both ends' jobs.
+  const server = await echoServer({ perMessageDeflate: { concurrency: 2, threshold: 0 } });
+  let peak = 0;
+  let finished = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, zlibJobs().running)), 0);
+  const clients = await Promise.all(Array.from({ length: 30 }, () => connect(portOf(server), { threshold: 0 })));
+  try {
+    await Promise.all(
+      clients.map(async (ws, i) => {
+        for (let round = 0; round < 3; round++) {
+          const text = sample(40_000, i * 3 + round);
+          const [data] = await echo(ws, text);
+          assert.is(data.toString(), text);
+          peak = Math.max(peak, zlibJobs().running);
+        }
+        finished++;
+      }),
+    );
+  } finally {
+    clearInterval(sampler);
+    setZlibConcurrency(10);
+  }
+  assert.is(finished, 30);
+  assert.ok(peak >= 1 && peak <= 2, `peak ${peak} running jobs`);
+  for (const ws of clients) ws.terminate();
+  await stop(server);
 });
 
 lifecycle('the peer drops the connection while a message inflates: message first, then close 1006', async () => {

@@ -190,7 +190,7 @@ for (let bits = 8; bits <= 15; bits++) {
     const [response] = await waitFor<[{ headers: Record<string, string> }]>(ws, 'upgrade');
     assert.is(
       response.headers['sec-websocket-extensions'],
-      `permessage-deflate; server_max_window_bits=${bits}; client_max_window_bits=${bits}`,
+      `permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=${bits}; client_max_window_bits=${bits}`,
     );
     await opened;
     await echoAll(ws);

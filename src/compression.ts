@@ -31,7 +31,7 @@ type Done = (error: Error | null, result?: Buffer) => void;
 /** Runs at most `limit` zlib jobs at once across the process, first come first served. */
 class JobSlots {
   limit = DEFAULT_CONCURRENCY;
-  private running = 0;
+  running = 0;
   private readonly waiting: Array<() => void> = [];
 
   run(job: () => void): void {
@@ -41,6 +41,10 @@ class JobSlots {
     } else {
       this.waiting.push(job);
     }
+  }
+
+  get waitingCount(): number {
+    return this.waiting.length;
   }
 
   release(): void {
@@ -55,6 +59,11 @@ const slots = new JobSlots();
 /** Sets the process-wide number of zlib jobs that may run at once. */
 export function setZlibConcurrency(limit: number): void {
   slots.limit = limit;
+}
+
+/** zlib jobs running and waiting for a slot, process-wide (for tests and monitoring). */
+export function zlibJobs(): { running: number; waiting: number } {
+  return { running: slots.running, waiting: slots.waitingCount };
 }
 
 /** Reset streams of connections without context takeover, by kind and settings. */

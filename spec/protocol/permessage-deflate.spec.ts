@@ -12,13 +12,41 @@ import {
 } from '../../src/protocol/permessage-deflate.ts';
 import { isError } from '../helpers.ts';
 
+/** Context takeover allowed, so each parameter shows on its own (the defaults turn it off). */
+const TAKEOVER: PerMessageDeflateOptions = { serverNoContextTakeover: false, clientNoContextTakeover: false };
+
 function serverAnswer(offer: string, options: PerMessageDeflateOptions = {}) {
-  return acceptDeflateOffer(parseExtensions(offer)!, options);
+  return acceptDeflateOffer(parseExtensions(offer)!, { ...TAKEOVER, ...options });
 }
 
 function clientParams(response: string, options: PerMessageDeflateOptions = {}) {
-  return acceptDeflateResponse(parseExtensions(response)!, options);
+  return acceptDeflateResponse(parseExtensions(response)!, { ...TAKEOVER, ...options });
 }
+
+test('server: by default both sides reset their context per message', () => {
+  const accepted = acceptDeflateOffer(parseExtensions('permessage-deflate; client_max_window_bits')!, {})!;
+  assert.is(accepted.header, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  assert.equal(accepted.params, {
+    sendNoContextTakeover: true,
+    sendWindowBits: 15,
+    receiveNoContextTakeover: true,
+    receiveWindowBits: 15,
+  });
+});
+
+test('client: by default the offer asks for no context takeover both ways, and needs the server to agree', () => {
+  assert.is(
+    buildDeflateOffer({}),
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits',
+  );
+  assert.equal(acceptDeflateResponse(parseExtensions('permessage-deflate; server_no_context_takeover')!, {}), {
+    sendNoContextTakeover: true,
+    sendWindowBits: 15,
+    receiveNoContextTakeover: true,
+    receiveWindowBits: 15,
+  });
+  assert.throws(() => acceptDeflateResponse(parseExtensions('permessage-deflate')!, {}), isError(WebSocketError));
+});
 
 // Server side: which offers are accepted, and the answer.
 const answers: Array<[string, string, PerMessageDeflateOptions, string | null]> = [
@@ -159,8 +187,8 @@ test('server: negotiated parameters, seen from the server', () => {
 });
 
 // Client side: the offer.
-test('client: default offer asks for nothing but allows a smaller client window', () => {
-  assert.is(buildDeflateOffer({}), 'permessage-deflate; client_max_window_bits');
+test('client: with context takeover allowed, the offer only allows a smaller client window', () => {
+  assert.is(buildDeflateOffer(TAKEOVER), 'permessage-deflate; client_max_window_bits');
 });
 
 test('client: offer with every option', () => {
