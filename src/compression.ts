@@ -180,12 +180,7 @@ export class MessageCompressor {
    * (the stream then stays with this connection until the last fragment).
    */
   compress(data: Buffer, fin: boolean, done: Done): void {
-    slots.run(() => {
-      if (this.closed) {
-        slots.release();
-        done(closedError());
-        return;
-      }
+    this.inSlot(done, () => {
       const stream = this.deflater ?? (this.deflater = this.takeDeflater());
       this.abortDeflate = runStream(stream, [data], Infinity, (error, output) => {
         this.abortDeflate = null;
@@ -208,12 +203,7 @@ export class MessageCompressor {
 
   /** Inflates one complete message; errors are ProtocolErrors with 1007 or 1009. */
   decompress(data: Buffer, done: Done): void {
-    slots.run(() => {
-      if (this.closed) {
-        slots.release();
-        done(closedError());
-        return;
-      }
+    this.inSlot(done, () => {
       const stream = this.inflater ?? (this.inflater = this.takeInflater());
       this.abortInflate = runStream(stream, [data, TRAILER], this.options.maxPayload, (error, output) => {
         this.abortInflate = null;
@@ -226,6 +216,18 @@ export class MessageCompressor {
         if (this.options.params.receiveNoContextTakeover) this.returnInflater();
         done(null, output);
       });
+    });
+  }
+
+  /** Runs `job` once a slot is free, unless the connection closed while it waited. */
+  private inSlot(done: Done, job: () => void): void {
+    slots.run(() => {
+      if (this.closed) {
+        slots.release();
+        done(closedError());
+        return;
+      }
+      job();
     });
   }
 
