@@ -49,20 +49,28 @@ interface Outcome {
  * The parser owns what it is given (it unmasks in place): chunks must be
  * views of a copy nobody else reads.
  */
-function runProtocol(isServer: boolean, maxPayload: number, maxFragments: number, chunks: Buffer[]): Outcome {
+function runProtocol(
+  isServer: boolean,
+  maxPayload: number,
+  maxFragments: number,
+  chunks: Buffer[],
+  perMessageDeflate = false,
+): Outcome {
   const outcome: Outcome = { messages: [], written: [], error: null, closeReceived: false };
   let finished = false;
   const protocol = new Protocol(
-    { isServer, maxPayload, maxFragments },
+    { isServer, maxPayload, maxFragments, perMessageDeflate },
     {
       write: (header, payload) => {
         outcome.written.push(Buffer.from(header));
         if (payload !== null) outcome.written.push(Buffer.from(payload));
       },
-      onMessage: (data, isBinary) => {
+      onMessage: (data, isBinary, compressed) => {
         check(!finished, 'a message after the close or failure');
         check(data.length <= maxPayload, `a message of ${data.length} bytes over maxPayload ${maxPayload}`);
-        check(isBinary || isValidUtf8(data), 'a text message that is not valid UTF-8');
+        // Compressed text is checked once inflated, above the Protocol.
+        check(isBinary || compressed || isValidUtf8(data), 'a text message that is not valid UTF-8');
+        check(perMessageDeflate || !compressed, 'a compressed message without permessage-deflate');
         outcome.messages.push({ isBinary, data: Buffer.from(data) });
       },
       onPing: (data) => check(data.length <= MAX_CONTROL_PAYLOAD, 'a ping over 125 bytes'),
@@ -119,7 +127,9 @@ export function fuzzProtocol(random: Random): string {
   const maxPayload = intact ? Math.max(stream.largest, 1) : random.pick([16, 1024, 70_000]);
   const maxFragments = intact ? Math.max(stream.mostFrames, 1) : random.pick([2, 64, 131_072]);
   const input = intact ? stream.bytes : mutate(random, stream.bytes, donor);
-  const outcome = runProtocol(isServer, maxPayload, maxFragments, chunk(random, Buffer.from(input)));
+  // Mutated streams also run with permessage-deflate negotiated, where RSV1 on a first frame is legal.
+  const perMessageDeflate = !intact && random.chance(0.3);
+  const outcome = runProtocol(isServer, maxPayload, maxFragments, chunk(random, Buffer.from(input)), perMessageDeflate);
   if (intact) {
     check(outcome.error === null, `a valid stream failed: ${outcome.error?.message}`);
     check(sameMessages(outcome.messages, stream.messages), 'a valid stream parsed to different messages');
