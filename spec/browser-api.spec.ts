@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketServer } from '../src/index.ts';
-import { portOf, sleep, waitFor } from './helpers.ts';
+import { pair, portOf, sleep, waitFor } from './helpers.ts';
 import { roundTrip } from './browser/roundtrip.js';
 import { startEchoServer } from './browser/echo-server.ts';
 import { expectedReport } from './browser/expected-report.ts';
@@ -19,22 +19,6 @@ shared('roundtrip.js runs unchanged against netws and sees what a browser sees',
 });
 
 shared.run();
-
-/** A netws server and a connected netws client, with the server side of the connection. */
-async function pair() {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-  await waitFor(wss, 'listening');
-  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
-  const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
-  await waitFor(client, 'open');
-  const [server] = await serverSide;
-  const stop = async () => {
-    for (const ws of wss.clients) ws.terminate();
-    client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  };
-  return { wss, client, server, stop };
-}
 
 const api = suite('browser api: events and attributes');
 

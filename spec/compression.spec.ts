@@ -578,6 +578,26 @@ lifecycle('the peer drops the connection while a message inflates: message first
   await stop(server);
 });
 
+lifecycle('a protocol error right behind a message still inflating closes at once, not after closeTimeout', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true, closeTimeout: 20_000 });
+  await waitFor(server, 'listening');
+  const closed = new Promise<[number, number]>((resolve) =>
+    server.on('connection', (ws) => {
+      const started = Date.now();
+      ws.on('close', (code) => resolve([code, Date.now() - started]));
+    }),
+  );
+  const raw = await rawDeflateClient(portOf(server));
+  // One chunk: a compressed message (inflating, so reading pauses), then an invalid frame.
+  raw.socket.write(Buffer.concat([frame({ opcode: 1, rsv: 4, payload: deflate(sample(100_000, 2)) }), frame({ opcode: 3 })]));
+  // The peer behaves: it reads our close frame and FIN and ends its side too.
+  const [code, ms] = await closed;
+  assert.is(closeCodeOf(raw.frames()), 1002);
+  assert.is(code, 1002);
+  assert.ok(ms < 5000, `close after ${ms} ms`);
+  await stop(server);
+});
+
 lifecycle('pause() while a message inflates keeps the socket paused until resume()', async () => {
   const server = await echoServer();
   const serverSide = new Promise<WebSocket>((resolve) => server.once('connection', resolve));

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { writeHeader, headerSize } from '../src/protocol/frame.ts';
 import { applyMask } from '../src/protocol/mask.ts';
+import { WebSocket, WebSocketServer } from '../src/index.ts';
 
 export interface FrameSpec {
   opcode: number;
@@ -148,4 +149,20 @@ export function isError(type: new (...args: never[]) => Error): (error: unknown)
 /** A predicate for assert.throws: a DOMException named `name` (SyntaxError, InvalidAccessError, ...). */
 export function isDOMException(name: string): (error: unknown) => boolean {
   return (error) => error instanceof DOMException && error.name === name;
+}
+
+/** A netws server and a connected netws client, with the server side of the connection. */
+export async function pair(serverOptions: Record<string, unknown> = {}, clientOptions: Record<string, unknown> = {}) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...serverOptions });
+  await waitFor(wss, 'listening');
+  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`, clientOptions);
+  await waitFor(client, 'open');
+  const [server] = await serverSide;
+  const stop = async () => {
+    for (const ws of wss.clients) ws.terminate();
+    client.terminate();
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+  };
+  return { wss, client, server, stop };
 }

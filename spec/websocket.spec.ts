@@ -1,23 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
-import { closePayload, decodeFrames, frame, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError, isDOMException } from './helpers.ts';
-
-/** A netws server and a connected netws client, with the server side of the connection. */
-async function pair(serverOptions: Record<string, unknown> = {}, clientOptions: Record<string, unknown> = {}) {
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...serverOptions });
-  await waitFor(wss, 'listening');
-  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
-  const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`, clientOptions);
-  await waitFor(client, 'open');
-  const [server] = await serverSide;
-  const stop = async () => {
-    for (const ws of wss.clients) ws.terminate();
-    client.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  };
-  return { wss, client, server, stop };
-}
+import { closePayload, decodeFrames, frame, pair, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError, isDOMException } from './helpers.ts';
 
 /** A netws server with a raw TCP peer that speaks frames by hand. */
 async function rawPeer(serverOptions: Record<string, unknown> = {}) {
