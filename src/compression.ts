@@ -171,8 +171,8 @@ export class MessageCompressor {
   constructor(options: CompressorOptions) {
     this.options = options;
     const { params, level, memLevel } = options;
-    this.deflateKey = `deflate:${deflateWindowBits(params.sendWindowBits)}:${level}:${memLevel}`;
-    this.inflateKey = `inflate:${inflateWindowBits(params.receiveWindowBits)}`;
+    this.deflateKey = `deflate:${zlibWindowBits(params.sendWindowBits)}:${level}:${memLevel}`;
+    this.inflateKey = `inflate:${zlibWindowBits(params.receiveWindowBits)}`;
   }
 
   /**
@@ -245,7 +245,7 @@ export class MessageCompressor {
     const pooled = this.options.params.sendNoContextTakeover ? idleStreams.get(this.deflateKey)?.pop() : undefined;
     if (pooled !== undefined) return pooled as zlib.DeflateRaw;
     return zlib.createDeflateRaw({
-      windowBits: deflateWindowBits(this.options.params.sendWindowBits),
+      windowBits: zlibWindowBits(this.options.params.sendWindowBits),
       level: this.options.level,
       memLevel: this.options.memLevel,
     });
@@ -254,7 +254,7 @@ export class MessageCompressor {
   private takeInflater(): zlib.InflateRaw {
     const pooled = this.options.params.receiveNoContextTakeover ? idleStreams.get(this.inflateKey)?.pop() : undefined;
     if (pooled !== undefined) return pooled as zlib.InflateRaw;
-    return zlib.createInflateRaw({ windowBits: inflateWindowBits(this.options.params.receiveWindowBits) });
+    return zlib.createInflateRaw({ windowBits: zlibWindowBits(this.options.params.receiveWindowBits) });
   }
 
   private returnDeflater(): void {
@@ -283,16 +283,13 @@ function closedError(): Error {
 }
 
 /**
- * zlib cannot deflate raw data with an 8-bit window. Its 9-bit window is
- * safe to use instead: zlib never looks further back than the window size
- * minus 262 bytes, 250 here, which is inside a peer's 256-byte window.
+ * The window zlib is given for a negotiated size. zlib cannot deflate raw
+ * data with an 8-bit window; its 9-bit window is safe instead, since zlib
+ * never looks further back than the window size minus 262 bytes (250 here),
+ * inside a peer's 256-byte window. For inflating, a window larger than the
+ * peer's always reads its data correctly.
  */
-function deflateWindowBits(bits: number): number {
-  return Math.max(bits, 9);
-}
-
-/** A larger window than the peer's always inflates its data correctly. */
-function inflateWindowBits(bits: number): number {
+function zlibWindowBits(bits: number): number {
   return Math.max(bits, 9);
 }
 

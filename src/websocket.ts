@@ -402,11 +402,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         return;
       }
       // Only while OPEN: the single close frame of a closing connection is never refused.
-      if (this.ws.state === OPEN && socket.writableLength > this.ws.maxBufferedAmount) {
-        this.ws.failSlowReader(`More than maxBufferedAmount (${this.ws.maxBufferedAmount} bytes) waiting to be sent`);
-        this.ws.rejectSend(callback);
-        return;
-      }
+      if (this.ws.state === OPEN && this.ws.refuseOverLimit(socket.writableLength, callback)) return;
       if (payload === null) {
         // A small frame (header and payload in one buffer): batched per tick.
         if (socket.writableCorked === 0) {
@@ -468,6 +464,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * fail with 1008 and destroy the socket at once. A close frame could only
    * queue behind the data the peer is not reading, so none is sent.
    */
+  /** Past maxBufferedAmount the connection fails (1008) and this send is refused; true then. */
+  private refuseOverLimit(buffered: number, callback: WriteCallback | undefined): boolean {
+    if (buffered <= this.maxBufferedAmount) return false;
+    this.failSlowReader(`More than maxBufferedAmount (${this.maxBufferedAmount} bytes) waiting to be sent`);
+    this.rejectSend(callback);
+    return true;
+  }
+
   private failSlowReader(message: string): void {
     if (this.failureCode !== 0) return; // already failed (a pong write and its ping can both trip)
     this.failureCode = CloseCode.PolicyViolation;
@@ -574,11 +578,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** A send on a permessage-deflate connection: compressed or not, it keeps its place in line. */
   private sendCompressible(data: Buffer, isBinary: boolean, fin: boolean, allowed: boolean, callback: WriteCallback | undefined): void {
     // Bytes waiting for zlib count against the limit like bytes waiting in the socket.
-    if (this.bufferedAmount > this.maxBufferedAmount) {
-      this.failSlowReader(`More than maxBufferedAmount (${this.maxBufferedAmount} bytes) waiting to be sent`);
-      this.rejectSend(callback);
-      return;
-    }
+    if (this.refuseOverLimit(this.bufferedAmount, callback)) return;
     // The first fragment decides for the whole message (RSV1 marks the message, 7.2.3.1).
     const compress = this.fragmentsCompressed ?? (allowed && data.length >= this.compressThreshold);
     this.fragmentsCompressed = fin ? null : compress;
