@@ -1,12 +1,11 @@
 export { WebSocket, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
-export type { SendData, SendOptions } from './websocket.ts';
+export type { RawData, SendData, SendOptions } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
 export { WebSocketServer, prepareMessage } from './server.ts';
 export { PreparedMessage } from './protocol/prepared.ts';
-export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
-export type { ClientOptions } from './client.ts';
+export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 export type { HeartbeatOptions } from './heartbeat.ts';
 export { WebSocketError, ProtocolError } from './protocol/errors.ts';
