@@ -70,6 +70,12 @@ export interface ConnectionOptions {
   allowSynchronousEvents?: boolean;
   /** Do not check that text messages and close reasons are UTF-8; default false. Only for trusted peers. */
   skipUTF8Validation?: boolean;
+  /**
+   * Client only: fills the 4-byte masking key of each frame we send
+   * (synchronously); default: cryptographically random keys. For tests and
+   * benchmarks; a predictable mask weakens RFC 6455's proxy protection.
+   */
+  generateMask?: (mask: Buffer) => void;
 }
 
 /** ConnectionOptions with every default applied. */
@@ -84,6 +90,7 @@ export interface ResolvedConnectionOptions {
   autoPong: boolean;
   allowSynchronousEvents: boolean;
   skipUTF8Validation: boolean;
+  generateMask: ((mask: Buffer) => void) | null;
 }
 
 type Options = Record<string, unknown>;
@@ -182,6 +189,7 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
     autoPong: booleanOption(raw, 'autoPong', true),
     allowSynchronousEvents: booleanOption(raw, 'allowSynchronousEvents', true),
     skipUTF8Validation: booleanOption(raw, 'skipUTF8Validation', false),
+    generateMask: functionOption<(mask: Buffer) => void>(raw, 'generateMask') ?? null,
   };
 }
 

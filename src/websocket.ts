@@ -503,6 +503,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         maxBufferedChunks: options.maxBufferedChunks,
         skipUTF8Validation: options.skipUTF8Validation,
         autoPong: options.autoPong,
+        generateMask: options.generateMask,
       },
       handlers,
     );

@@ -52,6 +52,8 @@ export interface ProtocolOptions {
   skipUTF8Validation?: boolean;
   /** Answer pings with pongs; default true. */
   autoPong?: boolean;
+  /** Client: fills each frame's 4-byte masking key; default random keys (5.3). */
+  generateMask?: ((mask: Buffer) => void) | null;
 }
 
 /**
@@ -76,12 +78,15 @@ export class Protocol {
   private closeEcho: { code: number; reason: Buffer } | null = null;
   private readonly autoPong: boolean;
   private readonly skipUTF8Validation: boolean;
+  private readonly generateMask: ((mask: Buffer) => void) | null;
+  private maskKey: Buffer | null = null;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.isServer = options.isServer;
     this.handler = handler;
     this.autoPong = options.autoPong ?? true;
     this.skipUTF8Validation = options.skipUTF8Validation ?? false;
+    this.generateMask = options.generateMask ?? null;
     this.parser = new FrameParser(options, {
       onMessage: (data, isBinary, compressed, fragments) => handler.onMessage(data, isBinary, compressed, fragments),
       onControl: (opcode, payload) => this.handleControl(opcode, payload),
@@ -249,12 +254,19 @@ export class Protocol {
     this.handler.onProtocolError(error);
   }
 
+  /** A key from the user's generateMask, in a buffer of this connection's. */
+  private userMaskKey(): Buffer {
+    const key = this.maskKey ?? (this.maskKey = Buffer.alloc(4));
+    this.generateMask!(key);
+    return key;
+  }
+
   private writeFrame(opcode: number, fin: boolean, payload: Buffer, callback?: WriteCallback, rsv1 = false): void {
     const length = payload.length;
     if (!this.isServer) {
       // Clients mask every frame with a fresh key (5.3); the user's buffer is
       // never touched, so the payload is copied next to the header and masked there.
-      const key = nextMaskKey();
+      const key = this.generateMask === null ? nextMaskKey() : this.userMaskKey();
       const size = headerSize(length, true);
       const frame = Buffer.allocUnsafe(size + length);
       writeHeader(frame, 0, opcode, fin, rsv1, length, key);
