@@ -192,20 +192,22 @@ const VARYING_HEADERS = new Set(['date']);
 
 /**
  * A head in a comparable form: the start line, the header fields as
- * `name: value` with lowercase names in their order, and the body. The
- * Date header is dropped (it varies); `replace` rewrites values that vary
- * (a random key, a port).
+ * `name: value` with lowercase names, and the body. The Date header is
+ * dropped (it varies); `replace` rewrites values that vary from run to run
+ * (a random key, a port). Fields are sorted by name, stably: the order of
+ * fields with different names carries no meaning in HTTP (RFC 9110 5.3),
+ * the relative order of repeated ones does and is kept.
  */
-export function headShape(head: HttpHead, replace: Array<[string | RegExp, string]> = []): { start: string; headers: string[]; body: string } {
+export function headShape(head: HttpHead, replace: Array<[string, string]> = []): { start: string; headers: string[]; body: string } {
   const fix = (text: string): string => {
-    for (const [from, to] of replace) text = text.split(from as string).join(to);
+    for (const [from, to] of replace) text = text.split(from).join(to);
     return text;
   };
-  return {
-    start: fix(head.start),
-    headers: head.headers.filter(([name]) => !VARYING_HEADERS.has(name.toLowerCase())).map(([name, value]) => `${name.toLowerCase()}: ${fix(value)}`),
-    body: fix(head.body),
-  };
+  const fields = head.headers
+    .filter(([name]) => !VARYING_HEADERS.has(name.toLowerCase()))
+    .map(([name, value]) => [name.toLowerCase(), fix(value)] as const);
+  fields.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return { start: fix(head.start), headers: fields.map(([name, value]) => `${name}: ${value}`), body: fix(head.body) };
 }
 
 export function headerValue(head: HttpHead, name: string): string | undefined {
