@@ -356,7 +356,7 @@ async function hop(t: Run, name: string, location: ((self: number) => string) | 
   const wss = new Ref.WebSocketServer({ noServer: true });
   t.trackServer(wss);
   server.on('upgrade', (req, socket, head) => {
-    const seen = (header: string): string | undefined => {
+    const seen = (header: string): string | string[] | undefined => {
       const value = req.headers[header];
       return typeof value === 'string' ? value.replace(/:\d+$/, ':<port>') : value;
     };
@@ -454,7 +454,7 @@ async function httpsServer(t: Run): Promise<https.Server & { port: number }> {
   const wss = new Ref.WebSocketServer({ server });
   t.trackServer(wss);
   wss.on('connection', (ws: Loose, req: Loose) => ws.send(`secure ${req.socket.encrypted === true}`));
-  const sockets = new Set<net.Socket>();
+  const sockets = new Set<{ destroy(): void }>();
   server.on('connection', (socket) => sockets.add(socket));
   t.defer(async () => {
     for (const socket of sockets) socket.destroy();
@@ -511,7 +511,7 @@ class TunnelAgent extends http.Agent {
     super({ keepAlive: false });
   }
 
-  createConnection(options: Loose, callback: Loose): undefined {
+  override createConnection(options: Loose, callback: Loose): undefined {
     const request = http.request({ host: '127.0.0.1', port: this.proxyPort, method: 'CONNECT', path: `${options.host}:${options.port}`, agent: false });
     request.on('connect', (_response, socket) => callback(null, socket));
     request.on('error', callback);
