@@ -1,6 +1,6 @@
 /** Connection helpers shared by the connection, deflate and stream cases. */
 
-import { suite } from 'uvu';
+import type { Test } from 'uvu';
 import { compat, type Body, type CaseOptions, type Lib, type Loose, type Run } from './harness.ts';
 import { MASK, encodeFrame, switchingProtocols, upgradeRequest, type FrameSpec, type RawSocket } from './wire.ts';
 
@@ -9,7 +9,7 @@ export const ENDS: End[] = ['client', 'server'];
 
 /** Registers one case per end: the library under test is the client, then the server; the peer is ws. */
 export function bothEnds(
-  test: ReturnType<typeof suite>,
+  test: Test,
   title: string,
   body: (lib: Lib, t: Run, end: End) => Promise<unknown> | unknown,
   options: CaseOptions | ((end: End) => CaseOptions) = {},
