@@ -170,12 +170,21 @@ export function describeFrame(frame: Frame, inflate?: (payload: Buffer) => Buffe
 }
 
 /**
- * An inflater for the payloads of one direction of a permessage-deflate
- * connection, with context takeover (a fresh one per message also reads
- * messages compressed without it).
+ * An inflater for the messages of one direction of a permessage-deflate
+ * connection, in order. It keeps what it inflated as the dictionary of the
+ * next message, so messages compressed with context takeover read too (and
+ * those compressed without it do not look at the dictionary).
  */
 export function inflater(): (payload: Buffer) => Buffer {
-  return (payload) => zlib.inflateRawSync(Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]));
+  let history = Buffer.alloc(0);
+  return (payload) => {
+    const input = Buffer.concat([payload, Buffer.from([0, 0, 0xff, 0xff])]);
+    const options: zlib.ZlibOptions = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
+    if (history.length > 0) options.dictionary = history.subarray(-32768);
+    const out = zlib.inflateRawSync(input, options);
+    history = Buffer.concat([history, out]).subarray(-32768);
+    return out;
+  };
 }
 
 export interface HttpHead {
