@@ -340,6 +340,14 @@ bothEnds(control, 'ping(data): the peer gets it, the automatic pong comes back',
   await t.wait(local, 'pong');
 });
 
+bothEnds(control, 'ping(blob) and pong(blob): the Blob is read and sent', async (lib, t, end) => {
+  const { local, peer } = await t.pair(end);
+  t.record(peer, 'peer', ['ping', 'pong']);
+  t.attempt('ping(blob)', () => local.ping(new Blob(['blob ping'])));
+  t.attempt('pong(blob)', () => local.pong(new Blob(['blob pong'])));
+  await t.until(() => t.log.length >= 4, 500, 'the ping and the pong');
+});
+
 bothEnds(control, 'ping(cb): the callback alone', async (lib, t, end) => {
   const { local, peer } = await t.pair(end);
   t.record(peer, 'peer', ['ping']);

@@ -163,8 +163,17 @@ async function accepts(t: Run, clientOptions: Record<string, unknown>, extension
   const raw = await server.connection();
   raw.write(switchingProtocols(await raw.readHead(), [`Sec-WebSocket-Extensions: ${extensions}`]));
   const [event] = await Promise.race([t.wait(ws, 'open').then(() => ['open']), t.wait(ws, 'close').then(() => ['close'])]);
-  t.note(event, ws.extensions);
+  t.note(event);
 }
+
+compat(clientNegotiation, "a client's ws.extensions once negotiated", async (lib, t) => {
+  const server = await t.rawServer();
+  const ws = t.client(`ws://127.0.0.1:${server.port}`, { perMessageDeflate: TAKEOVER });
+  const raw = await server.connection();
+  raw.write(switchingProtocols(await raw.readHead(), ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10']));
+  await t.wait(ws, 'open');
+  t.note('extensions', ws.extensions);
+});
 
 for (const [title, options, answer] of [
   ['no parameters', { perMessageDeflate: TAKEOVER }, 'permessage-deflate'],

@@ -422,11 +422,13 @@ function forceClose(handle: object): void {
 async function collectLeaks(baseline: Set<object>, timers: TimerInternals[]): Promise<string[]> {
   let handles: object[] = [];
   let live: TimerInternals[] = [];
-  for (let i = 0; i < 40; i++) {
+  const deadline = Date.now() + 400;
+  for (;;) {
     handles = activeHandles().filter((handle) => !baseline.has(handle));
     live = timers.filter((timer) => !timer._destroyed && timer.hasRef());
     if (handles.length === 0 && live.length === 0) return [];
-    await sleep(10);
+    if (Date.now() > deadline) break;
+    await new Promise((resolve) => setImmediate(resolve));
   }
   const leaks = [
     ...handles.map(handleName),
@@ -497,6 +499,7 @@ function show(value: unknown): string {
  * `options.expect`, if given), or each equal to its side of `options.differs`.
  */
 export function compat(test: Test, title: string, body: Body, options: CaseOptions = {}): void {
+  const file = /compat\/(\w+\.spec\.ts)/.exec(new Error().stack ?? '')?.[1] ?? '';
   test(title, async () => {
     const started = Date.now();
     const timeout = options.timeout ?? 2000;
@@ -511,17 +514,27 @@ export function compat(test: Test, title: string, body: Body, options: CaseOptio
     const netws = await execute(netwsLib, body, Math.min(timeout, Math.max(300, wsTime * 10)));
     // COMPAT_TIMING=1 prints the time of each run, to find slow cases.
     if (process.env.COMPAT_TIMING) console.error(`${wsTime} ms ws, ${Date.now() - started - wsTime} ms netws: ${title}`);
-    // COMPAT_DUMP=file appends both transcripts of every case to that file (JSON lines), to read them side by side.
-    if (process.env.COMPAT_DUMP) {
-      appendFileSync(process.env.COMPAT_DUMP, JSON.stringify({ title, ws: ws.transcript, netws: netws.transcript }) + '\n');
+    let passed = false;
+    try {
+      if (options.differs) {
+        assert.equal(ws.transcript, options.differs.ws, 'ws does not behave as this case documents');
+        assert.equal(netws.transcript, options.differs.netws, `netws does not show the declared difference (${options.differs.reason})`);
+      } else {
+        if (options.expect !== undefined) assert.equal(ws.transcript, options.expect, 'ws does not behave as this case documents');
+        assert.equal(netws.transcript, ws.transcript, 'netws differs from ws');
+      }
+      passed = true;
+    } finally {
+      // COMPAT_DUMP=file appends every case's transcripts to that file (JSON
+      // lines) for report.ts, which writes STATUS.md from them.
+      if (process.env.COMPAT_DUMP) {
+        const expected = options.differs ? options.differs.netws : ws.transcript;
+        appendFileSync(
+          process.env.COMPAT_DUMP,
+          JSON.stringify({ file, title, passed, declared: options.differs?.reason ?? null, ws: ws.transcript, netws: netws.transcript, expected }) + '\n',
+        );
+      }
     }
-    if (options.differs) {
-      assert.equal(ws.transcript, options.differs.ws, 'ws does not behave as this case documents');
-      assert.equal(netws.transcript, options.differs.netws, `netws does not show the declared difference (${options.differs.reason})`);
-      return;
-    }
-    if (options.expect !== undefined) assert.equal(ws.transcript, options.expect, 'ws does not behave as this case documents');
-    assert.equal(netws.transcript, ws.transcript, 'netws differs from ws');
   });
 }
 

@@ -613,6 +613,45 @@ compat(limits, 'maxPayload: undefined means the default', async (lib, t) => {
   await t.wait(ws, 'message');
   raw.write(encodeFrame({ opcode: OP.binary, payload: Buffer.alloc(70_000, 1) }));
   await t.wait(ws, 'message');
+  raw.write(Buffer.concat([encodeFrame({ opcode: OP.binary, payload: Buffer.alloc(100, 2), fin: false }), encodeFrame({ opcode: OP.cont, payload: Buffer.alloc(70_000, 3) })]));
+  await t.wait(ws, 'message');
+});
+
+compat(limits, 'maxPayload: undefined, other options undefined too, on a compressing connection', async (lib, t) => {
+  const wss = await t.server({ maxPayload: undefined, closeTimeout: undefined, maxFragments: undefined, perMessageDeflate: { threshold: undefined } });
+  const connection = t.wait(wss, 'connection');
+  const peer = t.refClient(`ws://127.0.0.1:${portOf(wss)}`);
+  const [ws] = await connection;
+  await t.wait(peer, 'open');
+  ws.on('message', (data: Buffer) => ws.send(data));
+  peer.send(Buffer.alloc(100_000, 4));
+  const [echo] = await t.wait(peer, 'message');
+  t.note('echo', echo);
+});
+
+compat(verifying, 'verifyClient over https (server mode): info.secure and req.socket.encrypted', async (lib, t) => {
+  const { readFileSync } = await import('node:fs');
+  const https = await import('node:https');
+  const cert = readFileSync(new URL('../fixtures/cert.pem', import.meta.url));
+  const key = readFileSync(new URL('../fixtures/key.pem', import.meta.url));
+  const server = https.createServer({ cert, key });
+  const sockets = new Set<net.Socket>();
+  server.on('secureConnection', (socket) => sockets.add(socket));
+  t.defer(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const wss = new lib.WebSocketServer({
+    server,
+    verifyClient: (info: Loose) => {
+      t.note('secure', info.secure, 'encrypted', info.req.socket.encrypted === true);
+      return true;
+    },
+  });
+  t.trackServer(wss);
+  const peer = t.refClient(`wss://127.0.0.1:${(server.address() as net.AddressInfo).port}`, { ca: cert });
+  await t.wait(peer, 'open');
 });
 
 compat(
