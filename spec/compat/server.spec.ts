@@ -67,7 +67,10 @@ compat(constructing, 'address() in server mode is the http server address; null 
   t.trackServer(wss);
   t.note('same as http server', JSON.stringify(wss.address()) === JSON.stringify(server.address()));
   wss.close();
-  t.attempt('after close', () => wss.address());
+  t.attempt('after close', () => {
+    const address = wss.address();
+    return address === null ? null : { ...address, port: typeof address.port };
+  });
 });
 
 compat(constructing, 'backlog and host are passed to listen()', async (lib, t) => {
