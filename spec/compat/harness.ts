@@ -219,8 +219,18 @@ export class Run {
     return `<${(value as object).constructor?.name ?? 'object'}>`;
   }
 
-  /** Runs `fn` after the body (in reverse order of registration), even when it failed. */
+  /**
+   * Runs `fn` after the body (in reverse order of registration), even when
+   * it failed. A body still running after its timeout that opens something
+   * more gets it closed at once.
+   */
   defer(fn: () => unknown): void {
+    if (this.finished) {
+      Promise.resolve()
+        .then(fn)
+        .catch(() => {});
+      return;
+    }
     this.cleanups.push(fn);
   }
 
@@ -553,4 +563,3 @@ export function describeProperty(target: object, name: string): Record<string, u
   return out;
 }
 
-export { EventEmitter };
