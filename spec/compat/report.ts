@@ -51,6 +51,12 @@ const causes: Cause[] = [
     rule: /^engineio\.spec/,
   },
   {
+    id: 'undefined-options',
+    title: 'An option set to undefined is not the default (declared: ws gets this wrong too)',
+    fix: 'options.ts (issue 11, defect 1): resolve every option in one place, undefined → default, before anything uses it',
+    rule: /undefined is the default|undefined means the default \(30 s\)/,
+  },
+  {
     id: 'redirects',
     title: 'Client: followRedirects, maxRedirects and the redirect event are not implemented',
     fix: 'client.ts: on 3xx with Location and followRedirects, re-run the handshake (count against maxRedirects, emit redirect(url, request) before), dropping Authorization/Cookie/Host across origins unless a redirect listener exists',

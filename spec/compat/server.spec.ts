@@ -800,11 +800,40 @@ compat(limits, 'closeTimeout: the socket is destroyed when the peer does not ans
   t.note('frames', raw.takeFrames().map((frame) => describeFrame(frame)));
 });
 
-compat(limits, 'closeTimeout: undefined means the default (30 s), not an instant timeout', async (lib, t) => {
-  const { ws } = await rawConnection(t, { closeTimeout: undefined });
-  ws.close(1000);
-  t.note('closed within 100 ms', await t.happens(ws, 'close', 100));
-});
+compat(
+  limits,
+  'closeTimeout: undefined means the default (30 s), not an instant timeout',
+  async (lib, t) => {
+    const { ws } = await rawConnection(t, { closeTimeout: undefined });
+    ws.close(1000);
+    t.note('closed within 100 ms', await t.happens(ws, 'close', 100));
+  },
+  {
+    differs: {
+      reason: 'in netws undefined means the default for every option (issue 11, defect 1); ws spreads undefined over its default and arms a 1 ms timer',
+      ws: [['closed within 100 ms', true]],
+      netws: [['closed within 100 ms', false]],
+    },
+  },
+);
+
+compat(
+  limits,
+  'maxPayload: undefined is the default limit, not no limit',
+  async (lib, t) => {
+    const { ws, raw } = await rawConnection(t, { maxPayload: undefined });
+    recordConnection(t, ws);
+    raw.write(encodeFrame({ opcode: OP.binary, length: 200 * 1024 * 1024, payload: Buffer.alloc(10) }));
+    t.note('closed within 150 ms', await t.happens(ws, 'close', 150));
+  },
+  {
+    differs: {
+      reason: "in netws undefined means the default for every option (issue 11, defect 1); ws's receiver coerces undefined to 0, no limit",
+      ws: [['closed within 150 ms', false]],
+      netws: [['ws', 'error', { error: 'RangeError', code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }], ['ws', 'close'], ['closed within 150 ms', true]],
+    },
+  },
+);
 
 for (const name of ['serverMaxWindowBits', 'clientMaxWindowBits', 'threshold', 'serverNoContextTakeover', 'clientNoContextTakeover']) {
   compat(limits, `perMessageDeflate.${name}: undefined answers as when it is not given`, async (lib, t) => {
