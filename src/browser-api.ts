@@ -237,15 +237,23 @@ export function installBrowserApi(prototype: object): void {
 }
 
 /**
- * close()'s argument checks with the browser's exceptions: an InvalidAccessError
- * for a code that may not be sent (or a reason without a code, as Chromium
- * does), a SyntaxError for a reason over 123 bytes. netws also accepts the
- * codes 1001-1003 and 1007-1014 that browsers refuse.
+ * close()'s arguments as the WHATWG API converts and checks them: the code
+ * is a WebIDL `[Clamp] unsigned short` (1000.5 is 1000, '4000' is 4000),
+ * the reason a string (anything else is converted) or, beyond the browser
+ * API, a Uint8Array. An InvalidAccessError for a code that may not be sent
+ * (or a reason without a code, as Chromium does), a SyntaxError for a reason
+ * over 123 bytes. netws also accepts the codes 1001-1003 and 1007-1014 that
+ * browsers refuse.
  */
-export function checkCloseArguments(code?: number, reason?: string | Uint8Array): void {
-  if (code !== undefined && (!Number.isInteger(code) || !isValidCloseCode(code))) {
-    throw new DOMException(`Invalid close code: ${code}`, 'InvalidAccessError');
+export function checkCloseArguments(
+  rawCode?: unknown,
+  rawReason?: unknown,
+): { code: number | undefined; reason: string | Uint8Array | undefined } {
+  const code = rawCode === undefined ? undefined : clampUnsignedShort(rawCode);
+  if (code !== undefined && !isValidCloseCode(code)) {
+    throw new DOMException(`Invalid close code: ${String(rawCode)}`, 'InvalidAccessError');
   }
+  const reason = rawReason === undefined || rawReason instanceof Uint8Array ? rawReason : String(rawReason);
   const reasonLength = typeof reason === 'string' ? Buffer.byteLength(reason) : (reason?.byteLength ?? 0);
   if (reasonLength > MAX_CLOSE_REASON) {
     throw new DOMException(`Close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON} fit`, 'SyntaxError');
@@ -253,4 +261,16 @@ export function checkCloseArguments(code?: number, reason?: string | Uint8Array)
   if (code === undefined && reasonLength > 0) {
     throw new DOMException('A close reason needs a close code', 'InvalidAccessError');
   }
+  return { code, reason };
+}
+
+/** WebIDL's [Clamp] conversion to unsigned short: NaN is 0, halves round to even. */
+function clampUnsignedShort(value: unknown): number {
+  const number = Number(value);
+  if (Number.isNaN(number)) return 0;
+  const clamped = Math.min(Math.max(number, 0), 0xffff);
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5 || (fraction === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor;
 }

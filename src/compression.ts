@@ -134,14 +134,11 @@ export class ZlibPool {
 /** The pool of clients that were not given a `concurrency` of their own. */
 export const defaultZlibPool = new ZlibPool();
 
-/** A 1009 or 1007 failure for a message that cannot be inflated. */
+/** A 1009 or 1007 failure for a message that cannot be inflated; zlib's own code (Z_DATA_ERROR, ...) is kept, as in ws. */
 function inflateError(error: Error): ProtocolError {
   if (error instanceof ProtocolError) return error;
-  return new ProtocolError(
-    'WS_ERR_INVALID_COMPRESSED_DATA',
-    `Invalid compressed message: ${error.message}`,
-    CloseCode.InvalidPayload,
-  );
+  const code = (error as { code?: string }).code ?? 'WS_ERR_INVALID_COMPRESSED_DATA';
+  return new ProtocolError(code, `Invalid compressed message: ${error.message}`, CloseCode.InvalidPayload);
 }
 
 /**
@@ -171,7 +168,7 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
       chunks.length = 0;
       finish(
         new ProtocolError(
-          'WS_ERR_PAYLOAD_TOO_BIG',
+          'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
           `Inflated message larger than maxPayload (${limit} bytes)`,
           CloseCode.MessageTooBig,
         ),

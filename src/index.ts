@@ -4,6 +4,7 @@ export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.t
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
 export { WebSocketServer, prepareMessage } from './server.ts';
+export { createWebSocketStream } from './streams/duplex.ts';
 export { PreparedMessage } from './protocol/prepared.ts';
 export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';

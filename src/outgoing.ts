@@ -17,6 +17,8 @@ import type { WriteCallback } from './protocol/protocol.ts';
 export interface OutgoingTarget {
   /** Frames one message (or fragment); `compressed` data is already deflated. */
   transmit(data: Buffer, isBinary: boolean, fin: boolean, compressed: boolean, callback: WriteCallback | undefined): void;
+  /** Sends a ping or pong whose Blob payload has been read. */
+  transmitControl(opcode: number, data: Buffer, callback: WriteCallback | undefined): void;
   /** Writes bytes that were framed elsewhere, as they are. */
   transmitFrame(frame: readonly Buffer[], callback: WriteCallback | undefined): void;
   /** Sends our close frame (`close()` called while items were queued). */
@@ -33,6 +35,7 @@ const MESSAGE = 0;
 const FRAME = 1;
 const CLOSE = 2;
 const CLOSE_ECHO = 3;
+const CONTROL = 4;
 
 class OutgoingItem {
   kind: number;
@@ -51,6 +54,8 @@ class OutgoingItem {
   busy = false;
   closeCode: number | undefined = undefined;
   closeReason: string | Uint8Array | undefined = undefined;
+  /** A CONTROL item's opcode (ping or pong). */
+  opcode = 0;
 
   constructor(kind: number, data: Buffer | Blob | null, size: number, callback: WriteCallback | undefined) {
     this.kind = kind;
@@ -99,6 +104,13 @@ export class OutgoingQueue {
     this.push(item);
   }
 
+  /** Queues a ping or pong whose payload is a Blob (read first, like a Blob message). */
+  pushControl(opcode: number, data: Blob, callback: WriteCallback | undefined): void {
+    const item = new OutgoingItem(CONTROL, data, data.size, callback);
+    item.opcode = opcode;
+    this.push(item);
+  }
+
   pushClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
     const item = new OutgoingItem(CLOSE, null, 0, undefined);
     item.closeCode = code;
@@ -120,7 +132,7 @@ export class OutgoingQueue {
     this.head = 0;
     this.bytes = 0;
     for (let i = head; i < items.length; i++) {
-      if (items[i].kind === MESSAGE || items[i].kind === FRAME) this.target.rejectSend(items[i].callback, error);
+      if (items[i].kind !== CLOSE && items[i].kind !== CLOSE_ECHO) this.target.rejectSend(items[i].callback, error);
     }
   }
 
@@ -177,6 +189,9 @@ export class OutgoingQueue {
         break;
       case FRAME:
         this.target.transmitFrame(item.frame!, item.callback);
+        break;
+      case CONTROL:
+        this.target.transmitControl(item.opcode, item.data as Buffer, item.callback);
         break;
       case CLOSE:
         this.target.transmitClose(item.closeCode, item.closeReason);

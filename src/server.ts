@@ -132,7 +132,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   address(): net.AddressInfo | string | null {
     if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
     const server = this.ownServer ?? (this.externalServer as net.Server | null);
-    if (server === null || typeof server.address !== 'function') return null;
+    // As ws: once closed, the server is no longer ours to report on.
+    if (server === null || this.state !== RUNNING || typeof server.address !== 'function') return null;
     return server.address();
   }
 
@@ -144,13 +145,13 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * already closed.
    */
   close(callback?: (error?: Error) => void): void {
-    if (callback) {
-      if (this.state === CLOSED) {
-        process.nextTick(callback, new WebSocketError('WS_ERR_SERVER_CLOSED', 'The server is not running'));
-        return;
-      }
-      this.once('close', () => callback());
+    if (this.state === CLOSED) {
+      // As ws: the callback gets an error, and 'close' comes once more.
+      if (callback) this.once('close', () => callback(new WebSocketError('WS_ERR_SERVER_CLOSED', 'The server is not running')));
+      process.nextTick(() => this.emit('close'));
+      return;
     }
+    if (callback) this.once('close', () => callback());
     if (this.state !== RUNNING) return;
     this.state = CLOSING;
     this.detach?.();

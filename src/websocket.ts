@@ -182,6 +182,10 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
     this.ws.transmitFrame(frame, callback);
   }
 
+  transmitControl(opcode: number, data: Buffer, callback: WriteCallback | undefined): void {
+    this.ws.transmitControl(opcode, data, callback);
+  }
+
   transmitClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
     this.ws.sendClose(code, reason);
   }
@@ -438,7 +442,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       );
       return;
     }
-    checkCloseArguments(code, reason); // validate before changing any state
+    ({ code, reason } = checkCloseArguments(code, reason)); // validated before any state changes
     const connection = this.connection;
     if (connection === null) return; // a client handshake being aborted
     if (this.state === CLOSING) {
@@ -697,15 +701,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (callback) process.nextTick(callback, error ?? notOpenError(this.state));
   }
 
-  /** @internal A Blob could not be read: as in ws, 'error' is emitted and TCP is closed. */
+  /** @internal A Blob could not be read: as in ws, 'error' is emitted (after the sends' callbacks) and TCP is closed. */
   onBlobUnreadable(error: Error): void {
     if (this.state === CLOSED) return;
     if (this.state === OPEN) {
       this.state = CLOSING;
       this.armCloseTimer();
     }
-    this.emitError(error);
     this.socket!.end();
+    process.nextTick(() => this.emitError(error));
   }
 
   /** @internal A message from the protocol: now, or behind messages still being inflated. */
@@ -926,16 +930,24 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       callback = mask;
     }
     if (this.state === CONNECTING) throw notOpenError(this.state);
-    if (data instanceof Blob) throw new TypeError('A ping or pong payload cannot be a Blob');
-    const payload = toBuffer(data as Exclude<SendData, Blob> | number | undefined);
-    if (payload.length > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    const isBlob = data instanceof Blob;
+    const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob> | number | undefined);
+    const size = isBlob ? (payload as Blob).size : (payload as Buffer).length;
+    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
     if (this.state !== OPEN) {
-      this.bufferedAfterClose += payload.length;
+      this.bufferedAfterClose += size;
       this.rejectSend(callback);
       return;
     }
+    // A Blob is read first, in line with the sends before it (as ws does).
+    if (isBlob) this.outgoingQueue().pushControl(opcode, payload as Blob, callback);
+    else this.transmitControl(opcode, payload as Buffer, callback);
+  }
+
+  /** @internal */
+  transmitControl(opcode: number, data: Buffer, callback: WriteCallback | undefined): void {
     const connection = this.connection!;
-    const sent = opcode === Opcode.Ping ? connection.ping(payload, callback) : connection.pong(payload, callback);
+    const sent = opcode === Opcode.Ping ? connection.ping(data, callback) : connection.pong(data, callback);
     if (!sent) this.rejectSend(callback);
   }
 }

@@ -45,7 +45,7 @@ export interface ClosePayload {
 export function parseClosePayload(payload: Buffer, skipUTF8Validation = false): ClosePayload {
   if (payload.length === 0) return { code: CloseCode.NoStatus, reason: payload };
   if (payload.length === 1) {
-    throw new ProtocolError('WS_ERR_INVALID_CLOSE_PAYLOAD', 'Close frame payload of 1 byte', CloseCode.ProtocolError);
+    throw new ProtocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'Close frame payload of 1 byte', CloseCode.ProtocolError);
   }
   const code = payload.readUInt16BE(0);
   if (!isValidCloseCode(code)) {

@@ -165,8 +165,11 @@ export function acceptResponseLines(key: string, protocol: string | undefined, e
 /** A complete HTTP response refusing the upgrade, with a plain-text body. */
 export function buildRejectResponse(status: number, message: string, headers: Record<string, HeaderValue> = {}): string {
   const body = Buffer.from(message, 'utf8');
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close'];
-  formatHeaders(lines, Object.entries(headers));
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`];
+  const entries = Object.entries(headers);
+  // One Connection line: the caller's (426 says "Upgrade"), else ours.
+  if (!entries.some(([name]) => name.toLowerCase() === 'connection')) lines.push('Connection: close');
+  formatHeaders(lines, entries);
   lines.push('Content-Type: text/plain; charset=utf-8', `Content-Length: ${body.length}`);
   return lines.join('\r\n') + '\r\n\r\n' + message;
 }

@@ -176,27 +176,30 @@ export class FrameParser {
     const rsv1 = (byte0 & 0x40) !== 0;
 
     // Everything the first two bytes can tell is checked before waiting for more.
-    if ((byte0 & 0x30) !== 0 || (rsv1 && !this.perMessageDeflate)) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV', 'Reserved bits set without a negotiated extension');
+    if ((byte0 & 0x30) !== 0) {
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 or RSV3 set without a negotiated extension');
+    }
+    if (rsv1 && !this.perMessageDeflate) {
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set without a negotiated extension');
     }
     if (!isKnownOpcode(opcode)) {
       throw protocolError('WS_ERR_INVALID_OPCODE', `Reserved opcode ${opcode}`);
     }
     // RFC 7692 section 6.1: RSV1 ("Per-Message Compressed") is set on the first frame of a message only.
     if (rsv1 && (opcode === Opcode.Continuation || isControlOpcode(opcode))) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV', 'RSV1 set on a continuation or control frame');
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set on a continuation or control frame');
     }
     if (isControlOpcode(opcode)) {
-      if (!fin) throw protocolError('WS_ERR_FRAGMENTED_CONTROL', 'Fragmented control frame');
+      if (!fin) throw protocolError('WS_ERR_EXPECTED_FIN', 'Fragmented control frame');
       if (length7 > MAX_CONTROL_PAYLOAD) {
-        throw protocolError('WS_ERR_CONTROL_TOO_LONG', 'Control frame payload longer than 125 bytes');
+        throw protocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'Control frame payload longer than 125 bytes');
       }
     } else if (opcode === Opcode.Continuation) {
       if (this.messageOpcode === 0) {
-        throw protocolError('WS_ERR_UNEXPECTED_CONTINUATION', 'Continuation frame without a message to continue');
+        throw protocolError('WS_ERR_INVALID_OPCODE', 'Continuation frame without a message to continue');
       }
     } else if (this.messageOpcode !== 0) {
-      throw protocolError('WS_ERR_EXPECTED_CONTINUATION', 'New data frame while a fragmented message is open');
+      throw protocolError('WS_ERR_INVALID_OPCODE', 'New data frame while a fragmented message is open');
     }
     if (masked !== this.isServer) {
       throw this.isServer
@@ -214,24 +217,29 @@ export class FrameParser {
       length = header.readUInt16BE(2);
     } else if (length7 === 127) {
       const high = header.readUInt32BE(2);
-      if (high >= 0x80000000) {
-        throw protocolError('WS_ERR_INVALID_LENGTH', '64-bit payload length with the most significant bit set');
+      // The RFC forbids the top bit; larger lengths than 2^53 - 1 cannot be counted exactly (ws's rule, and its 1009).
+      if (high > 0x1fffff) {
+        throw protocolError(
+          'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+          'Payload length beyond 2^53 - 1 bytes',
+          CloseCode.MessageTooBig,
+        );
       }
       length = high * 0x100000000 + header.readUInt32BE(6);
     }
     if (!isControlOpcode(opcode) && this.messageLength + length > this.maxPayload) {
       // Refused before a single payload byte is buffered.
       throw protocolError(
-        'WS_ERR_PAYLOAD_TOO_BIG',
+        'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
         `Message larger than maxPayload (${this.maxPayload} bytes)`,
         CloseCode.MessageTooBig,
       );
     }
     if (!isControlOpcode(opcode) && ++this.messageFrames > this.maxFragments) {
       throw protocolError(
-        'WS_ERR_TOO_MANY_FRAGMENTS',
+        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
         `Message in more than maxFragments (${this.maxFragments}) frames`,
-        CloseCode.MessageTooBig,
+        CloseCode.PolicyViolation,
       );
     }
     if (masked) this.maskKey = header.readUInt32BE(size - 4);
