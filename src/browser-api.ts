@@ -228,11 +228,11 @@ export class BrowserApi {
   }
 }
 
-/** Gives WebSocket.prototype the members of BrowserApi. */
+/** Gives WebSocket.prototype the members of BrowserApi, enumerable as ws's are. */
 export function installBrowserApi(prototype: object): void {
   for (const name of Object.getOwnPropertyNames(BrowserApi.prototype)) {
     if (name === 'constructor') continue;
-    Object.defineProperty(prototype, name, Object.getOwnPropertyDescriptor(BrowserApi.prototype, name)!);
+    Object.defineProperty(prototype, name, { ...Object.getOwnPropertyDescriptor(BrowserApi.prototype, name)!, enumerable: true });
   }
 }
 

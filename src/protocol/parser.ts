@@ -98,6 +98,8 @@ export class FrameParser {
   private maskKey = 0;
   private maskPhase = 0;
   private payloadRemaining = 0;
+  /** Chunks the current frame's payload arrived in (ws's maxBufferedChunks counts them). */
+  private framePieces = 0;
 
   // The message being assembled; messageOpcode 0 means none is open.
   private messageOpcode = 0;
@@ -248,6 +250,7 @@ export class FrameParser {
     this.opcode = opcode;
     this.masked = masked;
     this.maskPhase = 0;
+    this.framePieces = 0;
     this.payloadRemaining = length;
     if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       this.messageOpcode = opcode;
@@ -299,6 +302,15 @@ export class FrameParser {
     }
     this.bufferedBytes -= piece.length;
     this.payloadRemaining -= piece.length;
+    // ws holds a frame's chunks until the frame is complete; netws copies them
+    // as they come, but honours the same limit on how many a frame may take.
+    if (++this.framePieces > this.maxBufferedChunks) {
+      throw protocolError(
+        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+        `Frame in more than maxBufferedChunks (${this.maxBufferedChunks}) received chunks`,
+        CloseCode.PolicyViolation,
+      );
+    }
     if (this.masked) {
       applyMask(piece, keyBytes(this.maskKey), this.maskPhase);
       this.maskPhase = (this.maskPhase + piece.length) & 3;
