@@ -1,15 +1,59 @@
-export { WebSocket, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
+// The public surface, nothing else, in the two shapes ws users write:
+// named exports (`import { WebSocketServer } from 'netws'`), and the
+// WebSocket class carrying the rest as static properties, as ws's index.js
+// builds it (`import WebSocket from 'netws'; new WebSocket.Server(...)`).
+// `require('netws')` gets that same class through commonjs.ts.
+import { WebSocket as WebSocketClass } from './websocket.ts';
+import { WebSocketServer, prepareMessage } from './server.ts';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
+import { PreparedMessage } from './protocol/prepared.ts';
+import { WebSocketError, ProtocolError } from './protocol/errors.ts';
+import { CloseCode, isValidCloseCode } from './protocol/close.ts';
+import { Protocol } from './protocol/protocol.ts';
+
+export { WebSocketClass as WebSocket, WebSocketServer, prepareMessage, PreparedMessage };
+export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
+export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
+export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
 export type { SendData, SendOptions } from './websocket.ts';
-export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
-export { WebSocketServer, prepareMessage } from './server.ts';
-export { PreparedMessage } from './protocol/prepared.ts';
 export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
 export type { ClientOptions } from './client.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 export type { HeartbeatOptions } from './heartbeat.ts';
-export { WebSocketError, ProtocolError } from './protocol/errors.ts';
-export { CloseCode, isValidCloseCode } from './protocol/close.ts';
-export { Protocol } from './protocol/protocol.ts';
 export type { ProtocolHandler, ProtocolOptions } from './protocol/protocol.ts';
+
+// The names ws's index.js attaches, enumerable as there.
+const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass };
+// The other named exports, so that CommonJS code reaches them too
+// (`require('netws').CloseCode`); not enumerable, so Object.keys() of the
+// class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
+const netwsStatics = {
+  prepareMessage, PreparedMessage, CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent,
+  WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol,
+};
+for (const [statics, enumerable] of [[wsStatics, true], [netwsStatics, false]] as const) {
+  for (const [name, value] of Object.entries(statics)) {
+    Object.defineProperty(WebSocketClass, name, { value, enumerable, writable: true, configurable: true });
+  }
+}
+
+/** The WebSocket class, with the other classes and functions as static properties. */
+const WebSocket = WebSocketClass as typeof WebSocketClass & typeof wsStatics & typeof netwsStatics;
+type WebSocket = WebSocketClass;
+// Types under the default import too, by @types/ws's names:
+// `import WebSocket from 'netws'; const wss: WebSocket.Server = ...`.
+declare namespace WebSocket {
+  export type Server = import('./server.ts').WebSocketServer;
+  export type WebSocketServer = import('./server.ts').WebSocketServer;
+  export type WebSocket = WebSocketClass;
+  export type ServerOptions = import('./server.ts').ServerOptions;
+  export type ClientOptions = import('./client.ts').ClientOptions;
+  export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
+  export type VerifyClientCallback = import('./server.ts').VerifyClientCallback;
+  export type CloseEvent = import('./events.ts').CloseEvent;
+  export type ErrorEvent = import('./events.ts').ErrorEvent;
+  export type MessageEvent = import('./events.ts').MessageEvent;
+}
+export default WebSocket;
