@@ -8,7 +8,7 @@
  * under more node binaries too, e.g. to check the Node versions in `engines`.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,9 +60,9 @@ let temporary: string | undefined;
 function install(): Promise<Installed> {
   installed ??= (async () => {
     const project = (temporary = await mkdtemp(path.join(os.tmpdir(), 'netws-package-')));
-    const packOutput = await run('npm', ['pack', '--json', '--pack-destination', project], root, 120_000);
-    const [{ filename }] = JSON.parse(packOutput) as [{ filename: string }];
-    const tarball = path.join(project, filename);
+    // The tarball is the one file in the fresh directory (npm's stdout can carry script output).
+    await run('npm', ['pack', '--pack-destination', project], root, 120_000);
+    const tarball = path.join(project, (await readdir(project)).find((name) => name.endsWith('.tgz')) ?? 'no tarball');
     const listing = await run('tar', ['-tzf', tarball], project, 10_000);
     const files = listing.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
 
