@@ -1,7 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket, * as netws from '../src/index.ts';
-import * as commonjs from '../src/commonjs.ts';
 
 const test = suite('index: the public surface in ws\'s two shapes');
 
@@ -26,11 +25,6 @@ test("ws's names are enumerable, as ws's index.js assigns them; netws' other exp
   for (const name of ['CloseCode', 'prepareMessage', 'Protocol', 'WebSocketError']) assert.not.ok(keys.includes(name), name);
   const descriptor = Object.getOwnPropertyDescriptor(WebSocket, 'Server');
   assert.equal(descriptor, { value: netws.WebSocketServer, writable: true, enumerable: true, configurable: true });
-});
-
-test("commonjs.ts (require's entry) exports the class as 'module.exports', which Node's require() returns", () => {
-  assert.is((commonjs as Record<string, unknown>)['module.exports'], WebSocket);
-  assert.is(commonjs.WebSocketServer, netws.WebSocketServer);
 });
 
 test.run();

@@ -1,8 +1,8 @@
-// The public surface, nothing else, in the two shapes ws users write:
-// named exports (`import { WebSocketServer } from 'netws'`), and the
-// WebSocket class carrying the rest as static properties, as ws's index.js
-// builds it (`import WebSocket from 'netws'; new WebSocket.Server(...)`).
-// `require('netws')` gets that same class through commonjs.ts.
+// The public surface, nothing else, in the two shapes ws users write: named
+// exports (`import { WebSocketServer } from 'netws'`), and the WebSocket
+// class carrying the rest as static properties, as ws's index.js builds it
+// (`import WebSocket from 'netws'; new WebSocket.Server(...)`), which is
+// also what `require('netws')` returns (commonjs.cts).
 import { WebSocket as WebSocketClass } from './websocket.ts';
 import { WebSocketServer, prepareMessage } from './server.ts';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
@@ -11,7 +11,7 @@ import { WebSocketError, ProtocolError } from './protocol/errors.ts';
 import { CloseCode, isValidCloseCode } from './protocol/close.ts';
 import { Protocol } from './protocol/protocol.ts';
 
-export { WebSocketClass as WebSocket, WebSocketServer, prepareMessage, PreparedMessage };
+export { WebSocketServer, prepareMessage, PreparedMessage };
 export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
 export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
@@ -42,18 +42,40 @@ for (const [statics, enumerable] of [[wsStatics, true], [netwsStatics, false]] a
 /** The WebSocket class, with the other classes and functions as static properties. */
 const WebSocket = WebSocketClass as typeof WebSocketClass & typeof wsStatics & typeof netwsStatics;
 type WebSocket = WebSocketClass;
-// Types under the default import too, by @types/ws's names:
-// `import WebSocket from 'netws'; const wss: WebSocket.Server = ...`.
+// Every exported type under the class's name too, as @types/ws has them: for
+// `WebSocket.ServerOptions` after a default import, and for CommonJS code,
+// whose `require('netws')` is typed as this one name (commonjs.cts).
 declare namespace WebSocket {
   export type Server = import('./server.ts').WebSocketServer;
   export type WebSocketServer = import('./server.ts').WebSocketServer;
   export type WebSocket = WebSocketClass;
-  export type ServerOptions = import('./server.ts').ServerOptions;
-  export type ClientOptions = import('./client.ts').ClientOptions;
-  export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
-  export type VerifyClientCallback = import('./server.ts').VerifyClientCallback;
+  export type PreparedMessage = import('./protocol/prepared.ts').PreparedMessage;
   export type CloseEvent = import('./events.ts').CloseEvent;
   export type ErrorEvent = import('./events.ts').ErrorEvent;
   export type MessageEvent = import('./events.ts').MessageEvent;
+  export type WebSocketEvent = import('./events.ts').WebSocketEvent;
+  export type WebSocketError = import('./protocol/errors.ts').WebSocketError;
+  export type ProtocolError = import('./protocol/errors.ts').ProtocolError;
+  export type Protocol = import('./protocol/protocol.ts').Protocol;
+  export type SendData = import('./websocket.ts').SendData;
+  export type SendOptions = import('./websocket.ts').SendOptions;
+  export type EventInit = import('./events.ts').EventInit;
+  export type CloseEventInit = import('./events.ts').CloseEventInit;
+  export type ErrorEventInit = import('./events.ts').ErrorEventInit;
+  export type MessageEventInit = import('./events.ts').MessageEventInit;
+  export type AddEventListenerOptions = import('./browser-api.ts').AddEventListenerOptions;
+  export type BinaryType = import('./browser-api.ts').BinaryType;
+  export type EventHandler<E extends Event> = import('./browser-api.ts').EventHandler<E>;
+  export type WebSocketEventListener<E extends Event = Event> = import('./browser-api.ts').WebSocketEventListener<E>;
+  export type WebSocketEventMap = import('./browser-api.ts').WebSocketEventMap;
+  export type ServerOptions = import('./server.ts').ServerOptions;
+  export type UpgradeRequest = import('./server.ts').UpgradeRequest;
+  export type VerifyClientInfo = import('./server.ts').VerifyClientInfo;
+  export type VerifyClientCallback = import('./server.ts').VerifyClientCallback;
+  export type ClientOptions = import('./client.ts').ClientOptions;
+  export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
+  export type HeartbeatOptions = import('./heartbeat.ts').HeartbeatOptions;
+  export type ProtocolHandler = import('./protocol/protocol.ts').ProtocolHandler;
+  export type ProtocolOptions = import('./protocol/protocol.ts').ProtocolOptions;
 }
-export default WebSocket;
+export { WebSocket, WebSocket as default };

@@ -96,18 +96,19 @@ test('npm pack builds and ships dist/ (JavaScript, .d.ts, source maps), README.m
   const { project, files } = await install();
   const outside = files.filter((file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(file));
   assert.equal(outside, [], 'files outside the allowed set');
-  for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/commonjs.js']) {
+  for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/commonjs.cjs']) {
     assert.ok(files.includes(file), `${file} is missing`);
   }
-  const scripts = files.filter((file) => file.endsWith('.js'));
-  assert.ok(scripts.length > 10, `only ${scripts.length} .js files`);
+  const scripts = files.filter((file) => /\.c?js$/.test(file));
+  assert.ok(scripts.length > 10, `only ${scripts.length} scripts`);
   for (const script of scripts) {
-    assert.ok(files.includes(script.replace(/\.js$/, '.d.ts')), `no .d.ts for ${script}`);
+    assert.ok(files.includes(script.replace(/\.(c?)js$/, '.d.$1ts')), `no declarations for ${script}`);
     assert.ok(files.includes(`${script}.map`), `no source map for ${script}`);
   }
   const packageDir = path.join(project, 'node_modules/netws');
   const map = JSON.parse(await readFile(path.join(packageDir, 'dist/index.js.map'), 'utf8')) as { sourcesContent?: string[] };
-  assert.ok(map.sourcesContent?.[0]?.includes('export default'), 'source maps carry their sources (src/ does not ship)');
+  const source = await readFile(path.join(root, 'src/index.ts'), 'utf8');
+  assert.ok(map.sourcesContent?.[0] === source, 'source maps carry their sources (src/ does not ship)');
   const manifest = JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8')) as Record<string, unknown>;
   assert.is(manifest.dependencies, undefined, 'netws has no runtime dependencies');
 });
