@@ -54,7 +54,7 @@ wss.on('connection', (ws: WebSocket) => {
   let received = 0;
   ws.on('message', (data, isBinary) => {
     if (isBinary) {
-      expected = data[0];
+      expected = (data as Buffer)[0];
       received++;
     }
     ws.send(data, { binary: isBinary });

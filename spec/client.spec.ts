@@ -133,7 +133,7 @@ client('http: URLs map to ws:, and the client works over IPv6 loopback', async (
   ]);
   if (!listening) return; // no IPv6 on this host
   const ws = new WebSocket(`http://[::1]:${portOf(wss)}`);
-  assert.ok(ws.url.startsWith('ws://[::1]:'));
+  assert.ok(ws.url!.startsWith('ws://[::1]:'));
   await waitFor(ws, 'open');
   ws.terminate();
   await waitFor(ws, 'close');

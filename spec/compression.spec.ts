@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
-import { MessageCompressor, setZlibConcurrency, zlibJobs } from '../src/compression.ts';
+import { MessageCompressor, ZlibPool, resolveDeflateConfig, type DeflateConfig } from '../src/compression.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
 import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
 
@@ -481,11 +481,17 @@ const lifecycle = suite('permessage-deflate: lifecycle and limits');
 
 const params = { sendNoContextTakeover: false, sendWindowBits: 15, receiveNoContextTakeover: true, receiveWindowBits: 15 };
 
+/** A compressor on `pool` with the default zlib settings. */
+function compressorOn(pool: ZlibPool, maxPayload = 1 << 20): MessageCompressor {
+  const config: DeflateConfig = { ...resolveDeflateConfig({ threshold: 0 }, false)!, pool };
+  return new MessageCompressor({ params, config }, maxPayload);
+}
+
 lifecycle('close() ends a running job and every queued one with an error, and frees the slot', async () => {
-  setZlibConcurrency(1);
-  try {
-    const first = new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 });
-    const second = new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 });
+  const pool = new ZlibPool(1);
+  {
+    const first = compressorOn(pool);
+    const second = compressorOn(pool);
     const results: string[] = [];
     const done = (name: string) => (error: Error | null) => results.push(`${name}:${error ? 'error' : 'ok'}`);
     first.compress(Buffer.alloc(100_000, 'a'), true, done('running'));
@@ -495,24 +501,19 @@ lifecycle('close() ends a running job and every queued one with an error, and fr
     await sleep(20);
     assert.equal(results.sort(), ['queued:error', 'running:error']);
     // The slot is free again: a new job runs.
-    const third = new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 });
+    const third = compressorOn(pool);
     const output = await new Promise<Buffer>((resolve, reject) =>
       third.decompress(deflate('after'), (error, data) => (error ? reject(error) : resolve(data!))),
     );
     assert.is(output.toString(), 'after');
     third.close();
-  } finally {
-    setZlibConcurrency(10);
   }
 });
 
 lifecycle('no context takeover: streams go back to a shared pool, bounded by the concurrency limit', async () => {
-  setZlibConcurrency(2);
-  try {
-    const compressors = Array.from(
-      { length: 5 },
-      () => new MessageCompressor({ params, threshold: 0, level: 6, memLevel: 8, maxPayload: 1 << 20 }),
-    );
+  const pool = new ZlibPool(2);
+  {
+    const compressors = Array.from({ length: 5 }, () => compressorOn(pool));
     const outputs = await Promise.all(
       compressors.map(
         (compressor, i) =>
@@ -523,17 +524,16 @@ lifecycle('no context takeover: streams go back to a shared pool, bounded by the
     );
     assert.equal(outputs, ['message 0', 'message 1', 'message 2', 'message 3', 'message 4']);
     for (const compressor of compressors) compressor.close();
-  } finally {
-    setZlibConcurrency(10);
   }
 });
 
 lifecycle('many connections compressing at once never run more zlib jobs than the concurrency limit', async () => {
-  // Server and clients share this process, so the limit covers both ends' jobs.
+  // The limit is the server's own: its pool, not the clients' (they share the default one).
   const server = await echoServer({ perMessageDeflate: { concurrency: 2, threshold: 0 } });
+  const pool = (server as unknown as { deflate: DeflateConfig }).deflate.pool;
   let peak = 0;
   let finished = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, zlibJobs().running)), 0);
+  const sampler = setInterval(() => (peak = Math.max(peak, pool.jobs.running)), 0);
   const clients = await Promise.all(Array.from({ length: 30 }, () => connect(portOf(server), { threshold: 0 })));
   try {
     await Promise.all(
@@ -542,14 +542,13 @@ lifecycle('many connections compressing at once never run more zlib jobs than th
           const text = sample(40_000, i * 3 + round);
           const [data] = await echo(ws, text);
           assert.is(data.toString(), text);
-          peak = Math.max(peak, zlibJobs().running);
+          peak = Math.max(peak, pool.jobs.running);
         }
         finished++;
       }),
     );
   } finally {
     clearInterval(sampler);
-    setZlibConcurrency(10);
   }
   assert.is(finished, 30);
   assert.ok(peak >= 1 && peak <= 2, `peak ${peak} running jobs`);
@@ -563,7 +562,7 @@ lifecycle('the peer drops the connection while a message inflates: message first
   const events: string[] = [];
   const closed = new Promise<void>((resolve) =>
     server.on('connection', (ws) => {
-      ws.on('message', (data) => events.push(`message ${data.length}`));
+      ws.on('message', (data) => events.push(`message ${(data as Buffer).length}`));
       ws.on('close', (code) => {
         events.push(`close ${code}`);
         resolve();

@@ -14,12 +14,17 @@
 import type { EventEmitter } from 'node:events';
 import { isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close.ts';
 import { CloseEvent, ErrorEvent, kTarget, MessageEvent, WebSocketEvent } from './events.ts';
-import type { SendData, SendOptions, WebSocket } from './websocket.ts';
-import type { WriteCallback } from './protocol/protocol.ts';
+import type { WebSocket } from './websocket.ts';
 
-/** How binary messages reach MessageEvent.data; 'nodebuffer' (a Buffer) is the default, as in ws. */
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'blob';
-const BINARY_TYPES: readonly string[] = ['nodebuffer', 'arraybuffer', 'blob'];
+/**
+ * How binary messages are delivered (Node-style 'message' data and
+ * MessageEvent.data alike): 'nodebuffer' (a Buffer, the default, as in ws),
+ * 'arraybuffer', 'fragments' (a Buffer per frame, as in ws) or 'blob'.
+ */
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+
+/** The event types of the WHATWG API: addEventListener() ignores any other, as ws does. */
+const EVENT_TYPES: readonly string[] = ['open', 'message', 'close', 'error'];
 
 export interface WebSocketEventMap {
   open: Event;
@@ -51,11 +56,6 @@ interface ListenerRecord {
 type Wrapper = ((first?: unknown, second?: unknown, third?: unknown) => void) & { [kRecord]: ListenerRecord };
 
 const kRecord = Symbol('netws.listenerRecord');
-const kBinaryType = Symbol('netws.binaryType');
-
-interface BrowserState {
-  [kBinaryType]?: BinaryType;
-}
 
 /** The EventEmitter underneath, without the typed event map. */
 function emitterOf(ws: object): EventEmitter {
@@ -73,13 +73,23 @@ function setTarget(event: Event, target: object): void {
   }
 }
 
-function binaryData(data: Buffer, binaryType: BinaryType): Buffer | ArrayBuffer | Blob {
-  if (binaryType === 'nodebuffer') return data;
-  if (binaryType === 'blob') return new Blob([data]);
-  const buffer = data.buffer as ArrayBuffer;
+/**
+ * A binary message's data as binaryType asks. `fragments` is set when the
+ * parser kept the message's frames apart (binaryType was 'fragments' then).
+ */
+export function binaryMessageData(
+  data: Buffer,
+  fragments: Buffer[] | null,
+  binaryType: BinaryType,
+): Buffer | ArrayBuffer | Buffer[] | Blob {
+  if (binaryType === 'fragments') return fragments ?? [data];
+  const whole = fragments === null ? data : fragments.length === 1 ? fragments[0] : Buffer.concat(fragments);
+  if (binaryType === 'nodebuffer') return whole;
+  if (binaryType === 'blob') return new Blob([whole]);
+  const buffer = whole.buffer as ArrayBuffer;
   // A Buffer may be a view into a larger (pooled) ArrayBuffer: hand out only its bytes.
-  if (data.byteOffset === 0 && data.byteLength === buffer.byteLength) return buffer;
-  return buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+  if (whole.byteOffset === 0 && whole.byteLength === buffer.byteLength) return buffer;
+  return buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength);
 }
 
 /** Builds the WHATWG event for one Node-style emit, or passes a dispatched Event through. */
@@ -87,8 +97,8 @@ function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, t
   if (first instanceof Event && second === undefined) return first;
   let event: WebSocketEvent | MessageEvent | CloseEvent | ErrorEvent;
   if (type === 'message') {
-    const data = first as Buffer;
-    event = new MessageEvent('message', { data: second ? binaryData(data, ws.binaryType) : data.toString() });
+    // Binary data arrives already shaped by binaryType; text as a Buffer.
+    event = new MessageEvent('message', { data: second ? first : String(first) });
   } else if (type === 'close') {
     event = new CloseEvent('close', { code: first as number, reason: String(second), wasClean: third as boolean });
   } else if (type === 'error') {
@@ -147,16 +157,6 @@ function asWebSocket(api: BrowserApi): WebSocket {
  * WebSocket.prototype.
  */
 export class BrowserApi {
-  /** How binary messages arrive in MessageEvent.data; Node-style 'message' listeners always get a Buffer. */
-  get binaryType(): BinaryType {
-    return (this as BrowserState)[kBinaryType] ?? 'nodebuffer';
-  }
-
-  set binaryType(value: BinaryType) {
-    // WebIDL: assigning a string outside the enumeration is ignored.
-    if (BINARY_TYPES.includes(value)) (this as BrowserState)[kBinaryType] = value;
-  }
-
   get onopen(): EventHandler<Event> {
     return getHandler(asWebSocket(this), 'open');
   }
@@ -197,7 +197,7 @@ export class BrowserApi {
   ): void;
   addEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | AddEventListenerOptions): void {
-    if (listener === null || listener === undefined) return;
+    if (listener === null || listener === undefined || !EVENT_TYPES.includes(type)) return;
     const { once = false, signal } = typeof options === 'object' && options !== null ? options : {};
     if (signal?.aborted) return;
     const ws = asWebSocket(this);
@@ -237,15 +237,23 @@ export function installBrowserApi(prototype: object): void {
 }
 
 /**
- * close()'s argument checks with the browser's exceptions: an InvalidAccessError
- * for a code that may not be sent (or a reason without a code, as Chromium
- * does), a SyntaxError for a reason over 123 bytes. netws also accepts the
- * codes 1001-1003 and 1007-1014 that browsers refuse.
+ * close()'s arguments as the WHATWG API converts and checks them: the code
+ * is a WebIDL `[Clamp] unsigned short` (1000.5 is 1000, '4000' is 4000),
+ * the reason a string (anything else is converted) or, beyond the browser
+ * API, a Uint8Array. An InvalidAccessError for a code that may not be sent
+ * (or a reason without a code, as Chromium does), a SyntaxError for a reason
+ * over 123 bytes. netws also accepts the codes 1001-1003 and 1007-1014 that
+ * browsers refuse.
  */
-export function checkCloseArguments(code?: number, reason?: string | Uint8Array): void {
-  if (code !== undefined && (!Number.isInteger(code) || !isValidCloseCode(code))) {
-    throw new DOMException(`Invalid close code: ${code}`, 'InvalidAccessError');
+export function checkCloseArguments(
+  rawCode?: unknown,
+  rawReason?: unknown,
+): { code: number | undefined; reason: string | Uint8Array | undefined } {
+  const code = rawCode === undefined ? undefined : clampUnsignedShort(rawCode);
+  if (code !== undefined && !isValidCloseCode(code)) {
+    throw new DOMException(`Invalid close code: ${String(rawCode)}`, 'InvalidAccessError');
   }
+  const reason = rawReason === undefined || rawReason instanceof Uint8Array ? rawReason : String(rawReason);
   const reasonLength = typeof reason === 'string' ? Buffer.byteLength(reason) : (reason?.byteLength ?? 0);
   if (reasonLength > MAX_CLOSE_REASON) {
     throw new DOMException(`Close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON} fit`, 'SyntaxError');
@@ -253,58 +261,16 @@ export function checkCloseArguments(code?: number, reason?: string | Uint8Array)
   if (code === undefined && reasonLength > 0) {
     throw new DOMException('A close reason needs a close code', 'InvalidAccessError');
   }
+  return { code, reason };
 }
 
-const kSendQueue = Symbol('netws.sendQueue');
-
-type QueuedSend = [data: SendData | number, options: SendOptions | undefined, callback: WriteCallback | undefined];
-
-interface SendQueueState {
-  [kSendQueue]?: QueuedSend[];
-}
-
-/** Must this send wait? A Blob is read asynchronously, and later messages may not overtake it. */
-export function isSendQueued(ws: WebSocket, data: unknown): boolean {
-  return data instanceof Blob || (ws as SendQueueState)[kSendQueue] !== undefined;
-}
-
-/** Queues a send behind the Blobs being read; the queue drains in order. */
-export function queueSend(ws: WebSocket, data: SendData | number, options: SendOptions | undefined, callback?: WriteCallback): void {
-  const state = ws as SendQueueState;
-  const queue = state[kSendQueue];
-  if (queue !== undefined) {
-    queue.push([data, options, callback]);
-    return;
-  }
-  state[kSendQueue] = [[data, options, callback]];
-  void drainSendQueue(ws, state);
-}
-
-async function drainSendQueue(ws: WebSocket, state: SendQueueState): Promise<void> {
-  const queue = state[kSendQueue]!;
-  while (queue.length > 0) {
-    const [data, options, callback] = queue[0];
-    let bytes = data as Exclude<SendData, Blob> | number;
-    if (data instanceof Blob) {
-      try {
-        bytes = new Uint8Array(await data.arrayBuffer());
-      } catch (error) {
-        queue.shift();
-        if (callback) callback(error as Error);
-        continue;
-      }
-    }
-    queue.shift();
-    // Lift the queue for this one call so send() goes straight through.
-    state[kSendQueue] = undefined;
-    try {
-      ws.send(bytes, options ?? {}, callback);
-    } catch (error) {
-      // Too late to throw to the caller (a later send with data of a wrong type).
-      if (callback) callback(error as Error);
-    } finally {
-      state[kSendQueue] = queue;
-    }
-  }
-  state[kSendQueue] = undefined;
+/** WebIDL's [Clamp] conversion to unsigned short: NaN is 0, halves round to even. */
+function clampUnsignedShort(value: unknown): number {
+  const number = Number(value);
+  if (Number.isNaN(number)) return 0;
+  const clamped = Math.min(Math.max(number, 0), 0xffff);
+  const floor = Math.floor(clamped);
+  const fraction = clamped - floor;
+  if (fraction > 0.5 || (fraction === 0.5 && floor % 2 === 1)) return floor + 1;
+  return floor;
 }

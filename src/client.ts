@@ -7,25 +7,63 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { deflateSettings, resolveDeflateOption } from './compression.ts';
+import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression.ts';
 import { HeadReader, parseResponseHead, type ResponseHead } from './http/head.ts';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_HEADER_COUNT,
+  DEFAULT_MAX_HEADER_SIZE,
+  deflateOption,
+  millisecondsOption,
+  numberOption,
+  type ClientOptions,
+} from './options.ts';
 import { WebSocketError } from './protocol/errors.ts';
 import { buildUpgradeRequest, checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
 import { formatExtensions, isToken } from './protocol/headers.ts';
-import {
-  PERMESSAGE_DEFLATE,
-  acceptDeflateResponse,
-  buildDeflateOffer,
-  type DeflateParams,
-  type PerMessageDeflateOptions,
-} from './protocol/permessage-deflate.ts';
-import type { WebSocket } from './websocket.ts';
-import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
-import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_PAYLOAD, kAbortHandshake, kAttach } from './websocket.ts';
+import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type DeflateParams } from './protocol/permessage-deflate.ts';
 
-export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
-export const DEFAULT_MAX_HEADER_COUNT = 100;
+/** The server's answer to the opening handshake, as 'upgrade' and 'unexpected-response' listeners get it. */
+export type UpgradeResponse = ResponseHead;
+
+/** What a WebSocket needs once its opening handshake succeeded. */
+export interface HandshakeResult {
+  /** The URL finally connected to (after redirects). */
+  url: string;
+  socket: Duplex;
+  /** Bytes that arrived after the response head. */
+  head: Buffer;
+  protocol: string;
+  extensions: string;
+  deflate: DeflateSettings | null;
+}
+
+/** How the handshake reports to the WebSocket that started it (the client imports nothing from websocket.ts). */
+export interface ClientHandshakeHooks {
+  /** The 101 response arrived and was accepted ('upgrade' event). */
+  upgrade(response: UpgradeResponse): void;
+  /** A redirect is about to be followed ('redirect' event). */
+  redirect(url: string, request: unknown): void;
+  /** A response other than 101: true if a listener took it ('unexpected-response'), else the handshake fails. */
+  unexpectedResponse(request: unknown, response: UpgradeResponse): boolean;
+  /** False once the user closed the WebSocket (from an 'upgrade' listener, say). */
+  isConnecting(): boolean;
+  open(result: HandshakeResult): void;
+  /** The handshake failed; `socket`, if given, is still to be destroyed. */
+  fail(error: Error, socket?: Duplex | null): void;
+}
+
+/** A handshake in progress. */
+export interface ClientHandshake {
+  url: string;
+  /**
+   * Stops it: timers cleared, listeners removed, later socket errors
+   * ignored. Returns the socket (if any) for the WebSocket to destroy.
+   */
+  abort(): Duplex | null;
+}
+
+function ignoreError(): void {}
 
 /** TLS settings passed through to tls.connect for wss: URLs. */
 const TLS_OPTION_NAMES = [
@@ -41,39 +79,6 @@ const TLS_OPTION_NAMES = [
   'minVersion',
   'maxVersion',
 ] as const;
-
-type TlsOptions = Pick<tls.ConnectionOptions, (typeof TLS_OPTION_NAMES)[number]>;
-
-export interface ClientOptions extends TlsOptions {
-  /** Extra request headers; names must be tokens and values may not hold CR or LF. */
-  headers?: Record<string, string>;
-  origin?: string;
-  /** Milliseconds for the whole opening handshake; default 10 s. */
-  handshakeTimeout?: number;
-  /** Largest message accepted, in bytes; default 64 MiB. */
-  maxPayload?: number;
-  /** Milliseconds to wait for the closing handshake before destroying the socket; default 30 s. */
-  closeTimeout?: number;
-  /** Largest response head accepted, in bytes; default 16 KiB. */
-  maxHeaderSize?: number;
-  /** Most frames in one received message; default 131,072. More → close 1009. */
-  maxFragments?: number;
-  /** Bytes that may wait in the send buffer; default 64 MiB. More → close 1008. */
-  maxBufferedAmount?: number;
-  /** Ping every `interval` ms, destroy the connection if silent for `timeout` ms; default off. */
-  heartbeat?: HeartbeatOptions;
-  /** Local address to connect from. */
-  localAddress?: string;
-  /** 4 or 6 to force an address family for the host name lookup. */
-  family?: number;
-  /**
-   * Offer permessage-deflate (RFC 7692): `true` for the defaults, or the
-   * settings; default true, as browsers do. Used only if the server accepts.
-   */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Opens the transport yourself (a proxy tunnel, a test stream): the request is written to it. */
-  createConnection?: (options: { host: string; port: number; secure: boolean }) => Duplex;
-}
 
 /** Thrown for a bad URL or subprotocol list, as the WHATWG WebSocket constructor does. */
 function syntaxError(message: string): DOMException {
@@ -110,43 +115,42 @@ export function checkProtocols(protocols: string | string[]): string[] {
 }
 
 /**
- * Starts connecting `ws` and returns its URL and socket. URL and subprotocol
- * mistakes throw here, synchronously; network and handshake failures arrive
- * later as an 'error' event followed by 'close' (1006).
+ * Starts the opening handshake and returns the URL it goes to. URL,
+ * subprotocol and option mistakes throw here, synchronously; network and
+ * handshake failures arrive later through `hooks.fail`.
  */
-export function connectClient(
-  ws: WebSocket,
+export function startClientHandshake(
   address: string | URL,
   protocolList: string | string[],
   options: ClientOptions,
-): { url: string; socket: Duplex } {
+  hooks: ClientHandshakeHooks,
+): ClientHandshake {
   const url = parseUrl(address);
   const protocols = checkProtocols(protocolList);
-  checkHeartbeatOptions(options.heartbeat);
+  const raw = options as Record<string, unknown>;
+  const handshakeTimeout = millisecondsOption(raw, 'handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT);
+  const maxHeaderSize = numberOption(raw, 'maxHeaderSize', DEFAULT_MAX_HEADER_SIZE, { min: 1 });
+  const deflateConfig: DeflateConfig | null = resolveDeflateConfig(deflateOption(raw, true), false);
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
   const key = generateKey();
-  const deflateOptions = resolveDeflateOption(options.perMessageDeflate, true);
   const request = buildUpgradeRequest({
     path: (url.pathname || '/') + url.search,
     host: url.host,
     key,
     protocols,
     origin: options.origin,
-    extensions: deflateOptions ? buildDeflateOffer(deflateOptions) : undefined,
-    headers: Object.entries(options.headers ?? {}),
+    extensions: deflateConfig ? buildDeflateOffer(deflateConfig.negotiation) : undefined,
+    headers: Object.entries(options.headers ?? {}) as Array<[string, string]>,
   });
-  const limits = {
-    maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
-    maxHeaderCount: DEFAULT_MAX_HEADER_COUNT,
-  };
+  const limits = { maxHeaderSize, maxHeaderCount: DEFAULT_MAX_HEADER_COUNT };
 
   const socket = openTransport(options, host, port, secure);
   const reader = new HeadReader(limits);
   const timer = setTimeout(
     () => fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')),
-    options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    handshakeTimeout,
   );
 
   function cleanup(): void {
@@ -158,7 +162,7 @@ export function connectClient(
 
   function fail(error: Error): void {
     cleanup();
-    ws[kAbortHandshake](error);
+    hooks.fail(error, socket);
   }
 
   function onClose(): void {
@@ -179,27 +183,24 @@ export function connectClient(
     let accepted;
     let deflateParams: DeflateParams | null = null;
     try {
-      const offered = deflateOptions ? [PERMESSAGE_DEFLATE] : [];
+      const offered = deflateConfig ? [PERMESSAGE_DEFLATE] : [];
       accepted = checkUpgradeResponse(response.statusCode, response.headers, key, protocols, offered);
-      if (deflateOptions) deflateParams = acceptDeflateResponse(accepted.extensions, deflateOptions);
+      if (deflateConfig) deflateParams = acceptDeflateResponse(accepted.extensions, deflateConfig.negotiation);
     } catch (error) {
       fail(error as Error);
       return;
     }
     cleanup();
     socket.pause();
-    ws.emit('upgrade', response);
-    if (ws.readyState !== ws.CONNECTING) return; // closed from an 'upgrade' listener
-    ws[kAttach](socket, received.rest, {
-      isServer: false,
+    hooks.upgrade(response);
+    if (!hooks.isConnecting()) return; // closed from an 'upgrade' listener
+    hooks.open({
+      url: url.href,
+      socket,
+      head: received.rest,
       protocol: accepted.protocol,
       extensions: formatExtensions(accepted.extensions),
-      deflate: deflateParams && deflateSettings(deflateParams, deflateOptions!),
-      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
-      closeTimeout: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
-      maxFragments: options.maxFragments,
-      maxBufferedAmount: options.maxBufferedAmount,
-      heartbeat: options.heartbeat,
+      deflate: deflateParams && { params: deflateParams, config: deflateConfig! },
     });
   }
 
@@ -207,7 +208,12 @@ export function connectClient(
   socket.on('error', fail);
   socket.on('close', onClose);
   socket.write(request);
-  return { url: url.href, socket };
+  const abort = (): Duplex => {
+    cleanup();
+    socket.on('error', ignoreError);
+    return socket;
+  };
+  return { url: url.href, abort };
 }
 
 function openTransport(options: ClientOptions, host: string, port: number, secure: boolean): Duplex {

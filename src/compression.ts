@@ -28,46 +28,52 @@ export const DEFAULT_CONCURRENCY = 10;
 type ZlibStream = zlib.DeflateRaw | zlib.InflateRaw;
 type Done = (error: Error | null, result?: Buffer) => void;
 
-/** Runs at most `limit` zlib jobs at once across the process, first come first served. */
+/**
+ * Runs at most `limit` zlib jobs at once, first come first served. A job
+ * that ends synchronously (a closed connection's job releases its slot at
+ * once) does not start the next one from inside itself: slots are handed out
+ * by one loop, so thousands of queued jobs never grow the stack.
+ */
 class JobSlots {
-  limit = DEFAULT_CONCURRENCY;
+  readonly limit: number;
   running = 0;
-  private readonly waiting: Array<() => void> = [];
+  private waiting: Array<() => void> = [];
+  private next = 0;
+  private handingOut = false;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
 
   run(job: () => void): void {
-    if (this.running < this.limit) {
-      this.running++;
-      job();
-    } else {
-      this.waiting.push(job);
-    }
+    this.waiting.push(job);
+    this.handOut();
   }
 
   get waitingCount(): number {
-    return this.waiting.length;
+    return this.waiting.length - this.next;
   }
 
   release(): void {
-    const next = this.waiting.shift();
-    if (next === undefined) this.running--;
-    else next();
+    this.running--;
+    this.handOut();
+  }
+
+  private handOut(): void {
+    if (this.handingOut) return;
+    this.handingOut = true;
+    while (this.running < this.limit && this.next < this.waiting.length) {
+      const job = this.waiting[this.next++];
+      if (this.next === this.waiting.length) {
+        this.waiting = [];
+        this.next = 0;
+      }
+      this.running++;
+      job();
+    }
+    this.handingOut = false;
   }
 }
-
-const slots = new JobSlots();
-
-/** Sets the process-wide number of zlib jobs that may run at once. */
-export function setZlibConcurrency(limit: number): void {
-  slots.limit = limit;
-}
-
-/** zlib jobs running and waiting for a slot, process-wide (for tests and monitoring). */
-export function zlibJobs(): { running: number; waiting: number } {
-  return { running: slots.running, waiting: slots.waitingCount };
-}
-
-/** Reset streams of connections without context takeover, by kind and settings. */
-const idleStreams = new Map<string, ZlibStream[]>();
 
 function ignoreError(): void {}
 
@@ -78,25 +84,61 @@ function discard(stream: ZlibStream): void {
   stream.destroy();
 }
 
-function giveBack(key: string, stream: ZlibStream): void {
-  let pool = idleStreams.get(key);
-  if (pool === undefined) idleStreams.set(key, (pool = []));
-  if (pool.length >= slots.limit) {
-    discard(stream);
-    return;
+/**
+ * The zlib resources connections share: a limit on jobs running at once and
+ * the reset streams of connections without context takeover. Each server
+ * has its own (its `concurrency`); clients share a default one.
+ */
+export class ZlibPool {
+  private readonly slots: JobSlots;
+  /** Reset streams by kind and settings. */
+  private readonly idleStreams = new Map<string, ZlibStream[]>();
+
+  constructor(concurrency = DEFAULT_CONCURRENCY) {
+    this.slots = new JobSlots(concurrency);
   }
-  stream.reset();
-  pool.push(stream);
+
+  get concurrency(): number {
+    return this.slots.limit;
+  }
+
+  /** zlib jobs running and waiting for a slot (for tests and monitoring). */
+  get jobs(): { running: number; waiting: number } {
+    return { running: this.slots.running, waiting: this.slots.waitingCount };
+  }
+
+  run(job: () => void): void {
+    this.slots.run(job);
+  }
+
+  release(): void {
+    this.slots.release();
+  }
+
+  take(key: string): ZlibStream | undefined {
+    return this.idleStreams.get(key)?.pop();
+  }
+
+  giveBack(key: string, stream: ZlibStream): void {
+    let pool = this.idleStreams.get(key);
+    if (pool === undefined) this.idleStreams.set(key, (pool = []));
+    if (pool.length >= this.slots.limit) {
+      discard(stream);
+      return;
+    }
+    stream.reset();
+    pool.push(stream);
+  }
 }
 
-/** A 1009 or 1007 failure for a message that cannot be inflated. */
+/** The pool of clients that were not given a `concurrency` of their own. */
+export const defaultZlibPool = new ZlibPool();
+
+/** A 1009 or 1007 failure for a message that cannot be inflated; zlib's own code (Z_DATA_ERROR, ...) is kept, as in ws. */
 function inflateError(error: Error): ProtocolError {
   if (error instanceof ProtocolError) return error;
-  return new ProtocolError(
-    'WS_ERR_INVALID_COMPRESSED_DATA',
-    `Invalid compressed message: ${error.message}`,
-    CloseCode.InvalidPayload,
-  );
+  const code = (error as { code?: string }).code ?? 'WS_ERR_INVALID_COMPRESSED_DATA';
+  return new ProtocolError(code, `Invalid compressed message: ${error.message}`, CloseCode.InvalidPayload);
 }
 
 /**
@@ -126,7 +168,7 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
       chunks.length = 0;
       finish(
         new ProtocolError(
-          'WS_ERR_PAYLOAD_TOO_BIG',
+          'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
           `Inflated message larger than maxPayload (${limit} bytes)`,
           CloseCode.MessageTooBig,
         ),
@@ -142,22 +184,38 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
   return finish;
 }
 
+/**
+ * A server's or client's permessage-deflate configuration, resolved once:
+ * what to negotiate, the zlib settings and the pool its connections share.
+ */
+export interface DeflateConfig {
+  /** The user's options, for negotiation. */
+  negotiation: PerMessageDeflateOptions;
+  /** Messages smaller than this are sent uncompressed when our side keeps no context (as ws does). */
+  threshold: number;
+  /** Options for our deflate streams (`zlibDeflateOptions`, `level`, `memLevel`); windowBits is negotiated. */
+  deflateOptions: zlib.ZlibOptions;
+  /** Options for our inflate streams (`zlibInflateOptions`). */
+  inflateOptions: zlib.ZlibOptions;
+  pool: ZlibPool;
+}
+
 /** permessage-deflate as negotiated for one connection. */
 export interface DeflateSettings {
   params: DeflateParams;
-  /** Messages smaller than this are sent uncompressed. */
-  threshold: number;
-  level: number;
-  memLevel: number;
+  config: DeflateConfig;
 }
 
-export interface CompressorOptions extends DeflateSettings {
-  /** Largest inflated message, in bytes. */
-  maxPayload: number;
+/** Options of one stream as a pool key: streams are shared only between identical settings. */
+function streamKey(kind: string, windowBits: number, options: zlib.ZlibOptions): string {
+  return `${kind}:${windowBits}:${JSON.stringify(options)}`;
 }
 
 export class MessageCompressor {
-  private readonly options: CompressorOptions;
+  private readonly params: DeflateParams;
+  private readonly config: DeflateConfig;
+  private readonly pool: ZlibPool;
+  private readonly maxPayload: number;
   private readonly deflateKey: string;
   private readonly inflateKey: string;
   /** Our compressor: kept for the connection's life with context takeover, else for one message. */
@@ -168,11 +226,18 @@ export class MessageCompressor {
   private abortInflate: ((error: Error) => void) | null = null;
   private closed = false;
 
-  constructor(options: CompressorOptions) {
-    this.options = options;
-    const { params, level, memLevel } = options;
-    this.deflateKey = `deflate:${zlibWindowBits(params.sendWindowBits)}:${level}:${memLevel}`;
-    this.inflateKey = `inflate:${zlibWindowBits(params.receiveWindowBits)}`;
+  constructor(settings: DeflateSettings, maxPayload: number) {
+    this.params = settings.params;
+    this.config = settings.config;
+    this.pool = settings.config.pool;
+    this.maxPayload = maxPayload;
+    this.deflateKey = streamKey('deflate', zlibWindowBits(this.params.sendWindowBits), this.config.deflateOptions);
+    this.inflateKey = streamKey('inflate', zlibWindowBits(this.params.receiveWindowBits), this.config.inflateOptions);
+  }
+
+  /** Whether a message of `length` bytes is worth compressing (the first fragment decides for a message). */
+  shouldCompress(length: number): boolean {
+    return !this.params.sendNoContextTakeover || length >= this.config.threshold;
   }
 
   /**
@@ -184,7 +249,7 @@ export class MessageCompressor {
       const stream = this.deflater ?? (this.deflater = this.takeDeflater());
       this.abortDeflate = runStream(stream, [data], Infinity, (error, output) => {
         this.abortDeflate = null;
-        slots.release();
+        this.pool.release();
         if (error !== null) {
           this.dropDeflater();
           done(error);
@@ -194,7 +259,7 @@ export class MessageCompressor {
         if (fin) {
           // 7.2.1: the sync flush's empty block is implied on the wire.
           payload = payload.subarray(0, payload.length - TRAILER.length);
-          if (this.options.params.sendNoContextTakeover) this.returnDeflater();
+          if (this.params.sendNoContextTakeover) this.returnDeflater();
         }
         done(null, payload);
       });
@@ -205,15 +270,15 @@ export class MessageCompressor {
   decompress(data: Buffer, done: Done): void {
     this.inSlot(done, () => {
       const stream = this.inflater ?? (this.inflater = this.takeInflater());
-      this.abortInflate = runStream(stream, [data, TRAILER], this.options.maxPayload, (error, output) => {
+      this.abortInflate = runStream(stream, [data, TRAILER], this.maxPayload, (error, output) => {
         this.abortInflate = null;
-        slots.release();
+        this.pool.release();
         if (error !== null) {
           this.dropInflater();
           done(inflateError(error));
           return;
         }
-        if (this.options.params.receiveNoContextTakeover) this.returnInflater();
+        if (this.params.receiveNoContextTakeover) this.returnInflater();
         done(null, output);
       });
     });
@@ -221,9 +286,9 @@ export class MessageCompressor {
 
   /** Runs `job` once a slot is free, unless the connection closed while it waited. */
   private inSlot(done: Done, job: () => void): void {
-    slots.run(() => {
+    this.pool.run(() => {
       if (this.closed) {
-        slots.release();
+        this.pool.release();
         done(closedError());
         return;
       }
@@ -242,28 +307,24 @@ export class MessageCompressor {
   }
 
   private takeDeflater(): zlib.DeflateRaw {
-    const pooled = this.options.params.sendNoContextTakeover ? idleStreams.get(this.deflateKey)?.pop() : undefined;
+    const pooled = this.params.sendNoContextTakeover ? this.pool.take(this.deflateKey) : undefined;
     if (pooled !== undefined) return pooled as zlib.DeflateRaw;
-    return zlib.createDeflateRaw({
-      windowBits: zlibWindowBits(this.options.params.sendWindowBits),
-      level: this.options.level,
-      memLevel: this.options.memLevel,
-    });
+    return zlib.createDeflateRaw({ ...this.config.deflateOptions, windowBits: zlibWindowBits(this.params.sendWindowBits) });
   }
 
   private takeInflater(): zlib.InflateRaw {
-    const pooled = this.options.params.receiveNoContextTakeover ? idleStreams.get(this.inflateKey)?.pop() : undefined;
+    const pooled = this.params.receiveNoContextTakeover ? this.pool.take(this.inflateKey) : undefined;
     if (pooled !== undefined) return pooled as zlib.InflateRaw;
-    return zlib.createInflateRaw({ windowBits: zlibWindowBits(this.options.params.receiveWindowBits) });
+    return zlib.createInflateRaw({ ...this.config.inflateOptions, windowBits: zlibWindowBits(this.params.receiveWindowBits) });
   }
 
   private returnDeflater(): void {
-    giveBack(this.deflateKey, this.deflater!);
+    this.pool.giveBack(this.deflateKey, this.deflater!);
     this.deflater = null;
   }
 
   private returnInflater(): void {
-    giveBack(this.inflateKey, this.inflater!);
+    this.pool.giveBack(this.inflateKey, this.inflater!);
     this.inflater = null;
   }
 
@@ -293,29 +354,36 @@ function zlibWindowBits(bits: number): number {
   return Math.max(bits, 9);
 }
 
+/** zlib options a user may pass on (`zlibDeflateOptions`, `zlibInflateOptions`); windowBits is negotiated. */
+function zlibOptions(value: unknown, name: string): zlib.ZlibOptions {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object') throw new TypeError(`perMessageDeflate.${name} must be an object`);
+  const { windowBits: _negotiated, ...rest } = value as zlib.ZlibOptions;
+  return rest;
+}
+
 /**
  * The `perMessageDeflate` option of a server or client, checked: null when
- * off, else the options (`true` means all defaults). Applies `concurrency`,
- * which is process-wide.
+ * off, else the configuration (`true` means all defaults). `ownPool` gives
+ * a server its own zlib pool; clients share the default one unless they set
+ * a concurrency of their own.
  */
-export function resolveDeflateOption(
-  option: boolean | PerMessageDeflateOptions | undefined,
-  enabledByDefault: boolean,
-): PerMessageDeflateOptions | null {
-  const value = option ?? enabledByDefault;
+export function resolveDeflateConfig(value: boolean | PerMessageDeflateOptions, ownPool: boolean): DeflateConfig | null {
   if (value === false) return null;
   const options = value === true ? {} : value;
   checkDeflateOptions(options);
-  if (options.concurrency !== undefined) setZlibConcurrency(options.concurrency);
-  return options;
-}
-
-/** What a connection needs once `params` were negotiated under `options`. */
-export function deflateSettings(params: DeflateParams, options: PerMessageDeflateOptions): DeflateSettings {
+  const deflateOptions = zlibOptions(options.zlibDeflateOptions, 'zlibDeflateOptions');
+  if (options.level !== undefined) deflateOptions.level = options.level;
+  if (options.memLevel !== undefined) deflateOptions.memLevel = options.memLevel;
+  deflateOptions.level ??= DEFAULT_LEVEL;
+  deflateOptions.memLevel ??= DEFAULT_MEM_LEVEL;
+  const concurrency = options.concurrencyLimit ?? options.concurrency;
+  const pool = ownPool || concurrency !== undefined ? new ZlibPool(concurrency) : defaultZlibPool;
   return {
-    params,
+    negotiation: options,
     threshold: options.threshold ?? DEFAULT_THRESHOLD,
-    level: options.level ?? DEFAULT_LEVEL,
-    memLevel: options.memLevel ?? DEFAULT_MEM_LEVEL,
+    deflateOptions,
+    inflateOptions: zlibOptions(options.zlibInflateOptions, 'zlibInflateOptions'),
+    pool,
   };
 }

@@ -1,44 +1,76 @@
 /**
  * The optional keep-alive of a connection: a ping every `interval`; a peer
- * that has not answered with a pong within `timeout` is considered dead (a
- * half-open TCP connection, a frozen process) and its socket is destroyed, so
- * its file descriptor and buffers do not stay with us forever.
+ * from which nothing at all has arrived within `timeout` of a ping is
+ * considered dead (a half-open TCP connection, a frozen process) and its
+ * socket is destroyed, so its file descriptor and buffers do not stay with
+ * us forever.
+ *
+ * Any received byte counts as life, not only the pong: a peer busy sending
+ * a large message may answer late. And while we are the ones not reading
+ * (the user paused the connection, or received messages wait for zlib) no
+ * answer can arrive, so the heartbeat is suspended instead of blaming the peer.
  */
 
 export interface HeartbeatOptions {
   /** Milliseconds between pings. */
   interval: number;
-  /** Milliseconds to wait for the pong before the connection is destroyed. */
+  /** Milliseconds to wait, after a ping, for anything from the peer before the connection is destroyed. */
   timeout: number;
 }
 
-/** Throws a RangeError for options that would ping in a busy loop or never time out. */
+/** What a heartbeat drives. */
+export interface HeartbeatTarget {
+  sendHeartbeat(): void;
+  heartbeatTimedOut(timeout: number): void;
+}
+
+const MAX_TIMER = 2 ** 31 - 1;
+
+/** Throws for options that would ping in a busy loop, never time out, or are not numbers. */
 export function checkHeartbeatOptions(options: HeartbeatOptions | undefined): void {
   if (options === undefined) return;
-  if (!(options.interval > 0) || !(options.timeout > 0)) {
-    throw new RangeError('heartbeat.interval and heartbeat.timeout must be positive numbers of milliseconds');
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('The "heartbeat" option must be an object { interval, timeout }');
+  }
+  for (const name of ['interval', 'timeout'] as const) {
+    const value = options[name];
+    if (typeof value !== 'number' || Number.isNaN(value)) {
+      throw new TypeError(`heartbeat.${name} must be a number of milliseconds`);
+    }
+    if (!(value >= 1 && value <= MAX_TIMER)) {
+      throw new RangeError(`heartbeat.${name} must be from 1 to ${MAX_TIMER} milliseconds`);
+    }
   }
 }
 
 export class Heartbeat {
   private readonly timeout: number;
-  private readonly sendPing: () => void;
-  private readonly onDead: () => void;
+  private readonly target: HeartbeatTarget;
   private readonly intervalTimer: NodeJS.Timeout;
   private timeoutTimer: NodeJS.Timeout | null = null;
+  private suspended = false;
 
-  constructor(options: HeartbeatOptions, sendPing: () => void, onDead: () => void) {
+  constructor(options: HeartbeatOptions, target: HeartbeatTarget) {
     this.timeout = options.timeout;
-    this.sendPing = sendPing;
-    this.onDead = onDead;
+    this.target = target;
     this.intervalTimer = setInterval(() => this.beat(), options.interval);
   }
 
-  /** A pong arrived: the peer is alive. */
+  /** Something arrived from the peer: it is alive. */
   alive(): void {
     if (this.timeoutTimer === null) return;
     clearTimeout(this.timeoutTimer);
     this.timeoutTimer = null;
+  }
+
+  /** We stopped reading: no answer can arrive, so none is waited for. */
+  suspend(): void {
+    this.suspended = true;
+    this.alive();
+  }
+
+  resume(): void {
+    this.suspended = false;
   }
 
   /** Clears both timers (the connection is closed). */
@@ -48,13 +80,13 @@ export class Heartbeat {
   }
 
   private beat(): void {
-    // Still waiting for the previous pong: its timeout decides.
-    if (this.timeoutTimer !== null) return;
+    // Still waiting after the previous ping: its timeout decides.
+    if (this.suspended || this.timeoutTimer !== null) return;
     this.timeoutTimer = setTimeout(() => {
       this.timeoutTimer = null;
       this.stop();
-      this.onDead();
+      this.target.heartbeatTimedOut(this.timeout);
     }, this.timeout);
-    this.sendPing();
+    this.target.sendHeartbeat();
   }
 }

@@ -5,27 +5,27 @@
 // also what `require('netws')` returns (commonjs.cts).
 import { WebSocket as WebSocketClass } from './websocket.ts';
 import { WebSocketServer, prepareMessage } from './server.ts';
+import { createWebSocketStream } from './streams/duplex.ts';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
 import { WebSocketError, ProtocolError } from './protocol/errors.ts';
 import { CloseCode, isValidCloseCode } from './protocol/close.ts';
 import { Protocol } from './protocol/protocol.ts';
 
-export { WebSocketServer, prepareMessage, PreparedMessage };
+export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage };
 export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
 export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
-export type { SendData, SendOptions } from './websocket.ts';
+export type { RawData, SendData, SendOptions } from './websocket.ts';
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
-export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './server.ts';
-export type { ClientOptions } from './client.ts';
+export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 export type { HeartbeatOptions } from './heartbeat.ts';
 export type { ProtocolHandler, ProtocolOptions } from './protocol/protocol.ts';
 
 // The names ws's index.js attaches, enumerable as there.
-const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass };
+const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass, createWebSocketStream };
 // The other named exports, so that CommonJS code reaches them too
 // (`require('netws').CloseCode`); not enumerable, so Object.keys() of the
 // class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
@@ -57,6 +57,7 @@ declare namespace WebSocket {
   export type WebSocketError = import('./protocol/errors.ts').WebSocketError;
   export type ProtocolError = import('./protocol/errors.ts').ProtocolError;
   export type Protocol = import('./protocol/protocol.ts').Protocol;
+  export type RawData = import('./websocket.ts').RawData;
   export type SendData = import('./websocket.ts').SendData;
   export type SendOptions = import('./websocket.ts').SendOptions;
   export type EventInit = import('./events.ts').EventInit;
@@ -68,11 +69,12 @@ declare namespace WebSocket {
   export type EventHandler<E extends Event> = import('./browser-api.ts').EventHandler<E>;
   export type WebSocketEventListener<E extends Event = Event> = import('./browser-api.ts').WebSocketEventListener<E>;
   export type WebSocketEventMap = import('./browser-api.ts').WebSocketEventMap;
-  export type ServerOptions = import('./server.ts').ServerOptions;
-  export type UpgradeRequest = import('./server.ts').UpgradeRequest;
-  export type VerifyClientInfo = import('./server.ts').VerifyClientInfo;
-  export type VerifyClientCallback = import('./server.ts').VerifyClientCallback;
-  export type ClientOptions = import('./client.ts').ClientOptions;
+  export type ClientOptions = import('./options.ts').ClientOptions;
+  export type ConnectionOptions = import('./options.ts').ConnectionOptions;
+  export type ServerOptions = import('./options.ts').ServerOptions;
+  export type UpgradeRequest = import('./options.ts').UpgradeRequest;
+  export type VerifyClientInfo = import('./options.ts').VerifyClientInfo;
+  export type VerifyClientCallback = import('./options.ts').VerifyClientCallback;
   export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
   export type HeartbeatOptions = import('./heartbeat.ts').HeartbeatOptions;
   export type ProtocolHandler = import('./protocol/protocol.ts').ProtocolHandler;

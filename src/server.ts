@@ -6,107 +6,40 @@
  */
 
 import { EventEmitter } from 'node:events';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import net from 'node:net';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HeadError, HeadReader, parseRequestHead, type RequestHead } from './http/head.ts';
-import { deflateSettings, resolveDeflateOption, type DeflateSettings } from './compression.ts';
+import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression.ts';
+import { HeadError, HeadReader, parseRequestHead } from './http/head.ts';
+import { toIncomingMessage } from './http/request.ts';
+import {
+  resolveServerOptions,
+  type ResolvedServerOptions,
+  type ServerOptions,
+  type UpgradeRequest,
+  type VerifyClientCallback,
+  type VerifyClientInfo,
+} from './options.ts';
 import { WebSocketError } from './protocol/errors.ts';
-import { acceptDeflateOffer, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 import {
   acceptResponseLines,
   buildRejectResponse,
   checkUpgradeRequest,
   isRejection,
   type AcceptedRequest,
-  type HeaderRecord,
 } from './protocol/handshake.ts';
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_SIZE } from './client.ts';
+import { acceptDeflateOffer } from './protocol/permessage-deflate.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
-import {
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_MAX_PAYLOAD,
-  WebSocket,
-  kAttach,
-  kSendPrepared,
-  kServerSide,
-  toBuffer,
-  type SendData,
-} from './websocket.ts';
-import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
+import { WebSocket, kAttach, kOnClosed, kSendPrepared, toBuffer, type SendData } from './websocket.ts';
 
-/** What a server needs of a request: node:http's IncomingMessage fits, so does our own. */
-export interface UpgradeRequest {
-  method?: string;
-  url?: string;
-  httpVersion?: string;
-  headers: HeaderRecord;
-  rawHeaders?: string[];
-  socket?: Duplex;
-}
-
-export interface VerifyClientInfo {
-  origin: string | undefined;
-  secure: boolean;
-  req: UpgradeRequest;
-}
-
-export type VerifyClientCallback = (
-  result: boolean,
-  code?: number,
-  message?: string,
-  headers?: Record<string, string>,
-) => void;
-
-export interface ServerOptions {
-  /** Listen on this port with netws' own node:net server. */
-  port?: number;
-  host?: string;
-  backlog?: number;
-  /** Take upgrades from this node:http or node:https server. */
-  server?: EventEmitter;
-  /** Take upgrades only through handleUpgrade(). */
-  noServer?: boolean;
-  /** Accept only this request path (the query string is ignored); others get 404. */
-  path?: string;
-  /** Largest message accepted, in bytes; default 64 MiB. */
-  maxPayload?: number;
-  /** Picks the subprotocol; default: the client's first. Return false for none. */
-  handleProtocols?: (protocols: Set<string>, req: UpgradeRequest) => string | false;
-  /** Accepts or rejects a handshake, synchronously (return) or with the callback. */
-  verifyClient?:
-    | ((info: VerifyClientInfo) => boolean)
-    | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
-  /** Standalone only: milliseconds to receive a complete request head; default 10 s. */
-  handshakeTimeout?: number;
-  /** Standalone only: largest request head in bytes; default 16 KiB. */
-  maxHeaderSize?: number;
-  /** Standalone only: most header lines; default 100. */
-  maxHeaderCount?: number;
-  /** Milliseconds to wait for the closing handshake; default 30 s. */
-  closeTimeout?: number;
-  /** Keep connected clients in `clients`; default true. */
-  clientTracking?: boolean;
-  /**
-   * Accept permessage-deflate (RFC 7692) when a client offers it: `true`
-   * for the defaults, or the settings. Default false: compression costs
-   * memory and CPU per connection, so it is opt-in.
-   */
-  perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Most frames in one received message; default 131,072. More → close 1009. */
-  maxFragments?: number;
-  /** Bytes that may wait in a connection's send buffer; default 64 MiB. More → close 1008. */
-  maxBufferedAmount?: number;
-  /** Ping every `interval` ms, destroy connections silent for `timeout` ms; default off. */
-  heartbeat?: HeartbeatOptions;
-}
+export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientInfo } from './options.ts';
 
 /**
  * Frames a message once for wss.broadcast(), e.g. to send the same message to
  * several servers' clients or on every tick of a game loop. Strings are text
  * unless `binary` is set, anything else binary, as with send().
  */
-export function prepareMessage(data: SendData, options?: { binary?: boolean }): PreparedMessage {
+export function prepareMessage(data: Exclude<SendData, Blob>, options?: { binary?: boolean }): PreparedMessage {
   const binary = options?.binary ?? typeof data !== 'string';
   return new PreparedMessage(toBuffer(data), binary);
 }
@@ -117,17 +50,19 @@ const CLOSED = 2;
 
 const kUpgraded = Symbol('netws.upgraded');
 
+type UpgradeCallback = (ws: WebSocket, req: UpgradeRequest) => void;
+
 /** Ends a socket after an HTTP answer; destroys it once the answer is flushed. */
 function rejectHandshake(
   socket: Duplex,
   status: number,
-  message: string,
-  headers?: Record<string, string>,
+  message?: string,
+  headers?: Record<string, string | number | readonly string[]>,
 ): void {
   socket.removeAllListeners('data');
   if (socket.writable) {
     socket.once('finish', () => socket.destroy());
-    socket.end(buildRejectResponse(status, message, headers));
+    socket.end(buildRejectResponse(status, message || STATUS_CODES[status] || 'Error', headers));
   } else {
     socket.destroy();
   }
@@ -146,68 +81,81 @@ export interface WebSocketServerEvents {
   close: [];
 }
 
+/** One opening handshake in progress: its deadline covers user callbacks too. */
+interface PendingUpgrade {
+  timer: NodeJS.Timeout | null;
+  done: boolean;
+}
+
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
-  readonly clients = new Set<WebSocket>();
-  readonly options: Readonly<ServerOptions>;
+  /** Open connections (only with clientTracking, as in ws). */
+  declare readonly clients: Set<WebSocket>;
+  readonly options: Readonly<ResolvedServerOptions>;
   private readonly ownServer: net.Server | null = null;
   private readonly externalServer: EventEmitter | null = null;
-  private readonly detach: (() => void) | null = null;
+  private detach: (() => void) | null = null;
   private state = RUNNING;
-  private readonly deflateOptions: PerMessageDeflateOptions | null;
+  private readonly deflate: DeflateConfig | null;
+  private readonly ConnectionClass: typeof WebSocket;
+  /** Called by each tracked connection as it closes. */
+  private readonly untrack: (ws: WebSocket) => void;
 
   constructor(options: ServerOptions, onListening?: () => void) {
     super();
-    const modes = Number(options.port !== undefined) + Number(options.server !== undefined) + Number(!!options.noServer);
-    if (modes !== 1) {
-      throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
+    const resolved = resolveServerOptions(options);
+    this.options = resolved;
+    this.deflate = resolveDeflateConfig(resolved.perMessageDeflate, true);
+    const ConnectionClass = (options.WebSocket ?? WebSocket) as typeof WebSocket;
+    if (ConnectionClass !== WebSocket && !(ConnectionClass.prototype instanceof WebSocket)) {
+      throw new TypeError('The "WebSocket" option must be the WebSocket class or a class that extends it');
     }
-    checkHeartbeatOptions(options.heartbeat);
-    this.options = {
-      maxPayload: DEFAULT_MAX_PAYLOAD,
-      handshakeTimeout: DEFAULT_HANDSHAKE_TIMEOUT,
-      maxHeaderSize: DEFAULT_MAX_HEADER_SIZE,
-      maxHeaderCount: DEFAULT_MAX_HEADER_COUNT,
-      closeTimeout: DEFAULT_CLOSE_TIMEOUT,
-      clientTracking: true,
-      ...options,
+    this.ConnectionClass = ConnectionClass;
+    this.untrack = (ws) => {
+      this.clients.delete(ws);
+      if (this.state === CLOSING) this.emitCloseWhenIdle();
     };
-    this.deflateOptions = resolveDeflateOption(options.perMessageDeflate, false);
+    if (resolved.clientTracking) (this as { clients: Set<WebSocket> }).clients = new Set();
 
-    if (options.port !== undefined) {
+    if (resolved.port !== undefined) {
       const server = net.createServer((socket) => this.acceptSocket(socket));
       this.ownServer = server;
       this.detach = this.forward(server);
-      server.listen(options.port, options.host, options.backlog);
-    } else if (options.server !== undefined) {
-      this.externalServer = options.server;
-      this.detach = this.forward(options.server);
+      server.listen(resolved.port, resolved.host, resolved.backlog);
+    } else if (resolved.server !== undefined) {
+      this.externalServer = resolved.server;
+      this.detach = this.forward(resolved.server);
     }
     if (onListening) this.once('listening', onListening);
   }
 
-  /** The bound address of the listener (own or external); null with noServer. */
+  /** The bound address of the listener (own or external). Throws in noServer mode, as ws does. */
   address(): net.AddressInfo | string | null {
+    if (this.options.noServer) throw new Error('The server is operating in "noServer" mode');
     const server = this.ownServer ?? (this.externalServer as net.Server | null);
-    if (server === null) return null;
+    // As ws: once closed, the server is no longer ours to report on.
+    if (server === null || this.state !== RUNNING || typeof server.address !== 'function') return null;
     return server.address();
   }
 
   /**
-   * Stops taking new connections. Open connections are left alone (close or
-   * terminate them yourself); 'close' is emitted once the listener is closed
-   * and, with clientTracking, the last client is gone.
+   * Stops taking new connections: later upgrades are refused with 503.
+   * Open connections are left alone (close or terminate them yourself);
+   * 'close' is emitted once the listener is closed and, with clientTracking,
+   * the last client is gone. The callback gets an error if the server was
+   * already closed.
    */
   close(callback?: (error?: Error) => void): void {
-    if (callback) {
-      if (this.state === CLOSED) {
-        process.nextTick(callback, new WebSocketError('WS_ERR_SERVER_CLOSED', 'The server is not running'));
-        return;
-      }
-      this.once('close', () => callback());
+    if (this.state === CLOSED) {
+      // As ws: the callback gets an error, and 'close' comes once more.
+      if (callback) this.once('close', () => callback(new WebSocketError('WS_ERR_SERVER_CLOSED', 'The server is not running')));
+      process.nextTick(() => this.emit('close'));
+      return;
     }
+    if (callback) this.once('close', () => callback());
     if (this.state !== RUNNING) return;
     this.state = CLOSING;
     this.detach?.();
+    this.detach = null;
     if (this.ownServer !== null) this.ownServer.close(() => this.emitCloseWhenIdle());
     else process.nextTick(() => this.emitCloseWhenIdle());
   }
@@ -220,9 +168,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * the message through send(), in order. Returns how many clients it went
    * to. Without `to` it needs clientTracking.
    */
-  broadcast(data: SendData | PreparedMessage, options?: { binary?: boolean; to?: Iterable<WebSocket> }): number {
+  broadcast(
+    data: Exclude<SendData, Blob> | PreparedMessage,
+    options?: { binary?: boolean; to?: Iterable<WebSocket> },
+  ): number {
     const targets = options?.to ?? this.clients;
-    if (options?.to === undefined && !this.options.clientTracking) {
+    if (targets === undefined) {
       throw new WebSocketError('WS_ERR_NO_CLIENT_TRACKING', 'broadcast() needs the clientTracking option or `to`');
     }
     const message = data instanceof PreparedMessage ? data : prepareMessage(data, options);
@@ -245,50 +196,115 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * holds bytes that followed the request head; none of them are lost.
    * Invalid requests get an HTTP error answer and the socket is closed.
    */
-  handleUpgrade(
-    req: UpgradeRequest | IncomingMessage,
+  handleUpgrade(req: UpgradeRequest | IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
+    this.upgrade(req, socket, head, callback, null);
+  }
+
+  /** handleUpgrade, within the deadline the standalone listener started when the socket connected. */
+  private upgrade(
+    req: UpgradeRequest,
     socket: Duplex,
     head: Buffer,
-    callback: (ws: WebSocket, req: UpgradeRequest) => void,
+    callback: UpgradeCallback,
+    pending: PendingUpgrade | null,
   ): void {
     socket.on('error', ignoreSocketError);
-    if (!this.shouldHandle(req)) {
-      this.reject(req, socket, 404, 'Not Found');
-      return;
-    }
+    const handshake = pending ?? this.startDeadline(socket);
     const result = checkUpgradeRequest(req);
     if (isRejection(result)) {
-      this.reject(req, socket, result.status, result.message, result.headers);
+      this.refuse(handshake, req, socket, result.status, result.message, result.headers);
+      return;
+    }
+    // As in ws: a path this server does not serve is a plain 400 (no wsClientError).
+    if (!this.shouldHandle(req)) {
+      this.finish(handshake);
+      rejectHandshake(socket, 400);
+      return;
+    }
+    if (this.state !== RUNNING) {
+      this.finish(handshake);
+      rejectHandshake(socket, 503);
       return;
     }
     const verifyClient = this.options.verifyClient;
     if (verifyClient === undefined) {
-      this.completeUpgrade(result, req, socket, head, callback);
+      this.completeUpgrade(handshake, result, req, socket, head, callback);
       return;
     }
+    const version = req.headers['sec-websocket-version'];
     const info: VerifyClientInfo = {
-      origin: req.headers.origin as string | undefined,
-      secure: (socket as { encrypted?: boolean }).encrypted === true,
+      origin: (version === '8' ? req.headers['sec-websocket-origin'] : req.headers.origin) as string | undefined,
+      secure: isSecure(socket),
       req,
     };
-    const decide: VerifyClientCallback = (accepted, code = 401, message, headers) => {
-      if (accepted) this.completeUpgrade(result, req, socket, head, callback);
-      else this.reject(req, socket, code, message ?? 'Unauthorized', headers);
+    // verifyClient's refusals are answered as given, never through wsClientError (as in ws).
+    const decide: VerifyClientCallback = (accepted, code, message, headers) => {
+      if (handshake.done) return; // the deadline passed, or a second call
+      if (accepted) {
+        this.completeUpgrade(handshake, result, req, socket, head, callback);
+      } else {
+        this.finish(handshake);
+        rejectHandshake(socket, code || 401, message, headers);
+      }
     };
-    if (verifyClient.length === 2) {
-      (verifyClient as (info: VerifyClientInfo, callback: VerifyClientCallback) => void)(info, decide);
-    } else {
-      decide((verifyClient as (info: VerifyClientInfo) => boolean)(info));
+    try {
+      if (verifyClient.length >= 2) {
+        (verifyClient as (info: VerifyClientInfo, callback: VerifyClientCallback) => void)(info, decide);
+      } else {
+        decide((verifyClient as (info: VerifyClientInfo) => boolean)(info));
+      }
+    } catch (error) {
+      if (handshake.done) return;
+      this.finish(handshake);
+      this.callbackFailed(error, req, socket);
     }
   }
 
+  /** Starts the handshake deadline: past it the peer gets 408 and the socket is closed. */
+  private startDeadline(socket: Duplex): PendingUpgrade {
+    const pending: PendingUpgrade = { timer: null, done: false };
+    pending.timer = setTimeout(() => {
+      pending.timer = null;
+      if (pending.done) return;
+      pending.done = true;
+      rejectHandshake(socket, 408, 'Opening handshake timed out');
+    }, this.options.handshakeTimeout);
+    return pending;
+  }
+
+  private finish(pending: PendingUpgrade): void {
+    pending.done = true;
+    if (pending.timer !== null) clearTimeout(pending.timer);
+    pending.timer = null;
+  }
+
+  /**
+   * A user callback (verifyClient, handleProtocols, a 'headers' listener)
+   * threw during a handshake: the peer gets 500, and the error goes to a
+   * 'wsClientError' listener or else an 'error' listener of the server.
+   * A remote request must not be able to crash the process through it.
+   */
+  private callbackFailed(error: unknown, req: UpgradeRequest, socket: Duplex): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (this.listenerCount('wsClientError') > 0) {
+      const wrapped = new WebSocketError('WS_ERR_HANDSHAKE_CALLBACK', failure.message, { statusCode: 500 });
+      wrapped.cause = failure;
+      this.emit('wsClientError', wrapped, socket, req);
+      return;
+    }
+    rejectHandshake(socket, 500);
+    if (this.listenerCount('error') > 0) this.emit('error', failure);
+  }
+
   private completeUpgrade(
+    pending: PendingUpgrade,
     request: AcceptedRequest,
     req: UpgradeRequest,
     socket: Duplex,
     head: Buffer,
-    callback: (ws: WebSocket, req: UpgradeRequest) => void,
+    callback: UpgradeCallback,
   ): void {
+    this.finish(pending);
     if (!socket.readable || !socket.writable) {
       socket.destroy();
       return;
@@ -297,57 +313,57 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (marked[kUpgraded]) {
       throw new Error('handleUpgrade() was called more than once with the same socket');
     }
-    marked[kUpgraded] = true;
+    // verifyClient may have answered after close().
+    if (this.state !== RUNNING) {
+      rejectHandshake(socket, 503);
+      return;
+    }
 
     let protocol: string | undefined;
-    if (request.protocols.length > 0) {
-      const chosen = this.options.handleProtocols
-        ? this.options.handleProtocols(new Set(request.protocols), req)
-        : request.protocols[0];
-      if (chosen !== false) protocol = chosen;
-    }
+    let lines: string[];
     let deflate: DeflateSettings | null = null;
     let extensions = '';
-    const accepted = this.deflateOptions && acceptDeflateOffer(request.extensions, this.deflateOptions);
-    if (accepted) {
-      deflate = deflateSettings(accepted.params, this.deflateOptions!);
-      extensions = accepted.header;
+    try {
+      if (request.protocols.length > 0) {
+        const chosen = this.options.handleProtocols
+          ? this.options.handleProtocols(new Set(request.protocols), req)
+          : request.protocols[0];
+        if (typeof chosen === 'string' && chosen !== '') protocol = chosen;
+      }
+      const accepted = this.deflate && acceptDeflateOffer(request.extensions, this.deflate.negotiation);
+      if (accepted) {
+        deflate = { params: accepted.params, config: this.deflate! };
+        extensions = accepted.header;
+      }
+      lines = acceptResponseLines(request.key, protocol, extensions);
+      this.emit('headers', lines, req);
+    } catch (error) {
+      this.callbackFailed(error, req, socket);
+      return;
     }
-    const lines = acceptResponseLines(request.key, protocol, extensions);
-    this.emit('headers', lines, req);
+    marked[kUpgraded] = true;
     socket.write(lines.join('\r\n') + '\r\n\r\n');
     socket.removeListener('error', ignoreSocketError);
 
-    const ws = new WebSocket(kServerSide as unknown as string);
-    ws[kAttach](socket, head, {
-      isServer: true,
-      protocol: protocol ?? '',
-      extensions,
-      deflate,
-      maxPayload: this.options.maxPayload!,
-      closeTimeout: this.options.closeTimeout!,
-      maxFragments: this.options.maxFragments,
-      maxBufferedAmount: this.options.maxBufferedAmount,
-      heartbeat: this.options.heartbeat,
-    });
-    if (this.options.clientTracking) {
+    const ws = new this.ConnectionClass(null, undefined, this.options as ServerOptions);
+    ws[kAttach](socket, head, { isServer: true, protocol: protocol ?? '', extensions, deflate, options: this.options });
+    if (this.clients !== undefined) {
       this.clients.add(ws);
-      ws.on('close', () => {
-        this.clients.delete(ws);
-        if (this.state === CLOSING) this.emitCloseWhenIdle();
-      });
+      ws[kOnClosed] = this.untrack;
     }
     callback(ws, req);
   }
 
   /** Answers a refused handshake, or lets a 'wsClientError' listener do it. */
-  private reject(
+  private refuse(
+    pending: PendingUpgrade,
     req: UpgradeRequest,
     socket: Duplex,
     status: number,
     message: string,
     headers?: Record<string, string>,
   ): void {
+    this.finish(pending);
     if (this.listenerCount('wsClientError') > 0) {
       const error = new WebSocketError('WS_ERR_HANDSHAKE_REJECTED', message, { statusCode: status });
       this.emit('wsClientError', error, socket, req);
@@ -358,39 +374,34 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   /** Reads the request head off a raw connection of our own listener. */
   private acceptSocket(socket: net.Socket): void {
-    const limits = { maxHeaderSize: this.options.maxHeaderSize!, maxHeaderCount: this.options.maxHeaderCount! };
+    const limits = { maxHeaderSize: this.options.maxHeaderSize, maxHeaderCount: this.options.maxHeaderCount };
     const reader = new HeadReader(limits);
     socket.on('error', ignoreSocketError);
-    // A peer that is slow or silent (slowloris) is cut off at the deadline.
-    const timer = setTimeout(() => {
-      socket.removeListener('data', onData);
-      rejectHandshake(socket, 408, 'Opening handshake timed out');
-    }, this.options.handshakeTimeout);
+    // A peer that is slow or silent (slowloris), or a verifyClient that never answers, is cut off at the deadline.
+    const pending = this.startDeadline(socket);
     const onData = (chunk: Buffer): void => {
-      let request: RequestHead;
-      let rest: Buffer;
+      let received;
+      let request;
       try {
-        const received = reader.push(chunk);
+        received = reader.push(chunk);
         if (received === null) return;
-        rest = received.rest;
         request = parseRequestHead(received.head, limits);
       } catch (error) {
-        clearTimeout(timer);
+        this.finish(pending);
         const status = error instanceof HeadError ? error.status : 400;
         rejectHandshake(socket, status, (error as Error).message);
         return;
       }
-      clearTimeout(timer);
       socket.removeListener('data', onData);
       socket.removeListener('error', ignoreSocketError);
-      // Left attached, this listener would keep the head reader, the timer and
-      // this closure alive for the whole life of every connection.
+      // Left attached, this listener would keep the head reader and this
+      // closure alive for the whole life of every connection.
       socket.removeListener('close', onClose);
       socket.pause();
-      const req: UpgradeRequest = { ...request, socket };
-      this.handleUpgrade(req, socket, rest, (ws) => this.emit('connection', ws, req));
+      const req = toIncomingMessage(request, socket);
+      this.upgrade(req, socket, received.rest, (ws) => this.emit('connection', ws, req), pending);
     };
-    const onClose = (): void => clearTimeout(timer);
+    const onClose = (): void => this.finish(pending);
     socket.on('data', onData);
     socket.on('close', onClose);
   }
@@ -419,8 +430,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private emitCloseWhenIdle(): void {
     if (this.state !== CLOSING) return;
     if (this.ownServer !== null && this.ownServer.listening) return;
-    if (this.options.clientTracking && this.clients.size > 0) return;
+    if (this.clients !== undefined && this.clients.size > 0) return;
     this.state = CLOSED;
     this.emit('close');
   }
+}
+
+/** `secure` of verifyClient's info: the connection is TLS (as ws decides it). */
+function isSecure(socket: Duplex): boolean {
+  const tlsSocket = socket as { authorized?: boolean; encrypted?: boolean };
+  return tlsSocket.authorized === true || tlsSocket.encrypted === true;
 }

@@ -3,23 +3,27 @@
  * or a test stream): the same class serves the server side (created by
  * WebSocketServer) and the client side (`new WebSocket(url)`).
  *
- * The protocol decisions live in the sans-I/O `Protocol`; this file only moves
+ * The protocol decisions live in the sans-I/O `Protocol`; this file moves
  * bytes between it and the stream, keeps the ready state and the timers, and
- * turns protocol callbacks into events.
+ * turns protocol callbacks into events. What must keep its order on the way
+ * out waits in an OutgoingQueue, what must on the way in in an IncomingQueue;
+ * both exist only while something asynchronous is in the way.
  */
 
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { BrowserApi, checkCloseArguments, installBrowserApi, isSendQueued, queueSend } from './browser-api.ts';
-import { connectClient, type ClientOptions } from './client.ts';
+import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, type BinaryType } from './browser-api.ts';
+import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client.ts';
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
-import type { ResponseHead } from './http/head.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { IncomingQueue, type IncomingTarget } from './incoming.ts';
+import { resolveConnectionOptions, type ClientOptions, type ResolvedConnectionOptions } from './options.ts';
+import { OutgoingQueue, type OutgoingTarget } from './outgoing.ts';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError, WebSocketError } from './protocol/errors.ts';
+import { Opcode } from './protocol/frame.ts';
 import type { PreparedMessage } from './protocol/prepared.ts';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
-import { isValidUtf8 } from './protocol/utf8.ts';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -39,21 +43,18 @@ function uncorkSocket(socket: Duplex): void {
   if (socket.writableCorked > 0) socket.uncork();
 }
 
-/** Default limits, shared by client and server; see the README's limits table. */
-export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
-export const DEFAULT_CLOSE_TIMEOUT = 30_000;
-/** Bytes queued in user space (beyond what the kernel took) before a connection is failed with 1008. */
-export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
-/**
- * Automatic pongs queued while the socket is not draining: a peer that pings
- * without reading our answers would otherwise grow our send buffer for free.
- */
-export const MAX_PENDING_PONGS = 128;
+/** A received message's data, as 'message' listeners get it (the shape depends on binaryType). */
+export type RawData = Buffer | ArrayBuffer | Buffer[] | Blob;
 
-export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob;
+/**
+ * Anything send() takes: strings, bytes in any form Buffer.from takes
+ * (array-likes of numbers included), Blobs, numbers (sent as their text),
+ * and a list of Buffers ('fragments' data), sent as one message.
+ */
+export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView | Blob | readonly number[] | readonly Uint8Array[];
 
 export interface SendOptions {
-  /** Send as a binary message; the default is text for strings, binary otherwise. */
+  /** Send as a binary message; the default is text for strings and numbers, binary otherwise. */
   binary?: boolean;
   /** False to leave the message open; the next sends are its continuation frames. */
   fin?: boolean;
@@ -63,8 +64,12 @@ export interface SendOptions {
    * message reaches the `threshold`.
    */
   compress?: boolean;
+  /**
+   * Accepted for ws compatibility and ignored: RFC 6455 decides (clients
+   * mask every frame, servers never do).
+   */
+  mask?: boolean;
 }
-
 
 /** What the transport layers hand over once the opening handshake succeeded. */
 export interface AttachOptions {
@@ -73,146 +78,309 @@ export interface AttachOptions {
   extensions: string;
   /** Set when permessage-deflate was negotiated. */
   deflate: DeflateSettings | null;
-  maxPayload: number;
-  closeTimeout: number;
-  /** Resource limits; see the README's limits table. */
-  maxFragments?: number;
-  maxBufferedAmount?: number;
-  heartbeat?: HeartbeatOptions;
+  /** Limits and behaviour, resolved once per server or client (shared, not copied). */
+  options: ResolvedConnectionOptions;
 }
 
-/** A message waiting for its turn on a compressing connection, or a queued close. */
-interface OutgoingItem {
-  data: Buffer;
-  isBinary: boolean;
-  fin: boolean;
-  compress: boolean;
-  callback: WriteCallback | undefined;
-  close?: { code?: number; reason?: string | Uint8Array };
-}
-
-interface IncomingItem {
-  data: Buffer;
-  isBinary: boolean;
-  compressed: boolean;
-}
-
-// Internal entry points for server.ts and client.ts, kept off the public surface.
+// Internal entry points for server.ts, kept off the public surface.
 export const kAttach = Symbol('netws.attach');
-export const kAbortHandshake = Symbol('netws.abortHandshake');
-export const kServerSide = Symbol('netws.serverSide');
 export const kSendPrepared = Symbol('netws.sendPrepared');
+/** Called once when a connection is closed, before its 'close' event (a server's client tracking). */
+export const kOnClosed = Symbol('netws.onClosed');
 
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
 
 function notOpenError(state: number): WebSocketError {
   return new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }
 
-/** Data for a control frame or message, as bytes; strings are UTF-8. */
-export function toBuffer(data: SendData | number | undefined): Buffer {
-  if (data === undefined) return Buffer.alloc(0);
+/** Data for a message or control frame, as bytes; strings are UTF-8 and numbers their decimal text. */
+export function toBuffer(data: Exclude<SendData, Blob> | number | undefined | null): Buffer {
+  if (data === undefined || data === null) return EMPTY;
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   if (typeof data === 'number') return Buffer.from(String(data), 'utf8');
   if (Buffer.isBuffer(data)) return data;
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const raw = data as unknown;
   if (raw instanceof ArrayBuffer || raw instanceof SharedArrayBuffer) return Buffer.from(raw);
-  throw new TypeError('Data must be a string, Buffer, ArrayBuffer or ArrayBufferView');
+  // A message received with binaryType 'fragments' can be sent back as it came.
+  if (Array.isArray(raw) && raw.length > 0 && raw[0] instanceof Uint8Array) return Buffer.concat(raw as Uint8Array[]);
+  // What Buffer.from takes (arrays of bytes, { type: 'Buffer', data }); it throws a TypeError for the rest.
+  return Buffer.from(raw as readonly number[]);
+}
+
+/** The byte length of data given to send() after the connection closed (it still counts in bufferedAmount). */
+function dataLength(data: SendData | number | undefined): number {
+  if (data instanceof Blob) return data.size;
+  try {
+    return toBuffer(data).length;
+  } catch {
+    return 0;
+  }
 }
 
 /** Events and their arguments, ws-compatible ('close' adds wasClean). */
 export interface WebSocketEvents {
   open: [];
-  message: [data: Buffer, isBinary: boolean];
+  /** `data` is a Buffer for text; for binary, shaped by binaryType (Buffer, ArrayBuffer, Buffer[] or Blob). */
+  message: [data: RawData, isBinary: boolean];
   close: [code: number, reason: Buffer, wasClean: boolean];
   error: [error: Error];
   ping: [data: Buffer];
   pong: [data: Buffer];
-  upgrade: [response: ResponseHead];
+  upgrade: [response: UpgradeResponse];
+  redirect: [url: string, request: unknown];
+  'unexpected-response': [request: unknown, response: UpgradeResponse];
   /** The send queue has emptied after a send filled it past the socket's high-water mark. */
   drain: [];
 }
 
+/**
+ * The Protocol's callbacks and both queues' targets as one small object per
+ * connection whose methods live on a shared prototype: a closure per
+ * callback would cost an idle connection about 400 bytes more (bench/: idle
+ * connections).
+ */
+class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarget {
+  constructor(private readonly ws: WebSocket) {}
+
+  write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void {
+    this.ws.writeToSocket(header, payload, callback);
+  }
+
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
+    this.ws.receive(data, isBinary, compressed, fragments);
+  }
+
+  onPing(data: Buffer): void {
+    this.ws.receivePing(data);
+  }
+
+  onPong(data: Buffer): void {
+    this.ws.receivePong(data);
+  }
+
+  canAnswerClose(): boolean {
+    return this.ws.outgoingIsEmpty();
+  }
+
+  onCloseReceived(code: number, reason: Buffer): void {
+    this.ws.onCloseReceived(code, reason);
+  }
+
+  onProtocolError(error: ProtocolError): void {
+    this.ws.onProtocolError(error);
+  }
+
+  transmit(data: Buffer, isBinary: boolean, fin: boolean, compressed: boolean, callback: WriteCallback | undefined): void {
+    this.ws.transmit(data, isBinary, fin, callback, compressed);
+  }
+
+  transmitFrame(frame: readonly Buffer[], callback: WriteCallback | undefined): void {
+    this.ws.transmitFrame(frame, callback);
+  }
+
+  transmitControl(opcode: number, data: Buffer, callback: WriteCallback | undefined): void {
+    this.ws.transmitControl(opcode, data, callback);
+  }
+
+  transmitClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
+    this.ws.sendClose(code, reason);
+  }
+
+  transmitCloseEcho(): void {
+    this.ws.sendCloseEcho();
+  }
+
+  blobUnreadable(error: Error): void {
+    this.ws.onBlobUnreadable(error);
+  }
+
+  rejectSend(callback: WriteCallback | undefined, error?: Error): void {
+    this.ws.rejectSend(callback, error);
+  }
+
+  deliver(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
+    this.ws.emitMessage(data, isBinary, fragments);
+  }
+
+  deliverPing(data: Buffer): void {
+    this.ws.emit('ping', data);
+  }
+
+  deliverPong(data: Buffer): void {
+    this.ws.emit('pong', data);
+  }
+
+  inflate(data: Buffer, done: (error: Error | null, output?: Buffer) => void): void {
+    this.ws.inflate(data, done);
+  }
+
+  incomingFailed(error: ProtocolError): void {
+    this.ws.failConnection(error);
+  }
+
+  incomingIdle(): void {
+    this.ws.onIncomingIdle();
+  }
+}
+
+/**
+ * engine.io (Socket.IO's engine) writes broadcast frames it framed once
+ * through `websocket._sender.sendFrame(frames, callback)` when that exists.
+ * netws offers the same entry point: the bytes go out as they are when
+ * nothing would change them, else the message is sent as usual, in order.
+ */
+class FrameSender {
+  constructor(private readonly ws: WebSocket) {}
+
+  sendFrame(frame: readonly Buffer[], callback?: WriteCallback): void {
+    this.ws.sendFramed(frame, callback);
+  }
+}
+
 export class WebSocket extends EventEmitter<WebSocketEvents> {
-  static readonly CONNECTING = CONNECTING;
-  static readonly OPEN = OPEN;
-  static readonly CLOSING = CLOSING;
-  static readonly CLOSED = CLOSED;
+  declare static readonly CONNECTING: typeof CONNECTING;
+  declare static readonly OPEN: typeof OPEN;
+  declare static readonly CLOSING: typeof CLOSING;
+  declare static readonly CLOSED: typeof CLOSED;
   declare readonly CONNECTING: typeof CONNECTING;
   declare readonly OPEN: typeof OPEN;
   declare readonly CLOSING: typeof CLOSING;
   declare readonly CLOSED: typeof CLOSED;
 
-  /** The URL given to the client; '' on the server side. */
-  readonly url: string = '';
-  /** The subprotocol the server selected, '' for none. */
-  protocol = '';
-  /** The negotiated extensions as a header value, '' for none. */
-  extensions = '';
-
   private state = CONNECTING;
   private socket: Duplex | null = null;
   private connection: Protocol | null = null;
-  private isServer = false;
-  private closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+  private handlers: ConnectionHandler | null = null;
+  private isServer = true;
+  private options: ResolvedConnectionOptions | null = null;
+  private address: string | undefined = undefined;
+  private subprotocol = '';
+  private extensionList = '';
+  private binaryTypeValue: BinaryType = 'nodebuffer';
+  private handshake: ClientHandshake | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private peerCloseCode: number = CloseCode.Abnormal;
   private peerCloseReason: Buffer = NO_REASON;
   private failureCode = 0;
   private closeEmitted = false;
-  private maxBufferedAmount = DEFAULT_MAX_BUFFERED_AMOUNT;
+  private errorEmitted = false;
   private pendingPongs = 0;
   private heartbeat: Heartbeat | null = null;
-
-  // permessage-deflate: messages go through zlib in order, so later ones wait in these queues.
-  private compressor: MessageCompressor | null = null;
-  private compressThreshold = 0;
-  private outgoing: OutgoingItem[] = [];
-  private outgoingBytes = 0;
-  /** Whether the message being sent in fragments is compressed. */
-  private fragmentsCompressed: boolean | null = null;
-  private incoming: IncomingItem[] = [];
-  /** The socket closed while messages were still being inflated. */
-  private closeDeferred = false;
   private userPaused = false;
+  /** The socket closed while received messages were still being delivered: 'close' waits for them. */
+  private closeDeferred = false;
+  /** Bytes given to send()/ping()/pong() after the connection closed (WHATWG: bufferedAmount keeps growing). */
+  private bufferedAfterClose = 0;
+
+  private compressor: MessageCompressor | null = null;
+  /** Whether the message being sent in fragments is compressed; null between messages. */
+  private fragmentsCompressed: boolean | null = null;
+  private outgoing: OutgoingQueue | null = null;
+  private incoming: IncomingQueue | null = null;
+  private frameSender: FrameSender | null = null;
 
   /**
-   * Opens a client connection to `address` (ws:, wss:, or http:/https: which
-   * map to them). Throws a SyntaxError DOMException for a bad URL or bad subprotocols.
+   * Opens a client connection to `address` (ws:, wss:, http:, https: or
+   * ws+unix:). Throws a SyntaxError DOMException for a bad URL or bad
+   * subprotocols, a TypeError or RangeError for a bad option. `null` makes
+   * an unconnected server-side object, as in ws (WebSocketServer does that).
    */
-  constructor(address: string | URL, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
+  constructor(address: string | URL | null, protocols?: string | string[] | ClientOptions, options?: ClientOptions) {
     super();
-    if ((address as unknown) === kServerSide) {
-      this.isServer = true;
-      return;
-    }
-    if (protocols !== undefined && typeof protocols === 'object' && !Array.isArray(protocols)) {
+    if (address === null) return;
+    this.isServer = false;
+    if (protocols !== undefined && protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
       options = protocols;
       protocols = undefined;
     }
-    const { url, socket } = connectClient(this, address, protocols ?? [], options ?? {});
-    this.url = url;
-    this.socket = socket;
+    options ??= {};
+    if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
+    this.options = resolveConnectionOptions(options);
+    this.handshake = startClientHandshake(address, protocols ?? [], options, {
+      upgrade: (response) => this.emit('upgrade', response),
+      redirect: (url, request) => {
+        this.address = url;
+        this.emit('redirect', url, request);
+      },
+      unexpectedResponse: (request, response) => {
+        if (this.listenerCount('unexpected-response') === 0) return false;
+        this.emit('unexpected-response', request, response);
+        return true;
+      },
+      isConnecting: () => this.state === CONNECTING,
+      open: (result) => this.onHandshakeDone(result),
+      fail: (error, socket) => this.abortHandshake(error, socket),
+    });
+    this.address = this.handshake.url;
   }
 
   get readyState(): number {
     return this.state;
   }
 
-  /** Bytes handed to the socket but not yet written to the kernel. */
-  get bufferedAmount(): number {
-    return this.state === CONNECTING ? 0 : (this.socket?.writableLength ?? 0) + this.outgoingBytes;
+  /** The URL given to the client (after redirects, the last one); undefined on the server side, as in ws. */
+  get url(): string | undefined {
+    return this.address;
   }
 
-  get isPaused(): boolean {
-    return this.socket?.isPaused() ?? false;
+  /** The subprotocol the server selected, '' for none. */
+  get protocol(): string {
+    return this.subprotocol;
+  }
+
+  /** The negotiated extensions as a header value, '' for none. */
+  get extensions(): string {
+    return this.extensionList;
   }
 
   /**
-   * Sends a message. Throws while CONNECTING (as browsers do); once closing,
-   * the callback gets an error instead and nothing is sent.
+   * How binary messages are delivered: 'nodebuffer' (a Buffer, the
+   * default), 'arraybuffer', 'fragments' (a Buffer per frame, uncopied) or
+   * 'blob'. It shapes Node-style 'message' data and MessageEvent.data.
+   */
+  get binaryType(): BinaryType {
+    return this.binaryTypeValue;
+  }
+
+  set binaryType(value: BinaryType) {
+    // WebIDL: assigning a string outside the enumeration is ignored.
+    if (value !== 'nodebuffer' && value !== 'arraybuffer' && value !== 'fragments' && value !== 'blob') return;
+    this.binaryTypeValue = value;
+    if (this.connection !== null) this.connection.keepFragments = value === 'fragments';
+  }
+
+  /**
+   * Bytes of data passed to send(), ping() or pong() not yet handed to the
+   * kernel: what the socket buffers (frame headers included, as in ws),
+   * what waits for a Blob read or zlib, and what was sent after close.
+   */
+  get bufferedAmount(): number {
+    return (this.socket?.writableLength ?? 0) + (this.outgoing?.bytes ?? 0) + this.bufferedAfterClose;
+  }
+
+  /** True after pause() until resume(): only the user's pause counts. */
+  get isPaused(): boolean {
+    return this.userPaused;
+  }
+
+  /** The transport (compatibility surface: engine.io reads `_socket.remoteAddress`). */
+  get _socket(): Duplex | null {
+    return this.socket;
+  }
+
+  /** engine.io's pre-encoded frames entry point; see FrameSender. */
+  get _sender(): FrameSender | null {
+    if (this.socket === null) return null;
+    return this.frameSender ?? (this.frameSender = new FrameSender(this));
+  }
+
+  /**
+   * Sends a message. Throws while CONNECTING (as browsers and ws do); once
+   * closing, nothing is sent and the callback gets an error.
    */
   send(data: SendData | number, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
     if (typeof options === 'function') {
@@ -220,113 +388,134 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       options = undefined;
     }
     if (this.state === CONNECTING) throw notOpenError(this.state);
-    if (isSendQueued(this, data)) return queueSend(this, data, options, callback);
-    const payload = toBuffer(data);
+    if (this.state !== OPEN) {
+      this.bufferedAfterClose += dataLength(data);
+      this.rejectSend(callback);
+      return;
+    }
+    const isBlob = data instanceof Blob;
+    const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob>);
     // Numbers are sent as their decimal text, as ws does.
     const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
     const fin = options?.fin ?? true;
-    if (this.state !== OPEN) {
-      this.rejectSend(callback);
-    } else if (this.compressor !== null) {
-      this.sendCompressible(payload, binary, fin, options?.compress !== false, callback);
-    } else {
-      this.transmit(payload, binary, fin, callback, false);
+    if (this.compressor === null && !isBlob && this.outgoing === null) {
+      this.transmit(payload as Buffer, binary, fin, callback, false);
+      return;
     }
+    const size = isBlob ? (payload as Blob).size : (payload as Buffer).length;
+    if (this.refuseOverLimit(this.bufferedAmount + size, callback)) return;
+    let compress = false;
+    if (this.compressor !== null) {
+      // The first fragment decides for the whole message (RSV1 marks the message, 7.2.3.1).
+      compress = this.fragmentsCompressed ?? (options?.compress !== false && this.compressor.shouldCompress(size));
+      this.fragmentsCompressed = fin ? null : compress;
+    }
+    const queue = this.outgoingQueue();
+    if (!compress && !isBlob && queue.isEmpty) {
+      this.transmit(payload as Buffer, binary, fin, callback, false);
+      return;
+    }
+    queue.pushMessage(payload, binary, fin, compress, callback);
   }
 
-  /** Sends a ping (payload at most 125 bytes). The `mask` argument of ws is accepted and ignored. */
-  ping(data?: SendData | number, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
-    this.sendControl(true, data, mask, callback);
+  /** Sends a ping (payload at most 125 bytes). ws's `mask` argument is accepted and ignored; `ping(cb)` works. */
+  ping(data?: SendData | number | WriteCallback, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+    this.sendControl(Opcode.Ping, data, mask, callback);
   }
 
   /** Sends an unsolicited pong (a heartbeat that needs no answer). */
-  pong(data?: SendData | number, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
-    this.sendControl(false, data, mask, callback);
+  pong(data?: SendData | number | WriteCallback, mask?: boolean | WriteCallback, callback?: WriteCallback): void {
+    this.sendControl(Opcode.Pong, data, mask, callback);
   }
 
   /**
    * Starts the closing handshake. `code` must be valid on the wire (1000,
    * 1001-1003, 1007-1014, 3000-4999) and the reason at most 123 UTF-8 bytes,
-   * else this throws. The socket is destroyed if the peer does not complete
-   * the handshake within `closeTimeout`.
+   * else this throws. Messages sent before go out first. The socket is
+   * destroyed if the peer does not complete the handshake within `closeTimeout`.
    */
   close(code?: number, reason?: string | Uint8Array): void {
     if (this.state === CLOSED) return;
     if (this.state === CONNECTING) {
-      this[kAbortHandshake](
+      this.abortHandshake(
         new WebSocketError('WS_ERR_CLOSED_BEFORE_CONNECT', 'WebSocket was closed before the connection was established'),
       );
       return;
     }
-    checkCloseArguments(code, reason); // validate before changing any state
-    if (this.connection === null) return; // a handshake being aborted
-    this.state = CLOSING;
-    this.armCloseTimer();
-    // Messages sent before close() still go first.
-    if (this.outgoing.length > 0) {
-      this.outgoing.push({ data: EMPTY, isBinary: false, fin: true, compress: false, callback: undefined, close: { code, reason } });
-    } else {
-      this.sendClose(code, reason);
-    }
-  }
-
-  private sendClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
-    const connection = this.connection!;
-    if (connection.closeSent) {
-      if (connection.closeReceived) this.socket!.end();
+    ({ code, reason } = checkCloseArguments(code, reason)); // validated before any state changes
+    const connection = this.connection;
+    if (connection === null) return; // a client handshake being aborted
+    if (this.state === CLOSING) {
+      // Both close frames are through: nothing is left but to close TCP.
+      if (connection.closeSent && connection.closeReceived) this.socket!.end();
       return;
     }
-    connection.close(code, reason);
+    this.state = CLOSING;
+    this.armCloseTimer();
+    if (this.outgoing !== null && !this.outgoing.isEmpty) this.outgoing.pushClose(code, reason);
+    else this.sendClose(code, reason);
   }
 
   /** Destroys the connection at once, without a closing handshake. */
   terminate(): void {
     if (this.state === CLOSED) return;
     if (this.state === CONNECTING) {
-      this[kAbortHandshake](
+      this.abortHandshake(
         new WebSocketError('WS_ERR_CLOSED_BEFORE_CONNECT', 'WebSocket was closed before the connection was established'),
       );
       return;
     }
     this.state = CLOSING;
-    this.incoming = [];
+    this.dropIncoming();
+    const socket = this.socket!;
     // Frames sent earlier in this tick still wait in the corked socket; hand
     // them to the kernel first, as they would have been without the batching.
-    if (this.socket !== null) uncorkSocket(this.socket);
-    this.socket?.destroy();
+    uncorkSocket(socket);
+    socket.destroy();
   }
 
-  /** Stops reading from the socket; messages wait in the kernel, and TCP pushes back. */
+  /** Stops reading from the socket; messages wait in the kernel, and TCP pushes back. No-op unless open or closing. */
   pause(): void {
+    if (this.state === CONNECTING || this.state === CLOSED) return;
     this.userPaused = true;
-    this.socket?.pause();
+    this.updateReading();
   }
 
   resume(): void {
+    if (this.state === CONNECTING || this.state === CLOSED) return;
     this.userPaused = false;
-    // Still paused while earlier messages are being inflated.
-    if (this.incoming.length === 0) this.socket?.resume();
+    this.updateReading();
   }
 
   /** Binds an upgraded socket; bytes in `head` arrived after the handshake. */
-  [kAttach](socket: Duplex, head: Buffer, options: AttachOptions): void {
+  [kAttach](socket: Duplex, head: Buffer, attach: AttachOptions): void {
+    const options = attach.options;
     this.socket = socket;
-    this.isServer = options.isServer;
-    this.protocol = options.protocol;
-    this.extensions = options.extensions;
-    this.closeTimeout = options.closeTimeout;
-    const deflate = options.deflate;
-    if (deflate !== null) {
-      this.compressor = new MessageCompressor({ ...deflate, maxPayload: options.maxPayload });
-      this.compressThreshold = deflate.threshold;
-    }
+    this.isServer = attach.isServer;
+    this.options = options;
+    this.subprotocol = attach.protocol;
+    this.extensionList = attach.extensions;
+    if (attach.deflate !== null) this.compressor = new MessageCompressor(attach.deflate, options.maxPayload);
+    const handlers = new ConnectionHandler(this);
+    this.handlers = handlers;
     this.connection = new Protocol(
-      { isServer: options.isServer, maxPayload: options.maxPayload, perMessageDeflate: deflate !== null, maxFragments: options.maxFragments },
-      this.handler(),
+      {
+        isServer: attach.isServer,
+        maxPayload: options.maxPayload,
+        perMessageDeflate: attach.deflate !== null,
+        maxFragments: options.maxFragments,
+        maxBufferedChunks: options.maxBufferedChunks,
+        skipUTF8Validation: options.skipUTF8Validation,
+        autoPong: options.autoPong,
+        generateMask: options.generateMask,
+      },
+      handlers,
     );
+    if (this.binaryTypeValue === 'fragments') this.connection.keepFragments = true;
     this.state = OPEN;
-    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
-    if (options.heartbeat) this.startHeartbeat(options.heartbeat);
+    if (options.heartbeat !== null) {
+      this.heartbeat = new Heartbeat(options.heartbeat, this);
+    }
 
     const anySocket = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     anySocket.setNoDelay?.(true);
@@ -336,7 +525,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // the user's 'connection' or 'open' handler has attached its listeners.
     socket.pause();
     if (head.length > 0) socket.unshift(head);
-    socket.on('data', (chunk: Buffer) => this.connection!.receiveData(chunk));
+    socket.on('data', (chunk: Buffer) => this.onSocketData(chunk));
     socket.on('end', () => this.onSocketEnd());
     socket.on('close', () => this.onSocketClose());
     socket.on('error', (error: Error) => this.onSocketError(error));
@@ -352,25 +541,45 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   [kSendPrepared](message: PreparedMessage): boolean {
     if (this.state !== OPEN) return false;
-    // Shared bytes would skip the compression context and jump any queued send: go the usual way.
-    if (this.compressor !== null || isSendQueued(this, message.data)) {
-      this.send(message.data, { binary: message.isBinary });
-      return true;
-    }
     const connection = this.connection!;
-    if (connection.canSharePreparedFrame()) connection.sendPreparedFrame(message.frame);
-    else connection.sendMessage(message.data, message.isBinary, true);
+    if (this.compressor !== null) {
+      // Shared bytes would skip the compression context: go the usual way.
+      this.send(message.data, { binary: message.isBinary });
+    } else if (this.outgoing !== null && !this.outgoing.isEmpty) {
+      if (!this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
+        this.outgoing.pushMessage(message.data, message.isBinary, true, false, undefined);
+      }
+    } else if (connection.canSharePreparedFrame()) {
+      connection.sendPreparedFrame(message.frame);
+    } else {
+      connection.sendMessage(message.data, message.isBinary, true);
+    }
     return true;
   }
 
+  /** The client handshake succeeded: the connection opens. */
+  private onHandshakeDone(result: HandshakeResult): void {
+    this.handshake = null;
+    this.address = result.url;
+    this[kAttach](result.socket, result.head, {
+      isServer: false,
+      protocol: result.protocol,
+      extensions: result.extensions,
+      deflate: result.deflate,
+      options: this.options!,
+    });
+  }
+
   /** The client's handshake failed or was cancelled: report it, then close. */
-  [kAbortHandshake](error: Error): void {
+  private abortHandshake(error: Error, socket?: Duplex | null): void {
     if (this.state !== CONNECTING) return;
     this.state = CLOSING;
+    const handshake = this.handshake;
+    this.handshake = null;
+    socket = handshake?.abort() ?? socket;
     // Reported on a later tick: close() from user code must not emit within the call.
     process.nextTick(() => {
       this.emitError(error);
-      const socket = this.socket;
       if (socket && !socket.destroyed) {
         socket.once('close', () => this.emitClose());
         socket.destroy();
@@ -380,78 +589,204 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     });
   }
 
-  /** Emits 'error' only to listeners: a hostile peer must not crash a process that forgot one. */
+  /** Emits 'error' once per connection, and only to listeners: a hostile peer must not crash a process that forgot one. */
   private emitError(error: Error): void {
+    if (this.errorEmitted) return;
+    this.errorEmitted = true;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
-  /**
-   * The Protocol's callbacks as one small object per connection whose
-   * methods live on a shared prototype: a closure per callback would cost
-   * an idle connection about 400 bytes more (bench/: idle connections).
-   */
-  private static readonly Handler = class ConnectionHandler implements ProtocolHandler {
-    constructor(private readonly ws: WebSocket) {}
-
-    write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void {
-      const socket = this.ws.socket!;
-      // Our side may already be ended (the peer closed TCP first): writing
-      // then would only raise "write after end".
-      if (!socket.writable) {
-        this.ws.rejectSend(callback);
-        return;
-      }
-      // Only while OPEN: the single close frame of a closing connection is never refused.
-      if (this.ws.state === OPEN && this.ws.refuseOverLimit(socket.writableLength, callback)) return;
-      if (payload === null) {
-        // A small frame (header and payload in one buffer): batched per tick.
-        if (socket.writableCorked === 0) {
-          socket.cork();
-          process.nextTick(uncorkSocket, socket);
-        }
-        socket.write(header, callback);
-      } else {
-        // A large frame goes now, header and payload in one writev (or
-        // after the frames already batched in this tick, if any).
-        socket.cork();
-        socket.write(header);
-        socket.write(payload, callback);
-        socket.uncork();
-      }
-    }
-
-    onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void {
-      this.ws.receive(data, isBinary, compressed);
-    }
-
-    onPing(data: Buffer): void {
-      this.ws.onPing(data);
-    }
-
-    onPong(data: Buffer): void {
-      this.ws.heartbeat?.alive();
-      this.ws.emit('pong', data);
-    }
-
-    onCloseReceived(code: number, reason: Buffer): void {
-      this.ws.onCloseReceived(code, reason);
-    }
-
-    onProtocolError(error: ProtocolError): void {
-      this.ws.onProtocolError(error);
-    }
-  };
-
-  private handler(): ProtocolHandler {
-    return new WebSocket.Handler(this);
+  private onSocketData(chunk: Buffer): void {
+    this.heartbeat?.alive();
+    this.connection!.receiveData(chunk);
   }
 
-  private onPing(data: Buffer): void {
-    // Our pong is queued; count it if the peer is not reading what we send.
-    if (this.socket!.writableNeedDrain && ++this.pendingPongs > MAX_PENDING_PONGS) {
-      this.failSlowReader(`More than ${MAX_PENDING_PONGS} pongs queued to a peer that does not read`);
+  /** @internal Writes one frame (header, then payload if separate) to the socket. */
+  writeToSocket(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void {
+    const socket = this.socket!;
+    // Our side may already be ended (the peer closed TCP first): writing
+    // then would only raise "write after end".
+    if (!socket.writable) {
+      this.rejectSend(callback);
+      return;
     }
-    this.emit('ping', data);
+    if (payload === null) {
+      // A small frame (header and payload in one buffer): batched per tick.
+      if (socket.writableCorked === 0) {
+        socket.cork();
+        process.nextTick(uncorkSocket, socket);
+      }
+      socket.write(header, callback);
+    } else {
+      // A large frame goes now, header and payload in one writev (or
+      // after the frames already batched in this tick, if any).
+      socket.cork();
+      socket.write(header);
+      socket.write(payload, callback);
+      socket.uncork();
+    }
+  }
+
+  /** @internal Frames and writes one message or fragment through the protocol. */
+  transmit(data: Buffer, isBinary: boolean, fin: boolean, callback: WriteCallback | undefined, compressed: boolean): void {
+    // Only while OPEN: data queued before our close frame goes out even when closing.
+    if (this.state === OPEN && this.refuseOverLimit(this.bufferedAmount + data.length, callback)) return;
+    if (!this.connection!.sendMessage(data, isBinary, fin, callback, compressed)) this.rejectSend(callback);
+  }
+
+  /** @internal Writes frame bytes made elsewhere (engine.io) as they are, or frames their message here. */
+  transmitFrame(frame: readonly Buffer[], callback: WriteCallback | undefined): void {
+    const connection = this.connection!;
+    if (!connection.canSharePreparedFrame()) {
+      // Inside a fragmented message of ours the bytes cannot go as they are.
+      const message = unframe(frame);
+      if (message === null) this.rejectSend(callback, new TypeError('sendFrame() needs one complete unmasked data frame'));
+      else this.transmit(message.data, message.isBinary, true, callback, false);
+      return;
+    }
+    for (let i = 0; i < frame.length; i++) {
+      connection.sendPreparedFrame(frame[i], i === frame.length - 1 ? callback : undefined);
+    }
+  }
+
+  /** @internal engine.io's sendFrame(): see FrameSender. */
+  sendFramed(frame: readonly Buffer[], callback?: WriteCallback): void {
+    if (this.state !== OPEN) {
+      this.rejectSend(callback);
+      return;
+    }
+    if (this.compressor !== null) {
+      // A compressing connection must deflate the message itself: unframe it and send it as usual.
+      const message = unframe(frame);
+      if (message === null) this.rejectSend(callback, new TypeError('sendFrame() needs one complete unmasked data frame'));
+      else this.send(message.data, { binary: message.isBinary }, callback);
+      return;
+    }
+    let size = 0;
+    for (const buffer of frame) size += buffer.length;
+    if (this.refuseOverLimit(this.bufferedAmount + size, callback)) return;
+    if (this.outgoing !== null && !this.outgoing.isEmpty) this.outgoing.pushFrame(frame, callback);
+    else this.transmitFrame(frame, callback);
+  }
+
+  /** @internal Our close frame, or TCP's end when both close frames are through. */
+  sendClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
+    const connection = this.connection!;
+    if (connection.closeSent) {
+      if (connection.closeReceived) this.socket!.end();
+      return;
+    }
+    connection.close(code, reason);
+    if (connection.closeReceived) this.socket!.end();
+  }
+
+  /** @internal The answer to the peer's close frame, once what was queued before it went out. */
+  sendCloseEcho(): void {
+    this.connection!.sendCloseEcho();
+    // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
+    if (this.isServer) this.socket!.end();
+  }
+
+  /** @internal */
+  outgoingIsEmpty(): boolean {
+    return this.outgoing === null || this.outgoing.isEmpty;
+  }
+
+  private outgoingQueue(): OutgoingQueue {
+    return this.outgoing ?? (this.outgoing = new OutgoingQueue(this.handlers!, this.compressor));
+  }
+
+  /** @internal A send failed; its callback (if any) gets the error on a later tick. */
+  rejectSend(callback: WriteCallback | undefined, error?: Error): void {
+    if (callback) process.nextTick(callback, error ?? notOpenError(this.state));
+  }
+
+  /** @internal A Blob could not be read: as in ws, 'error' is emitted (after the sends' callbacks) and TCP is closed. */
+  onBlobUnreadable(error: Error): void {
+    if (this.state === CLOSED) return;
+    if (this.state === OPEN) {
+      this.state = CLOSING;
+      this.armCloseTimer();
+    }
+    this.socket!.end();
+    process.nextTick(() => this.emitError(error));
+  }
+
+  /** @internal A message from the protocol: now, or behind messages still being inflated. */
+  receive(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
+    if (!compressed && this.incoming === null && this.options!.allowSynchronousEvents) {
+      this.emitMessage(data, isBinary, fragments);
+      return;
+    }
+    this.incomingQueue().pushMessage(data, isBinary, compressed, fragments);
+  }
+
+  /** @internal */
+  receivePing(data: Buffer): void {
+    // An automatic pong is queued; count it if the peer is not reading what we send.
+    const limit = this.options!.maxPendingAutoPongs;
+    if (this.options!.autoPong && this.socket!.writableNeedDrain && ++this.pendingPongs > limit) {
+      this.failSlowReader(`More than ${limit} automatic pongs queued to a peer that does not read`);
+    }
+    if (this.incoming === null && this.options!.allowSynchronousEvents) this.emit('ping', data);
+    else this.incomingQueue().pushPing(data);
+  }
+
+  /** @internal */
+  receivePong(data: Buffer): void {
+    if (this.incoming === null && this.options!.allowSynchronousEvents) this.emit('pong', data);
+    else this.incomingQueue().pushPong(data);
+  }
+
+  private incomingQueue(): IncomingQueue {
+    if (this.incoming === null) {
+      this.incoming = new IncomingQueue(this.handlers!, !this.options!.allowSynchronousEvents, this.options!.skipUTF8Validation);
+      // Read no further while messages wait: what the queue holds stays bounded.
+      this.updateReading();
+      this.connection!.holdClose();
+    }
+    return this.incoming;
+  }
+
+  /** @internal The incoming queue has delivered everything. */
+  onIncomingIdle(): void {
+    this.incoming = null;
+    if (this.state === CLOSED) return;
+    this.connection!.releaseClose();
+    if (this.closeDeferred) this.emitClose();
+    else this.updateReading();
+  }
+
+  /** @internal Emits one message with its data shaped by binaryType. */
+  emitMessage(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
+    if (!isBinary) {
+      this.emit('message', data, false);
+      return;
+    }
+    this.emit('message', binaryMessageData(data, fragments, this.binaryTypeValue), true);
+  }
+
+  /** @internal Inflates a message for the incoming queue; text is checked once inflated. */
+  inflate(data: Buffer, done: (error: Error | null, output?: Buffer) => void): void {
+    this.compressor!.decompress(data, done);
+  }
+
+  /** @internal A received message could not be inflated (or was not UTF-8 text): fail the connection. */
+  failConnection(error: ProtocolError): void {
+    this.connection!.fail(error);
+  }
+
+  /** Whether the socket should flow: not while the user paused, nor while received messages wait. */
+  private updateReading(): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    if (this.userPaused || this.incoming !== null) {
+      socket.pause();
+      this.heartbeat?.suspend();
+    } else {
+      socket.resume();
+      this.heartbeat?.resume();
+    }
   }
 
   private onSocketDrain(): void {
@@ -459,19 +794,20 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.emit('drain');
   }
 
+  /** Past maxBufferedAmount the connection fails (1008) and this send is refused; true then. */
+  private refuseOverLimit(buffered: number, callback: WriteCallback | undefined): boolean {
+    const limit = this.options!.maxBufferedAmount;
+    if (limit === 0 || buffered <= limit) return false;
+    this.failSlowReader(`More than maxBufferedAmount (${limit} bytes) waiting to be sent`);
+    this.rejectSend(callback);
+    return true;
+  }
+
   /**
    * The peer does not read what we send (a full send buffer, a ping flood):
    * fail with 1008 and destroy the socket at once. A close frame could only
    * queue behind the data the peer is not reading, so none is sent.
    */
-  /** Past maxBufferedAmount the connection fails (1008) and this send is refused; true then. */
-  private refuseOverLimit(buffered: number, callback: WriteCallback | undefined): boolean {
-    if (buffered <= this.maxBufferedAmount) return false;
-    this.failSlowReader(`More than maxBufferedAmount (${this.maxBufferedAmount} bytes) waiting to be sent`);
-    this.rejectSend(callback);
-    return true;
-  }
-
   private failSlowReader(message: string): void {
     if (this.failureCode !== 0) return; // already failed (a pong write and its ping can both trip)
     this.failureCode = CloseCode.PolicyViolation;
@@ -481,29 +817,45 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.socket!.destroy();
   }
 
-  private startHeartbeat(options: HeartbeatOptions): void {
-    this.heartbeat = new Heartbeat(
-      options,
-      () => this.ping(),
-      () => {
-        this.emitError(new WebSocketError('WS_ERR_HEARTBEAT_TIMEOUT', `No pong within ${options.timeout} ms`));
-        this.terminate();
-      },
-    );
+  /** @internal The heartbeat's ping. */
+  sendHeartbeat(): void {
+    if (this.state === OPEN) this.connection!.ping(EMPTY);
   }
 
-  private onCloseReceived(code: number, reason: Buffer): void {
+  /** @internal No sign of life within the heartbeat's timeout. */
+  heartbeatTimedOut(timeout: number): void {
+    this.emitError(new WebSocketError('WS_ERR_HEARTBEAT_TIMEOUT', `Nothing received within ${timeout} ms of a ping`));
+    this.terminate();
+  }
+
+  /** @internal */
+  onCloseReceived(code: number, reason: Buffer): void {
     this.peerCloseCode = code;
-    this.peerCloseReason = reason;
+    // A copy: the reason is a view into a receive buffer the connection would otherwise keep.
+    this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
     this.state = CLOSING;
-    // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
-    if (this.isServer) this.socket!.end();
     this.armCloseTimer();
+    if (this.connection!.closeEchoPending) {
+      // Messages sent before the peer's close frame arrived still go out, then our answer.
+      this.outgoing!.pushCloseEcho();
+    } else if (this.isServer) {
+      // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
+      this.socket!.end();
+    }
   }
 
-  private onProtocolError(error: ProtocolError): void {
+  /** Received messages not yet delivered are dropped (terminate, a protocol failure). */
+  private dropIncoming(): void {
+    if (this.incoming === null) return;
+    this.incoming.drop();
+    this.incoming = null;
+    this.updateReading();
+  }
+
+  /** @internal */
+  onProtocolError(error: ProtocolError): void {
     this.failureCode = error.closeCode;
-    this.incoming = [];
+    this.dropIncoming();
     this.state = CLOSING;
     this.emitError(error);
     // Failing the connection (7.1.7): our close frame is written, now close TCP.
@@ -525,6 +877,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   }
 
   private onSocketClose(): void {
+    const socket = this.socket!;
+    // Data the user left paused in the socket arrived before the close: parse it (as ws does).
+    if (!this.connection!.closeReceived && this.failureCode === 0 && socket.readableLength > 0) {
+      const rest = socket.read() as Buffer | null;
+      if (rest !== null) this.connection!.receiveData(rest);
+    }
     this.connection!.stopReceiving();
     this.emitClose();
   }
@@ -532,148 +890,102 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private emitClose(): void {
     if (this.closeEmitted) return;
     // Messages that arrived before the connection closed are delivered first.
-    if (this.incoming.length > 0) {
+    if (this.incoming !== null) {
       this.closeDeferred = true;
       return;
     }
     this.closeEmitted = true;
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
-    this.dropOutgoing();
+    this.outgoing?.drop();
+    this.compressor?.close();
     this.heartbeat?.stop();
     const connection = this.connection;
     const wasClean = connection !== null && connection.closeSent && connection.closeReceived;
     const code = connection?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;
+    // Internal bookkeeping first, and not as a listener the user could remove.
+    this[kOnClosed]?.(this);
     this.emit('close', code, this.peerCloseReason, wasClean);
   }
 
+  /** Set by a server to learn that this connection closed (not a listener: removeAllListeners() cannot lose it). */
+  [kOnClosed]: ((ws: WebSocket) => void) | undefined = undefined;
+
   private armCloseTimer(): void {
     if (this.closeTimer !== null) return;
-    this.closeTimer = setTimeout(() => this.socket!.destroy(), this.closeTimeout);
+    const socket = this.socket!;
+    this.closeTimer = setTimeout(() => socket.destroy(), this.options!.closeTimeout);
   }
 
   private sendControl(
-    isPing: boolean,
-    data: SendData | number | undefined,
+    opcode: number,
+    data: SendData | number | WriteCallback | undefined,
     mask: boolean | WriteCallback | undefined,
     callback: WriteCallback | undefined,
   ): void {
-    if (typeof mask === 'function') callback = mask;
+    if (typeof data === 'function') {
+      callback = data;
+      data = undefined;
+    } else if (typeof mask === 'function') {
+      callback = mask;
+    }
     if (this.state === CONNECTING) throw notOpenError(this.state);
-    const payload = toBuffer(data);
-    if (payload.length > 125) throw new RangeError('A control frame payload is at most 125 bytes');
-    const connection = this.connection;
-    const sent = this.state === OPEN && (isPing ? connection!.ping(payload, callback) : connection!.pong(payload, callback));
+    const isBlob = data instanceof Blob;
+    const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob> | number | undefined);
+    const size = isBlob ? (payload as Blob).size : (payload as Buffer).length;
+    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    if (this.state !== OPEN) {
+      this.bufferedAfterClose += size;
+      this.rejectSend(callback);
+      return;
+    }
+    // A Blob is read first, in line with the sends before it (as ws does).
+    if (isBlob) this.outgoingQueue().pushControl(opcode, payload as Blob, callback);
+    else this.transmitControl(opcode, payload as Buffer, callback);
+  }
+
+  /** @internal */
+  transmitControl(opcode: number, data: Buffer, callback: WriteCallback | undefined): void {
+    const connection = this.connection!;
+    const sent = opcode === Opcode.Ping ? connection.ping(data, callback) : connection.pong(data, callback);
     if (!sent) this.rejectSend(callback);
-  }
-
-  private rejectSend(callback: WriteCallback | undefined): void {
-    if (callback) process.nextTick(callback, notOpenError(this.state));
-  }
-
-  private transmit(data: Buffer, isBinary: boolean, fin: boolean, callback: WriteCallback | undefined, compressed: boolean): void {
-    if (!this.connection!.sendMessage(data, isBinary, fin, callback, compressed)) this.rejectSend(callback);
-  }
-
-  /** A send on a permessage-deflate connection: compressed or not, it keeps its place in line. */
-  private sendCompressible(data: Buffer, isBinary: boolean, fin: boolean, allowed: boolean, callback: WriteCallback | undefined): void {
-    // Bytes waiting for zlib count against the limit like bytes waiting in the socket.
-    if (this.refuseOverLimit(this.bufferedAmount, callback)) return;
-    // The first fragment decides for the whole message (RSV1 marks the message, 7.2.3.1).
-    const compress = this.fragmentsCompressed ?? (allowed && data.length >= this.compressThreshold);
-    this.fragmentsCompressed = fin ? null : compress;
-    if (!compress && this.outgoing.length === 0) {
-      this.transmit(data, isBinary, fin, callback, false);
-      return;
-    }
-    this.outgoing.push({ data, isBinary, fin, compress, callback });
-    this.outgoingBytes += data.length;
-    if (this.outgoing.length === 1) this.flushOutgoing();
-  }
-
-  /** Sends queued items in order; returns while one is being compressed. */
-  private flushOutgoing(): void {
-    while (this.outgoing.length > 0) {
-      const item = this.outgoing[0];
-      if (item.compress) {
-        this.compressor!.compress(item.data, item.fin, (error, output) => {
-          if (this.outgoing[0] !== item) return; // dropped when the connection closed
-          this.outgoing.shift();
-          this.outgoingBytes -= item.data.length;
-          if (error !== null) this.rejectSend(item.callback);
-          else this.transmit(output!, item.isBinary, item.fin, item.callback, true);
-          this.flushOutgoing();
-        });
-        return;
-      }
-      this.outgoing.shift();
-      this.outgoingBytes -= item.data.length;
-      if (item.close !== undefined) this.sendClose(item.close.code, item.close.reason);
-      else this.transmit(item.data, item.isBinary, item.fin, item.callback, false);
-    }
-  }
-
-  /** The connection is gone: queued sends fail through their callbacks, zlib memory is freed. */
-  private dropOutgoing(): void {
-    const dropped = this.outgoing;
-    this.outgoing = [];
-    this.outgoingBytes = 0;
-    for (const item of dropped) this.rejectSend(item.callback);
-    this.compressor?.close();
-  }
-
-  private receive(data: Buffer, isBinary: boolean, compressed: boolean): void {
-    if (!compressed && this.incoming.length === 0) {
-      this.emit('message', data, isBinary);
-      return;
-    }
-    this.incoming.push({ data, isBinary, compressed });
-    if (this.incoming.length === 1) {
-      // Read no further while inflating: what waits in the queue stays bounded.
-      this.socket!.pause();
-      this.connection!.holdClose();
-      this.deliverIncoming();
-    }
-  }
-
-  /** Emits queued messages in order, inflating each compressed one on zlib's thread pool. */
-  private deliverIncoming(): void {
-    while (this.incoming.length > 0) {
-      const item = this.incoming[0];
-      if (item.compressed) {
-        this.compressor!.decompress(item.data, (error, output) => {
-          if (this.incoming[0] !== item) return; // dropped: the connection failed or was terminated
-          this.incoming.shift();
-          if (error !== null) {
-            this.connection!.fail(error as ProtocolError);
-          } else if (!item.isBinary && !isValidUtf8(output!)) {
-            this.connection!.fail(
-              new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload),
-            );
-          } else {
-            this.emit('message', output!, item.isBinary);
-          }
-          this.deliverIncoming();
-        });
-        return;
-      }
-      this.incoming.shift();
-      this.emit('message', item.data, item.isBinary);
-    }
-    this.connection!.releaseClose();
-    if (this.closeDeferred) {
-      this.emitClose();
-    } else if (!this.userPaused && this.state !== CLOSED) {
-      this.socket!.resume();
-    }
   }
 }
 
-const EMPTY = Buffer.alloc(0);
-// The browser-style API (onmessage, addEventListener, binaryType, ...) lives in browser-api.ts.
+/**
+ * The message inside frame bytes given to sendFrame() (one complete,
+ * unmasked text or binary frame), or null if they are not that.
+ */
+function unframe(frame: readonly Buffer[]): { data: Buffer; isBinary: boolean } | null {
+  const bytes = frame.length === 1 ? frame[0] : Buffer.concat(frame as Buffer[]);
+  if (bytes.length < 2) return null;
+  const opcode = bytes[0] & 0x0f;
+  if ((bytes[0] & 0xf0) !== 0x80 || (opcode !== Opcode.Text && opcode !== Opcode.Binary) || (bytes[1] & 0x80) !== 0) return null;
+  let length = bytes[1] & 0x7f;
+  let offset = 2;
+  if (length === 126) {
+    if (bytes.length < 4) return null;
+    length = bytes.readUInt16BE(2);
+    offset = 4;
+  } else if (length === 127) {
+    if (bytes.length < 10) return null;
+    length = Number(bytes.readBigUInt64BE(2));
+    offset = 10;
+  }
+  if (bytes.length !== offset + length) return null;
+  return { data: bytes.subarray(offset), isBinary: opcode === Opcode.Binary };
+}
+
+// The browser-style API (onmessage, addEventListener, ...) lives in browser-api.ts.
 export interface WebSocket extends BrowserApi {}
 installBrowserApi(WebSocket.prototype);
 
+// As in ws: the ready-state constants are enumerable, read-only values on the
+// class and its prototype, and the state accessors are enumerable.
 for (const [name, value] of Object.entries({ CONNECTING, OPEN, CLOSING, CLOSED })) {
+  Object.defineProperty(WebSocket, name, { value, enumerable: true });
   Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
+}
+for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url']) {
+  Object.defineProperty(WebSocket.prototype, name, { enumerable: true });
 }

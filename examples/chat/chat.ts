@@ -83,7 +83,7 @@ export class ChatRooms {
     });
     this.relay(room, { type: 'join', nick, time: Date.now() });
 
-    ws.on('message', (data, isBinary) => this.receive(room, ws, data, isBinary));
+    ws.on('message', (data, isBinary) => this.receive(room, ws, data as Buffer, isBinary));
     ws.on('close', () => {
       room.members.delete(ws);
       this.relay(room, { type: 'leave', nick, time: Date.now() });

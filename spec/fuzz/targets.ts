@@ -22,8 +22,8 @@ function check(condition: boolean, message: string): asserts condition {
   if (!condition) throw new InvariantError(message);
 }
 
-/** Close codes a failing parser may send: protocol error, bad UTF-8, too big. */
-const FAILURE_CODES = new Set([1002, 1007, 1009]);
+/** Close codes a failing parser may send: protocol error, bad UTF-8, too many fragments (1008, as ws), too big. */
+const FAILURE_CODES = new Set([1002, 1007, 1008, 1009]);
 
 /** Limits of the parser's own buffers (see src/protocol/parser.ts). */
 const MAX_HEADER = 14;

@@ -102,7 +102,7 @@ test('5.5.1: an empty close payload reports 1005 (no status) and an empty reason
 });
 
 test('5.5.1: a 1-byte close payload is a protocol error (1002)', () => {
-  expectProtocolError(() => parseClosePayload(Buffer.from([0x03])), 'WS_ERR_INVALID_CLOSE_PAYLOAD', 1002);
+  expectProtocolError(() => parseClosePayload(Buffer.from([0x03])), 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 1002);
 });
 
 test('7.4.1: a close frame with a code that may not be sent is a protocol error (1002)', () => {

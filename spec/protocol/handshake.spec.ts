@@ -240,17 +240,22 @@ test('4.2.1 (5): a duplicated Sec-WebSocket-Key is refused with 400 (joined with
   rejected(request({ 'sec-websocket-key': [SAMPLE_KEY, 'AAAAAAAAAAAAAAAAAAAAAA=='] }), 400);
 });
 
-test('4.2.1 (6): a missing Sec-WebSocket-Version is refused with 400 and advertises 13', () => {
+test('4.2.1 (6): a missing Sec-WebSocket-Version is refused with 400 and advertises 13 and 8', () => {
   const rejection = rejected(without('sec-websocket-version'), 400);
-  assert.equal(rejection.headers, { 'Sec-WebSocket-Version': '13' });
+  assert.equal(rejection.headers, { 'Sec-WebSocket-Version': '13, 8' });
 });
 
-test('4.2.2 / 4.4: an unsupported version (8) gets 426 with Sec-WebSocket-Version: 13', () => {
-  for (const version of ['8', '7', '0', '14', '', '13, 8', ' 13']) {
+test('4.2.2 / 4.4: an unsupported version gets 426 with Sec-WebSocket-Version: 13, 8', () => {
+  for (const version of ['7', '0', '14', '', '13, 8', ' 13']) {
     const rejection = rejected(request({ 'sec-websocket-version': version }), 426);
-    assert.equal(rejection.headers, { 'Sec-WebSocket-Version': '13' }, JSON.stringify(version));
+    assert.equal(rejection.headers, { 'Sec-WebSocket-Version': '13, 8' }, JSON.stringify(version));
   }
   rejected(request({ 'sec-websocket-version': ['13', '8'] }), 426);
+});
+
+test('version 8 (the last hybi draft, framed as 13) is accepted, as ws accepts it', () => {
+  const accepted = checkUpgradeRequest(request({ 'sec-websocket-version': '8' }));
+  assert.not.ok(isRejection(accepted));
 });
 
 test('4.1 (10): a malformed or repeating Sec-WebSocket-Protocol list is refused with 400', () => {

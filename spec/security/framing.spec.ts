@@ -49,7 +49,7 @@ test('65,536 one-byte fragments (Autobahn 9.3/9.4) pass under the default maxFra
   await shutdown(wss);
 });
 
-test('one fragment more than maxFragments → 1009; empty fragments count too (no endless message)', async () => {
+test('one fragment more than maxFragments → 1008 (as ws); empty fragments count too (no endless message)', async () => {
   const wss = await listen({ maxFragments: 1000 });
   const ok = await rawPeer(wss);
   const message = waitFor<[Buffer]>(ok.server, 'message');
@@ -59,9 +59,9 @@ test('one fragment more than maxFragments → 1009; empty fragments count too (n
   const peer = await rawPeer(wss);
   const closed = waitFor<[number]>(peer.server, 'close');
   peer.socket.write(fragments(1001, 0));
-  assert.is((await closed)[0], 1009);
+  assert.is((await closed)[0], 1008);
   await peer.closed;
-  assert.is(closeCodeOf(peer.frames()), 1009);
+  assert.is(closeCodeOf(peer.frames()), 1008);
   await shutdown(wss);
 });
 
@@ -86,7 +86,7 @@ test('thousands of 1-byte fragments in 1-byte TCP chunks: buffered chunks and pe
   assert.ok(mostPieces <= 64, `${mostPieces} pieces held`);
 });
 
-test('the parser refuses fragment 131,073 by default with WS_ERR_TOO_MANY_FRAGMENTS', () => {
+test('the parser refuses fragment 131,073 by default with WS_ERR_TOO_MANY_BUFFERED_PARTS and 1008 (as ws)', () => {
   const parser = new FrameParser({ isServer: true, maxPayload: 1 << 20 }, { onMessage: () => {}, onControl: () => {} });
   const empty = frame({ opcode: 0, payload: Buffer.alloc(0), fin: false });
   parser.push(frame({ opcode: 1, payload: Buffer.alloc(0), fin: false }));
@@ -98,8 +98,8 @@ test('the parser refuses fragment 131,073 by default with WS_ERR_TOO_MANY_FRAGME
     error = caught;
   }
   assert.ok(error instanceof ProtocolError);
-  assert.is((error as ProtocolError).code, 'WS_ERR_TOO_MANY_FRAGMENTS');
-  assert.is((error as ProtocolError).closeCode, 1009);
+  assert.is((error as ProtocolError).code, 'WS_ERR_TOO_MANY_BUFFERED_PARTS');
+  assert.is((error as ProtocolError).closeCode, 1008);
 });
 
 test('the fragment count restarts with every message', () => {

@@ -139,7 +139,9 @@ test('extension and header names constructor, __proto__, hasOwnProperty are plai
   const [ws, req] = await connected;
   assert.is(ws.protocol, '__proto__');
   assert.is(ws.extensions, '');
-  assert.is(req.headers['__proto__'], 'polluted');
+  // node's own IncomingMessage (as ws hands out) drops a header named __proto__; the others are plain names.
+  assert.is(req.headers['constructor'], 'polluted');
+  assert.is(req.headers['hasownproperty'], 'polluted');
   assert.is(Object.getOwnPropertyNames(Object.prototype).length, before);
   assert.is(({} as Record<string, unknown>).polluted, undefined);
   await sleep(20);

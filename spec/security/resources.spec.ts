@@ -9,7 +9,7 @@ import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer, type WebSocketError } from '../../src/index.ts';
-import { MAX_PENDING_PONGS } from '../../src/websocket.ts';
+import { DEFAULT_MAX_PENDING_AUTO_PONGS as MAX_PENDING_PONGS } from '../../src/options.ts';
 import { frame, isError, portOf, sleep, waitFor } from '../helpers.ts';
 import { listen, rawPeer, shutdown } from './peer.ts';
 
@@ -181,10 +181,14 @@ test('heartbeat (client): a server that stops answering is detected', async () =
   server.close();
 });
 
-test('heartbeat: invalid settings throw RangeError on the server and the client', () => {
-  for (const heartbeat of [{ interval: 0, timeout: 10 }, { interval: 10, timeout: -1 }, { interval: NaN, timeout: 10 }]) {
+test('heartbeat: invalid settings throw on the server and the client (RangeError out of range, TypeError not a number)', () => {
+  for (const heartbeat of [{ interval: 0, timeout: 10 }, { interval: 10, timeout: -1 }, { interval: 10, timeout: 2 ** 31 }]) {
     assert.throws(() => new WebSocketServer({ noServer: true, heartbeat }), isError(RangeError));
     assert.throws(() => new WebSocket('ws://127.0.0.1:1', { heartbeat }), isError(RangeError));
+  }
+  for (const heartbeat of [{ interval: NaN, timeout: 10 }, { interval: '10', timeout: 10 }, 5]) {
+    assert.throws(() => new WebSocketServer({ noServer: true, heartbeat } as never), isError(TypeError));
+    assert.throws(() => new WebSocket('ws://127.0.0.1:1', { heartbeat } as never), isError(TypeError));
   }
 });
 

@@ -17,12 +17,27 @@ export class WebSocketError extends Error {
   }
 }
 
-/** A rule of RFC 6455 broken by the peer; the connection is failed with `closeCode`. */
-export class ProtocolError extends WebSocketError {
-  declare readonly closeCode: number;
+/**
+ * A rule of RFC 6455 broken by the peer; the connection is failed with
+ * `closeCode`. A RangeError, as ws's receiver errors are (code that checks
+ * `instanceof RangeError` keeps working), and still `instanceof WebSocketError`.
+ */
+export class ProtocolError extends RangeError {
+  readonly code: string;
+  readonly closeCode: number;
+  readonly statusCode: undefined = undefined;
 
   constructor(code: string, message: string, closeCode: number) {
-    super(code, message, { closeCode });
+    super(message);
     this.name = 'ProtocolError';
+    this.code = code;
+    this.closeCode = closeCode;
   }
 }
+
+// One class cannot extend both Error subclasses: WebSocketError also claims ProtocolErrors.
+Object.defineProperty(WebSocketError, Symbol.hasInstance, {
+  value(this: typeof WebSocketError, value: unknown): boolean {
+    return Function.prototype[Symbol.hasInstance].call(this, value) || (this === WebSocketError && value instanceof ProtocolError);
+  },
+});

@@ -97,11 +97,12 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): AcceptedRequest | 
     return { status: 400, message: 'Missing or invalid Sec-WebSocket-Key header' };
   }
   const version = single(headers, 'sec-websocket-version');
-  if (version !== WEBSOCKET_VERSION) {
+  // Version 8 (the last hybi draft) frames exactly as 13 does; ws accepts it too.
+  if (version !== WEBSOCKET_VERSION && version !== '8') {
     return {
       status: version === undefined ? 400 : 426,
-      message: 'Unsupported WebSocket version: this server speaks version 13',
-      headers: { 'Sec-WebSocket-Version': WEBSOCKET_VERSION },
+      message: 'Unsupported WebSocket version: this server speaks versions 13 and 8',
+      headers: { 'Sec-WebSocket-Version': `${WEBSOCKET_VERSION}, 8` },
     };
   }
   const protocolHeader = single(headers, 'sec-websocket-protocol');
@@ -132,10 +133,16 @@ function assertHeader(name: string, value: string): void {
   }
 }
 
-function formatHeaders(lines: string[], headers: Iterable<[string, string]>): void {
+/** Header values as users give them: a string, a number, or several values (one line each). */
+export type HeaderValue = string | number | readonly string[];
+
+function formatHeaders(lines: string[], headers: Iterable<[string, HeaderValue]>): void {
   for (const [name, value] of headers) {
-    assertHeader(name, value);
-    lines.push(`${name}: ${value}`);
+    for (const one of Array.isArray(value) ? value : [value]) {
+      const text = String(one);
+      assertHeader(name, text);
+      lines.push(`${name}: ${text}`);
+    }
   }
 }
 
@@ -156,10 +163,13 @@ export function acceptResponseLines(key: string, protocol: string | undefined, e
 }
 
 /** A complete HTTP response refusing the upgrade, with a plain-text body. */
-export function buildRejectResponse(status: number, message: string, headers: Record<string, string> = {}): string {
+export function buildRejectResponse(status: number, message: string, headers: Record<string, HeaderValue> = {}): string {
   const body = Buffer.from(message, 'utf8');
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`, 'Connection: close'];
-  formatHeaders(lines, Object.entries(headers));
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`];
+  const entries = Object.entries(headers);
+  // One Connection line: the caller's (426 says "Upgrade"), else ours.
+  if (!entries.some(([name]) => name.toLowerCase() === 'connection')) lines.push('Connection: close');
+  formatHeaders(lines, entries);
   lines.push('Content-Type: text/plain; charset=utf-8', `Content-Length: ${body.length}`);
   return lines.join('\r\n') + '\r\n\r\n' + message;
 }
@@ -173,7 +183,7 @@ export interface UpgradeRequestOptions {
   protocols: string[];
   origin?: string;
   extensions?: string;
-  headers?: Iterable<[string, string]>;
+  headers?: Iterable<[string, HeaderValue]>;
 }
 
 /** The client's opening handshake (4.1). */
@@ -188,7 +198,7 @@ export function buildUpgradeRequest(options: UpgradeRequestOptions): string {
   ];
   if (options.protocols.length > 0) lines.push(`Sec-WebSocket-Protocol: ${options.protocols.join(', ')}`);
   if (options.extensions) lines.push(`Sec-WebSocket-Extensions: ${options.extensions}`);
-  const extra: Array<[string, string]> = [];
+  const extra: Array<[string, HeaderValue]> = [];
   if (options.origin !== undefined) extra.push(['Origin', options.origin]);
   if (options.headers) extra.push(...options.headers);
   formatHeaders(lines, extra);

@@ -24,6 +24,10 @@ export interface ParserOptions {
   perMessageDeflate?: boolean;
   /** Most frames in one message; default DEFAULT_MAX_FRAGMENTS. */
   maxFragments?: number;
+  /** Most received chunks waiting to be parsed; default no limit. More → close 1008. */
+  maxBufferedChunks?: number;
+  /** Do not check text messages for UTF-8 (trusted peers only). */
+  skipUTF8Validation?: boolean;
 }
 
 /**
@@ -33,8 +37,12 @@ export interface ParserOptions {
 export const DEFAULT_MAX_FRAGMENTS = 131_072;
 
 export interface ParserEvents {
-  /** A complete message; `compressed` ones are still deflated and their text unchecked. */
-  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
+  /**
+   * A complete message; `compressed` ones are still deflated and their text
+   * unchecked. With `keepFragments` on, an uncompressed binary message comes
+   * as `fragments`, one Buffer per frame, and `data` is empty.
+   */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void;
   /** A complete, unmasked ping, pong or close frame. */
   onControl(opcode: number, payload: Buffer): void;
 }
@@ -70,7 +78,11 @@ export class FrameParser {
   private readonly maxPayload: number;
   private readonly perMessageDeflate: boolean;
   private readonly maxFragments: number;
+  private readonly maxBufferedChunks: number;
+  private readonly skipUTF8Validation: boolean;
   private readonly events: ParserEvents;
+  /** Deliver binary messages as their frames' payloads, uncopied (binaryType 'fragments'). */
+  keepFragments = false;
 
   // Received bytes not yet consumed, oldest first.
   private chunks: Buffer[] = [];
@@ -95,6 +107,8 @@ export class FrameParser {
   private pieces: Buffer[] = [];
   private assembled: Buffer | null = null;
   private assembledLength = 0;
+  /** Payloads of the message's finished frames, in keepFragments mode. */
+  private fragments: Buffer[] | null = null;
   private readonly utf8 = new Utf8Validator();
 
   constructor(options: ParserOptions, events: ParserEvents) {
@@ -102,6 +116,8 @@ export class FrameParser {
     this.maxPayload = options.maxPayload;
     this.perMessageDeflate = options.perMessageDeflate ?? false;
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
+    this.maxBufferedChunks = options.maxBufferedChunks ?? Infinity;
+    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
     this.events = events;
   }
 
@@ -113,6 +129,14 @@ export class FrameParser {
    */
   push(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
+    if (this.chunks.length >= this.maxBufferedChunks) {
+      this.stop();
+      throw protocolError(
+        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
+        `More than maxBufferedChunks (${this.maxBufferedChunks}) received chunks waiting`,
+        CloseCode.PolicyViolation,
+      );
+    }
     this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
     try {
@@ -133,6 +157,7 @@ export class FrameParser {
     this.bufferedBytes = 0;
     this.pieces = [];
     this.assembled = null;
+    this.fragments = null;
   }
 
   get isStopped(): boolean {
@@ -151,27 +176,30 @@ export class FrameParser {
     const rsv1 = (byte0 & 0x40) !== 0;
 
     // Everything the first two bytes can tell is checked before waiting for more.
-    if ((byte0 & 0x30) !== 0 || (rsv1 && !this.perMessageDeflate)) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV', 'Reserved bits set without a negotiated extension');
+    if ((byte0 & 0x30) !== 0) {
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 or RSV3 set without a negotiated extension');
+    }
+    if (rsv1 && !this.perMessageDeflate) {
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set without a negotiated extension');
     }
     if (!isKnownOpcode(opcode)) {
       throw protocolError('WS_ERR_INVALID_OPCODE', `Reserved opcode ${opcode}`);
     }
     // RFC 7692 section 6.1: RSV1 ("Per-Message Compressed") is set on the first frame of a message only.
     if (rsv1 && (opcode === Opcode.Continuation || isControlOpcode(opcode))) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV', 'RSV1 set on a continuation or control frame');
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set on a continuation or control frame');
     }
     if (isControlOpcode(opcode)) {
-      if (!fin) throw protocolError('WS_ERR_FRAGMENTED_CONTROL', 'Fragmented control frame');
+      if (!fin) throw protocolError('WS_ERR_EXPECTED_FIN', 'Fragmented control frame');
       if (length7 > MAX_CONTROL_PAYLOAD) {
-        throw protocolError('WS_ERR_CONTROL_TOO_LONG', 'Control frame payload longer than 125 bytes');
+        throw protocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'Control frame payload longer than 125 bytes');
       }
     } else if (opcode === Opcode.Continuation) {
       if (this.messageOpcode === 0) {
-        throw protocolError('WS_ERR_UNEXPECTED_CONTINUATION', 'Continuation frame without a message to continue');
+        throw protocolError('WS_ERR_INVALID_OPCODE', 'Continuation frame without a message to continue');
       }
     } else if (this.messageOpcode !== 0) {
-      throw protocolError('WS_ERR_EXPECTED_CONTINUATION', 'New data frame while a fragmented message is open');
+      throw protocolError('WS_ERR_INVALID_OPCODE', 'New data frame while a fragmented message is open');
     }
     if (masked !== this.isServer) {
       throw this.isServer
@@ -189,24 +217,29 @@ export class FrameParser {
       length = header.readUInt16BE(2);
     } else if (length7 === 127) {
       const high = header.readUInt32BE(2);
-      if (high >= 0x80000000) {
-        throw protocolError('WS_ERR_INVALID_LENGTH', '64-bit payload length with the most significant bit set');
+      // The RFC forbids the top bit; larger lengths than 2^53 - 1 cannot be counted exactly (ws's rule, and its 1009).
+      if (high > 0x1fffff) {
+        throw protocolError(
+          'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+          'Payload length beyond 2^53 - 1 bytes',
+          CloseCode.MessageTooBig,
+        );
       }
       length = high * 0x100000000 + header.readUInt32BE(6);
     }
     if (!isControlOpcode(opcode) && this.messageLength + length > this.maxPayload) {
       // Refused before a single payload byte is buffered.
       throw protocolError(
-        'WS_ERR_PAYLOAD_TOO_BIG',
+        'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
         `Message larger than maxPayload (${this.maxPayload} bytes)`,
         CloseCode.MessageTooBig,
       );
     }
     if (!isControlOpcode(opcode) && ++this.messageFrames > this.maxFragments) {
       throw protocolError(
-        'WS_ERR_TOO_MANY_FRAGMENTS',
+        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
         `Message in more than maxFragments (${this.maxFragments}) frames`,
-        CloseCode.MessageTooBig,
+        CloseCode.PolicyViolation,
       );
     }
     if (masked) this.maskKey = header.readUInt32BE(size - 4);
@@ -239,8 +272,18 @@ export class FrameParser {
       if (this.payloadRemaining > 0) return true;
     }
     this.state = HEADER;
+    if (this.keepFragments && this.messageOpcode === Opcode.Binary && !this.messageCompressed) this.finishFragment();
     if (this.fin) this.finishMessage();
     return true;
+  }
+
+  /** keepFragments mode: the frame's payload becomes one fragment. */
+  private finishFragment(): void {
+    const fragments = this.fragments ?? (this.fragments = []);
+    fragments.push(this.joinPieces());
+    this.pieces = [];
+    this.assembled = null;
+    this.assembledLength = 0;
   }
 
   /** Consumes what is available of a data frame's payload from the first chunk. */
@@ -261,7 +304,7 @@ export class FrameParser {
       this.maskPhase = (this.maskPhase + piece.length) & 3;
     }
     // Compressed text is checked once inflated.
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed) {
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation) {
       const wholeMessage = this.fin && this.payloadRemaining === 0 && this.messageLength === 0;
       // A message that arrived in one piece is checked natively in one call;
       // anything else goes through the incremental validator (6.4.x: fail fast).
@@ -276,22 +319,14 @@ export class FrameParser {
   }
 
   private finishMessage(): void {
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.utf8.end()) {
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation && !this.utf8.end()) {
       throw protocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload);
     }
-    let data: Buffer;
-    if (this.assembled !== null) {
-      this.assemblePieces();
-      data = this.assembled.subarray(0, this.assembledLength);
-    } else if (this.pieces.length === 1) {
-      data = this.pieces[0];
-    } else if (this.pieces.length === 0) {
-      data = EMPTY;
-    } else {
-      data = Buffer.concat(this.pieces, this.messageLength);
-    }
+    const fragments = this.fragments;
+    const data = fragments === null ? this.joinPieces(this.messageLength) : EMPTY;
     const isBinary = this.messageOpcode === Opcode.Binary;
     const compressed = this.messageCompressed;
+    this.fragments = null;
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageLength = 0;
@@ -299,12 +334,23 @@ export class FrameParser {
     this.pieces = [];
     this.assembled = null;
     this.assembledLength = 0;
-    this.events.onMessage(data, isBinary, compressed);
+    this.events.onMessage(data, isBinary, compressed, fragments);
+  }
+
+  /** The pending pieces as one Buffer, copied only when there are several. */
+  private joinPieces(length?: number): Buffer {
+    if (this.assembled !== null) {
+      this.assemblePieces();
+      return this.assembled.subarray(0, this.assembledLength);
+    }
+    if (this.pieces.length === 1) return this.pieces[0];
+    if (this.pieces.length === 0) return EMPTY;
+    return Buffer.concat(this.pieces, length);
   }
 
   /** Copies pending pieces into one buffer that grows by doubling (linear overall). */
   private assemblePieces(): void {
-    const needed = this.messageLength;
+    const needed = this.assembledLength + this.piecesLength();
     if (this.assembled === null || this.assembled.length < needed) {
       const capacity = Math.min(Math.max(needed, (this.assembled?.length ?? 0) * 2), this.maxPayload);
       const grown = Buffer.allocUnsafe(capacity);
@@ -316,6 +362,12 @@ export class FrameParser {
       this.assembledLength += piece.length;
     }
     this.pieces = [];
+  }
+
+  private piecesLength(): number {
+    let length = 0;
+    for (const piece of this.pieces) length += piece.length;
+    return length;
   }
 
   private byteAt(index: number): number {

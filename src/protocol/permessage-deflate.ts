@@ -22,17 +22,31 @@ export interface PerMessageDeflateOptions {
   serverNoContextTakeover?: boolean;
   /** Server: ask the client to reset its compressor. Client: reset ours. Default true. */
   clientNoContextTakeover?: boolean;
-  /** Largest LZ77 window of the server's compressor, 8-15 bits. */
-  serverMaxWindowBits?: number;
-  /** Largest LZ77 window of the client's compressor, 8-15 bits. */
-  clientMaxWindowBits?: number;
-  /** Messages smaller than this many bytes are sent uncompressed; default 1024. */
+  /**
+   * Largest LZ77 window of the server's compressor, 8-15 bits. `true` is the
+   * default; on a server, `false` declines offers that limit the server's
+   * window (as in ws).
+   */
+  serverMaxWindowBits?: number | boolean;
+  /**
+   * Largest LZ77 window of the client's compressor, 8-15 bits. `true` is the
+   * default; `false`: a client does not offer the parameter, a server does
+   * not limit the client's window.
+   */
+  clientMaxWindowBits?: number | boolean;
+  /** Messages smaller than this many bytes are sent uncompressed when our side keeps no context; default 1024. */
   threshold?: number;
-  /** zlib compression level, 0-9; default 6. */
+  /** zlib compression level, 0-9; default 6 (overrides `zlibDeflateOptions.level`). */
   level?: number;
-  /** zlib memLevel, 1-9; default 8. */
+  /** zlib memLevel, 1-9; default 8 (overrides `zlibDeflateOptions.memLevel`). */
   memLevel?: number;
-  /** zlib jobs running at once in the whole process; default 10. */
+  /** Options passed to zlib's deflate streams (ws's name); `windowBits` is negotiated and ignored. */
+  zlibDeflateOptions?: Record<string, unknown>;
+  /** Options passed to zlib's inflate streams (ws's name); `windowBits` is negotiated and ignored. */
+  zlibInflateOptions?: Record<string, unknown>;
+  /** zlib jobs running at once for one server (or a client); default 10. ws's name for `concurrency`. */
+  concurrencyLimit?: number;
+  /** Same as `concurrencyLimit`. */
   concurrency?: number;
 }
 
@@ -62,29 +76,41 @@ function windowBits(value: string | true): number | null {
   return Number(value);
 }
 
-/** Throws a RangeError for an option outside 8-15; returns undefined when unset. */
-function windowBitsOption(value: number | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 8 || value > 15) {
-    throw new RangeError(`perMessageDeflate.${name} must be an integer from 8 to 15`);
+/** A window-bits option as a number, or undefined for the default (unset or a boolean). */
+function windowBitsOption(value: number | boolean | undefined, name: string): number | undefined {
+  if (value === undefined || typeof value === 'boolean') return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 8 || value > 15) {
+    throw new RangeError(`perMessageDeflate.${name} must be an integer from 8 to 15 or a boolean`);
   }
   return value;
+}
+
+function checkBoolean(value: unknown, name: string): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(`perMessageDeflate.${name} must be a boolean`);
+  }
 }
 
 /** Checks the options once, when a server or client is created. */
 export function checkDeflateOptions(options: PerMessageDeflateOptions): void {
   windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
   windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
-  const { threshold, level, memLevel, concurrency } = options;
-  if (threshold !== undefined && !(threshold >= 0)) throw new RangeError('perMessageDeflate.threshold must be >= 0');
+  checkBoolean(options.serverNoContextTakeover, 'serverNoContextTakeover');
+  checkBoolean(options.clientNoContextTakeover, 'clientNoContextTakeover');
+  const { threshold, level, memLevel, concurrency, concurrencyLimit } = options;
+  if (threshold !== undefined && !(typeof threshold === 'number' && threshold >= 0)) {
+    throw new RangeError('perMessageDeflate.threshold must be a number >= 0');
+  }
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
     throw new RangeError('perMessageDeflate.level must be an integer from 0 to 9');
   }
   if (memLevel !== undefined && !(Number.isInteger(memLevel) && memLevel >= 1 && memLevel <= 9)) {
     throw new RangeError('perMessageDeflate.memLevel must be an integer from 1 to 9');
   }
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
-    throw new RangeError('perMessageDeflate.concurrency must be a positive integer');
+  for (const [name, value] of [['concurrency', concurrency], ['concurrencyLimit', concurrencyLimit]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      throw new RangeError(`perMessageDeflate.${name} must be a positive integer`);
+    }
   }
 }
 
@@ -116,7 +142,7 @@ function acceptOne(offer: ExtensionOffer, options: PerMessageDeflateOptions): Ac
       else clientNoContextTakeover = true;
     } else if (name === 'server_max_window_bits') {
       const bits = windowBits(value);
-      if (bits === null) return null;
+      if (bits === null || options.serverMaxWindowBits === false) return null;
       offeredServerBits = bits;
     } else if (name === 'client_max_window_bits') {
       // The value is optional here: without one the client only says it understands the parameter.
@@ -133,17 +159,20 @@ function acceptOne(offer: ExtensionOffer, options: PerMessageDeflateOptions): Ac
   if (clientNoContextTakeover) response.set('client_no_context_takeover', true);
 
   // Our window: never above what the client asked for (7.1.2.1); we may always choose a smaller one.
-  const serverBits = Math.min(offeredServerBits ?? MAX_WINDOW_BITS, options.serverMaxWindowBits ?? MAX_WINDOW_BITS);
-  if (offeredServerBits !== undefined || options.serverMaxWindowBits !== undefined) {
+  const ownServerBits = windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
+  const serverBits = Math.min(offeredServerBits ?? MAX_WINDOW_BITS, ownServerBits ?? MAX_WINDOW_BITS);
+  if (offeredServerBits !== undefined || ownServerBits !== undefined) {
     response.set('server_max_window_bits', String(serverBits));
   }
 
   // The client's window may only be limited when it sent the parameter (7.1.2.2).
   let clientBits = MAX_WINDOW_BITS;
-  if (offeredClientBits !== undefined) {
+  const ownClientBits = windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
+  // false: the client's window is not limited, so the parameter is left out of the answer.
+  if (offeredClientBits !== undefined && options.clientMaxWindowBits !== false) {
     const offered = offeredClientBits === true ? MAX_WINDOW_BITS : offeredClientBits;
-    clientBits = Math.min(offered, options.clientMaxWindowBits ?? MAX_WINDOW_BITS);
-    if (offeredClientBits !== true || options.clientMaxWindowBits !== undefined) {
+    clientBits = Math.min(offered, ownClientBits ?? MAX_WINDOW_BITS);
+    if (offeredClientBits !== true || ownClientBits !== undefined) {
       response.set('client_max_window_bits', String(clientBits));
     }
   }
@@ -164,9 +193,11 @@ export function buildDeflateOffer(options: PerMessageDeflateOptions): string {
   const params = new Map<string, string | true>();
   if (options.serverNoContextTakeover !== false) params.set('server_no_context_takeover', true);
   if (options.clientNoContextTakeover !== false) params.set('client_no_context_takeover', true);
-  if (options.serverMaxWindowBits !== undefined) params.set('server_max_window_bits', String(options.serverMaxWindowBits));
-  // Always sent, so the server may ask for a smaller client window (7.1.2.2).
-  params.set('client_max_window_bits', options.clientMaxWindowBits === undefined ? true : String(options.clientMaxWindowBits));
+  const serverBits = windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
+  if (serverBits !== undefined) params.set('server_max_window_bits', String(serverBits));
+  // Sent unless switched off, so the server may ask for a smaller client window (7.1.2.2).
+  const clientBits = windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
+  if (options.clientMaxWindowBits !== false) params.set('client_max_window_bits', clientBits === undefined ? true : String(clientBits));
   return formatExtensions([{ name: PERMESSAGE_DEFLATE, params }]);
 }
 
@@ -189,9 +220,10 @@ export function acceptDeflateResponse(
   const answer = answers[0];
   if (answer.duplicateParams.length > 0) throw invalidResponse(`repeated parameter ${answer.duplicateParams[0]}`);
 
+  const ownServerBits = windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
   const params: DeflateParams = {
     sendNoContextTakeover: options.clientNoContextTakeover !== false,
-    sendWindowBits: options.clientMaxWindowBits ?? MAX_WINDOW_BITS,
+    sendWindowBits: windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits') ?? MAX_WINDOW_BITS,
     receiveNoContextTakeover: false,
     receiveWindowBits: MAX_WINDOW_BITS,
   };
@@ -204,11 +236,12 @@ export function acceptDeflateResponse(
       const bits = windowBits(value);
       if (bits === null) throw invalidResponse(`${name} needs a value from 8 to 15`);
       if (name === 'server_max_window_bits') {
-        if (options.serverMaxWindowBits !== undefined && bits > options.serverMaxWindowBits) {
+        if (ownServerBits !== undefined && bits > ownServerBits) {
           throw invalidResponse('server_max_window_bits is larger than offered');
         }
         params.receiveWindowBits = bits;
       } else {
+        if (options.clientMaxWindowBits === false) throw invalidResponse('client_max_window_bits was not offered');
         if (bits > params.sendWindowBits) throw invalidResponse('client_max_window_bits is larger than offered');
         params.sendWindowBits = bits;
       }
@@ -220,7 +253,7 @@ export function acceptDeflateResponse(
   if (options.serverNoContextTakeover !== false && !params.receiveNoContextTakeover) {
     throw invalidResponse('server_no_context_takeover was requested but not accepted');
   }
-  if (options.serverMaxWindowBits !== undefined && !answer.params.has('server_max_window_bits')) {
+  if (ownServerBits !== undefined && !answer.params.has('server_max_window_bits')) {
     throw invalidResponse('server_max_window_bits was requested but not accepted');
   }
   return params;

@@ -19,12 +19,21 @@ export interface ProtocolHandler {
    * `header` directly (it is passed separately so large payloads are not copied).
    */
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void;
-  /** A complete message; a `compressed` one is still deflated (permessage-deflate) and unchecked. */
-  onMessage(data: Buffer, isBinary: boolean, compressed: boolean): void;
-  /** A ping arrived; the pong has already been written. */
+  /**
+   * A complete message; a `compressed` one is still deflated
+   * (permessage-deflate) and unchecked. `fragments`: see FrameParser's keepFragments.
+   */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void;
+  /** A ping arrived; with autoPong the pong has already been written. */
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
-  /** The peer's close frame arrived; our answering close frame is already written. */
+  /**
+   * Whether our answer to the peer's close frame may be written now. A
+   * layer that still has messages queued before it (waiting for zlib, say)
+   * says no and calls sendCloseEcho() once they are out. Default: yes.
+   */
+  canAnswerClose?(): boolean;
+  /** The peer's close frame arrived; our answer is written unless closeEchoPending. */
   onCloseReceived(code: number, reason: Buffer): void;
   /** The peer broke the protocol; our close frame carrying `error.closeCode` is already written. */
   onProtocolError(error: ProtocolError): void;
@@ -37,6 +46,14 @@ export interface ProtocolOptions {
   perMessageDeflate?: boolean;
   /** Most frames in one received message (see FrameParser). */
   maxFragments?: number;
+  /** Most received chunks waiting to be parsed (see FrameParser). */
+  maxBufferedChunks?: number;
+  /** Accept text and close reasons without checking their UTF-8 (trusted peers only). */
+  skipUTF8Validation?: boolean;
+  /** Answer pings with pongs; default true. */
+  autoPong?: boolean;
+  /** Client: fills each frame's 4-byte masking key; default random keys (5.3). */
+  generateMask?: ((mask: Buffer) => void) | null;
 }
 
 /**
@@ -57,14 +74,33 @@ export class Protocol {
   private fragmentedOpcode = 0;
   private closeHeld = false;
   private heldClose: { code: number; reason: Buffer } | null = null;
+  /** The peer's close frame, while our answer waits (see canAnswerClose). */
+  private closeEcho: { code: number; reason: Buffer } | null = null;
+  private readonly autoPong: boolean;
+  private readonly skipUTF8Validation: boolean;
+  private readonly generateMask: ((mask: Buffer) => void) | null;
+  private maskKey: Buffer | null = null;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.isServer = options.isServer;
     this.handler = handler;
+    this.autoPong = options.autoPong ?? true;
+    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
+    this.generateMask = options.generateMask ?? null;
     this.parser = new FrameParser(options, {
-      onMessage: (data, isBinary, compressed) => handler.onMessage(data, isBinary, compressed),
+      onMessage: (data, isBinary, compressed, fragments) => handler.onMessage(data, isBinary, compressed, fragments),
       onControl: (opcode, payload) => this.handleControl(opcode, payload),
     });
+  }
+
+  /** binaryType 'fragments': binary messages arrive as their frames' payloads. */
+  set keepFragments(on: boolean) {
+    this.parser.keepFragments = on;
+  }
+
+  /** Our answer to the peer's close frame waits for sendCloseEcho(). */
+  get closeEchoPending(): boolean {
+    return this.closeEcho !== null;
   }
 
   get closeSent(): boolean {
@@ -170,12 +206,12 @@ export class Protocol {
 
   private handleControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
-      if (!this.closeFrameSent) this.writeFrame(Opcode.Pong, true, payload);
+      if (this.autoPong && !this.closeFrameSent) this.writeFrame(Opcode.Pong, true, payload);
       this.handler.onPing(payload);
     } else if (opcode === Opcode.Pong) {
       this.handler.onPong(payload);
     } else {
-      const { code, reason } = parseClosePayload(payload);
+      const { code, reason } = parseClosePayload(payload, this.skipUTF8Validation);
       // Nothing after a close frame is data (5.5.1).
       this.parser.stop();
       if (this.closeHeld) this.heldClose = { code, reason };
@@ -186,12 +222,22 @@ export class Protocol {
   private answerClose(code: number, reason: Buffer): void {
     this.closeFrameReceived = true;
     if (!this.closeFrameSent) {
-      this.closeFrameSent = true;
-      // Echo the peer's code and reason (5.5.1), or an empty payload if it sent none.
-      const echo = code === CloseCode.NoStatus ? encodeClosePayload() : encodeClosePayload(code, reason);
-      this.writeFrame(Opcode.Close, true, echo);
+      this.closeEcho = { code, reason };
+      if (this.handler.canAnswerClose?.() !== false) this.sendCloseEcho();
     }
     this.handler.onCloseReceived(code, reason);
+  }
+
+  /** Writes our answer to the peer's close frame, if it is still due. */
+  sendCloseEcho(): void {
+    const echo = this.closeEcho;
+    if (echo === null) return;
+    this.closeEcho = null;
+    if (this.closeFrameSent) return;
+    this.closeFrameSent = true;
+    // Echo the peer's code and reason (5.5.1), or an empty payload if it sent none.
+    const payload = echo.code === CloseCode.NoStatus ? encodeClosePayload() : encodeClosePayload(echo.code, echo.reason);
+    this.writeFrame(Opcode.Close, true, payload);
   }
 
   /**
@@ -208,12 +254,19 @@ export class Protocol {
     this.handler.onProtocolError(error);
   }
 
+  /** A key from the user's generateMask, in a buffer of this connection's. */
+  private userMaskKey(): Buffer {
+    const key = this.maskKey ?? (this.maskKey = Buffer.alloc(4));
+    this.generateMask!(key);
+    return key;
+  }
+
   private writeFrame(opcode: number, fin: boolean, payload: Buffer, callback?: WriteCallback, rsv1 = false): void {
     const length = payload.length;
     if (!this.isServer) {
       // Clients mask every frame with a fresh key (5.3); the user's buffer is
       // never touched, so the payload is copied next to the header and masked there.
-      const key = nextMaskKey();
+      const key = this.generateMask === null ? nextMaskKey() : this.userMaskKey();
       const size = headerSize(length, true);
       const frame = Buffer.allocUnsafe(size + length);
       writeHeader(frame, 0, opcode, fin, rsv1, length, key);
