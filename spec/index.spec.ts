@@ -4,11 +4,12 @@ import WebSocket, * as netws from '../src/index.ts';
 
 const test = suite('index: the public surface in ws\'s two shapes');
 
-test('the default export is the WebSocket class carrying Server, WebSocketServer, WebSocket', () => {
+test('the default export is the WebSocket class carrying Server, WebSocketServer, WebSocket, createWebSocketStream', () => {
   assert.is(WebSocket, netws.WebSocket);
   assert.is(WebSocket.Server, netws.WebSocketServer);
   assert.is(WebSocket.WebSocketServer, netws.WebSocketServer);
   assert.is(WebSocket.WebSocket, netws.WebSocket);
+  assert.is(WebSocket.createWebSocketStream, netws.createWebSocketStream);
 });
 
 test('every named export is a static property of the class too, so CommonJS code reaches it', () => {
@@ -19,7 +20,7 @@ test('every named export is a static property of the class too, so CommonJS code
 
 test("ws's names are enumerable, as ws's index.js assigns them; netws' other exports are not", () => {
   const keys = Object.keys(WebSocket);
-  for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED', 'Server', 'WebSocketServer', 'WebSocket']) {
+  for (const name of ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED', 'Server', 'WebSocketServer', 'WebSocket', 'createWebSocketStream']) {
     assert.ok(keys.includes(name), name);
   }
   for (const name of ['CloseCode', 'prepareMessage', 'Protocol', 'WebSocketError']) assert.not.ok(keys.includes(name), name);

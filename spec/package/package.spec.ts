@@ -120,7 +120,7 @@ test('an ES module: default and named imports, the same class as require(), the 
   }
 });
 
-test('CommonJS: require() returns the class with .Server, .WebSocketServer, .WebSocket, the same as import(); an echo round trip', async () => {
+test('CommonJS: require() returns the class with .Server, .WebSocketServer, .WebSocket, .createWebSocketStream, the same as import(); an echo round trip', async () => {
   const { project } = await install();
   for (const node of nodes) {
     assert.match(await run(node, ['run-cjs.cjs'], project, 20_000), /cjs ok/, node);

@@ -13,6 +13,7 @@ async function main() {
   assert.equal(WebSocket.WebSocket, WebSocket);
   assert.equal(WebSocket.WebSocketServer, WebSocket.Server);
   assert.equal(typeof WebSocket.Server, 'function');
+  assert.equal(typeof WebSocket.createWebSocketStream, 'function');
 
   // Every named export is reachable from require, and import() gets the same objects.
   const netws = await import('netws');

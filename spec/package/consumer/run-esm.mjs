@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import WebSocket, { WebSocketServer, WebSocket as WS } from 'netws';
+import WebSocket, { WebSocketServer, WebSocket as WS, createWebSocketStream } from 'netws';
 import * as netws from 'netws';
 
 // The default export is the class, carrying ws's static properties.
@@ -13,6 +13,8 @@ assert.equal(WebSocket, WS);
 assert.equal(WebSocket.Server, WebSocketServer);
 assert.equal(WebSocket.WebSocketServer, WebSocketServer);
 assert.equal(WebSocket.WebSocket, WebSocket);
+assert.equal(typeof createWebSocketStream, 'function');
+assert.equal(WebSocket.createWebSocketStream, createWebSocketStream);
 for (const [name, value] of Object.entries(netws)) {
   if (name !== 'default') assert.equal(WebSocket[name], value, `WebSocket.${name}`);
 }
