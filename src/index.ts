@@ -1,15 +1,83 @@
-export { WebSocket, CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
+// The public surface, nothing else, in the two shapes ws users write: named
+// exports (`import { WebSocketServer } from 'netws'`), and the WebSocket
+// class carrying the rest as static properties, as ws's index.js builds it
+// (`import WebSocket from 'netws'; new WebSocket.Server(...)`), which is
+// also what `require('netws')` returns (commonjs.cts).
+import { WebSocket as WebSocketClass } from './websocket.ts';
+import { WebSocketServer, prepareMessage } from './server.ts';
+import { createWebSocketStream } from './streams/duplex.ts';
+import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
+import { PreparedMessage } from './protocol/prepared.ts';
+import { WebSocketError, ProtocolError } from './protocol/errors.ts';
+import { CloseCode, isValidCloseCode } from './protocol/close.ts';
+import { Protocol } from './protocol/protocol.ts';
+
+export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage };
+export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
+export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
+export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
 export type { RawData, SendData, SendOptions } from './websocket.ts';
-export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
-export { WebSocketServer, prepareMessage } from './server.ts';
-export { createWebSocketStream } from './streams/duplex.ts';
-export { PreparedMessage } from './protocol/prepared.ts';
 export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 export type { HeartbeatOptions } from './heartbeat.ts';
-export { WebSocketError, ProtocolError } from './protocol/errors.ts';
-export { CloseCode, isValidCloseCode } from './protocol/close.ts';
-export { Protocol } from './protocol/protocol.ts';
 export type { ProtocolHandler, ProtocolOptions } from './protocol/protocol.ts';
+
+// The names ws's index.js attaches, enumerable as there.
+const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass, createWebSocketStream };
+// The other named exports, so that CommonJS code reaches them too
+// (`require('netws').CloseCode`); not enumerable, so Object.keys() of the
+// class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
+const netwsStatics = {
+  prepareMessage, PreparedMessage, CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent,
+  WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol,
+};
+for (const [statics, enumerable] of [[wsStatics, true], [netwsStatics, false]] as const) {
+  for (const [name, value] of Object.entries(statics)) {
+    Object.defineProperty(WebSocketClass, name, { value, enumerable, writable: true, configurable: true });
+  }
+}
+
+/** The WebSocket class, with the other classes and functions as static properties. */
+const WebSocket = WebSocketClass as typeof WebSocketClass & typeof wsStatics & typeof netwsStatics;
+type WebSocket = WebSocketClass;
+// Every exported type under the class's name too, as @types/ws has them: for
+// `WebSocket.ServerOptions` after a default import, and for CommonJS code,
+// whose `require('netws')` is typed as this one name (commonjs.cts).
+declare namespace WebSocket {
+  export type Server = import('./server.ts').WebSocketServer;
+  export type WebSocketServer = import('./server.ts').WebSocketServer;
+  export type WebSocket = WebSocketClass;
+  export type PreparedMessage = import('./protocol/prepared.ts').PreparedMessage;
+  export type CloseEvent = import('./events.ts').CloseEvent;
+  export type ErrorEvent = import('./events.ts').ErrorEvent;
+  export type MessageEvent = import('./events.ts').MessageEvent;
+  export type WebSocketEvent = import('./events.ts').WebSocketEvent;
+  export type WebSocketError = import('./protocol/errors.ts').WebSocketError;
+  export type ProtocolError = import('./protocol/errors.ts').ProtocolError;
+  export type Protocol = import('./protocol/protocol.ts').Protocol;
+  export type RawData = import('./websocket.ts').RawData;
+  export type SendData = import('./websocket.ts').SendData;
+  export type SendOptions = import('./websocket.ts').SendOptions;
+  export type EventInit = import('./events.ts').EventInit;
+  export type CloseEventInit = import('./events.ts').CloseEventInit;
+  export type ErrorEventInit = import('./events.ts').ErrorEventInit;
+  export type MessageEventInit = import('./events.ts').MessageEventInit;
+  export type AddEventListenerOptions = import('./browser-api.ts').AddEventListenerOptions;
+  export type BinaryType = import('./browser-api.ts').BinaryType;
+  export type EventHandler<E extends Event> = import('./browser-api.ts').EventHandler<E>;
+  export type WebSocketEventListener<E extends Event = Event> = import('./browser-api.ts').WebSocketEventListener<E>;
+  export type WebSocketEventMap = import('./browser-api.ts').WebSocketEventMap;
+  export type ClientOptions = import('./options.ts').ClientOptions;
+  export type ConnectionOptions = import('./options.ts').ConnectionOptions;
+  export type ServerOptions = import('./options.ts').ServerOptions;
+  export type UpgradeRequest = import('./options.ts').UpgradeRequest;
+  export type VerifyClientInfo = import('./options.ts').VerifyClientInfo;
+  export type VerifyClientCallback = import('./options.ts').VerifyClientCallback;
+  export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
+  export type HeartbeatOptions = import('./heartbeat.ts').HeartbeatOptions;
+  export type ProtocolHandler = import('./protocol/protocol.ts').ProtocolHandler;
+  export type ProtocolOptions = import('./protocol/protocol.ts').ProtocolOptions;
+}
+export { WebSocket, WebSocket as default };

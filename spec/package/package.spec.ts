@@ -1,0 +1,142 @@
+/**
+ * The package as users get it: `npm pack` (which builds through prepack),
+ * the tarball installed offline into a fresh project, then used with plain
+ * node from an ES module and from CommonJS, and typechecked as a TypeScript
+ * consumer would. The consumer files are in ./consumer/.
+ *
+ * NETWS_PACKAGE_NODES (paths joined with ':') runs the two node consumers
+ * under more node binaries too, e.g. to check the Node versions in `engines`.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const test = suite('package: npm pack, installed and used');
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const consumerFiles = fileURLToPath(new URL('./consumer/', import.meta.url));
+const nodes = [process.execPath, ...(process.env.NETWS_PACKAGE_NODES ?? '').split(path.delimiter).filter(Boolean)];
+
+// Children get the environment of a shell, not of the enclosing `npm test`:
+// npm_config_local_prefix would point a nested npm at this repository,
+// NODE_V8_COVERAGE would make c8 collect (and later parse) tsc's coverage,
+// and NODE_OPTIONS could load tsx, hiding a dist/ that plain node cannot run.
+const env = Object.fromEntries(
+  Object.entries(process.env).filter(
+    ([name]) => !/^npm_/i.test(name) && name !== 'NODE_V8_COVERAGE' && name !== 'NODE_OPTIONS',
+  ),
+);
+
+const execFileAsync = promisify(execFile);
+
+/** Runs a command to completion within `timeout` ms (then SIGKILL), failing with its output. */
+async function run(file: string, args: string[], cwd: string, timeout: number): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(file, args, { cwd, env, timeout, killSignal: 'SIGKILL', maxBuffer: 16 << 20 });
+    return stdout;
+  } catch (error) {
+    const failure = error as { killed?: boolean; code?: unknown; stdout?: string; stderr?: string };
+    const how = failure.killed ? `killed after ${timeout} ms` : `exit code ${String(failure.code)}`;
+    throw new Error(`${file} ${args.join(' ')} (in ${cwd}): ${how}\n${failure.stdout ?? ''}${failure.stderr ?? ''}`);
+  }
+}
+
+interface Installed {
+  /** The temporary project, with node_modules/netws installed from the tarball. */
+  project: string;
+  /** Paths inside the tarball, without the leading `package/`. */
+  files: string[];
+}
+
+let installed: Promise<Installed> | undefined;
+let temporary: string | undefined;
+
+/** Packs and installs once for all tests (a failing uvu before() hook would not fail the run). */
+function install(): Promise<Installed> {
+  installed ??= (async () => {
+    const project = (temporary = await mkdtemp(path.join(os.tmpdir(), 'netws-package-')));
+    // The tarball is the one file in the fresh directory (npm's stdout can carry script output).
+    await run('npm', ['pack', '--pack-destination', project], root, 120_000);
+    const tarball = path.join(project, (await readdir(project)).find((name) => name.endsWith('.tgz')) ?? 'no tarball');
+    const listing = await run('tar', ['-tzf', tarball], project, 10_000);
+    const files = listing.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
+
+    await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'netws-consumer', private: true }));
+    await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], project, 60_000);
+    await cp(consumerFiles, project, { recursive: true });
+    // TypeScript and @types/node come from this repository, not the registry.
+    const compilerOptions = {
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      target: 'es2022',
+      types: ['node'],
+      typeRoots: [path.join(root, 'node_modules/@types')],
+    };
+    const tsconfig = (options: object, files: string[]) => JSON.stringify({ compilerOptions: { ...compilerOptions, ...options }, files });
+    await writeFile(
+      path.join(project, 'tsconfig.nodenext.json'),
+      tsconfig({ module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'] }, ['types-esm.mts', 'types-cjs.cts']),
+    );
+    await writeFile(
+      path.join(project, 'tsconfig.bundler.json'),
+      tsconfig({ module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'] }, ['types-esm.mts']),
+    );
+    return { project, files };
+  })();
+  return installed;
+}
+
+test('npm pack builds and ships dist/ (JavaScript, .d.ts, source maps), README.md, LICENSE, CHANGELOG.md, package.json: nothing else', async () => {
+  const { project, files } = await install();
+  const outside = files.filter((file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(file));
+  assert.equal(outside, [], 'files outside the allowed set');
+  for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/commonjs.cjs']) {
+    assert.ok(files.includes(file), `${file} is missing`);
+  }
+  const scripts = files.filter((file) => /\.c?js$/.test(file));
+  assert.ok(scripts.length > 10, `only ${scripts.length} scripts`);
+  for (const script of scripts) {
+    assert.ok(files.includes(script.replace(/\.(c?)js$/, '.d.$1ts')), `no declarations for ${script}`);
+    assert.ok(files.includes(`${script}.map`), `no source map for ${script}`);
+  }
+  const packageDir = path.join(project, 'node_modules/netws');
+  const map = JSON.parse(await readFile(path.join(packageDir, 'dist/index.js.map'), 'utf8')) as { sourcesContent?: string[] };
+  const source = await readFile(path.join(root, 'src/index.ts'), 'utf8');
+  assert.ok(map.sourcesContent?.[0] === source, 'source maps carry their sources (src/ does not ship)');
+  const manifest = JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  assert.is(manifest.dependencies, undefined, 'netws has no runtime dependencies');
+});
+
+test('an ES module: default and named imports, the same class as require(), the WebAssembly mask, an echo round trip', async () => {
+  const { project } = await install();
+  for (const node of nodes) {
+    assert.match(await run(node, ['run-esm.mjs'], project, 20_000), /esm ok/, node);
+  }
+});
+
+test('CommonJS: require() returns the class with .Server, .WebSocketServer, .WebSocket, .createWebSocketStream, the same as import(); an echo round trip', async () => {
+  const { project } = await install();
+  for (const node of nodes) {
+    assert.match(await run(node, ['run-cjs.cjs'], project, 20_000), /cjs ok/, node);
+  }
+});
+
+test('TypeScript consumers typecheck: moduleResolution nodenext (an ES module and a CommonJS file) and bundler', async () => {
+  const { project } = await install();
+  const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
+  await Promise.all(
+    ['tsconfig.nodenext.json', 'tsconfig.bundler.json'].map((config) => run(process.execPath, [tsc, '-p', config], project, 120_000)),
+  );
+});
+
+test.after(async () => {
+  if (temporary !== undefined) await rm(temporary, { recursive: true, force: true });
+});
+
+test.run();
