@@ -130,13 +130,29 @@ function isComparableCode(code: unknown): boolean {
 }
 
 /**
+ * Whether `error` is a receiver (protocol) error: one carrying a code ws
+ * documents for them (WS_ERR_*) or zlib's code for bad deflate data (Z_*).
+ */
+function isReceiverError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (WS_ERROR_CODES.has(code) || code.startsWith('Z_'));
+}
+
+/**
  * An error as a transcript entry: its built-in class, its `code` when it
  * is comparable (see isComparableCode), the DOMException name, and the
  * message only when asked (messages are not part of ws's documented contract).
+ *
+ * A receiver error is described by its `code` alone, even where the message
+ * is asked for: netws's are ProtocolErrors (Errors) where ws throws a
+ * RangeError for some and an Error for others, and each library words its
+ * own messages. A decided difference (issue 11; DIFFERENCES.md, "receiver
+ * errors"): the code is the contract, not the class or the message.
  */
 export function errorShape(error: unknown, withMessage = false): Record<string, unknown> {
-  const shape: Record<string, unknown> = { error: builtinClass(error) };
   const e = error as { code?: unknown; name?: string; message?: string };
+  if (isReceiverError(error)) return { code: e.code };
+  const shape: Record<string, unknown> = { error: builtinClass(error) };
   if (error instanceof DOMException) shape.name = e.name;
   else if (isComparableCode(e.code)) shape.code = e.code;
   if (withMessage) shape.message = e.message;

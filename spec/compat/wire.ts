@@ -219,6 +219,29 @@ export function headShape(head: HttpHead, replace: Array<[string, string]> = [])
   return { start: fix(head.start), headers: fields.map(([name, value]) => `${name}: ${value}`), body: fix(head.body) };
 }
 
+/** How a server's refusal is compared: see refusalShape. */
+export type RefusalBody = 'generated' | 'user';
+
+/**
+ * A server's refusal (any answer but 101) in the form compared between the
+ * libraries: headShape without Content-Type and Content-Length, and a body
+ * the library wrote itself shown as '(generated)' ('' when there is none).
+ * A decided difference (issue 11; DIFFERENCES.md, "refusal answers"): netws
+ * answers `text/plain; charset=utf-8` in its own words, ws `text/html` in
+ * its own, so refusals compare by status, the other header fields (the
+ * ones a user supplies among them) and a body the user supplied
+ * (`body: 'user'`, verifyClient's message), which is kept as it is.
+ * Answers written by user code (an http handler, a wsClientError listener)
+ * are compared whole, with headShape.
+ */
+export function refusalShape(head: HttpHead, body: RefusalBody = 'generated'): ReturnType<typeof headShape> {
+  const shape = headShape(head);
+  if (head.start.includes(' 101 ')) return shape;
+  shape.headers = shape.headers.filter((field) => !field.startsWith('content-type:') && !field.startsWith('content-length:'));
+  if (body === 'generated' && shape.body !== '') shape.body = '(generated)';
+  return shape;
+}
+
 export function headerValue(head: HttpHead, name: string): string | undefined {
   return head.headers.find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
 }
