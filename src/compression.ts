@@ -5,9 +5,9 @@
  *
  * Memory stays bounded three ways. zlib streams are created on a
  * connection's first compressed message, not at the handshake. A side with
- * no context takeover borrows a stream from a process-wide idle pool for one
+ * no context takeover borrows a stream from its server's idle pool for one
  * message and gives it back reset, so thousands of such connections share a
- * handful of streams. And a process-wide limit on running jobs keeps the
+ * handful of streams. And a per-server limit on running jobs keeps the
  * number of zlib buffers in use at once small, while each connection waits
  * only for a free slot, never for another connection's whole queue.
  */

@@ -13,7 +13,7 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 /**
  * Both context-takeover options default to true: each message is compressed
  * on its own, so no connection keeps zlib state between messages and idle
- * streams are shared process-wide (about 40 KiB per connection instead of
+ * streams are shared per server (about 40 KiB per connection instead of
  * about 330 KiB, see bench/deflate-memory.ts). Set both to false for better
  * ratios on streams of small, similar messages, at that memory cost.
  */
