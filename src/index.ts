@@ -11,8 +11,9 @@ import { PreparedMessage } from './protocol/prepared.ts';
 import { WebSocketError, ProtocolError } from './protocol/errors.ts';
 import { CloseCode, isValidCloseCode } from './protocol/close.ts';
 import { Protocol } from './protocol/protocol.ts';
+import { InProcessBus } from './adapters/in-process.ts';
 
-export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage };
+export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage, InProcessBus };
 export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
 export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
@@ -23,6 +24,8 @@ export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, V
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 export type { HeartbeatOptions } from './heartbeat.ts';
 export type { ProtocolHandler, ProtocolOptions } from './protocol/protocol.ts';
+export type { PublishData, PublishOptions, ServerPublishOptions } from './topics.ts';
+export type { AdapterHost, TopicAdapter } from './adapters/interface.ts';
 
 // The names ws's index.js attaches, enumerable as there.
 const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass, createWebSocketStream };
@@ -31,7 +34,7 @@ const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSock
 // class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
 const netwsStatics = {
   prepareMessage, PreparedMessage, CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent,
-  WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol,
+  WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol, InProcessBus,
 };
 for (const [statics, enumerable] of [[wsStatics, true], [netwsStatics, false]] as const) {
   for (const [name, value] of Object.entries(statics)) {
@@ -79,5 +82,11 @@ declare namespace WebSocket {
   export type HeartbeatOptions = import('./heartbeat.ts').HeartbeatOptions;
   export type ProtocolHandler = import('./protocol/protocol.ts').ProtocolHandler;
   export type ProtocolOptions = import('./protocol/protocol.ts').ProtocolOptions;
+  export type InProcessBus = import('./adapters/in-process.ts').InProcessBus;
+  export type PublishData = import('./topics.ts').PublishData;
+  export type PublishOptions = import('./topics.ts').PublishOptions;
+  export type ServerPublishOptions = import('./topics.ts').ServerPublishOptions;
+  export type AdapterHost = import('./adapters/interface.ts').AdapterHost;
+  export type TopicAdapter = import('./adapters/interface.ts').TopicAdapter;
 }
 export { WebSocket, WebSocket as default };

@@ -14,6 +14,7 @@ import type tls from 'node:tls';
 import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 import { DEFAULT_MAX_FRAGMENTS } from './protocol/parser.ts';
 import type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
+import type { TopicAdapter } from './adapters/interface.ts';
 
 /** Defaults; see the README's limits table. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -249,6 +250,12 @@ export interface ServerOptions extends ConnectionOptions {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** The class of server-side connections: WebSocket or a subclass (as in ws). */
   WebSocket?: new (address: null, protocols?: undefined, options?: ServerOptions) => object;
+  /**
+   * Shares topics with other servers: publish() reaches their subscribers
+   * too (netws/redis's RedisAdapter, or InProcessBus's adapters). Default
+   * none: topics stay in this server. Can be changed later (`wss.adapter`).
+   */
+  adapter?: TopicAdapter | null;
 }
 
 export interface ResolvedServerOptions extends ResolvedConnectionOptions {
@@ -265,6 +272,22 @@ export interface ResolvedServerOptions extends ResolvedConnectionOptions {
   maxHeaderCount: number;
   clientTracking: boolean;
   perMessageDeflate: boolean | PerMessageDeflateOptions;
+  adapter: TopicAdapter | null;
+}
+
+/**
+ * The `adapter` option (and `wss.adapter = value`): an object with
+ * TopicAdapter's methods, or null; undefined gives null.
+ */
+export function checkAdapter(value: unknown): TopicAdapter | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object') throw new TypeError(`An adapter must be an object, not ${describe(value)}`);
+  for (const name of ['attach', 'detach', 'subscribe', 'unsubscribe', 'publish']) {
+    if (typeof (value as Options)[name] !== 'function') {
+      throw new TypeError(`An adapter must have a ${name}() method (see TopicAdapter)`);
+    }
+  }
+  return value as TopicAdapter;
 }
 
 /** A port: a number 0-65535, or its decimal string (an environment variable passed on as it is). */
@@ -309,6 +332,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     maxHeaderCount: numberOption(raw, 'maxHeaderCount', DEFAULT_MAX_HEADER_COUNT, { min: 1 }),
     clientTracking: booleanOption(raw, 'clientTracking', true),
     perMessageDeflate: deflateOption(raw, false),
+    adapter: checkAdapter(raw.adapter),
   };
 }
 

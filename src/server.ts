@@ -30,6 +30,7 @@ import {
 } from './protocol/handshake.ts';
 import { acceptDeflateOffer } from './protocol/permessage-deflate.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
+import { TopicHub, type PublishData, type ServerPublishOptions, type TopicAdapter } from './topics.ts';
 import { WebSocket, kAttach, kOnClosed, kSendPrepared, toBuffer, type SendData } from './websocket.ts';
 
 export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientInfo } from './options.ts';
@@ -97,8 +98,12 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   private state = RUNNING;
   private readonly deflate: DeflateConfig | null;
   private readonly ConnectionClass: typeof WebSocket;
-  /** Called by each tracked connection as it closes. */
-  private readonly untrack: (ws: WebSocket) => void;
+  /** Who is subscribed to which topic, and the adapter that shares topics with other servers. */
+  private readonly topicHub: TopicHub;
+  /** Called by each connection as it closes: leaves its topics, and client tracking forgets it. */
+  private readonly onConnectionClosed: (ws: WebSocket) => void;
+  /** Adapter errors reported while nobody listened for 'error' (one warning per server). */
+  private warnedOfAdapterError = false;
 
   constructor(options: ServerOptions, onListening?: () => void) {
     super();
@@ -110,11 +115,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       throw new TypeError('The "WebSocket" option must be the WebSocket class or a class that extends it');
     }
     this.ConnectionClass = ConnectionClass;
-    this.untrack = (ws) => {
+    this.topicHub = new TopicHub((error) => this.adapterFailed(error));
+    this.onConnectionClosed = this.topicHub.closeHook((ws) => {
+      if (this.clients === undefined) return;
       this.clients.delete(ws);
       if (this.state === CLOSING) this.emitCloseWhenIdle();
-    };
+    });
     if (resolved.clientTracking) (this as { clients: Set<WebSocket> }).clients = new Set();
+    if (resolved.adapter !== null) this.topicHub.adapter = resolved.adapter;
 
     if (resolved.port !== undefined) {
       const server = net.createServer((socket) => this.acceptSocket(socket));
@@ -180,6 +188,52 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     let sent = 0;
     for (const client of targets) if (client[kSendPrepared](message)) sent++;
     return sent;
+  }
+
+  /**
+   * Sends one message to every subscriber of `topic` on this server (but
+   * `except`), framed once: the same bytes are written to each connection,
+   * and compressing connections send it through send() in order, as with
+   * broadcast(). With an adapter the message also goes to the subscribers
+   * on the other servers. Returns the number of local recipients.
+   */
+  publish(topic: string, data: PublishData, options?: ServerPublishOptions): number {
+    return this.topicHub.publish(topic, data, options);
+  }
+
+  /** How many of this server's connections are subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.topicHub.subscriberCount(topic);
+  }
+
+  /**
+   * The adapter sharing topics with other servers (e.g. netws/redis's
+   * RedisAdapter), or null. Setting it detaches the previous one and tells
+   * the new one every topic that has subscribers here.
+   */
+  get adapter(): TopicAdapter | null {
+    return this.topicHub.adapter;
+  }
+
+  set adapter(adapter: TopicAdapter | null) {
+    this.topicHub.adapter = adapter;
+  }
+
+  /**
+   * An adapter failed (its engine is down, a malformed message arrived):
+   * the 'error' event when someone listens, since the failure is not the
+   * server's and must not crash the process; else one process warning.
+   */
+  private adapterFailed(error: Error): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', error);
+    } else if (!this.warnedOfAdapterError) {
+      this.warnedOfAdapterError = true;
+      process.emitWarning(`${error.message} (further adapter errors are not shown: listen for 'error' on the WebSocketServer)`, {
+        type: 'NetwsAdapterWarning',
+        code: (error as { code?: string }).code,
+      });
+    }
   }
 
   /** Whether this server takes the request: true unless `path` is set and differs. */
@@ -347,10 +401,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
     const ws = new this.ConnectionClass(null, undefined, this.options as ServerOptions);
     ws[kAttach](socket, head, { isServer: true, protocol: protocol ?? '', extensions, deflate, options: this.options });
-    if (this.clients !== undefined) {
-      this.clients.add(ws);
-      ws[kOnClosed] = this.untrack;
-    }
+    this.clients?.add(ws);
+    ws[kOnClosed] = this.onConnectionClosed;
     callback(ws, req);
   }
 
