@@ -37,6 +37,12 @@ async function main() {
   assert.equal(replies[0][0].toString(), 'hello from CommonJS');
   assert.deepEqual(replies[1][0], big);
   assert.equal(replies[1][1], true);
+
+  // netws/redis from CommonJS: the same class as import() gets.
+  const { RedisAdapter } = require('netws/redis');
+  assert.equal(typeof RedisAdapter, 'function');
+  assert.equal((await import('netws/redis')).RedisAdapter, RedisAdapter);
+
   ws.close(1000);
   await once(ws, 'close');
   await new Promise((resolve) => wss.close(resolve));

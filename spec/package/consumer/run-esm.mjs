@@ -49,6 +49,20 @@ assert.equal(replies[0][0].toString(), 'hello from ESM');
 assert.equal(replies[0][1], false);
 assert.deepEqual(replies[1][0], big);
 assert.equal(replies[1][1], true);
+
+// Topics: a subscriber gets a publish; netws/redis loads from ESM and require() alike.
+wss.on('connection', (peer) => peer.subscribe('news'));
+const subscriber = new WebSocket(`ws://127.0.0.1:${wss.address().port}`);
+await once(subscriber, 'open');
+for (let i = 0; i < 400 && wss.subscriberCount('news') < 1; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+assert.equal(wss.publish('news', 'extra'), 1);
+assert.equal((await once(subscriber, 'message'))[0].toString(), 'extra');
+subscriber.close();
+const { RedisAdapter } = await import('netws/redis');
+assert.equal(typeof RedisAdapter, 'function');
+assert.equal(require('netws/redis').RedisAdapter, RedisAdapter);
+assert.throws(() => new RedisAdapter({ publisher: {}, subscriber: {} }), TypeError);
+
 ws.close(1000);
 await once(ws, 'close');
 await new Promise((resolve) => wss.close(resolve));

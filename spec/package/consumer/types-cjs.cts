@@ -4,6 +4,7 @@
 import type { Duplex } from 'node:stream';
 import WebSocket = require('netws');
 import { WebSocketServer, CloseCode, OPEN, type ServerOptions, type SendData } from 'netws';
+import redis = require('netws/redis');
 
 const options: ServerOptions = { noServer: true };
 const server: WebSocket.Server = new WebSocket.Server(options);
@@ -16,4 +17,7 @@ const data: SendData & WebSocket.SendData = 'text';
 if (client instanceof WebSocket) client.send(data);
 // @ts-expect-error: require('netws') is typed, not any
 WebSocket.NoSuchProperty;
-void [server, other, same, stream, code];
+const adapter: WebSocket.TopicAdapter = new redis.RedisAdapter({ publisher: {}, subscriber: {} });
+server.adapter = adapter;
+const count: number = server.publish('topic', 'data');
+void [server, other, same, stream, code, count];

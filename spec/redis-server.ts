@@ -1,0 +1,117 @@
+/**
+ * A real redis-server (Debian's package) for the tests: on a free loopback
+ * port, in a temporary directory, with persistence off, stopped after. It
+ * can be killed and started again on the same port (the restart tests).
+ *
+ * Without redis-server on the PATH the Redis tests are skipped with a note,
+ * unless NETWS_REQUIRE_REDIS=1 (set by .ci/run, which installs it) makes
+ * that a failure.
+ */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
+
+/** Whether redis-server can be run here; throws when it must be (NETWS_REQUIRE_REDIS=1) and cannot. */
+export function redisAvailable(): boolean {
+  const probe = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
+  const available = probe.status === 0;
+  if (!available && process.env.NETWS_REQUIRE_REDIS === '1') {
+    throw new Error(`${BINARY} is needed (NETWS_REQUIRE_REDIS=1) but does not run: ${probe.error?.message ?? probe.stderr}`);
+  }
+  if (!available) console.warn(`  (no ${BINARY} on this machine: the Redis tests are skipped; apt-get install redis-server)`);
+  return available;
+}
+
+/** A free TCP port on loopback (closed again at once; Redis binds it just after). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export class RedisServer {
+  private process: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly port: number,
+    private readonly directory: string,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<RedisServer> {
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'netws-redis-'));
+    const server = new RedisServer(await freePort(), directory);
+    await server.run();
+    return server;
+  }
+
+  /** Starts (again) on the same port; resolves when it accepts connections. */
+  async run(): Promise<void> {
+    const child = spawn(
+      BINARY,
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.directory, '--loglevel', 'warning'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.process = child;
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // Up when it answers PING; at most 5 s.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${output}`);
+      if (await this.ping()) return;
+      if (Date.now() > deadline) throw new Error(`redis-server did not answer within 5 s: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  private ping(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = net.connect(this.port, '127.0.0.1');
+      socket.setTimeout(1000);
+      socket.once('connect', () => socket.write('PING\r\n'));
+      socket.once('data', (data) => {
+        socket.destroy();
+        resolve(data.toString().startsWith('+PONG'));
+      });
+      socket.once('error', () => resolve(false));
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+  }
+
+  /** Kills the server at once (SIGKILL: what a crash looks like to the clients). */
+  async kill(): Promise<void> {
+    if (this.process === null) return;
+    this.process.kill('SIGKILL');
+    await this.exited;
+    this.process = null;
+  }
+
+  /** Stops the server and removes its directory. */
+  async stop(): Promise<void> {
+    if (this.process !== null) {
+      this.process.kill('SIGTERM');
+      const timer = setTimeout(() => this.process?.kill('SIGKILL'), 3000);
+      await this.exited;
+      clearTimeout(timer);
+      this.process = null;
+    }
+    await rm(this.directory, { recursive: true, force: true });
+  }
+}
