@@ -545,10 +545,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.compressor !== null) {
       // Shared bytes would skip the compression context: go the usual way.
       this.send(message.data, { binary: message.isBinary });
+    } else if (this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
+      // A peer that does not read fails (1008) instead of growing our memory with every broadcast.
+      return false;
     } else if (this.outgoing !== null && !this.outgoing.isEmpty) {
-      if (!this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
-        this.outgoing.pushMessage(message.data, message.isBinary, true, false, undefined);
-      }
+      this.outgoing.pushMessage(message.data, message.isBinary, true, false, undefined);
     } else if (connection.canSharePreparedFrame()) {
       connection.sendPreparedFrame(message.frame);
     } else {
