@@ -187,27 +187,38 @@ export class TopicHub {
     const { binary, compress, except } = checkPublishOptions(options);
     const message =
       data instanceof PreparedMessage ? data : new PreparedMessage(toBuffer(data), binary ?? typeof data !== 'string');
-    const sent = this.deliver(topic, message, compress, except);
     const adapter = this.current;
-    if (adapter !== null) this.callAdapter(() => adapter.publish(topic, message, compress));
-    return sent;
+    try {
+      return this.deliver(topic, message, compress, except);
+    } finally {
+      // Even when a local listener threw: the other servers' subscribers are not to blame.
+      if (adapter !== null) this.callAdapter(() => adapter.publish(topic, message, compress));
+    }
   }
 
   private deliver(topic: string, message: PreparedMessage, compress: boolean, except: WebSocket | null): number {
     const members = this.subscribers.get(topic);
     if (members === undefined) return 0;
     let sent = 0;
+    let thrown: { error: unknown } | null = null;
     for (const ws of members) {
       if (ws === except) continue;
-      if (!compress && ws.extensions !== '') {
-        // A compressing connection asked not to compress: send() is the way (it keeps the order).
-        if (ws.readyState !== OPEN) continue;
-        ws.send(message.data, { binary: message.isBinary, compress: false });
-        sent++;
-      } else if (ws[kSendPrepared](message)) {
-        sent++;
+      try {
+        if (!compress && ws.extensions !== '') {
+          // A compressing connection asked not to compress: send() is the way (it keeps the order).
+          if (ws.readyState !== OPEN) continue;
+          ws.send(message.data, { binary: message.isBinary, compress: false });
+          sent++;
+        } else if (ws[kSendPrepared](message)) {
+          sent++;
+        }
+      } catch (error) {
+        // An 'error' listener of a failing subscriber (a slow reader) threw:
+        // the others still get the message, then the caller gets the error.
+        thrown ??= { error };
       }
     }
+    if (thrown !== null) throw thrown.error;
     return sent;
   }
 
