@@ -95,6 +95,37 @@ export class RedisServer {
     });
   }
 
+  /**
+   * Runs one command on a connection of its own (RESP by hand: the tests
+   * check what Redis sees without trusting either client library).
+   */
+  command(...args: Array<string | Buffer>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(this.port, '127.0.0.1');
+      socket.setTimeout(3000);
+      const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+      for (const arg of args) {
+        const bytes = typeof arg === 'string' ? Buffer.from(arg) : arg;
+        parts.push(Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n'));
+      }
+      let received = Buffer.alloc(0);
+      socket.once('connect', () => socket.write(Buffer.concat(parts)));
+      socket.on('data', (chunk: Buffer) => {
+        received = Buffer.concat([received, chunk]);
+        const reply = parseReply(received, 0);
+        if (reply === null) return;
+        socket.destroy();
+        if (reply.value instanceof Error) reject(reply.value);
+        else resolve(reply.value);
+      });
+      socket.once('error', reject);
+      socket.once('timeout', () => {
+        socket.destroy();
+        reject(new Error(`no answer to ${args.join(' ')}`));
+      });
+    });
+  }
+
   /** Kills the server at once (SIGKILL: what a crash looks like to the clients). */
   async kill(): Promise<void> {
     if (this.process === null) return;
@@ -113,5 +144,42 @@ export class RedisServer {
       this.process = null;
     }
     await rm(this.directory, { recursive: true, force: true });
+  }
+}
+
+/** One RESP2 reply at `offset`, or null if it is not complete yet. */
+function parseReply(data: Buffer, offset: number): { value: unknown; end: number } | null {
+  const lineEnd = data.indexOf('\r\n', offset);
+  if (lineEnd === -1) return null;
+  const type = String.fromCharCode(data[offset]);
+  const line = data.toString('utf8', offset + 1, lineEnd);
+  const next = lineEnd + 2;
+  switch (type) {
+    case '+':
+      return { value: line, end: next };
+    case '-':
+      return { value: new Error(line), end: next };
+    case ':':
+      return { value: Number(line), end: next };
+    case '$': {
+      const length = Number(line);
+      if (length === -1) return { value: null, end: next };
+      if (data.length < next + length + 2) return null;
+      return { value: data.toString('utf8', next, next + length), end: next + length + 2 };
+    }
+    case '*': {
+      const count = Number(line);
+      const values: unknown[] = [];
+      let position = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(data, position);
+        if (item === null) return null;
+        values.push(item.value);
+        position = item.end;
+      }
+      return { value: values, end: position };
+    }
+    default:
+      return { value: new Error(`unexpected reply ${type}${line}`), end: next };
   }
 }

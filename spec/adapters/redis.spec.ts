@@ -1,0 +1,393 @@
+/**
+ * netws/redis against a real redis-server, with node-redis and with
+ * ioredis: several servers in this process, each with its own clients and
+ * adapter, as separate processes would have (spec/cluster/ runs real
+ * processes). What Redis itself sees is checked with RESP by hand.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WebSocket, WebSocketError, WebSocketServer } from '../../src/index.ts';
+import { ENVELOPE_HEADER_SIZE, RedisAdapter, type RedisAdapterOptions } from '../../src/adapters/redis.ts';
+import { isError, portOf, sleep, waitFor } from '../helpers.ts';
+import { LIBRARIES, redisClients, type ClientLibrary, type RedisClients } from '../redis-clients.ts';
+import { RedisServer, redisAvailable } from '../redis-server.ts';
+
+async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+interface Node {
+  wss: WebSocketServer;
+  adapter: RedisAdapter;
+  clients: RedisClients;
+  errors: WebSocketError[];
+  close(): Promise<void>;
+}
+
+async function startNode(library: ClientLibrary, redis: RedisServer, options: Partial<RedisAdapterOptions> = {}): Promise<Node> {
+  const clients = await redisClients(library, redis.url);
+  const adapter = new RedisAdapter({ publisher: clients.publisher, subscriber: clients.subscriber, ...options });
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter });
+  const errors: WebSocketError[] = [];
+  wss.on('error', (error) => errors.push(error as WebSocketError));
+  await waitFor(wss, 'listening');
+  return {
+    wss,
+    adapter,
+    clients,
+    errors,
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      wss.adapter = null;
+      clients.close();
+    },
+  };
+}
+
+interface Received {
+  data: Buffer;
+  isBinary: boolean;
+}
+
+async function subscribe(node: Node, ...topics: string[]) {
+  const accepted = waitFor<[WebSocket]>(node.wss, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(node.wss)}`);
+  const received: Received[] = [];
+  client.on('message', (data, isBinary) => received.push({ data: data as Buffer, isBinary }));
+  await waitFor(client, 'open');
+  const [server] = await accepted;
+  for (const topic of topics) server.subscribe(topic);
+  const texts = () => received.map(({ data }) => data.toString());
+  return { client, server, received, texts };
+}
+
+/** Redis's view: channels with subscribers (sharded ones with `sharded`). */
+async function channels(redis: RedisServer, sharded = false): Promise<string[]> {
+  return ((await redis.command('PUBSUB', sharded ? 'SHARDCHANNELS' : 'CHANNELS')) as string[]).sort();
+}
+
+/** Until Redis has the subscription (SUBSCRIBE is asynchronous). */
+async function untilSubscribed(redis: RedisServer, channel: string, sharded = false): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!(await channels(redis, sharded)).includes(channel)) {
+    if (Date.now() > deadline) throw new Error(`${channel} not subscribed within 5 s`);
+    await sleep(10);
+  }
+}
+
+const available = redisAvailable();
+
+for (const library of available ? LIBRARIES : []) {
+  const test = suite(`adapters/redis with ${library}`);
+  let redis: RedisServer;
+  const nodes: Node[] = [];
+  const node = async (options: Partial<RedisAdapterOptions> = {}) => {
+    const started = await startNode(library, redis, options);
+    nodes.push(started);
+    return started;
+  };
+  test.before(async () => {
+    redis = await RedisServer.start();
+  });
+  test.after.each(async () => {
+    for (const started of nodes.splice(0)) await started.close();
+  });
+  test.after(async () => {
+    await redis.stop();
+  });
+
+  test('a publish on one server reaches the subscribers on the others once, text and binary, every byte value intact', async () => {
+    const [a, b, c] = [await node(), await node(), await node()];
+    const onA = await subscribe(a, 'room');
+    const onB = await subscribe(b, 'room');
+    const onC = await subscribe(c, 'elsewhere');
+    await untilSubscribed(redis, 'netws:room');
+    const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    assert.is(a.wss.publish('room', 'hello'), 1, 'local recipients');
+    a.wss.publish('room', everyByte);
+    a.wss.publish('room', 'ünïcödé ✓', { binary: true });
+    a.wss.publish('room', '');
+    await until(() => onB.received.length === 4);
+    assert.equal(
+      onB.received.map(({ data, isBinary }) => [data, isBinary]),
+      [
+        [Buffer.from('hello'), false],
+        [everyByte, true],
+        [Buffer.from('ünïcödé ✓'), true],
+        [Buffer.alloc(0), false],
+      ],
+    );
+    await sleep(50);
+    assert.is(onA.received.length, 4, 'the publishing server delivered once, and ignored its own message back from Redis');
+    assert.is(onB.received.length, 4);
+    assert.equal(onC.received, []);
+    assert.is(a.adapter.stats.published, 4);
+    assert.is(b.adapter.stats.received, 4);
+    assert.is(c.adapter.stats.received, 0, 'a server without subscribers of the topic receives nothing from Redis');
+    assert.is(b.adapter.stats.bytesIn, a.adapter.stats.bytesOut);
+    assert.is(a.adapter.stats.bytesOut, 4 * ENVELOPE_HEADER_SIZE + 5 + 256 + Buffer.byteLength('ünïcödé ✓'));
+    assert.equal(a.errors, []);
+  });
+
+  test("each publisher's messages arrive in order on every other server; ws.publish skips only the sender", async () => {
+    const [a, b] = [await node(), await node()];
+    const sender = await subscribe(a, 'ordered');
+    const neighbour = await subscribe(a, 'ordered');
+    const far = await subscribe(b, 'ordered');
+    await untilSubscribed(redis, 'netws:ordered');
+    const COUNT = 2000;
+    for (let i = 0; i < COUNT; i++) sender.server.publish('ordered', String(i));
+    const expected = Array.from({ length: COUNT }, (_, i) => String(i));
+    await until(() => far.received.length === COUNT && neighbour.received.length === COUNT);
+    assert.equal(far.texts(), expected);
+    assert.equal(neighbour.texts(), expected);
+    assert.equal(sender.received, []);
+  });
+
+  test('one channel per topic, subscribed while the server has a subscriber of it (reference counted)', async () => {
+    const a = await node({ prefix: 'app:' });
+    const first = await subscribe(a, 'x', 'y');
+    const second = await subscribe(a, 'x');
+    await untilSubscribed(redis, 'app:y');
+    assert.equal(await channels(redis), ['app:x', 'app:y']);
+    assert.is(a.adapter.channels, 2);
+    first.server.unsubscribe('x');
+    first.client.close();
+    await waitFor(first.server, 'close');
+    await sleep(50);
+    assert.equal(await channels(redis), ['app:x'], 'y had no subscriber left; x still has one');
+    second.client.terminate();
+    await waitFor(second.server, 'close');
+    await sleep(50);
+    assert.equal(await channels(redis), []);
+    assert.is(a.adapter.channels, 0);
+  });
+
+  test('a topic subscribed and unsubscribed in one tick is not left subscribed', async () => {
+    const a = await node();
+    const peer = await subscribe(a);
+    for (let i = 0; i < 5; i++) {
+      peer.server.subscribe('flap');
+      peer.server.unsubscribe('flap');
+    }
+    peer.server.subscribe('steady');
+    await untilSubscribed(redis, 'netws:steady');
+    await sleep(100);
+    assert.equal(await channels(redis), ['netws:steady']);
+  });
+
+  test('compress: false travels with the message', async () => {
+    const [a, b] = [await node(), await node()];
+    const seen: boolean[] = [];
+    b.wss.adapter = null;
+    const original = b.adapter;
+    b.wss.adapter = {
+      attach: (host) =>
+        original.attach({
+          ...host,
+          deliver: (topic, message, compress) => {
+            seen.push(compress);
+            return host.deliver(topic, message, compress);
+          },
+        }),
+      detach: () => original.detach(),
+      subscribe: (topic) => original.subscribe(topic),
+      unsubscribe: (topic) => original.unsubscribe(topic),
+      publish: (topic, message, compress) => original.publish(topic, message, compress),
+    };
+    const far = await subscribe(b, 'z');
+    await untilSubscribed(redis, 'netws:z');
+    a.wss.publish('z', 'squeeze');
+    a.wss.publish('z', 'plain', { compress: false });
+    await until(() => far.received.length === 2);
+    assert.equal(seen, [true, false]);
+  });
+
+  test('malformed messages on a topic channel are dropped, counted and reported; good ones still arrive', async () => {
+    const b = await node({ maxMessageSize: 100 });
+    const far = await subscribe(b, 'bad');
+    await untilSubscribed(redis, 'netws:bad');
+    const header = (version: number, flags: number) => Buffer.concat([Buffer.from([version, flags]), Buffer.alloc(8, 7)]);
+    const bad = [
+      Buffer.from('plain text from someone else'),
+      Buffer.alloc(0),
+      Buffer.alloc(ENVELOPE_HEADER_SIZE - 1, 1),
+      Buffer.concat([header(2, 0), Buffer.from('future version')]),
+      Buffer.concat([header(1, 4), Buffer.from('unknown flag')]),
+      Buffer.concat([header(1, 0), Buffer.alloc(101)]),
+    ];
+    for (const message of bad) await redis.command('PUBLISH', 'netws:bad', message);
+    await redis.command('PUBLISH', 'netws:bad', Buffer.concat([header(1, 1), Buffer.from('fine')]));
+    await until(() => far.received.length === 1);
+    assert.equal(far.received[0], { data: Buffer.from('fine'), isBinary: true });
+    assert.is(b.adapter.stats.dropped, bad.length);
+    assert.is(b.errors.length, bad.length);
+    assert.ok(b.errors.every((error) => error instanceof WebSocketError && error.code === 'WS_ERR_ADAPTER_MESSAGE'));
+    assert.match(b.errors[0].message, /topic "bad"/);
+  });
+
+  test('a message over maxMessageSize reaches local subscribers only, with an error and a count', async () => {
+    const [a, b] = [await node({ maxMessageSize: 10 }), await node()];
+    const near = await subscribe(a, 'big');
+    const far = await subscribe(b, 'big');
+    await untilSubscribed(redis, 'netws:big');
+    assert.is(a.wss.publish('big', 'x'.repeat(11)), 1);
+    a.wss.publish('big', 'x'.repeat(10));
+    await until(() => far.received.length === 1 && near.received.length === 2);
+    assert.is(far.texts()[0], 'x'.repeat(10));
+    assert.is(a.adapter.stats.publishFailed, 1);
+    assert.equal(a.errors.map((error) => error.code), ['WS_ERR_ADAPTER_MESSAGE_TOO_BIG']);
+  });
+
+  test('past maxPendingBytes publishes fail at once (counted, one error) instead of queueing without bound', async () => {
+    const [a, b] = [await node({ maxPendingBytes: 3 * (ENVELOPE_HEADER_SIZE + 100) }), await node()];
+    const far = await subscribe(b, 'burst');
+    await subscribe(a, 'burst');
+    await untilSubscribed(redis, 'netws:burst');
+    for (let i = 0; i < 10; i++) a.wss.publish('burst', 'y'.repeat(100));
+    await until(() => a.adapter.stats.published + a.adapter.stats.publishFailed === 10);
+    assert.is(a.adapter.stats.published, 3);
+    assert.is(a.adapter.stats.publishFailed, 7);
+    assert.equal(a.errors.map((error) => error.code), ['WS_ERR_ADAPTER_BACKLOG']);
+    await until(() => far.received.length === 3);
+    a.wss.publish('burst', 'after');
+    await until(() => far.received.length === 4);
+  });
+
+  test('sharded: SSUBSCRIBE and SPUBLISH (Redis 7 sharded pub/sub, on a single node here)', async () => {
+    const [a, b] = [await node({ sharded: true }), await node({ sharded: true })];
+    const far = await subscribe(b, 'shard');
+    await untilSubscribed(redis, 'netws:shard', true);
+    assert.equal(await channels(redis), [], 'no classic channel');
+    a.wss.publish('shard', 'via a shard');
+    await until(() => far.received.length === 1);
+    assert.is(far.texts()[0], 'via a shard');
+    far.client.close();
+    await waitFor(far.server, 'close');
+    await sleep(50);
+    assert.equal(await channels(redis, true), []);
+  });
+
+  test('Redis killed and restarted: local delivery goes on, remote delivery fails (counted, one error per outage), then resumes by itself', async () => {
+    const [a, b] = [await node(), await node()];
+    const near = await subscribe(a, 'live');
+    const far = await subscribe(b, 'live');
+    await untilSubscribed(redis, 'netws:live');
+    a.wss.publish('live', 'before');
+    await until(() => far.received.length === 1);
+    await redis.kill();
+    // Both clients notice the loss (a read error), then publishes fail at once.
+    await until(() => a.errors.length > 0 && b.errors.length > 0);
+    for (let i = 0; i < 5; i++) assert.is(a.wss.publish('live', `during ${i}`), 1, 'local subscribers still get it');
+    assert.ok(a.adapter.stats.publishFailed >= 5, `${a.adapter.stats.publishFailed}`);
+    assert.is(a.errors.length, 1, `one error per outage: ${a.errors.map((error) => error.message).join('; ')}`);
+    assert.ok(a.errors[0] instanceof WebSocketError && a.errors[0].code.startsWith('WS_ERR_ADAPTER'));
+    // A topic subscribed during the outage is subscribed once Redis is back.
+    const late = await subscribe(b, 'late');
+    await redis.run();
+    const deadline = Date.now() + 10_000;
+    let sent = 0;
+    while (!far.texts().includes('after') || !late.texts().includes('late after')) {
+      assert.ok(Date.now() < deadline, `delivery did not resume: ${JSON.stringify(far.texts())}`);
+      a.wss.publish('live', 'after');
+      a.wss.publish('late', 'late after');
+      sent++;
+      await sleep(50);
+    }
+    assert.is(near.texts().filter((text) => text.startsWith('during')).length, 5);
+    assert.not.ok(far.texts().some((text) => text.startsWith('during')), 'what was published during the outage is lost remotely');
+    assert.ok(a.adapter.stats.reconnects >= 1 && b.adapter.stats.reconnects >= 1);
+    assert.ok(sent < 200);
+  });
+
+  test('attach twice is refused; detach unsubscribes and takes its listeners off the clients', async () => {
+    const a = await node();
+    await subscribe(a, 'd1', 'd2');
+    await untilSubscribed(redis, 'netws:d2');
+    assert.throws(() => a.adapter.attach({ deliver: () => 0, topics: () => [][Symbol.iterator](), reportError() {} }), /already/);
+    const subscriber = a.clients.subscriber as { listenerCount(event: string): number };
+    const before = subscriber.listenerCount('error');
+    a.wss.adapter = null;
+    assert.is(subscriber.listenerCount('error'), before - 1);
+    a.adapter.detach();
+    await sleep(100);
+    assert.equal(await channels(redis), []);
+    a.wss.adapter = a.adapter;
+    await untilSubscribed(redis, 'netws:d2');
+    assert.equal(await channels(redis), ['netws:d1', 'netws:d2'], 'attached again: every topic is subscribed again');
+  });
+
+  test.run();
+}
+
+const options = suite('adapters/redis: options');
+
+options('the clients must look like node-redis or ioredis clients; options are checked (undefined is the default)', async () => {
+  const fakeIoredis = { on() {}, removeListener() {}, status: 'ready', ssubscribe() {}, subscribe() {}, unsubscribe() {}, publish() {} };
+  const fakeNodeRedis = { on() {}, removeListener() {}, isReady: true, sSubscribe() {}, subscribe() {}, unsubscribe() {}, publish() {} };
+  const make = (extra: Record<string, unknown>) =>
+    new RedisAdapter({ publisher: fakeIoredis, subscriber: fakeNodeRedis, ...extra } as RedisAdapterOptions);
+  assert.ok(make({}) instanceof RedisAdapter);
+  assert.ok(make({ prefix: undefined, sharded: undefined, maxMessageSize: undefined, maxPendingBytes: undefined }));
+  assert.ok(make({ maxMessageSize: 0, maxPendingBytes: 0 }), '0: no limit of ours');
+  for (const bad of [undefined, null, 0, 'redis://', {}, { on() {} }, { on() {}, status: 'ready' }]) {
+    assert.throws(() => make({ publisher: bad }), isError(TypeError), String(bad));
+    assert.throws(() => make({ subscriber: bad }), isError(TypeError), String(bad));
+  }
+  assert.throws(() => make({ publisher: { ...fakeIoredis, publish: undefined } }), isError(TypeError));
+  assert.throws(() => make({ subscriber: { ...fakeNodeRedis, unsubscribe: 1 } }), isError(TypeError));
+  assert.throws(() => make({ sharded: true, publisher: { ...fakeNodeRedis, sPublish: undefined } }), /sPublish/);
+  for (const [name, bad, type] of [
+    ['prefix', 0, TypeError],
+    ['sharded', 'yes', TypeError],
+    ['maxMessageSize', -1, RangeError],
+    ['maxMessageSize', 1.5, RangeError],
+    ['maxMessageSize', '1', TypeError],
+    ['maxMessageSize', 2 ** 30, RangeError],
+    ['maxPendingBytes', -1, RangeError],
+    ['maxPendingBytes', null, TypeError],
+  ] as const) {
+    assert.throws(() => make({ [name]: bad }), isError(type), `${name}: ${String(bad)}`);
+  }
+  assert.throws(() => new RedisAdapter(undefined as never), isError(TypeError));
+  assert.match(make({}).nodeId, /^[0-9a-f]{16}$/);
+});
+
+options('a client whose commands throw synchronously, or that has no readiness to read, fails softly', async () => {
+  const throwing = {
+    on() {},
+    removeListener() {},
+    sSubscribe() {},
+    subscribe() {
+      throw new Error('sync subscribe failure');
+    },
+    unsubscribe() {
+      throw 'not even an Error';
+    },
+    publish() {
+      throw new Error('sync publish failure');
+    },
+  };
+  const adapter = new RedisAdapter({ publisher: throwing, subscriber: throwing });
+  const errors: Error[] = [];
+  const wss = new WebSocketServer({ noServer: true, adapter });
+  wss.on('error', (error) => errors.push(error));
+  adapter.subscribe('t');
+  adapter.unsubscribe('t');
+  adapter.unsubscribe('never subscribed');
+  wss.publish('t', 'x');
+  await sleep(10);
+  assert.is(adapter.stats.subscribeFailed, 2);
+  assert.is(adapter.stats.publishFailed, 1);
+  assert.equal(errors.map((error) => (error as WebSocketError).code), ['WS_ERR_ADAPTER_SUBSCRIBE']);
+  assert.match(String(errors[0].cause), /sync subscribe failure/);
+  wss.adapter = null;
+  adapter.detach();
+});
+
+options.run();
