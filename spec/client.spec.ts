@@ -221,6 +221,17 @@ client("a throwing 'upgrade' listener: the exception goes on, the handshake fail
   assert.is(await uncaught, boom);
   assert.is((await error)[0], boom);
   assert.is((await closed)[0], 1006);
+
+  // One that closes the WebSocket first, then throws: the close is what is reported.
+  const second = new Promise<unknown>((resolve) => process.prependOnceListener('uncaughtException', resolve));
+  const other = connect(peer.port);
+  other.ws.on('upgrade', () => {
+    other.ws.close();
+    throw boom;
+  });
+  assert.is(await second, boom);
+  assert.is((await other.error)[0].code, 'WS_ERR_CLOSED_BEFORE_CONNECT');
+  await other.closed;
   await peer.close();
 });
 
