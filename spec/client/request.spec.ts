@@ -286,6 +286,20 @@ transport('ws+unix: a UNIX domain socket (ws+unix:/path/to/sock:/request/path) t
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+transport('any other http.request option is passed through: an AbortSignal (signal) aborts the handshake', async () => {
+  const peer = await rawPeer();
+  const controller = new AbortController();
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`, { signal: controller.signal });
+  const closed = waitFor<[number]>(ws, 'close');
+  const error = waitFor<[Error]>(ws, 'error');
+  for (let i = 0; i < 100 && peer.heads.length === 0; i++) await sleep(5); // the request is out
+  assert.is(peer.heads.length, 1);
+  controller.abort();
+  assert.is((await error)[0].name, 'AbortError');
+  assert.is((await closed)[0], 1006);
+  await peer.close();
+});
+
 transport('node:http checks the options it owns: a bad agent throws a TypeError at construction', () => {
   assert.throws(
     () => new WebSocket('ws://127.0.0.1:1', { agent: 'pool' as unknown as http.Agent }),
