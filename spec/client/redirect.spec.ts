@@ -194,14 +194,14 @@ follow('a 3xx without Location is an unexpected response even with followRedirec
 
 follow('the handshake timeout starts again with each request (as in ws)', async () => {
   const target = await httpPeer();
-  // Each hop answers after 150 ms: 300 ms in all, against a 250 ms timeout per request.
+  // Each hop answers after 200 ms: 400 ms in all, against a 300 ms timeout per request.
   const slow = await rawPeer((_head, socket) => {
-    setTimeout(() => socket.end(`HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:${target.port}/\r\nContent-Length: 0\r\n\r\n`), 150);
+    setTimeout(() => socket.end(`HTTP/1.1 302 Found\r\nLocation: ws://127.0.0.1:${target.port}/\r\nContent-Length: 0\r\n\r\n`), 200);
   });
   const delayed = target.http.listeners('upgrade')[0] as (...args: unknown[]) => void;
   target.http.removeAllListeners('upgrade');
-  target.http.on('upgrade', (...args) => setTimeout(() => delayed(...args), 150));
-  const ws = new WebSocket(`ws://127.0.0.1:${slow.port}/`, { followRedirects: true, handshakeTimeout: 250 });
+  target.http.on('upgrade', (...args) => setTimeout(() => delayed(...args), 200));
+  const ws = new WebSocket(`ws://127.0.0.1:${slow.port}/`, { followRedirects: true, handshakeTimeout: 300 });
   assert.is(await opened(ws), 'hello');
   await slow.close();
   await target.close();
