@@ -352,6 +352,16 @@ export interface ClientOptions extends ConnectionOptions, HttpRequestOptions {
    * settings; default true, as browsers do. Used only if the server accepts.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** An http.Agent (https.Agent for wss:) that opens the connection: a proxy tunnel, say; default none (a direct connection). */
+  agent?: http.RequestOptions['agent'];
+  /** "user:password" sent as Authorization: Basic (credentials in the URL do the same). */
+  auth?: http.RequestOptions['auth'];
+  /** Resolves the host name instead of dns.lookup. */
+  lookup?: http.RequestOptions['lookup'];
+  /** Local address to connect from. */
+  localAddress?: string;
+  /** 4 or 6 to force an address family for the host name lookup. */
+  family?: number;
   /** Opens the transport (http.request's option): called with the request options, returns any Duplex. */
   createConnection?: (options: http.ClientRequestArgs, oncreate: (error: Error | null, socket: Duplex) => void) => Duplex | null | undefined;
   /** Called with the request and the WebSocket in place of `request.end()`, which it must call. */
