@@ -18,6 +18,7 @@ client('bad URLs and subprotocols throw a SyntaxError DOMException synchronously
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', ['a', 'a']), isDOMException('SyntaxError'));
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', 'bad protocol'), isDOMException('SyntaxError'));
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', [1 as unknown as string]), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1', 1 as unknown as string), isDOMException('SyntaxError'));
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', { headers: { 'X-A': 'a\r\nInjected: 1' } }), isError(TypeError));
 });
 

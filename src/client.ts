@@ -90,7 +90,8 @@ export function startClientHandshake(
   if (url === null) throw syntaxError(`Invalid URL: ${String(address)}`);
   const target = toTarget(url);
   if (typeof target === 'string') throw syntaxError(target);
-  const protocols = typeof protocolList === 'string' ? [protocolList] : protocolList;
+  // Anything but an array is one subprotocol (as in ws): a number is then refused as not a token.
+  const protocols = Array.isArray(protocolList) ? protocolList : [protocolList];
   const invalid = checkProtocols(protocols);
   if (invalid !== null) throw syntaxError(invalid);
   const deflate = resolveDeflateConfig(resolved.perMessageDeflate, false);
