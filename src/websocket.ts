@@ -301,6 +301,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
     this.options = resolveConnectionOptions(options);
     this.handshake = startClientHandshake(address, protocols ?? [], options, {
+      websocket: this,
       upgrade: (response) => this.emit('upgrade', response),
       redirect: (url, request) => {
         this.address = url;
