@@ -241,6 +241,11 @@ class Handshake implements ClientHandshake {
       this.fail(new SyntaxError(target));
       return;
     }
+    // A remote server must not point us at a local socket (ws follows such a redirect; netws does not).
+    if (target.socketPath !== undefined && this.origin.ipc === false) {
+      this.fail(new WebSocketError('WS_ERR_REDIRECT_TO_IPC', 'A redirect from a network URL to a ws+unix: URL is refused'));
+      return;
+    }
     // The first request passed node:http's option checks, and a redirect
     // changes only what the URL parser has checked: this cannot throw.
     this.send(this.createRequest(target));
