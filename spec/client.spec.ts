@@ -1,82 +1,138 @@
-import { readFileSync } from 'node:fs';
-import https from 'node:https';
-import net from 'node:net';
-import { PassThrough, Duplex } from 'node:stream';
+/** The client's opening handshake: the answers it accepts and refuses, its events, its timeouts, and its options. */
+
+import http from 'node:http';
+import type net from 'node:net';
+import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
-import { computeAccept } from '../src/protocol/handshake.ts';
 import { portOf, sleep, waitFor, isError, isDOMException } from './helpers.ts';
+import { rawPeer, switching, type RequestHead } from './client/peer.ts';
 
 const client = suite('client');
 
 client('bad URLs and subprotocols throw a SyntaxError DOMException synchronously', () => {
-  assert.throws(() => new WebSocket('not a url'), isDOMException('SyntaxError'));
-  assert.throws(() => new WebSocket('ftp://example.com'), isDOMException('SyntaxError'));
-  assert.throws(() => new WebSocket('ws://example.com/#frag'), isDOMException('SyntaxError'));
+  for (const url of ['not a url', '', 'ftp://example.com', 'ws://example.com/#frag', 'ws+unix:', 'ws+unix:/tmp/x#frag']) {
+    assert.throws(() => new WebSocket(url), isDOMException('SyntaxError'), url);
+  }
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', ['a', 'a']), isDOMException('SyntaxError'));
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', 'bad protocol'), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1', [1 as unknown as string]), isDOMException('SyntaxError'));
+  assert.throws(() => new WebSocket('ws://127.0.0.1:1', 1 as unknown as string), isDOMException('SyntaxError'));
   assert.throws(() => new WebSocket('ws://127.0.0.1:1', { headers: { 'X-A': 'a\r\nInjected: 1' } }), isError(TypeError));
 });
 
-/** A fake server that answers every request with `respond(key)`. */
-async function fakeServer(respond: (key: string) => string | null): Promise<net.Server> {
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {});
-    socket.once('data', (data) => {
-      const key = /Sec-WebSocket-Key: (.*)\r\n/.exec(data.toString())![1];
-      const answer = respond(key);
-      if (answer !== null) socket.end(answer);
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await waitFor(server, 'listening');
-  return server;
+/** A client of `peer`'s port with its error and close events collected. */
+function connect(port: number, ...rest: unknown[]) {
+  const ws = new (WebSocket as unknown as new (...args: unknown[]) => WebSocket)(`ws://127.0.0.1:${port}`, ...rest);
+  const error = waitFor<[Error & { code?: string; statusCode?: number }]>(ws, 'error');
+  const closed = waitFor<[number, Buffer, boolean]>(ws, 'close');
+  return { ws, error, closed };
 }
 
-const good = (key: string, extra = ''): string =>
-  `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n${extra}\r\n`;
-
-const badResponses: Array<[string, (key: string) => string, string]> = [
+const badResponses: Array<[string, (head: RequestHead) => string, string]> = [
   ['a 200 answer', () => 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 'WS_ERR_UNEXPECTED_RESPONSE'],
-  ['a wrong accept value', () => good('AAAAAAAAAAAAAAAAAAAAAA=='), 'WS_ERR_INVALID_ACCEPT'],
-  ['a missing Upgrade header', (key) => good(key).replace('Upgrade: websocket\r\n', ''), 'WS_ERR_INVALID_UPGRADE'],
-  ['a subprotocol not offered', (key) => good(key, 'Sec-WebSocket-Protocol: chat\r\n'), 'WS_ERR_INVALID_SUBPROTOCOL'],
-  ['an extension not offered', (key) => good(key, 'Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n'), 'WS_ERR_INVALID_EXTENSION'],
-  ['a malformed status line', () => 'HTTP/1.1 abc\r\n\r\n', 'WS_ERR_INVALID_RESPONSE'],
-  ['a head that never ends', () => `HTTP/1.1 101 OK\r\nX: ${'a'.repeat(20000)}`, 'WS_ERR_INVALID_RESPONSE'],
-  ['a close before the head ends', () => 'HTTP/1.1 101', 'WS_ERR_CONNECTION_CLOSED'],
+  ['a wrong accept value', (head) => switching({ ...head, key: 'AAAAAAAAAAAAAAAAAAAAAA==' }), 'WS_ERR_INVALID_ACCEPT'],
+  ['a missing Upgrade header', (head) => switching(head).replace('Upgrade: websocket\r\n', ''), 'WS_ERR_INVALID_UPGRADE'],
+  ['a missing Connection header', (head) => switching(head).replace('Connection: Upgrade\r\n', ''), 'WS_ERR_INVALID_UPGRADE'],
+  ['Upgrade: other', (head) => switching(head).replace('Upgrade: websocket', 'Upgrade: other'), 'WS_ERR_INVALID_UPGRADE'],
+  ['a subprotocol not offered', (head) => switching(head, ['Sec-WebSocket-Protocol: chat']), 'WS_ERR_INVALID_SUBPROTOCOL'],
+  ['an extension not offered', (head) => switching(head, ['Sec-WebSocket-Extensions: x-webkit-deflate-frame']), 'WS_ERR_INVALID_EXTENSION'],
+  // node:http's parser errors, as ws reports them.
+  ['a malformed status line', () => 'HTTP/1.1 abc\r\n\r\n', 'HPE_INVALID_STATUS'],
+  ['a head that never ends', () => `HTTP/1.1 101 OK\r\nX: ${'a'.repeat(20000)}`, 'HPE_HEADER_OVERFLOW'],
+  ['a close before the head ends', () => 'HTTP/1.1 101', 'ECONNRESET'],
 ];
 for (const [name, respond, code] of badResponses) {
-  client(`${name}: error ${code}, then close 1006`, async () => {
-    const server = await fakeServer(respond);
-    const ws = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
-    const closed = waitFor<[number, Buffer, boolean]>(ws, 'close');
-    const [error] = await waitFor<[{ code: string }]>(ws, 'error');
-    assert.is(error.code, code);
+  client(`${name}: error ${code} at once, then close 1006`, async () => {
+    const peer = await rawPeer((head, socket) => socket.end(respond(head)));
+    const started = Date.now();
+    const { ws, error, closed } = connect(peer.port, { handshakeTimeout: 5000 });
+    assert.is((await error)[0].code, code);
     const [closeCode, , wasClean] = await closed;
+    assert.ok(Date.now() - started < 2000, 'long before the handshake timeout');
     assert.is(closeCode, 1006);
     assert.not.ok(wasClean);
     assert.is(ws.readyState, WebSocket.CLOSED);
-    server.close();
+    await peer.close();
   });
 }
 
-client('handshake timeout against a silent server', async () => {
-  const server = await fakeServer(() => null);
-  const ws = new WebSocket(`ws://127.0.0.1:${portOf(server)}`, { handshakeTimeout: 100 });
-  const closed = waitFor(ws, 'close');
-  const [error] = await waitFor<[{ code: string }]>(ws, 'error');
-  assert.is(error.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+// Issue 11, defect 10: the old client read heads up to the blank line and sat until the timeout.
+client('a garbage status line ("foo\\r\\n") fails at once, not at the handshake timeout', async () => {
+  const peer = await rawPeer((_head, socket) => socket.write('foo\r\n'));
+  const started = Date.now();
+  const { error, closed } = connect(peer.port, { handshakeTimeout: 5000 });
+  const [failure] = await error;
+  assert.is(failure.code, 'HPE_INVALID_CONSTANT');
+  assert.ok(Date.now() - started < 1000, `failed after ${Date.now() - started} ms`);
   await closed;
-  server.close();
+  await peer.close();
+});
+
+client('an unexpected answer: the error carries the status, and the message is the one code parses in ws', async () => {
+  const peer = await rawPeer((_head, socket) => socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'));
+  const { error, closed } = connect(peer.port);
+  const [failure] = await error;
+  assert.is(failure.statusCode, 403);
+  assert.is(failure.message, 'Unexpected server response: 403');
+  await closed;
+  await peer.close();
+});
+
+client('a requested subprotocol the server does not answer fails the handshake (as ws and Chromium do)', async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head)));
+  const { ws, error, closed } = connect(peer.port, ['chat']);
+  let opened = false;
+  ws.on('open', () => (opened = true));
+  const [failure] = await error;
+  assert.is(failure.code, 'WS_ERR_INVALID_SUBPROTOCOL');
+  assert.is(failure.message, 'Server sent no subprotocol');
+  await closed;
+  assert.not.ok(opened);
+  await peer.close();
+});
+
+client('mid-handshake faults: a reset, or a head that stops halfway, fail the handshake', async () => {
+  const reset = await rawPeer((_head, socket) => socket.resetAndDestroy());
+  const first = connect(reset.port);
+  assert.is((await first.error)[0].code, 'ECONNRESET');
+  await first.closed;
+  await reset.close();
+
+  const stall = await rawPeer((_head, socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: webs'));
+  const second = connect(stall.port, { handshakeTimeout: 100 });
+  assert.is((await second.error)[0].code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+  await second.closed;
+  await stall.close();
+});
+
+client('handshake timeout against a silent server', async () => {
+  const peer = await rawPeer();
+  const { error, closed } = connect(peer.port, { handshakeTimeout: 100 });
+  const [failure] = await error;
+  assert.is(failure.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+  assert.is(failure.message, 'Opening handshake has timed out');
+  await closed;
+  await peer.close();
+});
+
+client('handshakeTimeout: 0 is no timeout (as in ws), undefined the default 10 s', async () => {
+  const peer = await rawPeer();
+  for (const handshakeTimeout of [0, undefined]) {
+    const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`, { handshakeTimeout });
+    await sleep(150);
+    assert.is(ws.readyState, WebSocket.CONNECTING, String(handshakeTimeout));
+    ws.terminate();
+    await waitFor(ws, 'close');
+  }
+  await peer.close();
 });
 
 client('connection refused: error then close, no crash without an error listener', async () => {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await waitFor(probe, 'listening');
-  const port = portOf(probe);
-  probe.close();
+  const peer = await rawPeer();
+  const port = peer.port;
+  await peer.close();
   const withListener = new WebSocket(`ws://127.0.0.1:${port}`);
   const [error] = await waitFor<[NodeJS.ErrnoException]>(withListener, 'error');
   assert.is(error.code, 'ECONNREFUSED');
@@ -86,8 +142,8 @@ client('connection refused: error then close, no crash without an error listener
 });
 
 client('close() or terminate() while connecting aborts the handshake', async () => {
-  const server = await fakeServer(() => null);
-  const ws = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
+  const peer = await rawPeer();
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`);
   assert.is(ws.readyState, WebSocket.CONNECTING);
   assert.is(ws.bufferedAmount, 0);
   assert.throws(() => ws.send('too early'), /CONNECTING/);
@@ -98,107 +154,302 @@ client('close() or terminate() while connecting aborts the handshake', async () 
   ws.close(); // no-op while closing
   await waitFor(ws, 'close');
   assert.equal(errors, ['WS_ERR_CLOSED_BEFORE_CONNECT']);
-  const other = new WebSocket(`ws://127.0.0.1:${portOf(server)}`);
+  const other = new WebSocket(`ws://127.0.0.1:${peer.port}`);
   other.terminate();
   await waitFor(other, 'close');
-  server.close();
+  await peer.close();
 });
 
-client('the request carries origin, subprotocols, custom headers and the path with query', async () => {
-  let request = '';
-  const server = await fakeServer(() => null);
-  server.removeAllListeners('connection');
-  server.on('connection', (socket) => socket.once('data', (data) => {
-    request = data.toString();
-    socket.destroy();
-  }));
-  const ws = new WebSocket(`ws://127.0.0.1:${portOf(server)}/a/b?c=d`, ['chat', 'json'], {
-    origin: 'https://app.example',
-    headers: { Authorization: 'Bearer t' },
+// ---------------------------------------------------------------- events
+
+client("'upgrade' gets node's IncomingMessage before 'open' (set-cookie an array, lowercase names, rawHeaders)", async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head, ['Set-Cookie: a=1', 'Set-Cookie: b=2', 'X-Custom: yes'])));
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`);
+  const order: string[] = [];
+  let response: http.IncomingMessage | undefined;
+  ws.on('upgrade', (res) => {
+    order.push('upgrade');
+    response = res;
   });
-  await waitFor(ws, 'close');
-  assert.match(request, /^GET \/a\/b\?c=d HTTP\/1\.1\r\n/);
-  assert.match(request, new RegExp(`\r\nHost: 127\\.0\\.0\\.1:${portOf(server)}\r\n`));
-  assert.match(request, /\r\nSec-WebSocket-Protocol: chat, json\r\n/);
-  assert.match(request, /\r\nOrigin: https:\/\/app\.example\r\n/);
-  assert.match(request, /\r\nAuthorization: Bearer t\r\n/);
-  server.close();
-});
-
-client('http: URLs map to ws:, and the client works over IPv6 loopback', async () => {
-  const wss = new WebSocketServer({ port: 0, host: '::1' });
-  const listening = await Promise.race([
-    waitFor(wss, 'listening').then(() => true),
-    waitFor(wss, 'error').then(() => false),
-  ]);
-  if (!listening) return; // no IPv6 on this host
-  const ws = new WebSocket(`http://[::1]:${portOf(wss)}`);
-  assert.ok(ws.url!.startsWith('ws://[::1]:'));
+  ws.on('open', () => order.push('open'));
   await waitFor(ws, 'open');
+  assert.equal(order, ['upgrade', 'open']);
+  assert.ok(response instanceof http.IncomingMessage);
+  assert.is(response!.statusCode, 101);
+  assert.equal(response!.headers['set-cookie'], ['a=1', 'b=2']);
+  assert.is(response!.headers['x-custom'], 'yes');
+  assert.ok(response!.rawHeaders.includes('X-Custom'));
   ws.terminate();
   await waitFor(ws, 'close');
-  await new Promise<void>((resolve) => wss.close(() => resolve()));
+  await peer.close();
 });
 
-client('wss: over node:tls with a custom CA; an untrusted certificate fails', async () => {
-  const cert = readFileSync(new URL('./fixtures/cert.pem', import.meta.url));
-  const key = readFileSync(new URL('./fixtures/key.pem', import.meta.url));
-  const httpsServer = https.createServer({ cert, key });
-  const wss = new WebSocketServer({ server: httpsServer });
-  let secure = false;
-  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(data)));
-  wss.options.verifyClient;
-  httpsServer.listen(0, '127.0.0.1');
-  await waitFor(httpsServer, 'listening');
-  const port = portOf(httpsServer);
-  const ws = new WebSocket(`wss://localhost:${port}`, { ca: cert });
-  await waitFor(ws, 'open');
-  ws.send('secret');
-  const [data] = await waitFor<[Buffer]>(ws, 'message');
-  assert.is(data.toString(), 'secret');
-  ws.close();
+client("'upgrade' comes for a 101 that fails the checks too (as in ws), then the error", async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching({ ...head, key: 'AAAAAAAAAAAAAAAAAAAAAA==' })));
+  const { ws, error, closed } = connect(peer.port);
+  const events: string[] = [];
+  ws.on('upgrade', () => events.push('upgrade'));
+  ws.on('error', () => events.push('error'));
+  await error;
+  await closed;
+  assert.equal(events, ['upgrade', 'error']);
+  await peer.close();
+});
+
+client("close() from an 'upgrade' listener: no open, the socket is destroyed", async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head)));
+  const { ws, error, closed } = connect(peer.port);
+  let opened = false;
+  ws.on('open', () => (opened = true));
+  ws.on('upgrade', () => ws.close());
+  assert.is((await error)[0].code, 'WS_ERR_CLOSED_BEFORE_CONNECT');
+  await closed;
+  await sleep(10);
+  assert.not.ok(opened);
+  const [socket] = peer.sockets;
+  assert.ok(socket.destroyed || socket.readableEnded);
+  await peer.close();
+});
+
+client("a throwing 'upgrade' listener: the exception goes on, the handshake fails with it, nothing stays open", async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head)));
+  const boom = new Error('listener bug');
+  const uncaught = new Promise<unknown>((resolve) => process.prependOnceListener('uncaughtException', resolve));
+  const { ws, error, closed } = connect(peer.port);
+  ws.on('upgrade', () => {
+    throw boom;
+  });
+  assert.is(await uncaught, boom);
+  assert.is((await error)[0], boom);
+  assert.is((await closed)[0], 1006);
+
+  // One that closes the WebSocket first, then throws: the close is what is reported.
+  const second = new Promise<unknown>((resolve) => process.prependOnceListener('uncaughtException', resolve));
+  const other = connect(peer.port);
+  other.ws.on('upgrade', () => {
+    other.ws.close();
+    throw boom;
+  });
+  assert.is(await second, boom);
+  assert.is((await other.error)[0].code, 'WS_ERR_CLOSED_BEFORE_CONNECT');
+  await other.closed;
+  await peer.close();
+});
+
+client("'unexpected-response' with a listener: (ClientRequest, IncomingMessage), a readable body, no error, still CONNECTING", async () => {
+  const peer = await rawPeer((_head, socket) =>
+    socket.write('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic\r\nContent-Length: 11\r\n\r\nlogin first'),
+  );
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`);
+  const errors: unknown[] = [];
+  ws.on('error', (error) => errors.push(error));
+  const [request, response] = await waitFor<[http.ClientRequest, http.IncomingMessage]>(ws, 'unexpected-response');
+  assert.ok(request instanceof http.ClientRequest);
+  assert.is(response.statusCode, 401);
+  assert.is(response.headers['www-authenticate'], 'Basic');
+  let body = '';
+  response.setEncoding('utf8');
+  for await (const chunk of response) body += chunk;
+  assert.is(body, 'login first');
+  assert.is(ws.readyState, WebSocket.CONNECTING);
+  assert.equal(errors, []);
+  ws.terminate();
   await waitFor(ws, 'close');
-  const untrusted = new WebSocket(`wss://127.0.0.1:${port}`);
-  const [error] = await waitFor<[NodeJS.ErrnoException]>(untrusted, 'error');
-  assert.match(String(error.code), /SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
-  secure = true;
-  assert.ok(secure);
-  await new Promise<void>((resolve) => wss.close(() => resolve()));
-  httpsServer.close();
+  await peer.close();
 });
 
-client('createConnection: the client runs over any Duplex', async () => {
-  const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
-  // Two PassThrough streams make an in-memory pipe; the server side gets a
-  // Duplex whose head is parsed by hand, as an embedding framework would.
-  const toServer = new PassThrough();
-  const toClient = new PassThrough();
-  const clientSide = Duplex.from({ readable: toClient, writable: toServer });
-  const serverSide = Duplex.from({ readable: toServer, writable: toClient });
-  serverSide.once('data', (chunk: Buffer) => {
-    const text = chunk.toString('latin1');
-    const end = text.indexOf('\r\n\r\n');
-    const lines = text.slice(0, end).split('\r\n').slice(1);
-    const headers: Record<string, string> = {};
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+client("'unexpected-response' listened to but never acted on: the handshake timeout still ends it", async () => {
+  const peer = await rawPeer((_head, socket) => socket.write('HTTP/1.1 503 Busy\r\nContent-Length: 100\r\n\r\npartial'));
+  const { ws, error, closed } = connect(peer.port, { handshakeTimeout: 100 });
+  ws.on('unexpected-response', () => {});
+  assert.is((await error)[0].code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+  await closed;
+  await peer.close();
+});
+
+client('a 101 without Connection: Upgrade given to an unexpected-response listener (node sees no upgrade in it, as ws)', async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head).replace('Connection: Upgrade\r\n', '')));
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`);
+  const [, response] = await waitFor<[http.ClientRequest, http.IncomingMessage]>(ws, 'unexpected-response');
+  assert.is(response.statusCode, 101);
+  ws.terminate();
+  await waitFor(ws, 'close');
+  await peer.close();
+});
+
+client('a request given up on is ignored if node still reports on it: no open from a late upgrade, its socket destroyed', async () => {
+  const peer = await rawPeer();
+  let request: http.ClientRequest | undefined;
+  const { ws, closed } = connect(peer.port, {
+    finishRequest: (req: http.ClientRequest) => {
+      request = req;
+      req.end();
+    },
+  });
+  let opened = false;
+  ws.on('open', () => (opened = true));
+  ws.on('unexpected-response', () => assert.unreachable('unexpected-response'));
+  ws.terminate();
+  await closed;
+  const late = new PassThrough();
+  request!.emit('upgrade', new http.IncomingMessage(late as unknown as net.Socket), late, Buffer.alloc(0));
+  request!.emit('response', new http.IncomingMessage(late as unknown as net.Socket));
+  request!.emit('error', new Error('late'));
+  await sleep(10);
+  assert.ok(late.destroyed);
+  assert.not.ok(opened);
+  await peer.close();
+});
+
+// ---------------------------------------------------------------- finishRequest
+
+client('finishRequest(request, websocket): called in place of end(), headers set there are sent', async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head)));
+  const calls: unknown[][] = [];
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`, {
+    finishRequest: (request, websocket) => {
+      calls.push([request instanceof http.ClientRequest, websocket]);
+      request.setHeader('X-Late', 'yes');
+      request.end();
+    },
+  });
+  await waitFor(ws, 'open');
+  assert.equal(calls, [[true, ws]]);
+  assert.ok(peer.heads[0].headers.some(([name, value]) => name === 'X-Late' && value === 'yes'));
+  ws.terminate();
+  await waitFor(ws, 'close');
+  await peer.close();
+});
+
+client('finishRequest that throws: the constructor throws it and nothing is left connecting', async () => {
+  const peer = await rawPeer();
+  const bug = new Error('finishRequest bug');
+  assert.throws(
+    () =>
+      new WebSocket(`ws://127.0.0.1:${peer.port}`, {
+        finishRequest: () => {
+          throw bug;
+        },
+      }),
+    (error: unknown) => error === bug,
+  );
+  // The request was already connecting (node:http connects on creation): it is closed at once.
+  await sleep(50);
+  for (const socket of peer.sockets) assert.ok(socket.destroyed, 'closed');
+  assert.equal(peer.heads, []);
+  await peer.close();
+});
+
+client('finishRequest that never ends the request: the handshake timeout ends it', async () => {
+  const peer = await rawPeer();
+  const { error, closed } = connect(peer.port, { handshakeTimeout: 100, finishRequest: () => {} });
+  assert.is((await error)[0].code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+  await closed;
+  assert.equal(peer.heads, []);
+  await peer.close();
+});
+
+// ---------------------------------------------------------------- options
+
+const optionErrors: Array<[string, unknown, new (...args: never[]) => Error]> = [
+  ['handshakeTimeout', -1, RangeError],
+  ['handshakeTimeout', 1.5, RangeError],
+  ['handshakeTimeout', 2 ** 31, RangeError],
+  ['handshakeTimeout', '100', TypeError],
+  ['handshakeTimeout', NaN, TypeError],
+  ['maxHeaderSize', 0, RangeError],
+  ['maxHeaderSize', -1, RangeError],
+  ['maxHeaderSize', 'big', TypeError],
+  ['maxRedirects', -1, RangeError],
+  ['maxRedirects', 1.5, RangeError],
+  ['maxRedirects', '3', TypeError],
+  ['followRedirects', 0, TypeError],
+  ['followRedirects', 'yes', TypeError],
+  ['protocolVersion', 0, RangeError],
+  ['protocolVersion', -1, RangeError],
+  ['protocolVersion', 9, RangeError],
+  ['protocolVersion', '13', TypeError],
+  ['origin', 0, TypeError],
+  ['origin', {}, TypeError],
+  ['headers', 0, TypeError],
+  ['headers', 'X-A: 1', TypeError],
+  ['headers', ['X-A', '1'], TypeError],
+  ['headers', { 'bad name': 'v' }, TypeError],
+  ['headers', { 'X-A': undefined }, TypeError],
+  ['headers', { 'X-A': ['ok', 'a\nb'] }, TypeError],
+  ['finishRequest', 0, TypeError],
+  ['finishRequest', 'end', TypeError],
+  ['createConnection', 0, TypeError],
+  ['perMessageDeflate', 0, TypeError],
+  ['generateMask', 'random', TypeError],
+];
+client('options: a wrong type is a TypeError naming the option, out of range a RangeError; nothing connects', async () => {
+  const peer = await rawPeer();
+  for (const [name, value, type] of optionErrors) {
+    let thrown: unknown;
+    try {
+      new WebSocket(`ws://127.0.0.1:${peer.port}`, { [name]: value });
+    } catch (error) {
+      thrown = error;
     }
-    serverSide.pause();
-    wss.handleUpgrade({ method: 'GET', url: '/', httpVersion: '1.1', headers }, serverSide, chunk.subarray(end + 4), (ws) =>
-      wss.emit('connection', ws, { headers }),
-    );
+    assert.ok(thrown instanceof type, `${name}: ${String(value)} → ${String(thrown)}`);
+    if (!name.startsWith('headers')) assert.match(String((thrown as Error).message), name, `${name} named`);
+  }
+  await sleep(50);
+  assert.is(peer.sockets.size, 0);
+  await peer.close();
+});
+
+client('options: every client option undefined means its default, and the handshake succeeds', async () => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await waitFor(wss, 'listening');
+  const ws = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`, {
+    handshakeTimeout: undefined,
+    maxHeaderSize: undefined,
+    maxRedirects: undefined,
+    followRedirects: undefined,
+    protocolVersion: undefined,
+    origin: undefined,
+    headers: undefined,
+    finishRequest: undefined,
+    createConnection: undefined,
+    perMessageDeflate: undefined,
+    generateMask: undefined,
+    agent: undefined,
+    lookup: undefined,
   });
-  const ws = new WebSocket('ws://in-memory.test', { createConnection: () => clientSide });
+  const [, request] = await waitFor<[unknown, http.IncomingMessage]>(wss, 'connection');
+  assert.is(request.headers['sec-websocket-version'], '13');
+  assert.is(request.headers.origin, undefined);
+  assert.match(String(request.headers['sec-websocket-extensions']), /^permessage-deflate/);
   await waitFor(ws, 'open');
-  ws.send(Buffer.from([1, 2, 3]));
-  const [data, isBinary] = await waitFor<[Buffer, boolean]>(ws, 'message');
-  assert.equal([...data], [1, 2, 3]);
-  assert.ok(isBinary);
+  ws.terminate();
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+});
+
+client('maxHeaderSize: a response head larger than it fails (node:http HPE_HEADER_OVERFLOW)', async () => {
+  const peer = await rawPeer((head, socket) => socket.write(switching(head, [`X-Pad: ${'p'.repeat(300)}`])));
+  const { error, closed } = connect(peer.port, { maxHeaderSize: 200 });
+  assert.is((await error)[0].code, 'HPE_HEADER_OVERFLOW');
+  await closed;
+  const ok = await rawPeer((head, socket) => socket.write(switching(head, [`X-Pad: ${'p'.repeat(300)}`])));
+  const ws = new WebSocket(`ws://127.0.0.1:${ok.port}`, { maxHeaderSize: 1000 });
+  await waitFor(ws, 'open');
   ws.terminate();
   await waitFor(ws, 'close');
-  await sleep(5);
+  await peer.close();
+  await ok.close();
+});
+
+client('a client socket is handed over clean: bytes right behind the 101 arrive as messages', async () => {
+  const frame = Buffer.from([0x81, 0x02, 0x68, 0x69]); // text "hi", unmasked
+  const peer = await rawPeer((head, socket: net.Socket) => socket.write(Buffer.concat([Buffer.from(switching(head)), frame])));
+  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}`);
+  const [data] = await waitFor<[Buffer]>(ws, 'message');
+  assert.is(String(data), 'hi');
+  ws.terminate();
+  await waitFor(ws, 'close');
+  await peer.close();
 });
 
 client.run();

@@ -144,6 +144,10 @@ test('perMessageDeflate: booleans, an object; each field checked; windowBits tru
     [{ clientMaxWindowBits: '15' }, RangeError],
     [{ serverNoContextTakeover: 'no' }, TypeError],
     [{ zlibDeflateOptions: 5 }, TypeError],
+    // zlib's own checks run at construction, not inside a later send().
+    [{ zlibDeflateOptions: { strategy: 99 } }, RangeError],
+    [{ zlibInflateOptions: { chunkSize: 1 } }, RangeError],
+    [{ zlibDeflateOptions: { level: 'high' } }, TypeError],
   ];
   for (const [options, type] of bad) {
     assert.throws(() => resolveDeflateConfig(options, true), isError(type), JSON.stringify(options));

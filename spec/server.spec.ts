@@ -136,9 +136,11 @@ accept('handleProtocols picks the subprotocol; default is the first offered', as
   const a = new WebSocket(`ws://127.0.0.1:${portOf(server)}`, ['a', 'b']);
   await waitFor(a, 'open');
   assert.is(a.protocol, 'b');
+  // handleProtocols said none: no Sec-WebSocket-Protocol, which a client that asked for one refuses (as ws and browsers do).
   const none = new WebSocket(`ws://127.0.0.1:${portOf(server)}`, ['a']);
-  await waitFor(none, 'open');
-  assert.is(none.protocol, '');
+  const [response] = await waitFor<[{ headers: Record<string, unknown> }]>(none, 'upgrade');
+  assert.is(response.headers['sec-websocket-protocol'], undefined);
+  await waitFor(none, 'close');
   await stop(server);
 
   const plain = await standalone();

@@ -1,30 +1,30 @@
 /**
- * The client side of the opening handshake over node:net or node:tls: parse
- * the URL, send the upgrade request, read and check the 101 response, then
- * hand the socket to the WebSocket.
+ * The client side of the opening handshake, on node:http's client as ws's
+ * is: http.request (https.request for wss:) sends the upgrade request, so
+ * every request option, agents, `finishRequest` and the ClientRequest and
+ * IncomingMessage objects of the 'redirect', 'unexpected-response' and
+ * 'upgrade' events are node's own. This file follows redirects, bounds each
+ * request in time, checks the 101 answer, and hands the socket over to the
+ * WebSocket. It imports nothing from websocket.ts: the WebSocket reports
+ * through hooks.
  */
 
-import net from 'node:net';
-import tls from 'node:tls';
+import type { EventEmitter } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import { checkProtocols, toTarget, toUrl, type Target } from './client/address.ts';
+import { originOf, redirectDrops, type Origin } from './client/redirect.ts';
+import { basicAuthorization, headerFields, requestOptions, type HeaderFields } from './client/request.ts';
 import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression.ts';
-import { HeadReader, parseResponseHead, type ResponseHead } from './http/head.ts';
-import {
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_MAX_HEADER_COUNT,
-  DEFAULT_MAX_HEADER_SIZE,
-  deflateOption,
-  millisecondsOption,
-  numberOption,
-  type ClientOptions,
-} from './options.ts';
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.ts';
 import { WebSocketError } from './protocol/errors.ts';
-import { buildUpgradeRequest, checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
-import { formatExtensions, isToken } from './protocol/headers.ts';
+import { checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
+import { formatExtensions } from './protocol/headers.ts';
 import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type DeflateParams } from './protocol/permessage-deflate.ts';
 
-/** The server's answer to the opening handshake, as 'upgrade' and 'unexpected-response' listeners get it. */
-export type UpgradeResponse = ResponseHead;
+/** The server's answer, as 'upgrade' and 'unexpected-response' listeners get it. */
+export type UpgradeResponse = http.IncomingMessage;
 
 /** What a WebSocket needs once its opening handshake succeeded. */
 export interface HandshakeResult {
@@ -38,14 +38,16 @@ export interface HandshakeResult {
   deflate: DeflateSettings | null;
 }
 
-/** How the handshake reports to the WebSocket that started it (the client imports nothing from websocket.ts). */
+/** How the handshake reports to the WebSocket that started it. */
 export interface ClientHandshakeHooks {
-  /** The 101 response arrived and was accepted ('upgrade' event). */
+  /** The WebSocket itself: finishRequest's second argument; its 'redirect' listeners decide what a redirect keeps. */
+  readonly websocket: EventEmitter;
+  /** A 101 answer arrived ('upgrade' event), before it is checked, as in ws. */
   upgrade(response: UpgradeResponse): void;
-  /** A redirect is about to be followed ('redirect' event). */
-  redirect(url: string, request: unknown): void;
-  /** A response other than 101: true if a listener took it ('unexpected-response'), else the handshake fails. */
-  unexpectedResponse(request: unknown, response: UpgradeResponse): boolean;
+  /** A redirect is being followed: `url` is the new URL, `request` its request, not yet ended ('redirect' event). */
+  redirect(url: string, request: http.ClientRequest): void;
+  /** An answer other than a 101: true if a listener took it ('unexpected-response'), else the handshake fails. */
+  unexpectedResponse(request: http.ClientRequest, response: UpgradeResponse): boolean;
   /** False once the user closed the WebSocket (from an 'upgrade' listener, say). */
   isConnecting(): boolean;
   open(result: HandshakeResult): void;
@@ -55,68 +57,26 @@ export interface ClientHandshakeHooks {
 
 /** A handshake in progress. */
 export interface ClientHandshake {
+  /** The first URL (the 'redirect' hook reports later ones). */
   url: string;
   /**
-   * Stops it: timers cleared, listeners removed, later socket errors
-   * ignored. Returns the socket (if any) for the WebSocket to destroy.
+   * Stops it: timer cleared, request destroyed, later errors ignored.
+   * Returns the upgraded socket, if the handshake got that far, for the
+   * WebSocket to destroy.
    */
   abort(): Duplex | null;
 }
-
-function ignoreError(): void {}
-
-/** TLS settings passed through to tls.connect for wss: URLs. */
-const TLS_OPTION_NAMES = [
-  'ca',
-  'cert',
-  'key',
-  'pfx',
-  'passphrase',
-  'rejectUnauthorized',
-  'servername',
-  'checkServerIdentity',
-  'ciphers',
-  'minVersion',
-  'maxVersion',
-] as const;
 
 /** Thrown for a bad URL or subprotocol list, as the WHATWG WebSocket constructor does. */
 function syntaxError(message: string): DOMException {
   return new DOMException(message, 'SyntaxError');
 }
 
-export function parseUrl(address: string | URL): URL {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    throw syntaxError(`Invalid URL: ${String(address)}`);
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw syntaxError(`The URL's scheme must be "ws" or "wss", not "${url.protocol.slice(0, -1)}"`);
-  }
-  if (url.hash !== '') throw syntaxError('The URL contains a fragment identifier');
-  return url;
-}
-
-export function checkProtocols(protocols: string | string[]): string[] {
-  const list = typeof protocols === 'string' ? [protocols] : protocols;
-  const seen = new Set<string>();
-  for (const protocol of list) {
-    if (typeof protocol !== 'string' || !isToken(protocol)) {
-      throw syntaxError(`Invalid subprotocol: ${JSON.stringify(protocol)}`);
-    }
-    if (seen.has(protocol)) throw syntaxError(`Duplicate subprotocol: ${protocol}`);
-    seen.add(protocol);
-  }
-  return list;
-}
+function ignoreError(): void {}
 
 /**
- * Starts the opening handshake and returns the URL it goes to. URL,
- * subprotocol and option mistakes throw here, synchronously; network and
+ * Starts the opening handshake. URL, subprotocol and option mistakes throw
+ * here, synchronously (node:http's own option checks included); network and
  * handshake failures arrive later through `hooks.fail`.
  */
 export function startClientHandshake(
@@ -125,111 +85,253 @@ export function startClientHandshake(
   options: ClientOptions,
   hooks: ClientHandshakeHooks,
 ): ClientHandshake {
-  const url = parseUrl(address);
-  const protocols = checkProtocols(protocolList);
-  const raw = options as Record<string, unknown>;
-  const handshakeTimeout = millisecondsOption(raw, 'handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT);
-  const maxHeaderSize = numberOption(raw, 'maxHeaderSize', DEFAULT_MAX_HEADER_SIZE, { min: 1 });
-  const deflateConfig: DeflateConfig | null = resolveDeflateConfig(deflateOption(raw, true), false);
-  const secure = url.protocol === 'wss:';
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-  const key = generateKey();
-  const request = buildUpgradeRequest({
-    path: (url.pathname || '/') + url.search,
-    host: url.host,
-    key,
-    protocols,
-    origin: options.origin,
-    extensions: deflateConfig ? buildDeflateOffer(deflateConfig.negotiation) : undefined,
-    headers: Object.entries(options.headers ?? {}) as Array<[string, string]>,
-  });
-  const limits = { maxHeaderSize, maxHeaderCount: DEFAULT_MAX_HEADER_COUNT };
+  const resolved = resolveClientOptions(options);
+  const url = toUrl(address);
+  if (url === null) throw syntaxError(`Invalid URL: ${String(address)}`);
+  const target = toTarget(url);
+  if (typeof target === 'string') throw syntaxError(target);
+  // Anything but an array is one subprotocol (as in ws): a number is then refused as not a token.
+  const protocols = Array.isArray(protocolList) ? protocolList : [protocolList];
+  const invalid = checkProtocols(protocols);
+  if (invalid !== null) throw syntaxError(invalid);
+  const deflate = resolveDeflateConfig(resolved.perMessageDeflate, false);
+  const handshake = new Handshake(options, resolved, protocols, deflate, hooks, target);
+  handshake.send(handshake.createRequest(target));
+  return handshake;
+}
 
-  const socket = openTransport(options, host, port, secure);
-  const reader = new HeadReader(limits);
-  const timer = setTimeout(
-    () => fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')),
-    handshakeTimeout,
-  );
+class Handshake implements ClientHandshake {
+  readonly url: string;
+  private readonly origin: Origin;
+  /** The user's headers, kept from request to request; URL credentials join them as Authorization. */
+  private readonly userHeaders: HeaderFields;
+  private request: http.ClientRequest | null = null;
+  private target: Target;
+  private key = '';
+  private timer: NodeJS.Timeout | null = null;
+  private redirects = 0;
+  /** The upgraded socket between the 101 and the hand-over. */
+  private socket: Duplex | null = null;
+  private finished = false;
 
-  function cleanup(): void {
-    clearTimeout(timer);
-    socket.removeListener('data', onData);
-    socket.removeListener('error', fail);
-    socket.removeListener('close', onClose);
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly resolved: ResolvedClientOptions,
+    private readonly protocols: string[],
+    private readonly deflate: DeflateConfig | null,
+    private readonly hooks: ClientHandshakeHooks,
+    first: Target,
+  ) {
+    this.url = first.url.href;
+    this.target = first;
+    this.origin = originOf(first);
+    this.userHeaders = headerFields(resolved.headers);
   }
 
-  function fail(error: Error): void {
-    cleanup();
-    hooks.fail(error, socket);
+  /**
+   * Creates the request for `target` (the first one, or a redirect's).
+   * node:http's checks of the user's options throw here.
+   */
+  createRequest(target: Target): http.ClientRequest {
+    this.target = target;
+    this.key = generateKey();
+    const fields = this.requestHeaders(target);
+    const request = (target.secure ? https.request : http.request)(
+      requestOptions(this.options, target, fields, this.resolved.maxHeaderSize),
+    );
+    this.request = request;
+    request.on('error', (error) => this.onRequestError(request, error));
+    request.on('response', (response) => this.onResponse(request, response));
+    request.on('upgrade', (response, socket, head) => this.onUpgrade(request, response, socket, head));
+    return request;
   }
 
-  function onClose(): void {
-    fail(new WebSocketError('WS_ERR_CONNECTION_CLOSED', 'Connection closed before the handshake completed'));
+  /** Starts the clock, reports a redirect, and sends the request (or lets finishRequest do it). */
+  send(request: http.ClientRequest): void {
+    const timeout = this.resolved.handshakeTimeout;
+    if (timeout > 0) {
+      this.timer = setTimeout(
+        () => this.fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')),
+        timeout,
+      );
+    }
+    if (this.redirects > 0) this.userCall(() => this.hooks.redirect(this.target.url.href, request));
+    if (this.finished) return; // closed from a 'redirect' listener
+    const finishRequest = this.resolved.finishRequest;
+    if (finishRequest === undefined) request.end();
+    else this.userCall(() => finishRequest(request, this.hooks.websocket as Parameters<typeof finishRequest>[1]));
   }
 
-  function onData(chunk: Buffer): void {
-    let received;
-    let response: ResponseHead;
-    try {
-      received = reader.push(chunk);
-      if (received === null) return;
-      response = parseResponseHead(received.head, limits);
-    } catch (error) {
-      fail(new WebSocketError('WS_ERR_INVALID_RESPONSE', `Invalid handshake response: ${(error as Error).message}`));
+  /**
+   * The header fields of one request: the user's, then the handshake's own
+   * (which win, as in ws), then Authorization from credentials if none yet.
+   */
+  private requestHeaders(target: Target): HeaderFields {
+    const fields = new Map(this.userHeaders);
+    let credentials = target.credentials ?? (typeof this.options.auth === 'string' ? this.options.auth : undefined);
+    if (this.redirects > 0 && this.hooks.websocket.listenerCount('redirect') === 0) {
+      const drops = redirectDrops(this.origin, target);
+      if (drops.credentials) {
+        fields.delete('authorization');
+        fields.delete('cookie');
+        credentials = undefined;
+      }
+      if (drops.host) fields.delete('host');
+    }
+    const own: Array<[string, string]> = [
+      ['Sec-WebSocket-Version', String(this.resolved.protocolVersion)],
+      ['Sec-WebSocket-Key', this.key],
+      ['Connection', 'Upgrade'],
+      ['Upgrade', 'websocket'],
+    ];
+    if (this.deflate !== null) own.push(['Sec-WebSocket-Extensions', buildDeflateOffer(this.deflate.negotiation)]);
+    if (this.protocols.length > 0) own.push(['Sec-WebSocket-Protocol', this.protocols.join(',')]);
+    const origin = this.resolved.origin;
+    if (origin) own.push([this.resolved.protocolVersion === 8 ? 'Sec-WebSocket-Origin' : 'Origin', origin]);
+    for (const [name, value] of own) fields.set(name.toLowerCase(), [name, value]);
+    if (credentials !== undefined && !fields.has('authorization')) {
+      const authorization = basicAuthorization(credentials);
+      fields.set('authorization', ['Authorization', authorization]);
+      // Later requests keep it, like the user's headers (the first Authorization wins).
+      if (this.resolved.followRedirects && !this.userHeaders.has('authorization')) {
+        this.userHeaders.set('authorization', ['Authorization', authorization]);
+      }
+    }
+    return fields;
+  }
+
+  private onRequestError(request: http.ClientRequest, error: Error): void {
+    if (request !== this.request || this.finished) return;
+    this.fail(error);
+  }
+
+  private onResponse(request: http.ClientRequest, response: http.IncomingMessage): void {
+    if (request !== this.request || this.finished) return;
+    const status = response.statusCode!;
+    const location = response.headers.location;
+    if (this.resolved.followRedirects && location && status >= 300 && status < 400) {
+      this.redirect(location);
       return;
     }
+    if (this.userCall(() => this.hooks.unexpectedResponse(request, response))) return;
+    let error: Error;
+    try {
+      // A 101 lands here only when node did not see an upgrade in it: say what is missing.
+      checkUpgradeResponse(status, response.headers, this.key, this.protocols);
+      error = new WebSocketError('WS_ERR_INVALID_UPGRADE', 'Invalid upgrade response', { statusCode: status });
+    } catch (invalid) {
+      error = invalid as Error;
+    }
+    this.fail(error);
+  }
+
+  private redirect(location: string): void {
+    if (++this.redirects > this.resolved.maxRedirects) {
+      this.fail(new WebSocketError('WS_ERR_TOO_MANY_REDIRECTS', 'Maximum redirects exceeded'));
+      return;
+    }
+    this.stop();
+    const url = toUrl(location, this.target.url);
+    if (url === null) {
+      this.fail(new SyntaxError(`Invalid URL: ${location}`));
+      return;
+    }
+    const target = toTarget(url);
+    if (typeof target === 'string') {
+      this.fail(new SyntaxError(target));
+      return;
+    }
+    // A remote server must not point us at a local socket (ws follows such a redirect; netws does not).
+    if (target.socketPath !== undefined && this.origin.ipc === false) {
+      this.fail(new WebSocketError('WS_ERR_REDIRECT_TO_IPC', 'A redirect from a network URL to a ws+unix: URL is refused'));
+      return;
+    }
+    // The first request passed node:http's option checks, and a redirect
+    // changes only what the URL parser has checked: this cannot throw.
+    this.send(this.createRequest(target));
+  }
+
+  private onUpgrade(request: http.ClientRequest, response: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (request !== this.request || this.finished) {
+      socket.destroy();
+      return;
+    }
+    this.request = null;
+    this.clearTimer();
+    this.socket = socket;
+    // node removed its own listeners; until the WebSocket adds its own, errors are ours to catch.
+    socket.on('error', ignoreError);
+    this.userCall(() => this.hooks.upgrade(response));
+    if (this.finished || !this.hooks.isConnecting()) return; // closed from an 'upgrade' listener
     let accepted;
     let deflateParams: DeflateParams | null = null;
     try {
-      const offered = deflateConfig ? [PERMESSAGE_DEFLATE] : [];
-      accepted = checkUpgradeResponse(response.statusCode, response.headers, key, protocols, offered);
-      if (deflateConfig) deflateParams = acceptDeflateResponse(accepted.extensions, deflateConfig.negotiation);
+      const offered = this.deflate ? [PERMESSAGE_DEFLATE] : [];
+      accepted = checkUpgradeResponse(101, response.headers, this.key, this.protocols, offered);
+      if (this.protocols.length > 0 && accepted.protocol === '') {
+        throw new WebSocketError('WS_ERR_INVALID_SUBPROTOCOL', 'Server sent no subprotocol', { statusCode: 101 });
+      }
+      if (this.deflate) deflateParams = acceptDeflateResponse(accepted.extensions, this.deflate.negotiation);
     } catch (error) {
-      fail(error as Error);
+      this.fail(error as Error, socket);
       return;
     }
-    cleanup();
-    socket.pause();
-    hooks.upgrade(response);
-    if (!hooks.isConnecting()) return; // closed from an 'upgrade' listener
-    hooks.open({
-      url: url.href,
+    this.finished = true;
+    this.socket = null;
+    socket.removeListener('error', ignoreError);
+    this.hooks.open({
+      url: this.target.url.href,
       socket,
-      head: received.rest,
+      head,
       protocol: accepted.protocol,
       extensions: formatExtensions(accepted.extensions),
-      deflate: deflateParams && { params: deflateParams, config: deflateConfig! },
+      deflate: deflateParams && { params: deflateParams, config: this.deflate! },
     });
   }
 
-  socket.on('data', onData);
-  socket.on('error', fail);
-  socket.on('close', onClose);
-  socket.write(request);
-  const abort = (): Duplex => {
-    cleanup();
-    socket.on('error', ignoreError);
-    return socket;
-  };
-  return { url: url.href, abort };
-}
+  /**
+   * Runs a user callback (a listener, finishRequest). If it throws, the
+   * handshake fails with that error (nothing is left connecting) and the
+   * exception goes on, as any listener's does.
+   */
+  private userCall<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      this.fail(error as Error, this.socket);
+      throw error;
+    }
+  }
 
-function openTransport(options: ClientOptions, host: string, port: number, secure: boolean): Duplex {
-  if (options.createConnection) return options.createConnection({ host, port, secure });
-  if (!secure) {
-    return net.connect({ host, port, localAddress: options.localAddress, family: options.family });
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
   }
-  const tlsOptions: tls.ConnectionOptions = {};
-  for (const name of TLS_OPTION_NAMES) {
-    if (options[name] !== undefined) (tlsOptions as Record<string, unknown>)[name] = options[name];
+
+  /** Ends the current request: timer cleared, request destroyed, its late errors ignored. */
+  private stop(): void {
+    this.clearTimer();
+    const request = this.request;
+    this.request = null;
+    if (request !== null) {
+      request.on('error', ignoreError);
+      request.destroy();
+    }
   }
-  return tls.connect({
-    ...tlsOptions,
-    host,
-    port,
-    // SNI carries host names only (RFC 6066 section 3).
-    servername: options.servername ?? (net.isIP(host) === 0 ? host : undefined),
-  });
+
+  private fail(error: Error, socket: Duplex | null = null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.stop();
+    this.socket = null;
+    this.hooks.fail(error, socket);
+  }
+
+  abort(): Duplex | null {
+    this.finished = true;
+    this.stop();
+    const socket = this.socket;
+    this.socket = null;
+    return socket;
+  }
 }

@@ -379,11 +379,16 @@ export function resolveDeflateConfig(value: boolean | PerMessageDeflateOptions, 
   deflateOptions.memLevel ??= DEFAULT_MEM_LEVEL;
   const concurrency = options.concurrencyLimit ?? options.concurrency;
   const pool = ownPool || concurrency !== undefined ? new ZlibPool(concurrency) : defaultZlibPool;
+  const inflateOptions = zlibOptions(options.zlibInflateOptions, 'zlibInflateOptions');
+  // zlib checks its options when a stream is made: make one of each now, so a
+  // bad value throws here rather than from inside a send on a live connection.
+  if (options.zlibDeflateOptions != null) zlib.createDeflateRaw({ ...deflateOptions, windowBits: 15 }).close();
+  if (options.zlibInflateOptions != null) zlib.createInflateRaw({ ...inflateOptions, windowBits: 15 }).close();
   return {
     negotiation: options,
     threshold: options.threshold ?? DEFAULT_THRESHOLD,
     deflateOptions,
-    inflateOptions: zlibOptions(options.zlibInflateOptions, 'zlibInflateOptions'),
+    inflateOptions,
     pool,
   };
 }

@@ -10,11 +10,15 @@
 import { constants as bufferConstants } from 'node:buffer';
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type tls from 'node:tls';
+import type http from 'node:http';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type https from 'node:https';
 import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 import { DEFAULT_MAX_FRAGMENTS } from './protocol/parser.ts';
 import type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 import type { TopicAdapter } from './adapters/interface.ts';
+// Types only (erased): finishRequest's second argument.
+import type { WebSocket } from './websocket.ts';
 
 /** Defaults; see the README's limits table. */
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -336,41 +340,114 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   };
 }
 
-/** TLS settings passed through to tls.connect for wss: URLs. */
-type TlsOptions = Pick<
-  tls.ConnectionOptions,
-  | 'ca'
-  | 'cert'
-  | 'key'
-  | 'pfx'
-  | 'passphrase'
-  | 'rejectUnauthorized'
-  | 'servername'
-  | 'checkServerIdentity'
-  | 'ciphers'
-  | 'minVersion'
-  | 'maxVersion'
+/**
+ * node:http's request options (https.request's for wss:, TLS settings
+ * included), passed through to http.request as ws does. The ones the
+ * handshake decides itself are left out: the URL gives host, port, path and
+ * socketPath, and the handshake has its own timeout.
+ */
+type HttpRequestOptions = Omit<
+  https.RequestOptions,
+  'headers' | 'timeout' | 'host' | 'hostname' | 'port' | 'path' | 'protocol' | 'socketPath' | 'method' | 'createConnection'
 >;
 
-export interface ClientOptions extends ConnectionOptions, TlsOptions {
-  /** Subprotocols, when not given as the constructor's second argument (as in ws). */
+/** Header values as users give them: a string, a number, or several values (one line each). */
+export type ClientHeaderValue = string | number | readonly string[];
+
+export interface ClientOptions extends ConnectionOptions, HttpRequestOptions {
+  /** Subprotocols, when not given as the constructor's second argument. */
   protocols?: string | string[];
-  /** Extra request headers; names must be tokens and values may not hold CR or LF. */
-  headers?: Record<string, string | number | readonly string[]>;
+  /** Extra request headers: an array value sends one line per element; `Host` replaces the generated one. */
+  headers?: Record<string, ClientHeaderValue>;
+  /** The Origin header (Sec-WebSocket-Origin with protocolVersion 8); none by default. */
   origin?: string;
-  /** Milliseconds for the whole opening handshake; default 10 s. */
+  /** The Sec-WebSocket-Version sent: 13 (default) or 8. */
+  protocolVersion?: number;
+  /** Milliseconds for each request of the opening handshake (a redirect starts a new one); default 10 s; 0 for none. */
   handshakeTimeout?: number;
-  /** Largest response head accepted, in bytes; default 16 KiB. */
+  /** Largest response head accepted, in bytes (node:http's maxHeaderSize); default 16 KiB. */
   maxHeaderSize?: number;
-  /** Local address to connect from. */
-  localAddress?: string;
-  /** 4 or 6 to force an address family for the host name lookup. */
-  family?: number;
+  /** Follow a 3xx answer that has a Location header; default false. */
+  followRedirects?: boolean;
+  /** Most redirects followed in one handshake; default 10. */
+  maxRedirects?: number;
   /**
    * Offer permessage-deflate (RFC 7692): `true` for the defaults, or the
    * settings; default true, as browsers do. Used only if the server accepts.
    */
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** Opens the transport yourself (a proxy tunnel, a test stream): the request is written to it. */
-  createConnection?: (options: { host: string; port: number; secure: boolean }) => Duplex;
+  /** An http.Agent (https.Agent for wss:) that opens the connection: a proxy tunnel, say; default none (a direct connection). */
+  agent?: http.RequestOptions['agent'];
+  /** "user:password" sent as Authorization: Basic (credentials in the URL do the same). */
+  auth?: http.RequestOptions['auth'];
+  /** Resolves the host name instead of dns.lookup. */
+  lookup?: http.RequestOptions['lookup'];
+  /** Local address to connect from. */
+  localAddress?: string;
+  /** 4 or 6 to force an address family for the host name lookup. */
+  family?: number;
+  /** Opens the transport (http.request's option): called with the request options, returns any Duplex. */
+  createConnection?: (options: http.ClientRequestArgs, oncreate: (error: Error | null, socket: Duplex) => void) => Duplex | null | undefined;
+  /** Called with the request and the WebSocket in place of `request.end()`, which it must call. */
+  finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
+}
+
+/** The client options the handshake reads, with every default applied. */
+export interface ResolvedClientOptions {
+  /** 0: no timeout. */
+  handshakeTimeout: number;
+  maxHeaderSize: number;
+  followRedirects: boolean;
+  maxRedirects: number;
+  protocolVersion: 8 | 13;
+  origin: string | undefined;
+  /** Names and values as given, checked with node:http's rules. */
+  headers: Array<[string, ClientHeaderValue]>;
+  perMessageDeflate: boolean | PerMessageDeflateOptions;
+  createConnection: ClientOptions['createConnection'];
+  finishRequest: ClientOptions['finishRequest'];
+}
+
+/** The `headers` option: a plain object whose names and values node:http would accept. */
+function headersOption(options: Options): Array<[string, ClientHeaderValue]> {
+  const value = options.headers;
+  if (value === undefined || value === null) return [];
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`The "headers" option must be an object, not ${Array.isArray(value) ? 'an array' : describe(value)}`);
+  }
+  const headers = Object.entries(value as Record<string, ClientHeaderValue>);
+  for (const [name, header] of headers) {
+    validateHeaderName(name);
+    for (const one of Array.isArray(header) ? header : [header]) validateHeaderValue(name, one);
+  }
+  return headers;
+}
+
+/**
+ * A client's handshake options with every default applied and every value
+ * checked; ws's meanings (handshakeTimeout 0: none). The connection options
+ * are resolveConnectionOptions's; everything else is node:http's and is
+ * checked by http.request itself.
+ */
+export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+  const raw = options as Options;
+  const protocolVersion = raw.protocolVersion;
+  if (protocolVersion !== undefined && typeof protocolVersion !== 'number') {
+    throw new TypeError(`The "protocolVersion" option must be a number, not ${describe(protocolVersion)}`);
+  }
+  if (protocolVersion !== undefined && protocolVersion !== 8 && protocolVersion !== 13) {
+    throw new RangeError(`The "protocolVersion" option must be 8 or 13, not ${protocolVersion}`);
+  }
+  return {
+    handshakeTimeout: numberOption(raw, 'handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT, { min: 0, max: 2 ** 31 - 1 }),
+    maxHeaderSize: numberOption(raw, 'maxHeaderSize', DEFAULT_MAX_HEADER_SIZE, { min: 1 }),
+    followRedirects: booleanOption(raw, 'followRedirects', false),
+    maxRedirects: numberOption(raw, 'maxRedirects', DEFAULT_MAX_REDIRECTS, { min: 0 }),
+    protocolVersion: protocolVersion ?? 13,
+    origin: stringOption(raw, 'origin'),
+    headers: headersOption(raw),
+    perMessageDeflate: deflateOption(raw, true),
+    createConnection: functionOption(raw, 'createConnection'),
+    finishRequest: functionOption(raw, 'finishRequest'),
+  };
 }

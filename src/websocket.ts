@@ -11,6 +11,7 @@
  */
 
 import { EventEmitter } from 'node:events';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, type BinaryType } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client.ts';
@@ -131,8 +132,8 @@ export interface WebSocketEvents {
   ping: [data: Buffer];
   pong: [data: Buffer];
   upgrade: [response: UpgradeResponse];
-  redirect: [url: string, request: unknown];
-  'unexpected-response': [request: unknown, response: UpgradeResponse];
+  redirect: [url: string, request: ClientRequest];
+  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
   /** The send queue has emptied after a send filled it past the socket's high-water mark. */
   drain: [];
 }
@@ -227,6 +228,13 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
   }
 }
 
+/** A broadcast or engine.io frame waiting for the user's open message to be finished. */
+interface HeldMessage {
+  prepared: PreparedMessage | null;
+  frame: readonly Buffer[] | null;
+  callback: WriteCallback | undefined;
+}
+
 /**
  * engine.io (Socket.IO's engine) writes broadcast frames it framed once
  * through `websocket._sender.sendFrame(frames, callback)` when that exists.
@@ -282,6 +290,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private outgoing: OutgoingQueue | null = null;
   private incoming: IncomingQueue | null = null;
   private frameSender: FrameSender | null = null;
+  /** The user's last send() had `fin: false`: a message of theirs is open. */
+  private messageOpen = false;
+  /**
+   * Messages framed elsewhere (a broadcast, engine.io's frames) that came
+   * while a message of the user's was open: frames of two messages cannot
+   * interleave (RFC 6455 5.4), so they go once it is finished.
+   */
+  private heldForMessageEnd: HeldMessage[] | null = null;
+  private heldBytes = 0;
 
   /**
    * Opens a client connection to `address` (ws:, wss:, http:, https: or
@@ -301,6 +318,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
     this.options = resolveConnectionOptions(options);
     this.handshake = startClientHandshake(address, protocols ?? [], options, {
+      websocket: this,
       upgrade: (response) => this.emit('upgrade', response),
       redirect: (url, request) => {
         this.address = url;
@@ -359,7 +377,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * what waits for a Blob read or zlib, and what was sent after close.
    */
   get bufferedAmount(): number {
-    return (this.socket?.writableLength ?? 0) + (this.outgoing?.bytes ?? 0) + this.bufferedAfterClose;
+    return (this.socket?.writableLength ?? 0) + (this.outgoing?.bytes ?? 0) + this.heldBytes + this.bufferedAfterClose;
   }
 
   /** True after pause() until resume(): only the user's pause counts. */
@@ -398,6 +416,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // Numbers are sent as their decimal text, as ws does.
     const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
     const fin = options?.fin ?? true;
+    const released = fin && this.messageOpen;
+    this.messageOpen = !fin;
+    this.queueMessage(payload, isBlob, binary, fin, options?.compress !== false, callback);
+    if (released && this.heldForMessageEnd !== null) this.releaseHeld();
+  }
+
+  /** send()'s path once the data is bytes (or a Blob): at once, or through the outgoing queue. */
+  private queueMessage(
+    payload: Buffer | Blob,
+    isBlob: boolean,
+    binary: boolean,
+    fin: boolean,
+    compressAllowed: boolean,
+    callback: WriteCallback | undefined,
+  ): void {
     if (this.compressor === null && !isBlob && this.outgoing === null) {
       this.transmit(payload as Buffer, binary, fin, callback, false);
       return;
@@ -407,7 +440,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     let compress = false;
     if (this.compressor !== null) {
       // The first fragment decides for the whole message (RSV1 marks the message, 7.2.3.1).
-      compress = this.fragmentsCompressed ?? (options?.compress !== false && this.compressor.shouldCompress(size));
+      compress = this.fragmentsCompressed ?? (compressAllowed && this.compressor.shouldCompress(size));
       this.fragmentsCompressed = fin ? null : compress;
     }
     const queue = this.outgoingQueue();
@@ -542,7 +575,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   [kSendPrepared](message: PreparedMessage): boolean {
     if (this.state !== OPEN) return false;
     const connection = this.connection!;
-    if (this.compressor !== null) {
+    if (this.messageOpen) {
+      this.hold({ prepared: message, frame: null, callback: undefined }, message.data.length);
+    } else if (this.compressor !== null) {
       // Shared bytes would skip the compression context: go the usual way.
       this.send(message.data, { binary: message.isBinary });
     } else if (this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
@@ -656,6 +691,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.rejectSend(callback);
       return;
     }
+    if (this.messageOpen) {
+      let size = 0;
+      for (const buffer of frame) size += buffer.length;
+      this.hold({ prepared: null, frame, callback }, size);
+      return;
+    }
     if (this.compressor !== null) {
       // A compressing connection must deflate the message itself: unframe it and send it as usual.
       const message = unframe(frame);
@@ -668,6 +709,24 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.refuseOverLimit(this.bufferedAmount + size, callback)) return;
     if (this.outgoing !== null && !this.outgoing.isEmpty) this.outgoing.pushFrame(frame, callback);
     else this.transmitFrame(frame, callback);
+  }
+
+  /** Keeps a message framed elsewhere until the user's open message is finished. */
+  private hold(message: HeldMessage, size: number): void {
+    if (this.refuseOverLimit(this.bufferedAmount + size, message.callback)) return;
+    (this.heldForMessageEnd ??= []).push(message);
+    this.heldBytes += size;
+  }
+
+  /** The user's message is finished: what waited for it goes now, in order. */
+  private releaseHeld(): void {
+    const held = this.heldForMessageEnd!;
+    this.heldForMessageEnd = null;
+    this.heldBytes = 0;
+    for (const message of held) {
+      if (message.prepared !== null) this[kSendPrepared](message.prepared);
+      else this.sendFramed(message.frame!, message.callback);
+    }
   }
 
   /** @internal Our close frame, or TCP's end when both close frames are through. */
@@ -899,6 +958,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.outgoing?.drop();
+    if (this.heldForMessageEnd !== null) {
+      for (const message of this.heldForMessageEnd) this.rejectSend(message.callback);
+      this.heldForMessageEnd = null;
+      this.heldBytes = 0;
+    }
     this.compressor?.close();
     this.heartbeat?.stop();
     const connection = this.connection;

@@ -69,15 +69,27 @@ compat(constructing, 'url: the value of ws.url for ws:, http:, https: and URL ob
   }
 });
 
+/** Decision 1 of issue 11: the browser's DOMException named SyntaxError (`err.name` is the same in both). */
+const CONSTRUCTOR_SYNTAX_ERROR = {
+  reason: 'browser semantics: a DOMException named SyntaxError, where ws throws a SyntaxError',
+  ws: [['new WebSocket', 'threw', { error: 'SyntaxError' }]],
+  netws: [['new WebSocket', 'threw', { error: 'DOMException', name: 'SyntaxError' }]],
+};
+
 for (const [title, address] of [
   ['not a URL', 'not a url'],
   ['scheme ftp:', 'ftp://127.0.0.1:1'],
   ['a fragment', 'ws://127.0.0.1:1/#frag'],
   ['an empty string', ''],
 ]) {
-  compat(constructing, `invalid address (${title}) throws`, (lib, t) => {
-    t.attempt('new WebSocket', () => new lib.WebSocket(address));
-  });
+  compat(
+    constructing,
+    `invalid address (${title}) throws`,
+    (lib, t) => {
+      t.attempt('new WebSocket', () => new lib.WebSocket(address));
+    },
+    { differs: CONSTRUCTOR_SYNTAX_ERROR },
+  );
 }
 
 compat(constructing, 'protocols: a string, an array, joined as ws joins them', async (lib, t) => {
@@ -95,9 +107,14 @@ for (const [title, protocols] of [
   ['a non-string', [1]],
   ['a comma in a string', 'a,b'],
 ] as Array<[string, unknown]>) {
-  compat(constructing, `invalid subprotocols (${title}) throw`, (lib, t) => {
-    t.attempt('new WebSocket', () => new lib.WebSocket('ws://127.0.0.1:1', protocols));
-  });
+  compat(
+    constructing,
+    `invalid subprotocols (${title}) throw`,
+    (lib, t) => {
+      t.attempt('new WebSocket', () => new lib.WebSocket('ws://127.0.0.1:1', protocols));
+    },
+    { differs: CONSTRUCTOR_SYNTAX_ERROR },
+  );
 }
 
 compat(constructing, 'options in second position', async (lib, t) => {

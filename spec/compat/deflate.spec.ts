@@ -399,7 +399,9 @@ bothEnds(wire, 'zlibDeflateOptions and zlibInflateOptions reach zlib', async (li
   raw.write(frame({ opcode: OP.text, rsv1: true, payload: deflated(TEXT) }));
   await t.wait(local, 'message');
   restore();
-  t.note(created);
+  // Which settings reached zlib, once each: netws also makes one stream of each
+  // kind when the options are given, so that zlib checks them at construction.
+  t.note([...new Set(created.map((entry) => JSON.stringify(entry)))].map((entry) => JSON.parse(entry)));
 });
 
 bothEnds(wire, 'receiving: a compressed message, and one in two fragments', async (lib, t, end) => {

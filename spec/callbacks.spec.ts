@@ -1,0 +1,137 @@
+/**
+ * The adversarial checklist for user callbacks: each one of the opening
+ * handshake throwing, answering late, or never answering. A remote request
+ * must not be able to crash the process through any of them.
+ */
+
+import http from 'node:http';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WebSocket, WebSocketServer, type VerifyClientCallback } from '../src/index.ts';
+import { portOf, rawConnect, sleep, upgradeRequest, waitFor } from './helpers.ts';
+import { listen, shutdown } from './security/peer.ts';
+
+const test = suite('user callbacks that throw, answer late, or never answer');
+
+async function answerTo(port: number, request = upgradeRequest('/', ['Sec-WebSocket-Protocol: chat'])): Promise<string> {
+  const conn = await rawConnect(port);
+  conn.socket.write(request);
+  await Promise.race([conn.closed, sleep(3000)]);
+  conn.socket.destroy();
+  return conn.received().toString('latin1');
+}
+
+const throwing = {
+  verifyClient: { verifyClient: () => { throw new Error('verifyClient broke'); } },
+  'verifyClient (async form)': {
+    verifyClient: (_info: unknown, _cb: VerifyClientCallback) => { throw new Error('verifyClient broke'); },
+  },
+  handleProtocols: { handleProtocols: () => { throw new Error('handleProtocols broke'); } },
+};
+
+for (const [name, options] of Object.entries(throwing)) {
+  test(`${name} throws: the peer gets 500, the server's 'error' listener the error, the process lives`, async () => {
+    const wss = await listen(options as never);
+    const errors: string[] = [];
+    wss.on('error', (error) => errors.push(error.message));
+    assert.match(await answerTo(portOf(wss)), /^HTTP\/1\.1 500 /);
+    assert.equal(errors, [`${name.split(' ')[0]} broke`]);
+    await shutdown(wss);
+  });
+}
+
+test("a 'headers' listener that throws: 500, and a wsClientError listener gets the error to answer itself", async () => {
+  const wss = await listen();
+  wss.on('headers', () => {
+    throw new Error('headers broke');
+  });
+  const seen: Array<[string, number | undefined]> = [];
+  wss.on('wsClientError', (error, socket) => {
+    seen.push([error.message, error.statusCode]);
+    socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+  });
+  assert.match(await answerTo(portOf(wss)), /^HTTP\/1\.1 503 /);
+  assert.equal(seen, [['headers broke', 500]]);
+  assert.is(wss.clients.size, 0);
+  await shutdown(wss);
+});
+
+test('a throwing callback with no error listener at all: still a 500, and no crash', async () => {
+  const wss = await listen({ verifyClient: () => { throw 'not even an Error'; } } as never);
+  assert.match(await answerTo(portOf(wss)), /^HTTP\/1\.1 500 /);
+  await shutdown(wss);
+});
+
+test('verifyClient answering twice, or after the deadline, changes nothing', async () => {
+  let late: VerifyClientCallback | undefined;
+  const wss = await listen({
+    handshakeTimeout: 100,
+    verifyClient: (_info: unknown, callback: VerifyClientCallback) => {
+      late = callback;
+    },
+  } as never);
+  assert.match(await answerTo(portOf(wss)), /^HTTP\/1\.1 408 /);
+  late!(true); // after the 408: ignored
+  late!(false, 403);
+  await sleep(20);
+  assert.is(wss.clients.size, 0);
+  await shutdown(wss);
+});
+
+test('verifyClient accepting after wss.close(): 503, no connection', async () => {
+  let accept: (() => void) | undefined;
+  const wss = new WebSocketServer({
+    noServer: true,
+    verifyClient: (_info: unknown, callback: VerifyClientCallback) => {
+      accept = () => callback(true);
+    },
+  } as never);
+  const httpServer = http.createServer();
+  httpServer.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => assert.unreachable('upgraded')));
+  httpServer.listen(0, '127.0.0.1');
+  await waitFor(httpServer, 'listening');
+  const conn = await rawConnect(portOf(httpServer));
+  conn.socket.write(upgradeRequest('/'));
+  while (accept === undefined) await sleep(5);
+  wss.close();
+  accept();
+  await conn.closed;
+  assert.match(conn.received().toString('latin1'), /^HTTP\/1\.1 503 /);
+  httpServer.close();
+});
+
+test('verifyClient accepting after the peer left: the socket is dropped, no connection event', async () => {
+  let accept: (() => void) | undefined;
+  const wss = await listen({
+    verifyClient: (_info: unknown, callback: VerifyClientCallback) => {
+      accept = () => callback(true);
+    },
+  } as never);
+  let connections = 0;
+  wss.on('connection', () => connections++);
+  const conn = await rawConnect(portOf(wss));
+  conn.socket.write(upgradeRequest('/'));
+  while (accept === undefined) await sleep(5);
+  conn.socket.destroy();
+  await sleep(20);
+  accept();
+  await sleep(20);
+  assert.is(connections, 0);
+  await shutdown(wss);
+});
+
+test('a subclass given as the WebSocket option is what connection listeners get', async () => {
+  class Tagged extends WebSocket {
+    readonly tag = 'mine';
+  }
+  const wss = await listen({ WebSocket: Tagged });
+  const connected = waitFor<[WebSocket]>(wss, 'connection');
+  const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
+  const [server] = await connected;
+  assert.instance(server, Tagged);
+  assert.is((server as Tagged).tag, 'mine');
+  client.terminate();
+  await shutdown(wss);
+});
+
+test.run();
