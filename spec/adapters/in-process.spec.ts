@@ -34,7 +34,7 @@ bus('three servers on one bus: every subscriber gets every message once, each pu
   const shared = new InProcessBus();
   const servers = await Promise.all([0, 1, 2].map(() => standalone({ adapter: shared.createAdapter() })));
   try {
-    const subscribers = [];
+    const subscribers: Array<Awaited<ReturnType<typeof subscriber>>> = [];
     for (const wss of servers) subscribers.push(await subscriber(wss, 'room'), await subscriber(wss, 'room'));
     const outsider = await subscriber(servers[1], 'other');
     const PER_SERVER = 300;
