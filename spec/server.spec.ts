@@ -392,6 +392,7 @@ broadcasts('a connection that cannot share the frame (open fragmented message) f
   const [serverSide] = [...server.clients];
   serverSide.send('first ', { fin: false });
   assert.is(server.broadcast('second'), 1);
+  serverSide.send('rest');
   await sleep(50);
   const received = conn.received();
   const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
@@ -399,7 +400,8 @@ broadcasts('a connection that cannot share the frame (open fragmented message) f
     frames.map((f) => [f.opcode, f.fin, f.payload.toString()]),
     [
       [1, false, 'first '],
-      [0, true, 'second'],
+      [0, true, 'rest'],
+      [1, true, 'second'],
     ],
   );
   conn.socket.destroy();
