@@ -215,6 +215,8 @@ topics('compressing connections get the message in order with their other sends;
     assert.is(frames[2].payload.toString(), 'after');
     assert.is(frames[3].payload.toString(), big);
     assert.equal(plain.received, [[big, false], [big, false]]);
+    server.close();
+    assert.is(deflating.publish('z', big, { compress: false }), 1, 'a closing compressing connection is skipped');
     raw.socket.destroy();
     plain.client.close();
   } finally {

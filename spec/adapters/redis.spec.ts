@@ -390,4 +390,41 @@ options('a client whose commands throw synchronously, or that has no readiness t
   adapter.detach();
 });
 
+options("messages as an ioredis subscriber emits them: foreign channels ignored, strings refused, a throwing delivery reported", async () => {
+  const listeners = new Map<string, (...args: unknown[]) => void>();
+  const subscriber = {
+    status: 'ready',
+    on: (event: string, listener: (...args: unknown[]) => void) => listeners.set(event, listener),
+    removeListener() {},
+    ssubscribe() {},
+    subscribe: async () => 1,
+    unsubscribe: async () => 1,
+  };
+  const publisher = { ...subscriber, publish: async () => 1 };
+  const adapter = new RedisAdapter({ publisher, subscriber, prefix: 'p:' });
+  const reported: Error[] = [];
+  let deliveries = 0;
+  adapter.attach({
+    deliver: () => {
+      deliveries++;
+      throw new Error('a listener threw');
+    },
+    topics: () => [][Symbol.iterator](),
+    reportError: (error) => reported.push(error),
+  });
+  adapter.subscribe('t');
+  const emit = listeners.get('messageBuffer')!;
+  const envelope = Buffer.concat([Buffer.from([1, 0]), Buffer.alloc(8, 9), Buffer.from('hi')]);
+  emit(Buffer.from('other:t'), envelope);
+  emit('p:t', 'a string, not a Buffer');
+  emit(Buffer.from('p:t'), envelope);
+  emit(Buffer.from('p:unsubscribed'), envelope);
+  assert.is(deliveries, 1);
+  assert.equal(reported.map((error) => error.message), ['A message on topic "t" is not a netws envelope: dropped', 'a listener threw']);
+  assert.is(adapter.stats.received, 1);
+  adapter.detach();
+  emit(Buffer.from('p:t'), envelope);
+  assert.is(deliveries, 1, 'detached: nothing delivered');
+});
+
 options.run();
