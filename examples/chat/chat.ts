@@ -1,6 +1,8 @@
 /**
- * The chat rooms: who is in which room, the last messages of each, and the
- * JSON messages between the page and the server. Everything a client sends
+ * The chat rooms: one topic per room (`room:<name>`), who is in which room on
+ * this server, and the JSON messages between the page and the server. The
+ * history and the nicknames in use are in a ChatStore (this process's
+ * memory, or Redis when servers share the chat). Everything a client sends
  * is checked here; a bad message earns an error message, never a crash.
  *
  * Page → server:  {"type":"message","text":"..."}
@@ -9,6 +11,9 @@
  */
 
 import { WebSocket, type WebSocketServer } from '../../src/index.ts';
+import type { ChatMessage, ChatStore } from './store.ts';
+
+export type { ChatMessage } from './store.ts';
 
 export const LIMITS = {
   /** Largest WebSocket message the server accepts (bigger ones close the connection with 1009). */
@@ -18,7 +23,7 @@ export const LIMITS = {
   maxNickLength: 24,
   /** Messages kept per room for people who join later. */
   historySize: 50,
-  /** Rooms kept in memory; the oldest empty room makes way for a new one. */
+  /** Rooms with people in them on one server; past it, joining a new room is refused. */
   maxRooms: 100,
   /** Messages a connection may send per `rateWindow` milliseconds. */
   rateLimit: 20,
@@ -27,13 +32,8 @@ export const LIMITS = {
 
 const ROOM_NAME = /^[a-z0-9-]{1,32}$/;
 const NICK_NAME = /^[\p{L}\p{N} ._-]+$/u;
-
-export interface ChatMessage {
-  type: 'message';
-  nick: string;
-  text: string;
-  time: number;
-}
+/** Suffixes tried for a taken nickname (sam-2, sam-3, ...) before a guest name. */
+const NICK_ATTEMPTS = 20;
 
 interface Member {
   nick: string;
@@ -42,10 +42,10 @@ interface Member {
   sentInWindow: number;
 }
 
+/** A room's people on this server; the room's topic carries its events to the other servers. */
 interface Room {
   name: string;
   members: Map<WebSocket, Member>;
-  history: ChatMessage[];
 }
 
 export function roomName(raw: string | null): string {
@@ -55,39 +55,82 @@ export function roomName(raw: string | null): string {
 
 export function nickName(raw: string | null): string {
   const nick = (raw ?? '').trim().slice(0, LIMITS.maxNickLength);
-  return NICK_NAME.test(nick) ? nick : `guest-${Math.floor(1000 + Math.random() * 9000)}`;
+  return NICK_NAME.test(nick) ? nick : guestName();
+}
+
+function guestName(): string {
+  return `guest-${Math.floor(1000 + Math.random() * 9000)}`;
+}
+
+/** One topic per room: `wss.publish` reaches everyone in it, on every server. */
+export function roomTopic(room: string): string {
+  return `room:${room}`;
 }
 
 export class ChatRooms {
   private readonly rooms = new Map<string, Room>();
+  private readonly renewal: NodeJS.Timeout;
 
-  /** `wss` is kept for the broadcast (see relay). */
-  constructor(private readonly wss: WebSocketServer) {}
+  constructor(
+    private readonly wss: WebSocketServer,
+    private readonly store: ChatStore,
+    renewEvery = 30_000,
+  ) {
+    // Nicknames are leased (in Redis): renewed while their people are here.
+    this.renewal = setInterval(() => this.renewNicks(), renewEvery);
+    this.renewal.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.renewal);
+  }
 
   /** Adds a freshly opened connection to a room, or refuses it when no room can be made. */
-  join(ws: WebSocket, requestedRoom: string | null, requestedNick: string | null): void {
-    const room = this.roomFor(roomName(requestedRoom));
-    if (room === null) {
+  async join(ws: WebSocket, requestedRoom: string | null, requestedNick: string | null): Promise<void> {
+    const name = roomName(requestedRoom);
+    if (!this.rooms.has(name) && this.rooms.size >= LIMITS.maxRooms) {
       sendTo(ws, { type: 'error', message: 'The server has too many rooms; try an existing one.' });
       ws.close(1013, 'Too many rooms');
       return;
     }
-    const nick = this.uniqueNick(room, nickName(requestedNick));
-    room.members.set(ws, { nick, windowStart: Date.now(), sentInWindow: 0 });
-    sendTo(ws, {
-      type: 'welcome',
-      room: room.name,
-      nick,
-      members: [...room.members.values()].map((member) => member.nick),
-      history: room.history,
-    });
-    this.relay(room, { type: 'join', nick, time: Date.now() });
+    // Nothing is read until the member is set up; messages wait in the socket.
+    ws.pause();
+    let nick: string | null = null;
+    try {
+      nick = await this.claimNick(name, nickName(requestedNick));
+      if (ws.readyState !== WebSocket.OPEN) {
+        await this.store.releaseNick(name, nick);
+        return;
+      }
+      let room = this.rooms.get(name);
+      if (room === undefined) this.rooms.set(name, (room = { name, members: new Map() }));
+      room.members.set(ws, { nick, windowStart: Date.now(), sentInWindow: 0 });
+      const leave = (): void => this.leave(room, ws);
+      ws.on('close', leave);
+      // Subscribed before the history is read: a message sent meanwhile is not missed (at worst seen twice).
+      ws.subscribe(roomTopic(name));
+      const [members, history] = await Promise.all([this.store.members(name), this.store.history(name)]);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      sendTo(ws, { type: 'welcome', room: name, nick, members, history });
+      this.relay(name, { type: 'join', nick, time: Date.now() });
+      ws.on('message', (data, isBinary) => this.receive(room, ws, data as Buffer, isBinary));
+      ws.resume();
+    } catch (error) {
+      // The store (Redis) failed: say so and let the page retry.
+      if (nick !== null && !this.rooms.get(name)?.members.has(ws)) this.store.releaseNick(name, nick).catch(() => {});
+      sendTo(ws, { type: 'error', message: 'The chat is unavailable right now; retrying.' });
+      ws.close(1011, 'Store unavailable');
+      console.error(`chat: a join failed: ${(error as Error).message}`);
+    }
+  }
 
-    ws.on('message', (data, isBinary) => this.receive(room, ws, data as Buffer, isBinary));
-    ws.on('close', () => {
-      room.members.delete(ws);
-      this.relay(room, { type: 'leave', nick, time: Date.now() });
-    });
+  private leave(room: Room, ws: WebSocket): void {
+    const member = room.members.get(ws);
+    if (member === undefined) return;
+    room.members.delete(ws);
+    if (room.members.size === 0) this.rooms.delete(room.name);
+    this.store.releaseNick(room.name, member.nick).catch(() => {});
+    this.relay(room.name, { type: 'leave', nick: member.nick, time: Date.now() });
   }
 
   private receive(room: Room, ws: WebSocket, data: Buffer, isBinary: boolean): void {
@@ -108,38 +151,38 @@ export class ChatRooms {
       return;
     }
     const message: ChatMessage = { type: 'message', nick: member.nick, text, time: now };
-    room.history.push(message);
-    if (room.history.length > LIMITS.historySize) room.history.shift();
-    this.relay(room, message);
+    // The history may miss a message while the store is down; the room still gets it.
+    this.store.append(room.name, message).catch(() => {});
+    this.relay(room.name, message);
   }
 
   /**
-   * Sends one event to everyone in the room: the only place that fans out.
-   * The prepared-message broadcast frames it once for all members (each
-   * compressing connection still deflates it in its own context).
+   * Sends one event to everyone in the room, on this server and the
+   * others: the only place that fans out. Framed once for all local members
+   * (each compressing connection still deflates it in its own context).
    */
-  private relay(room: Room, event: object): void {
-    this.wss.broadcast(JSON.stringify(event), { to: room.members.keys() });
+  private relay(room: string, event: object): void {
+    this.wss.publish(roomTopic(room), JSON.stringify(event));
   }
 
-  private roomFor(name: string): Room | null {
-    const existing = this.rooms.get(name);
-    if (existing !== undefined) return existing;
-    if (this.rooms.size >= LIMITS.maxRooms) {
-      const empty = [...this.rooms.values()].find((room) => room.members.size === 0);
-      if (empty === undefined) return null;
-      this.rooms.delete(empty.name);
+  /** The nickname, or the first free one of nick-2, nick-3, ..., or a guest name. */
+  private async claimNick(room: string, nick: string): Promise<string> {
+    for (let n = 1; n <= NICK_ATTEMPTS; n++) {
+      const candidate = n === 1 ? nick : `${nick.slice(0, LIMITS.maxNickLength - 4)}-${n}`;
+      if (await this.store.claimNick(room, candidate)) return candidate;
     }
-    const room: Room = { name, members: new Map(), history: [] };
-    this.rooms.set(name, room);
-    return room;
+    for (let attempt = 0; attempt < NICK_ATTEMPTS; attempt++) {
+      const guest = guestName();
+      if (await this.store.claimNick(room, guest)) return guest;
+    }
+    throw new Error(`No free nickname in room ${room}`);
   }
 
-  private uniqueNick(room: Room, nick: string): string {
-    const taken = new Set([...room.members.values()].map((member) => member.nick));
-    let candidate = nick;
-    for (let n = 2; taken.has(candidate); n++) candidate = `${nick}-${n}`;
-    return candidate;
+  private renewNicks(): void {
+    for (const room of this.rooms.values()) {
+      const nicks = [...room.members.values()].map((member) => member.nick);
+      this.store.renewNicks(room.name, nicks).catch(() => {});
+    }
   }
 }
 

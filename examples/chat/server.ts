@@ -1,7 +1,9 @@
 /**
  * The chat demo's server: node:http serves the page (public/) and hands
  * upgrades of /chat to `wss.handleUpgrade`, the way a framework embeds
- * netws. Rooms and messages are in chat.ts.
+ * netws. Rooms and messages are in chat.ts. With `redisUrl`, servers share
+ * the chat through Redis (redis-store.ts): any number of processes, on one
+ * machine or many, form one chat.
  */
 
 import http from 'node:http';
@@ -9,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from '../../src/index.ts';
 import { ChatRooms, LIMITS } from './chat.ts';
+import { MemoryStore, type ChatStore } from './store.ts';
 
 const PUBLIC = new URL('./public/', import.meta.url);
 
@@ -25,17 +28,37 @@ const HEARTBEAT_INTERVAL = 30_000;
 export interface ChatServer {
   url: string;
   port: number;
+  wss: WebSocketServer;
   close(): Promise<void>;
 }
 
-export async function startChatServer(port = 0, host?: string): Promise<ChatServer> {
+export interface ChatServerOptions {
+  /** Share the chat with the other servers on this Redis (redis://host:port). Default: this process only. */
+  redisUrl?: string;
+  /** How often nickname leases are renewed, in ms (tests shorten it). */
+  renewEvery?: number;
+}
+
+export async function startChatServer(port = 0, host?: string, options: ChatServerOptions = {}): Promise<ChatServer> {
+  let store: ChatStore = new MemoryStore(LIMITS.historySize, LIMITS.maxRooms);
+  let disconnect = async (): Promise<void> => {};
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: LIMITS.maxPayload,
     // Browsers offer permessage-deflate on every connection; chat JSON compresses well.
     perMessageDeflate: true,
   });
-  const rooms = new ChatRooms(wss);
+  if (options.redisUrl !== undefined) {
+    // Loaded only when asked for: `npm start` needs no Redis client.
+    const { connectRedis } = await import('./redis-store.ts');
+    const redis = await connectRedis(options.redisUrl, LIMITS.historySize);
+    wss.adapter = redis.adapter;
+    store = redis.store;
+    disconnect = redis.close;
+  }
+  // Redis trouble (the adapter reports it once per outage): logged; the chat goes on locally.
+  wss.on('error', (error) => console.error(`chat: ${error.message}`));
+  const rooms = new ChatRooms(wss, store, options.renewEvery);
 
   // Heartbeat: a connection that did not answer the last ping is dropped.
   const alive = new WeakSet<WebSocket>();
@@ -59,7 +82,7 @@ export async function startChatServer(port = 0, host?: string): Promise<ChatServ
     wss.handleUpgrade(req, socket, head, (ws) => {
       alive.add(ws);
       ws.on('pong', () => alive.add(ws));
-      rooms.join(ws, url.searchParams.get('room'), url.searchParams.get('nick'));
+      void rooms.join(ws, url.searchParams.get('room'), url.searchParams.get('nick'));
     });
   });
 
@@ -71,11 +94,17 @@ export async function startChatServer(port = 0, host?: string): Promise<ChatServ
   return {
     url: `http://localhost:${actualPort}`,
     port: actualPort,
+    wss,
     close: async () => {
       clearInterval(heartbeat);
+      rooms.stop();
       for (const ws of wss.clients) ws.terminate();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // After the connections: their nicknames are released first.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      wss.adapter = null;
+      await disconnect();
     },
   };
 }

@@ -3,7 +3,10 @@ import * as assert from 'uvu/assert';
 import { WebSocket } from '../../src/index.ts';
 import { LIMITS, nickName, parseChatText, roomName } from '../../examples/chat/chat.ts';
 import { startChatServer, type ChatServer } from '../../examples/chat/server.ts';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers.ts';
+import { RedisServer, freePort, redisAvailable } from '../redis-server.ts';
 
 interface Received {
   type: string;
@@ -166,3 +169,94 @@ chat('the server refuses other paths (404) and pages from other origins (403), a
 });
 
 chat.run();
+
+const scaled = suite('chat demo on Redis: servers that form one chat');
+let redis: RedisServer | null = null;
+scaled.before(async () => {
+  if (redisAvailable()) redis = await RedisServer.start();
+});
+scaled.after(async () => {
+  await redis?.stop();
+});
+
+scaled('two servers on one Redis: one room, each side sees the other, the shared history, unique nicknames', async () => {
+  if (redis === null) return;
+  const a = await startChatServer(0, '127.0.0.1', { redisUrl: redis.url });
+  const b = await startChatServer(0, '127.0.0.1', { redisUrl: redis.url });
+  try {
+    const alice = await join(a, 'room=tea&nick=alice');
+    assert.equal((await alice.next('welcome')).members, ['alice']);
+    assert.is((await alice.next('join')).nick, 'alice');
+    const bob = await join(b, 'room=tea&nick=bob');
+    const welcome = await bob.next('welcome');
+    assert.equal((welcome.members as string[]).sort(), ['alice', 'bob'], 'members of every server');
+    assert.is((await alice.next('join')).nick, 'bob', 'a join on b is heard on a');
+    const elsewhere = await join(b, 'room=coffee&nick=carol');
+    bob.say('hello from b');
+    assert.equal([(await alice.next('message')).text, (await bob.next('message')).text], ['hello from b', 'hello from b']);
+    alice.say('hello from a');
+    assert.is((await bob.next('message')).text, 'hello from a');
+    // The history is in Redis: a newcomer on either server gets the same.
+    const late = await join(a, 'room=tea&nick=dave');
+    const history = (await late.next('welcome')).history as Received[];
+    assert.equal(history.map((message) => message.text), ['hello from b', 'hello from a']);
+    // A nickname is taken once across servers, and free again when its person leaves.
+    const twin = await join(b, 'room=tea&nick=alice');
+    assert.is((await twin.next('welcome')).nick, 'alice-2');
+    alice.ws.close();
+    assert.is((await bob.next('leave')).nick, 'alice');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const again = await join(b, 'room=tea&nick=alice');
+    assert.is((await again.next('welcome')).nick, 'alice');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(elsewhere.events.filter((event) => event.type === 'message'), [], 'other rooms hear nothing');
+    for (const client of [bob, elsewhere, late, twin, again]) client.ws.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+scaled('WORKERS=2 REDIS_URL=… npm start: two processes on one port, one chat; WORKERS without REDIS_URL is refused', async () => {
+  if (redis === null) return;
+  const main = fileURLToPath(new URL('../../examples/chat/main.ts', import.meta.url));
+  const refused = spawn(process.execPath, ['--import', 'tsx', main], { env: { ...process.env, WORKERS: '2', REDIS_URL: '', PORT: '0' } });
+  let refusal = '';
+  refused.stderr.on('data', (chunk) => (refusal += chunk));
+  assert.is((await waitFor<[number]>(refused, 'exit', 20_000))[0], 1);
+  assert.match(refusal, /WORKERS > 1 needs REDIS_URL/);
+
+  const port = await freePort();
+  const demo = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, WORKERS: '2', REDIS_URL: redis.url, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true,
+  });
+  let output = '';
+  demo.stdout.on('data', (chunk) => (output += chunk));
+  try {
+    const deadline = Date.now() + 20_000;
+    while ((output.match(/worker \d+ serving/g) ?? []).length < 2) {
+      assert.ok(Date.now() < deadline, `the workers did not start: ${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const server = { port, url: `http://127.0.0.1:${port}` } as ChatServer;
+    // node:cluster hands connections to the workers in turn: four people, two per process.
+    const people = [];
+    for (const nick of ['w1', 'w2', 'w3', 'w4']) {
+      const person = await join(server, `room=workers&nick=${nick}`);
+      await person.next('welcome');
+      people.push(person);
+    }
+    people[0].say('across workers');
+    for (const person of people) assert.is((await person.next('message')).text, 'across workers');
+    people[3].say('and back');
+    for (const person of people) assert.is((await person.next('message')).text, 'and back');
+    for (const person of people) person.ws.close();
+  } finally {
+    process.kill(-demo.pid!, 'SIGTERM');
+    await waitFor(demo, 'exit', 10_000).catch(() => process.kill(-demo.pid!, 'SIGKILL'));
+  }
+});
+
+scaled.run();
