@@ -4,13 +4,16 @@
  * as the Node spec, and two tabs use the chat demo. Not part of `npm test`.
  */
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startChatServer } from '../../examples/chat/server.ts';
 import { Chromium, withTimeout, type Tab } from './chromium.ts';
 import { startEchoServer } from './echo-server.ts';
 import { expectedReport } from './expected-report.ts';
+import { RedisServer, freePort } from '../redis-server.ts';
 
 /** Screenshots land here (git-ignored); docs/chat.png is a committed copy. */
 const RESULTS = new URL('../../test-results/', import.meta.url);
@@ -123,6 +126,60 @@ test('two tabs in one chat room see each other, a third gets the history; the pa
     await alice.waitUntil(logHas('back after the restart'), 'alice hears bob after the restart');
   } finally {
     await chat.close();
+  }
+});
+
+/** `REDIS_URL=… PORT=… npm start` as its own process; resolves once it serves. */
+async function chatProcess(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const main = fileURLToPath(new URL('../../examples/chat/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', main], {
+    env: { ...process.env, PORT: String(port), REDIS_URL: redisUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('netws chat demo')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`the chat process exited (${code}): ${output}`)));
+    }),
+    20_000,
+    'the chat process starts',
+  );
+  return { port, child };
+}
+
+test('two pages on two chat processes sharing one Redis: one room, each sees the other and the shared history', async () => {
+  const chrome = await browser();
+  const redis = await RedisServer.start();
+  const processes: ChildProcess[] = [];
+  try {
+    const [first, second] = [await chatProcess(redis.url), await chatProcess(redis.url)];
+    processes.push(first.child, second.child);
+    const alice = await chrome.open(`http://127.0.0.1:${first.port}/?room=scaled&nick=alice`);
+    await alice.waitUntil(`document.body.dataset.state === 'open'`, 'alice connected to the first process');
+    await say(alice, 'Said on the first process before bob came.');
+    const bob = await chrome.open(`http://127.0.0.1:${second.port}/?room=scaled&nick=bob`);
+    await bob.waitUntil(`document.body.dataset.state === 'open'`, 'bob connected to the second process');
+    await bob.waitUntil(logHas('Said on the first process'), 'bob gets the history from Redis');
+    await alice.waitUntil(logHas('bob joined'), 'alice hears bob join on the other process');
+    await say(bob, 'Hello from the second process!');
+    await alice.waitUntil(logHas('Hello from the second process!'), "alice sees bob's message");
+    await say(alice, 'And back to the second.');
+    await bob.waitUntil(logHas('And back to the second.'), "bob sees alice's message");
+    assert.match(await bob.evaluate<string>(`document.getElementById('members').textContent`), /2 here: (alice, bob|bob, alice)/);
+    await bob.screenshot(new URL('chat-scaled.png', RESULTS).pathname);
+    for (const tab of [alice, bob]) await chrome.send('Target.closeTarget', { targetId: tab.targetId });
+  } finally {
+    for (const child of processes) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await withTimeout(exited, 5000, 'the chat process exits').catch(() => child.kill('SIGKILL'));
+    }
+    await redis.stop();
   }
 });
 
