@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --smoke] [-- --only=micro,echo,connections] [-- --profile]
+ * npm run bench [-- --smoke] [-- --only=micro,echo,connections,cluster] [-- --profile]
  *
  * Runs the frame-path microbenchmarks in this process, then the end-to-end
  * suites against servers in child processes, and writes bench/results/:
@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { runClusterBench } from './cluster.ts';
 import { runMicro } from './micro.ts';
 import { formatTables, renderSvg, type Results } from './report.ts';
 import { BenchServer, fileLimits, type ServerImpl } from './servers.ts';
@@ -86,6 +87,14 @@ if (wants('connections')) {
   });
   results.connections = suite.costs;
   results.broadcast = suite.broadcasts;
+}
+
+// Topics across processes has its own script (npm run bench:cluster, a few
+// minutes); a smoke run checks that it still runs, and --only=cluster runs it briefly.
+if (smoke ? wants('cluster') : only?.includes('cluster') === true) {
+  log('== topics across processes (npm run bench:cluster has the figures)');
+  const cluster = await runClusterBench({ smoke: true, sizes: [40], repetitions: 1, log });
+  if (cluster === null) log('  redis-server is not installed: skipped (apt-get install redis-server)');
 }
 
 const base = new URL(smoke ? './results/smoke' : './results/results', import.meta.url);

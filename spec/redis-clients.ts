@@ -1,15 +1,19 @@
 /**
- * The two Redis client libraries the Redis adapter is tested with, created
- * as a user would: node-redis (`createClient()` and `duplicate()`, then
- * `connect()`) and ioredis (`new Redis()` and `duplicate()`). Both retry
- * quickly here, so the restart tests do not wait on back-off.
+ * The Redis client libraries the Redis adapter is tested with, created as a
+ * user would: node-redis 5 and 4 (`createClient()` and `duplicate()`, then
+ * `connect()`; v4 is the devDependency alias `redis4`) and ioredis
+ * (`new Redis()` and `duplicate()`). All retry quickly here, so the restart
+ * tests do not wait on back-off. The cluster tests use the first and last.
  */
 
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
+import { createClient as createClientV4 } from 'redis4';
 
-export const LIBRARIES = ['node-redis', 'ioredis'] as const;
+export const LIBRARIES = ['node-redis', 'node-redis-4', 'ioredis'] as const;
+/** The libraries the multi-process tests run with (node-redis 4 and 5 differ little there). */
+export const CLUSTER_LIBRARIES = ['node-redis', 'ioredis'] as const;
 export type ClientLibrary = (typeof LIBRARIES)[number];
 
 export interface RedisClients {
@@ -32,6 +36,20 @@ export async function redisClients(library: ClientLibrary, url: string): Promise
       subscriber,
       close: () => {
         for (const client of [publisher, subscriber]) if (client.isOpen) client.destroy();
+      },
+    };
+  }
+  if (library === 'node-redis-4') {
+    const publisher = createClientV4({ url, socket: { reconnectStrategy: () => 100, connectTimeout: 2000 } });
+    const subscriber = publisher.duplicate();
+    publisher.on('error', () => {});
+    subscriber.on('error', () => {});
+    await Promise.all([publisher.connect(), subscriber.connect()]);
+    return {
+      publisher,
+      subscriber,
+      close: () => {
+        for (const client of [publisher, subscriber]) if (client.isOpen) void client.disconnect().catch(() => {});
       },
     };
   }

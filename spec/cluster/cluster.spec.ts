@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LIBRARIES } from '../redis-clients.ts';
+import { CLUSTER_LIBRARIES } from '../redis-clients.ts';
 import { RedisServer, redisAvailable } from '../redis-server.ts';
 import {
   ClusterNode,
@@ -25,7 +25,7 @@ const NODES = 3;
 const SUBSCRIBERS_PER_NODE = 2;
 const PER_PUBLISHER = 3400; // 10,200 messages in all
 
-for (const library of redisAvailable() ? LIBRARIES : []) {
+for (const library of redisAvailable() ? CLUSTER_LIBRARIES : []) {
   const test = suite(`cluster: ${NODES} processes on one Redis, ${library}`);
   let redis: RedisServer;
   let nodes: ClusterNode[] = [];

@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sleep } from '../helpers.ts';
-import { LIBRARIES } from '../redis-clients.ts';
+import { CLUSTER_LIBRARIES } from '../redis-clients.ts';
 import { RedisServer, redisAvailable } from '../redis-server.ts';
 import {
   ClusterNode,
@@ -32,7 +32,7 @@ function missing(sequences: number[], count: number): number[] {
   return Array.from({ length: count }, (_, i) => i).filter((i) => !present.has(i));
 }
 
-async function startCluster(library: (typeof LIBRARIES)[number], options: { sharded?: boolean } = {}) {
+async function startCluster(library: (typeof CLUSTER_LIBRARIES)[number], options: { sharded?: boolean } = {}) {
   const redis = await RedisServer.start();
   const nodes = await Promise.all(Array.from({ length: NODES }, () => ClusterNode.start(library, redis, options)));
   const subscribers: Subscriber[] = [];
@@ -64,7 +64,7 @@ function publishAtRate(publishers: WebSocket[], count: number, interval: number)
   return { sent, done };
 }
 
-for (const library of redisAvailable() ? LIBRARIES : []) {
+for (const library of redisAvailable() ? CLUSTER_LIBRARIES : []) {
   const test = suite(`cluster faults: ${library}`);
 
   test('Redis killed and restarted mid-stream: no process crashes, delivery resumes by itself, the loss is confined to the outage and counted', async () => {
