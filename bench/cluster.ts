@@ -20,7 +20,7 @@
  */
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type net from 'node:net';
 import os from 'node:os';
@@ -108,6 +108,8 @@ export interface PhaseResult {
   /** CPU seconds per second of all server processes together, and of the load generator. */
   serverCpu: number;
   generatorCpu: number;
+  /** CPU seconds per second of redis-server. */
+  redisCpu: number;
 }
 
 export interface ClusterRun {
@@ -130,6 +132,17 @@ interface RunOptions {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** CPU seconds a process has used, from /proc (Linux; NaN elsewhere). Clock ticks are 1/100 s on Linux. */
+function processCpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 async function runOnce(options: RunOptions): Promise<Omit<ClusterRun, 'repetition'>> {
   const { impl, subscribers } = options;
@@ -198,6 +211,7 @@ async function runOnce(options: RunOptions): Promise<Omit<ClusterRun, 'repetitio
       const sentBefore = sent;
       counters.measuring = true;
       const cpuBefore = process.cpuUsage();
+      const redisCpuBefore = processCpuSeconds(options.redis.pid);
       const started = process.hrtime.bigint();
       if (mode === 'fixed') startFixed();
       else {
@@ -207,6 +221,7 @@ async function runOnce(options: RunOptions): Promise<Omit<ClusterRun, 'repetitio
       await sleep(options.measureMs);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const cpu = process.cpuUsage(cpuBefore);
+      const redisCpu = (processCpuSeconds(options.redis.pid) - redisCpuBefore) / seconds;
       counters.measuring = false;
       const delivered = counters.delivered - deliveredBefore;
       const published = sent - sentBefore;
@@ -224,6 +239,7 @@ async function runOnce(options: RunOptions): Promise<Omit<ClusterRun, 'repetitio
         ),
         serverCpu: bytesAfter.reduce((sum, after, i) => sum + after.cpuMicros - bytesBefore[i].cpuMicros, 0) / 1e6 / seconds,
         generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+        redisCpu,
       });
     }
     return { impl, subscribers, layout: options.layout, phases };
@@ -256,6 +272,7 @@ export interface ClusterSummary {
   redisBytesPerSecondBusiestNode: number;
   serverCpu: number;
   generatorCpu: number;
+  redisCpu: number;
   /** Server CPU microseconds per delivered message (all processes). */
   serverMicrosPerDelivery: number;
   /** Every run's delivered/s, for the spread. */
@@ -289,6 +306,7 @@ export function summarize(runs: ClusterRun[]): ClusterSummary[] {
         redisBytesPerSecondBusiestNode: median(phases.map((phase) => Math.max(...phase.redisBytesPerSecondPerNode))),
         serverCpu: median(phases.map((phase) => phase.serverCpu)),
         generatorCpu: median(phases.map((phase) => phase.generatorCpu)),
+        redisCpu: median(phases.map((phase) => phase.redisCpu)),
         serverMicrosPerDelivery: median(phases.map((phase) => (phase.serverCpu / phase.deliveredPerSecond) * 1e6)),
         deliveredPerSecondRuns: phases.map((phase) => Math.round(phase.deliveredPerSecond)),
       });
@@ -336,6 +354,7 @@ export async function runClusterBench(options: ClusterOptions): Promise<{ runs: 
               `saturation ${Math.round(saturation.deliveredPerSecond)}/s p50 ${saturation.p50Ms} ms p99 ${saturation.p99Ms} ms; ` +
               `Redis ${Math.round(fixed.redisBytesPerSecondPerNode.reduce((a, b) => a + b, 0) / 1024)} KiB/s at the fixed rate; ` +
               `CPU at saturation: servers ${saturation.serverCpu.toFixed(2)}, generator ${saturation.generatorCpu.toFixed(2)}, ` +
+              `Redis ${saturation.redisCpu.toFixed(2)}, ` +
               `${((saturation.serverCpu / saturation.deliveredPerSecond) * 1e6).toFixed(1)} server µs per delivery`,
           );
         }
@@ -363,14 +382,14 @@ const fmt = (value: number, digits = 0): string =>
 /** The README's table. */
 export function clusterTable(summary: ClusterSummary[]): string {
   const lines = [
-    '| subscribers | server | phase | published/s | delivered/s | p50 ms | p99 ms | Redis KiB/s per process | server CPU (cores) | server µs per delivery | generator CPU |',
-    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| subscribers | server | phase | published/s | delivered/s | p50 ms | p99 ms | Redis KiB/s per process | CPU (cores): servers | server µs per delivery | CPU: generator | CPU: Redis |',
+    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const row of summary.filter((entry) => entry.layout === 'spread')) {
     lines.push(
       `| ${fmt(row.subscribers)} | ${CLUSTER_LABELS[row.impl]} | ${row.mode} | ${fmt(row.publishedPerSecond)} | ${fmt(row.deliveredPerSecond)} | ` +
         `${fmt(row.p50Ms, 2)} | ${fmt(row.p99Ms, 2)} | ${row.impl === 'single' ? '—' : fmt(row.redisBytesPerSecondPerNode / 1024, 1)} | ${fmt(row.serverCpu, 2)} | ` +
-        `${fmt(row.serverMicrosPerDelivery, 1)} | ${fmt(row.generatorCpu, 2)} |`,
+        `${fmt(row.serverMicrosPerDelivery, 1)} | ${fmt(row.generatorCpu, 2)} | ${row.impl === 'single' ? '—' : fmt(row.redisCpu, 2)} |`,
     );
   }
   const byRoom = summary.filter((entry) => entry.layout === 'by-room');
@@ -394,9 +413,9 @@ export function clusterSvg(summary: ClusterSummary[]): string {
   const width = 760;
   const rowHeight = 26;
   const groupGap = 34;
-  const left = 300;
-  const barMax = width - left - 150;
-  let y = 58;
+  const left = 330;
+  const barMax = width - left - 170;
+  let y = 76;
   const parts: string[] = [];
   for (const n of sizes) {
     parts.push(`<text x="12" y="${y - 8}" font-weight="bold">${fmt(n)} subscribers in ${roomsFor(n)} rooms of ${fmt(n / roomsFor(n))}</text>`);
@@ -437,12 +456,22 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   log(`== topics across processes: ${NODES} processes + Redis, N = ${sizes.join(', ')}, ${repetitions} alternating runs`);
   const profile = args.includes('--profile');
   const result = await runClusterBench({ smoke, sizes, repetitions, log, profile });
-  if (profile) {
+  if (profile && result !== null) {
     const { summarizeProfile } = await import('./profile-summary.ts');
+    const sections = [
+      '# Topics across processes: server profiles (node --cpu-prof)',
+      '',
+      `Written by \`npm run bench:cluster -- --profile --sizes=${sizes[0]}\` on ${new Date().toISOString().slice(0, 10)}: ` +
+        `the first of the ${NODES} server processes of each server, through warm-up and a saturation phase ` +
+        `(connection setup included). Self time by function, share of all samples; \`(idle)\` is the process ` +
+        'waiting: for the kernel, Redis, the load generator, or a core (2 cores for 4 servers, Redis and the generator).',
+    ];
     for (const impl of ['netws', 'socketio']) {
-      log(`\n== ${impl}: self time, first server process`);
-      log(summarizeProfile(fileURLToPath(new URL(`./results/profiles/cluster-${impl}.cpuprofile`, import.meta.url)), 25));
+      const summary = summarizeProfile(fileURLToPath(new URL(`./results/profiles/cluster-${impl}.cpuprofile`, import.meta.url)), 25);
+      log(`\n== ${impl}: self time, first server process\n${summary}`);
+      sections.push('', `### ${CLUSTER_LABELS[impl as ClusterImpl]}, N = ${sizes[0]}`, '', '```', summary, '```');
     }
+    writeFileSync(new URL('./results/cluster-profiles.md', import.meta.url), sections.join('\n') + '\n');
   } else if (result === null) {
     log('  redis-server is not installed: skipped (apt-get install redis-server)');
   } else {

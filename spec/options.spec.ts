@@ -167,6 +167,16 @@ test('the WebSocket class option: WebSocket or a subclass, anything else throws 
   assert.throws(() => new WebSocketServer({ noServer: true, WebSocket: class {} as never }), isError(TypeError));
 });
 
+test('the adapter option: undefined and null for none; 0, negative, wrong types and incomplete objects throw TypeError', () => {
+  assert.is(resolveServerOptions({ noServer: true }).adapter, null);
+  assert.is(resolveServerOptions({ noServer: true, adapter: null }).adapter, null);
+  for (const bad of [0, -1, 'redis', true, () => {}, {}, { attach() {}, detach() {}, subscribe() {}, unsubscribe() {} }]) {
+    assert.throws(() => resolveServerOptions({ noServer: true, adapter: bad as never }), isError(TypeError), String(bad));
+  }
+  const adapter = { attach() {}, detach() {}, subscribe() {}, unsubscribe() {}, publish() {} };
+  assert.is(resolveServerOptions({ noServer: true, adapter }).adapter, adapter);
+});
+
 test('unknown options are ignored, as ws ignores them (frameworks pass their own keys through)', () => {
   assert.ok(new WebSocketServer({ noServer: true, errorHandler: () => {} } as never));
 });

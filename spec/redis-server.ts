@@ -45,6 +45,11 @@ export class RedisServer {
     private readonly directory: string,
   ) {}
 
+  /** The server's process id while it runs (the benchmark reads its CPU time). */
+  get pid(): number | undefined {
+    return this.process?.pid;
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
