@@ -3,7 +3,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
+import { ProtocolError, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
 import { MessageCompressor, ZlibPool, resolveDeflateConfig, type DeflateConfig } from '../src/compression.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
 import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
@@ -637,3 +637,78 @@ roundTrips.run();
 wire.run();
 bomb.run();
 lifecycle.run();
+
+// ------------------------------------------------------------ main thread
+
+const onMainThread = suite('permessage-deflate: small messages on the main thread');
+
+function compressorWith(receiveNoContextTakeover: boolean, maxPayload = 1 << 20, sendNoContextTakeover = true): MessageCompressor {
+  const config: DeflateConfig = { ...resolveDeflateConfig({ threshold: 0 }, false)!, pool: new ZlibPool(2) };
+  const sync = { sendNoContextTakeover, sendWindowBits: 15, receiveNoContextTakeover, receiveWindowBits: 15 };
+  return new MessageCompressor({ params: sync, config }, maxPayload);
+}
+
+onMainThread('compressSync and decompressSync round-trip what zlib and the async path produce, at every size they take', async () => {
+  for (const takeover of [false, true]) {
+    const compressor = compressorWith(!takeover, 1 << 22, !takeover);
+    // The peer: the async path, with the same context rules.
+    const peer = compressorWith(!takeover, 1 << 22, !takeover);
+    for (const size of [0, 1, 125, 1024, 16 * 1024, 64 * 1024]) {
+      const text = Buffer.from(sample(size, size));
+      const wire = compressor.compressSync(text);
+      assert.ok(wire !== null, `compressSync took ${size} bytes`);
+      const inflated = await new Promise<Buffer>((resolve, reject) => peer.decompress(wire!, (error, out) => (error ? reject(error) : resolve(out!))));
+      assert.ok(inflated.equals(text), `what the peer inflates, ${size} bytes`);
+      const back = compressor.decompressSync(deflate(text));
+      if (takeover && deflate(text).length > 4096) assert.is(back, null, 'context takeover: only small input on the main thread');
+      else assert.ok(back!.equals(text), `decompressSync of ${size} bytes`);
+    }
+    compressor.close();
+    peer.close();
+  }
+});
+
+onMainThread('what the main thread does not take: large messages, a running job, an open fragmented message, a closed compressor', async () => {
+  const compressor = compressorWith(true);
+  assert.is(compressor.compressSync(Buffer.alloc(64 * 1024 + 1)), null);
+  assert.is(compressor.decompressSync(Buffer.alloc(64 * 1024 + 1)), null);
+  const done = new Promise<void>((resolve) => compressor.compress(Buffer.from('x'.repeat(5000)), true, () => resolve()));
+  assert.is(compressor.compressSync(Buffer.from('busy')), null, 'a deflate job is queued or running');
+  await done;
+  assert.ok(compressor.compressSync(Buffer.from('free again')));
+  const fragment = new Promise<void>((resolve) => compressor.compress(Buffer.from('first part'), false, () => resolve()));
+  await fragment;
+  assert.is(compressor.compressSync(Buffer.from('inside the message')), null, 'the fragmented message owns the context');
+  const inflating = new Promise<void>((resolve) => compressor.decompress(deflate('async'), () => resolve()));
+  assert.is(compressor.decompressSync(deflate('sync')), null, 'an inflate job is queued or running');
+  await inflating;
+  compressor.close();
+  assert.is(compressor.compressSync(Buffer.from('closed')), null);
+  assert.is(compressor.decompressSync(deflate('closed')), null);
+});
+
+onMainThread('a small input that inflates past 1 MiB goes back to the thread pool (no context takeover), or fails 1009 (takeover)', async () => {
+  const bomb = deflate(Buffer.alloc(4 << 20)); // 4 MiB of zeros in about 4 KiB
+  assert.ok(bomb.length <= 4096, `${bomb.length} bytes`);
+  const fresh = compressorWith(true, 8 << 20);
+  assert.is(fresh.decompressSync(bomb), null, 'too much for the main thread');
+  const viaPool = await new Promise<Buffer>((resolve, reject) => fresh.decompress(bomb, (error, out) => (error ? reject(error) : resolve(out!))));
+  assert.is(viaPool.length, 4 << 20);
+  assert.ok(fresh.decompressSync(deflate('the pooled stream was reset')));
+  fresh.close();
+  const takeover = compressorWith(false, 1 << 20);
+  assert.throws(() => takeover.decompressSync(bomb), (error: unknown) => (error as ProtocolError).closeCode === 1009);
+  takeover.close();
+});
+
+onMainThread('invalid deflate data on the main thread: a 1007 ProtocolError, and the next message still inflates', () => {
+  const compressor = compressorWith(true);
+  assert.throws(
+    () => compressor.decompressSync(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00])),
+    (error: unknown) => error instanceof ProtocolError && error.closeCode === 1007,
+  );
+  assert.ok(compressor.decompressSync(deflate('fine'))!.equals(Buffer.from('fine')));
+  compressor.close();
+});
+
+onMainThread.run();

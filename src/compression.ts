@@ -15,6 +15,7 @@
 import zlib from 'node:zlib';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError } from './protocol/errors.ts';
+import { OutputLimitExceeded, canRunSync, flushSync } from './zlib-sync.ts';
 import { checkDeflateOptions, type DeflateParams, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 
 /** The end of a sync-flushed deflate block, removed from messages on the wire (7.2.1). */
@@ -134,6 +135,20 @@ export class ZlibPool {
 /** The pool of clients that were not given a `concurrency` of their own. */
 export const defaultZlibPool = new ZlibPool();
 
+/** Main thread or thread pool: see MessageCompressor.compressSync and decompressSync. */
+const SYNC_DEFLATE_MAX = 64 * 1024;
+const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
+const SYNC_INFLATE_INPUT_MAX_TAKEOVER = 4 * 1024;
+const SYNC_INFLATE_OUTPUT_MAX = 1024 * 1024;
+
+function tooBig(limit: number): ProtocolError {
+  return new ProtocolError(
+    'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+    `Inflated message larger than maxPayload (${limit} bytes)`,
+    CloseCode.MessageTooBig,
+  );
+}
+
 /** A 1009 or 1007 failure for a message that cannot be inflated; zlib's own code (Z_DATA_ERROR, ...) is kept, as in ws. */
 function inflateError(error: Error): ProtocolError {
   if (error instanceof ProtocolError) return error;
@@ -166,13 +181,7 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
     total += chunk.length;
     if (total > limit) {
       chunks.length = 0;
-      finish(
-        new ProtocolError(
-          'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-          `Inflated message larger than maxPayload (${limit} bytes)`,
-          CloseCode.MessageTooBig,
-        ),
-      );
+      finish(tooBig(limit));
       return;
     }
     chunks.push(chunk);
@@ -225,6 +234,11 @@ export class MessageCompressor {
   private abortDeflate: ((error: Error) => void) | null = null;
   private abortInflate: ((error: Error) => void) | null = null;
   private closed = false;
+  /** Jobs handed to compress()/decompress() and not finished: the sync paths wait for them to drain. */
+  private deflates = 0;
+  private inflates = 0;
+  /** A message is being deflated in fragments: its context is the stream's until the last one. */
+  private fragmentOpen = false;
 
   constructor(settings: DeflateSettings, maxPayload: number) {
     this.params = settings.params;
@@ -245,14 +259,20 @@ export class MessageCompressor {
    * (the stream then stays with this connection until the last fragment).
    */
   compress(data: Buffer, fin: boolean, done: Done): void {
-    this.inSlot(done, () => {
+    this.fragmentOpen = !fin;
+    this.deflates++;
+    const finished: Done = (error, output) => {
+      this.deflates--;
+      done(error, output);
+    };
+    this.inSlot(finished, () => {
       const stream = this.deflater ?? (this.deflater = this.takeDeflater());
       this.abortDeflate = runStream(stream, [data], Infinity, (error, output) => {
         this.abortDeflate = null;
         this.pool.release();
         if (error !== null) {
           this.dropDeflater();
-          done(error);
+          finished(error);
           return;
         }
         let payload = output!;
@@ -261,27 +281,86 @@ export class MessageCompressor {
           payload = payload.subarray(0, payload.length - TRAILER.length);
           if (this.params.sendNoContextTakeover) this.returnDeflater();
         }
-        done(null, payload);
+        finished(null, payload);
       });
     });
   }
 
   /** Inflates one complete message; errors are ProtocolErrors with 1007 or 1009. */
   decompress(data: Buffer, done: Done): void {
-    this.inSlot(done, () => {
+    this.inflates++;
+    const finished: Done = (error, output) => {
+      this.inflates--;
+      done(error, output);
+    };
+    this.inSlot(finished, () => {
       const stream = this.inflater ?? (this.inflater = this.takeInflater());
       this.abortInflate = runStream(stream, [data, TRAILER], this.maxPayload, (error, output) => {
         this.abortInflate = null;
         this.pool.release();
         if (error !== null) {
           this.dropInflater();
-          done(inflateError(error));
+          finished(inflateError(error));
           return;
         }
         if (this.params.receiveNoContextTakeover) this.returnInflater();
-        done(null, output);
+        finished(null, output);
       });
     });
+  }
+
+  /**
+   * Deflates a whole message on the main thread when that is cheaper than
+   * the thread pool (a small message, no job of this connection running);
+   * null when not, and the caller uses compress(). See zlib-sync.ts.
+   */
+  compressSync(data: Buffer): Buffer | null {
+    if (this.closed || this.deflates > 0 || this.fragmentOpen || data.length > SYNC_DEFLATE_MAX) return null;
+    const stream = this.deflater ?? (this.deflater = this.takeDeflater());
+    if (!canRunSync(stream)) return null;
+    let output: Buffer;
+    try {
+      output = flushSync(stream, [data], Infinity);
+    } catch {
+      // Deflating our own bytes does not fail; if zlib does, the thread pool gets its turn.
+      this.dropDeflater();
+      return null;
+    }
+    if (this.params.sendNoContextTakeover) this.returnDeflater();
+    // 7.2.1: the sync flush's empty block is implied on the wire.
+    return output.subarray(0, output.length - TRAILER.length);
+  }
+
+  /**
+   * Inflates a whole message on the main thread when its size bounds the
+   * work: compressed input of at most 64 KiB with no context takeover (and
+   * at most 1 MiB of output, else the thread pool redoes it), or 4 KiB with
+   * context takeover (output up to maxPayload, deflate expands at most
+   * about 1,032 times, so a few milliseconds at worst). Null when not (use
+   * decompress()); throws the ProtocolError (1007, 1009) of a bad message.
+   */
+  decompressSync(data: Buffer): Buffer | null {
+    if (this.closed || this.inflates > 0) return null;
+    const fresh = this.params.receiveNoContextTakeover;
+    if (data.length > (fresh ? SYNC_INFLATE_INPUT_MAX : SYNC_INFLATE_INPUT_MAX_TAKEOVER)) return null;
+    const stream = this.inflater ?? (this.inflater = this.takeInflater());
+    if (!canRunSync(stream)) return null;
+    const limit = fresh ? Math.min(this.maxPayload, SYNC_INFLATE_OUTPUT_MAX) : this.maxPayload;
+    let output: Buffer;
+    try {
+      output = flushSync(stream, [data, TRAILER], limit);
+    } catch (error) {
+      if (error instanceof OutputLimitExceeded && limit < this.maxPayload) {
+        // Bigger than the main thread should inflate: the thread pool starts over.
+        this.returnInflater();
+        return null;
+      }
+      this.dropInflater();
+      if (error instanceof OutputLimitExceeded) throw tooBig(this.maxPayload);
+      throw inflateError(error as Error);
+    }
+    if (fresh) this.returnInflater();
+    return output;
   }
 
   /** Runs `job` once a slot is free, unless the connection closed while it waited. */
