@@ -17,13 +17,20 @@ import { startClientHandshake, type ClientHandshake, type HandshakeResult, type 
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { IncomingQueue, type IncomingTarget } from './incoming.ts';
-import { resolveConnectionOptions, type ClientOptions, type ResolvedConnectionOptions } from './options.ts';
+import {
+  DEFAULT_HIGH_WATER_MARK,
+  numberOption,
+  resolveConnectionOptions,
+  type ClientOptions,
+  type ResolvedConnectionOptions,
+} from './options.ts';
 import { OutgoingQueue, type OutgoingTarget } from './outgoing.ts';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError, WebSocketError } from './protocol/errors.ts';
 import { Opcode } from './protocol/frame.ts';
 import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
+import { MessageReader, type ReaderOwner, type ReceivedMessage } from './streams/reader.ts';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -91,6 +98,33 @@ export const kOnClosed = Symbol('netws.onClosed');
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
 const EMPTY = Buffer.alloc(0);
+
+/** Options of `ws.messages()`. */
+export interface MessagesOptions {
+  /** Bytes of unpulled messages past which the socket is not read; default the connection's `highWaterMark`. */
+  highWaterMark?: number;
+}
+
+/**
+ * Flow-control state a connection needs only once it is used: made on the
+ * first send() that returns false, drained() or iterator, so an idle
+ * connection carries one null field for all of it.
+ */
+class FlowState {
+  /** send() returned false: 'drain' is due once everything buffered was handed to the kernel. */
+  needDrain = false;
+  /** An empty write is in the socket: its callback runs once what was written before it left. */
+  watchingDrain = false;
+  drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  reader: MessageReader | null = null;
+  /** The error the connection failed with, for an iterator to throw. */
+  error: Error | null = null;
+  readonly onFlushed: () => void;
+
+  constructor(ws: WebSocket) {
+    this.onFlushed = () => ws.onFlushed();
+  }
+}
 
 function notOpenError(state: number): WebSocketError {
   return new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
@@ -282,6 +316,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private outgoing: OutgoingQueue | null = null;
   private incoming: IncomingQueue | null = null;
   private frameSender: FrameSender | null = null;
+  private flow: FlowState | null = null;
 
   /**
    * Opens a client connection to `address` (ws:, wss:, http:, https: or
@@ -380,9 +415,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * Sends a message. Throws while CONNECTING (as browsers and ws do); once
-   * closing, nothing is sent and the callback gets an error.
+   * closing, nothing is sent and the callback gets an error. Returns false
+   * when `bufferedAmount` has reached `highWaterMark` (or nothing was sent):
+   * Node's write() convention; 'drain' follows once it is all handed to the
+   * kernel. ws returns undefined, which no caller can have relied on.
    */
-  send(data: SendData | number, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(data: SendData | number, options?: SendOptions | WriteCallback, callback?: WriteCallback): boolean {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -391,8 +429,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.state !== OPEN) {
       this.bufferedAfterClose += dataLength(data);
       this.rejectSend(callback);
-      return;
+      return false;
     }
+    this.sendMessage(data, options, callback);
+    return this.state === OPEN && this.hasRoom();
+  }
+
+  private sendMessage(data: SendData | number, options: SendOptions | undefined, callback: WriteCallback | undefined): void {
     const isBlob = data instanceof Blob;
     const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob>);
     // Numbers are sent as their decimal text, as ws does.
@@ -416,6 +459,108 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     queue.pushMessage(payload, binary, fin, compress, callback);
+  }
+
+  /**
+   * Resolves once there is room to send: at once while `bufferedAmount` is
+   * below `highWaterMark`, else when 'drain' comes. Rejects if the
+   * connection closes first (or is already closing), so a producer's loop
+   * of `send()` and `await ws.drained()` ends with the connection.
+   */
+  drained(): Promise<void> {
+    if (this.state === CLOSING || this.state === CLOSED) return Promise.reject(notOpenError(this.state));
+    if (this.bufferedAmount < this.highWaterMark) return Promise.resolve();
+    const flow = this.flowState();
+    flow.needDrain = true;
+    this.watchDrain();
+    return new Promise((resolve, reject) => flow.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** The connection's `highWaterMark` (bytes). */
+  get highWaterMark(): number {
+    return this.options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  }
+
+  /**
+   * The received messages as an async iterator: `for await (const { data,
+   * isBinary } of ws.messages())`, `data` shaped as 'message' events give
+   * it ('message' listeners still get every message). Messages not pulled
+   * yet stay within `highWaterMark` bytes: past it the socket is not read,
+   * so TCP pushes back on the peer. The iteration ends after a clean close
+   * and throws after an unclean one (the connection's error, or a
+   * WS_ERR_CLOSED_ABNORMALLY WebSocketError); `break` leaves the connection
+   * open. One reader at a time (an iterator or a WebSocketStream).
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage<RawData>> {
+    const highWaterMark =
+      options?.highWaterMark === undefined
+        ? this.highWaterMark
+        : numberOption(options as Record<string, unknown>, 'highWaterMark', 0, { min: 0 });
+    const flow = this.flowState();
+    if (flow.reader !== null) {
+      throw new WebSocketError('WS_ERR_ALREADY_READING', 'The connection already has a reader (an iterator or a WebSocketStream)');
+    }
+    const reader = new MessageReader(this as ReaderOwner, highWaterMark);
+    if (this.state === CLOSED) {
+      const { wasClean, code } = this.closeOutcome();
+      reader.end(wasClean ? null : this.closeError(code));
+    } else {
+      flow.reader = reader;
+    }
+    return reader as AsyncIterableIterator<ReceivedMessage<RawData>>;
+  }
+
+  /** `for await (const { data, isBinary } of ws)`: see messages(). */
+  [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedMessage<RawData>> {
+    return this.messages();
+  }
+
+  /** @internal A reader is done with the connection. */
+  readerDetached(reader: MessageReader): void {
+    if (this.flow?.reader !== reader) return;
+    this.flow.reader = null;
+    this.updateReading();
+  }
+
+  private flowState(): FlowState {
+    return this.flow ?? (this.flow = new FlowState(this));
+  }
+
+  /** Whether bufferedAmount is below highWaterMark; if not, 'drain' is due. */
+  private hasRoom(): boolean {
+    if (this.bufferedAmount < this.options!.highWaterMark) return true;
+    this.flowState().needDrain = true;
+    this.watchDrain();
+    return false;
+  }
+
+  /**
+   * Learns when the socket has handed everything written so far to the
+   * kernel: an empty write's callback runs then (writes complete in order).
+   * The socket's own 'drain' would not do: it comes only past the socket's
+   * high-water mark, which is not ours.
+   */
+  private watchDrain(): void {
+    const flow = this.flow!;
+    const socket = this.socket;
+    if (flow.watchingDrain || socket === null || !socket.writable) return;
+    flow.watchingDrain = true;
+    socket.write(EMPTY, flow.onFlushed);
+  }
+
+  /** @internal The socket flushed what was written before the last watchDrain(). */
+  onFlushed(): void {
+    const flow = this.flow!;
+    flow.watchingDrain = false;
+    if (!flow.needDrain || this.state === CLOSED) return;
+    if (this.bufferedAmount === 0) {
+      flow.needDrain = false;
+      for (const waiter of flow.drainWaiters.splice(0)) waiter.resolve();
+      this.emit('drain');
+      return;
+    }
+    // What is left waits in the outgoing queue (zlib, a Blob): its next write watches again.
+    if (this.socket!.writableLength > 0) this.watchDrain();
   }
 
   /** Sends a ping (payload at most 125 bytes). ws's `mask` argument is accepted and ignored; `ping(cb)` works. */
@@ -593,6 +738,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private emitError(error: Error): void {
     if (this.errorEmitted) return;
     this.errorEmitted = true;
+    if (this.flow !== null) this.flow.error = error;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
@@ -625,6 +771,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       socket.write(payload, callback);
       socket.uncork();
     }
+    // A frame that waited in the outgoing queue while 'drain' is due: its flush is watched too.
+    if (this.flow !== null && this.flow.needDrain) this.watchDrain();
   }
 
   /** @internal Frames and writes one message or fragment through the protocol. */
@@ -759,11 +907,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal Emits one message with its data shaped by binaryType. */
   emitMessage(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
-    if (!isBinary) {
-      this.emit('message', data, false);
-      return;
+    const shaped = isBinary ? binaryMessageData(data, fragments, this.binaryTypeValue) : data;
+    const reader = this.flow?.reader;
+    if (reader) {
+      // Before the listeners: one that throws must not cost the iterator its message.
+      reader.push(shaped, isBinary);
+      if (reader.full) this.updateReading();
     }
-    this.emit('message', binaryMessageData(data, fragments, this.binaryTypeValue), true);
+    this.emit('message', shaped, isBinary);
   }
 
   /** @internal Inflates a message for the incoming queue; text is checked once inflated. */
@@ -776,11 +927,16 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.connection!.fail(error);
   }
 
-  /** Whether the socket should flow: not while the user paused, nor while received messages wait. */
-  private updateReading(): void {
+  /**
+   * @internal Whether the socket should flow: not while the user paused, nor
+   * while received messages wait for zlib or their turn, nor while a reader
+   * holds its high-water mark of unpulled messages. Only the first is
+   * `isPaused`.
+   */
+  updateReading(): void {
     const socket = this.socket;
     if (socket === null) return;
-    if (this.userPaused || this.incoming !== null) {
+    if (this.userPaused || this.incoming !== null || (this.flow?.reader?.full ?? false)) {
       socket.pause();
       this.heartbeat?.suspend();
     } else {
@@ -791,7 +947,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private onSocketDrain(): void {
     this.pendingPongs = 0;
-    this.emit('drain');
   }
 
   /** Past maxBufferedAmount the connection fails (1008) and this send is refused; true then. */
@@ -900,12 +1055,39 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.outgoing?.drop();
     this.compressor?.close();
     this.heartbeat?.stop();
+    const { wasClean, code } = this.closeOutcome();
+    // Internal bookkeeping first, and not as a listener the user could remove.
+    this[kOnClosed]?.(this);
+    if (this.flow !== null) this.endFlow(wasClean, code);
+    this.emit('close', code, this.peerCloseReason, wasClean);
+  }
+
+  /** How the connection ended: the 'close' event's code and wasClean. */
+  private closeOutcome(): { wasClean: boolean; code: number } {
     const connection = this.connection;
     const wasClean = connection !== null && connection.closeSent && connection.closeReceived;
     const code = connection?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;
-    // Internal bookkeeping first, and not as a listener the user could remove.
-    this[kOnClosed]?.(this);
-    this.emit('close', code, this.peerCloseReason, wasClean);
+    return { wasClean, code };
+  }
+
+  /** What an iterator throws after an unclean close: the connection's error, or one saying how it ended. */
+  private closeError(code: number): Error {
+    return (
+      this.flow?.error ??
+      new WebSocketError('WS_ERR_CLOSED_ABNORMALLY', `The connection closed without a closing handshake (${code})`, { closeCode: code })
+    );
+  }
+
+  /** The connection closed: drain waiters fail, the reader ends (or throws) after what it holds. */
+  private endFlow(wasClean: boolean, code: number): void {
+    const flow = this.flow!;
+    flow.needDrain = false;
+    const waiters = flow.drainWaiters.splice(0);
+    if (waiters.length > 0) {
+      const error = notOpenError(CLOSED);
+      for (const waiter of waiters) waiter.reject(error);
+    }
+    flow.reader?.end(wasClean ? null : this.closeError(code));
   }
 
   /** Set by a server to learn that this connection closed (not a listener: removeAllListeners() cannot lose it). */
