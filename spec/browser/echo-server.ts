@@ -21,14 +21,16 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
-const script = readFileSync(new URL('./roundtrip.js', import.meta.url));
+/** The shared scripts, served to the browser as they are. */
+const scripts = new Map(['roundtrip.js', 'websocketstream.js'].map((name) => [`/${name}`, readFileSync(new URL(`./${name}`, import.meta.url))]));
 
 export async function startEchoServer(): Promise<EchoServer> {
   const closes = new Map<string, { code: number; reason: string; wasClean: boolean }>();
   const extensionOffers: string[] = [];
   const extensionsAccepted: string[] = [];
   const server = http.createServer((req, res) => {
-    if (req.url === '/roundtrip.js') {
+    const script = scripts.get(req.url ?? '');
+    if (script !== undefined) {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
       res.end(script);
     } else {
