@@ -31,6 +31,7 @@ import { Opcode } from './protocol/frame.ts';
 import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
 import { MessageReader, type ReaderOwner, type ReceivedMessage } from './streams/reader.ts';
+import { chunkSource, type MessageSource } from './streams/source.ts';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -98,6 +99,14 @@ export const kOnClosed = Symbol('netws.onClosed');
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
 const EMPTY = Buffer.alloc(0);
+
+/** Options of `ws.sendStream()`. */
+export interface SendStreamOptions {
+  /** Send as a binary message; default true (false: text, whose UTF-8 the peer checks across the chunks). */
+  binary?: boolean;
+  /** False to send the message uncompressed when permessage-deflate is on. */
+  compress?: boolean;
+}
 
 /** Options of `ws.messages()`. */
 export interface MessagesOptions {
@@ -234,6 +243,14 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
 
   rejectSend(callback: WriteCallback | undefined, error?: Error): void {
     this.ws.rejectSend(callback, error);
+  }
+
+  streamHasRoom(): boolean {
+    return this.ws.streamHasRoom();
+  }
+
+  streamFailed(error: Error): void {
+    this.ws.streamFailed(error);
   }
 
   deliver(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
@@ -459,6 +476,63 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     queue.pushMessage(payload, binary, fin, compress, callback);
+  }
+
+  /**
+   * Sends one message read from `source` (a Node Readable, a web
+   * ReadableStream, or an async or plain iterable of Buffers, typed arrays,
+   * ArrayBuffers or strings) as fragments, each chunk one frame, read only
+   * as fast as the socket drains: a chunk is read while the socket holds
+   * less than `highWaterMark`, else once the previous one was handed to the
+   * kernel, so a message bigger than memory never sits in it. The message
+   * keeps its place among sends: later sends and close() wait for it. With
+   * permessage-deflate the fragments are deflated in one context.
+   * Resolves once the last frame was handed to the kernel. Rejects if the
+   * connection is not open or closes first (the source is then destroyed or
+   * cancelled), or with the source's error: before any of it was sent the
+   * message is simply not sent; after, the connection is closed with 1011,
+   * since the message cannot be finished.
+   */
+  sendStream(source: MessageSource, options?: SendStreamOptions): Promise<void> {
+    let chunks;
+    try {
+      chunks = chunkSource(source);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.state !== OPEN) {
+      void chunks.return().catch(() => {});
+      return Promise.reject(notOpenError(this.state));
+    }
+    const binary = options?.binary ?? true;
+    let deflate = false;
+    if (this.compressor !== null) {
+      // A message left open by send(..., { fin: false }) continues here, compressed as it began.
+      deflate = this.fragmentsCompressed ?? options?.compress !== false;
+      this.fragmentsCompressed = null;
+    }
+    return new Promise((resolve, reject) => {
+      this.outgoingQueue().pushStream(chunks, binary, deflate, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** @internal Whether a streamed message may read its next chunk: the socket holds less than highWaterMark. */
+  streamHasRoom(): boolean {
+    const socket = this.socket!;
+    // A socket that can take no more (destroyed, ended) has no room: the fragment's failed write ends the message.
+    return socket.writable && !this.connection!.closeSent && socket.writableLength < this.options!.highWaterMark;
+  }
+
+  /** @internal A streamed message failed midway: close with 1011 at once (nothing else can follow half a message). */
+  streamFailed(_error: Error): void {
+    if (this.state === CLOSED) return;
+    if (this.state === OPEN) {
+      this.state = CLOSING;
+      this.armCloseTimer();
+    }
+    const connection = this.connection!;
+    if (!connection.closeSent) connection.close(CloseCode.InternalError, 'Message source failed');
+    if (connection.closeReceived) this.socket!.end();
   }
 
   /**
@@ -990,7 +1064,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
     this.state = CLOSING;
     this.armCloseTimer();
-    if (this.connection!.closeEchoPending) {
+    if (this.connection!.closeEchoPending && this.outgoing!.streaming) {
+      // The peer is gone midway through a streamed message, which could take
+      // any time to finish: it fails (with what waits behind it), and the
+      // answer goes now (a close frame may interrupt a fragmented message, 5.4).
+      this.outgoing!.drop(new WebSocketError('WS_ERR_PEER_CLOSED', 'The peer closed the connection during a streamed message'));
+      this.sendCloseEcho();
+    } else if (this.connection!.closeEchoPending) {
       // Messages sent before the peer's close frame arrived still go out, then our answer.
       this.outgoing!.pushCloseEcho();
     } else if (this.isServer) {
