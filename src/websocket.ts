@@ -11,7 +11,7 @@
  */
 
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, type BinaryType } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client.ts';
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
@@ -32,6 +32,7 @@ import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
 import { MessageReader, type ReaderOwner, type ReceivedMessage } from './streams/reader.ts';
 import { chunkSource, type MessageSource } from './streams/source.ts';
+import { MessageStream, type MessageStreamOwner } from './streams/message-stream.ts';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -112,6 +113,13 @@ export interface SendStreamOptions {
 export interface MessagesOptions {
   /** Bytes of unpulled messages past which the socket is not read; default the connection's `highWaterMark`. */
   highWaterMark?: number;
+  /**
+   * Yield each message as it begins, its `data` a Readable of its bytes as
+   * they arrive (never assembled): for messages bigger than memory. Limited
+   * by `maxStreamPayload`, not `maxPayload`; 'message' events are not
+   * emitted for them.
+   */
+  stream?: boolean;
 }
 
 /**
@@ -126,6 +134,8 @@ class FlowState {
   watchingDrain = false;
   drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   reader: MessageReader | null = null;
+  /** The streamed message being received (messages({ stream: true })). */
+  incomingStream: MessageStream | null = null;
   /** The error the connection failed with, for an iterator to throw. */
   error: Error | null = null;
   readonly onFlushed: () => void;
@@ -197,6 +207,18 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
     this.ws.receive(data, isBinary, compressed, fragments);
   }
 
+  onMessageStart(isBinary: boolean, compressed: boolean): void {
+    this.ws.receiveStreamStart(isBinary, compressed);
+  }
+
+  onMessageData(piece: Buffer): void {
+    this.ws.receiveStreamData(piece);
+  }
+
+  onMessageEnd(): void {
+    this.ws.receiveStreamEnd();
+  }
+
   onPing(data: Buffer): void {
     this.ws.receivePing(data);
   }
@@ -255,6 +277,10 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
 
   deliver(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
     this.ws.emitMessage(data, isBinary, fragments);
+  }
+
+  deliverStream(stream: object, isBinary: boolean): void {
+    this.ws.deliverStream(stream as MessageStream, isBinary);
   }
 
   deliverPing(data: Buffer): void {
@@ -565,7 +591,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * WS_ERR_CLOSED_ABNORMALLY WebSocketError); `break` leaves the connection
    * open. One reader at a time (an iterator or a WebSocketStream).
    */
-  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage<RawData>> {
+  messages(options: MessagesOptions & { stream: true }): AsyncIterableIterator<ReceivedMessage<Readable>>;
+  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage<RawData>>;
+  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage<RawData | Readable>> {
+    const streamMode = options?.stream === true;
     const highWaterMark =
       options?.highWaterMark === undefined
         ? this.highWaterMark
@@ -574,14 +603,63 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (flow.reader !== null) {
       throw new WebSocketError('WS_ERR_ALREADY_READING', 'The connection already has a reader (an iterator or a WebSocketStream)');
     }
-    const reader = new MessageReader(this as ReaderOwner, highWaterMark);
+    const reader = new MessageReader(this as ReaderOwner, highWaterMark, streamMode);
     if (this.state === CLOSED) {
       const { wasClean, code } = this.closeOutcome();
       reader.end(wasClean ? null : this.closeError(code));
     } else {
       flow.reader = reader;
+      if (streamMode) this.updateStreaming();
     }
-    return reader as AsyncIterableIterator<ReceivedMessage<RawData>>;
+    return reader as AsyncIterableIterator<ReceivedMessage<RawData | Readable>>;
+  }
+
+  /** Tells the parser whether messages that begin from now on are streamed (a stream-mode reader is there). */
+  private updateStreaming(): void {
+    const on = this.flow?.reader?.streamMode ?? false;
+    this.connection?.streamMessages(on, on && (this.compressor?.canInflateStreams ?? false));
+  }
+
+  /** @internal A streamed message begins: its stream goes to the reader at once. */
+  receiveStreamStart(isBinary: boolean, compressed: boolean): void {
+    const flow = this.flow!;
+    const stream = new MessageStream(this as MessageStreamOwner, {
+      highWaterMark: flow.reader?.highWaterMark ?? this.highWaterMark,
+      compressor: compressed ? this.compressor : null,
+      maxStreamPayload: this.options!.maxStreamPayload,
+      validateText: !isBinary && !this.options!.skipUTF8Validation,
+    });
+    flow.incomingStream = stream;
+    // Behind messages still being inflated, it waits for its turn.
+    if (this.incoming !== null) this.incoming.pushStream(stream, isBinary);
+    else this.deliverStream(stream, isBinary);
+  }
+
+  /** @internal A streamed message's turn: to the reader, or dropped if the reader has let go. */
+  deliverStream(stream: MessageStream, isBinary: boolean): void {
+    const reader = this.flow!.reader;
+    if (reader === null || !reader.streamMode) stream.destroy();
+    else reader.push(stream, isBinary);
+    this.updateReading();
+  }
+
+  /** @internal */
+  receiveStreamData(piece: Buffer): void {
+    const stream = this.flow!.incomingStream!;
+    stream.receive(piece);
+    if (stream.full) this.updateReading();
+  }
+
+  /** @internal */
+  receiveStreamEnd(): void {
+    const flow = this.flow!;
+    flow.incomingStream!.receiveEnd();
+    flow.incomingStream = null;
+  }
+
+  /** @internal A streamed message could not be inflated, or its text is not UTF-8. */
+  messageStreamFailed(error: ProtocolError): void {
+    if (this.state === OPEN || this.state === CLOSING) this.connection!.fail(error);
   }
 
   /** `for await (const { data, isBinary } of ws)`: see messages(). */
@@ -593,6 +671,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   readerDetached(reader: MessageReader): void {
     if (this.flow?.reader !== reader) return;
     this.flow.reader = null;
+    if (reader.streamMode) {
+      this.updateStreaming();
+      // A message half received goes nowhere now: its stream is dropped, the rest of it skipped.
+      this.flow.incomingStream?.destroy();
+    }
     this.updateReading();
   }
 
@@ -727,9 +810,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         skipUTF8Validation: options.skipUTF8Validation,
         autoPong: options.autoPong,
         generateMask: options.generateMask,
+        maxStreamPayload: options.maxStreamPayload,
       },
       handlers,
     );
+    if (this.flow?.reader?.streamMode) this.updateStreaming();
     if (this.binaryTypeValue === 'fragments') this.connection.keepFragments = true;
     this.state = OPEN;
     if (options.heartbeat !== null) {
@@ -981,8 +1066,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal Emits one message with its data shaped by binaryType. */
   emitMessage(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
-    const shaped = isBinary ? binaryMessageData(data, fragments, this.binaryTypeValue) : data;
     const reader = this.flow?.reader;
+    if (reader?.streamMode) {
+      // Received whole (a compressed message with context takeover): a stream of one chunk, like the others.
+      const whole = fragments === null ? data : Buffer.concat(fragments);
+      reader.push(Readable.from([whole], { objectMode: false }), isBinary);
+      if (reader.full) this.updateReading();
+      return;
+    }
+    const shaped = isBinary ? binaryMessageData(data, fragments, this.binaryTypeValue) : data;
     if (reader) {
       // Before the listeners: one that throws must not cost the iterator its message.
       reader.push(shaped, isBinary);
@@ -1010,7 +1102,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   updateReading(): void {
     const socket = this.socket;
     if (socket === null) return;
-    if (this.userPaused || this.incoming !== null || (this.flow?.reader?.full ?? false)) {
+    const flow = this.flow;
+    if (this.userPaused || this.incoming !== null || (flow !== null && (flow.reader?.full || flow.incomingStream?.full))) {
       socket.pause();
       this.heartbeat?.suspend();
     } else {
@@ -1167,6 +1260,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       const error = notOpenError(CLOSED);
       for (const waiter of waiters) waiter.reject(error);
     }
+    flow.incomingStream?.abortIncomplete();
+    flow.incomingStream = null;
     flow.reader?.end(wasClean ? null : this.closeError(code));
   }
 

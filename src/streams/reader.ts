@@ -36,7 +36,7 @@ export function messageSize(data: unknown): number {
     for (const piece of data as Uint8Array[]) size += piece.length;
     return size;
   }
-  // A streamed message's data (a Readable): it holds no more than its own buffer.
+  // A streamed message's data (a Readable): its bytes are in its own buffer.
   return 0;
 }
 
@@ -52,14 +52,23 @@ export class MessageReader implements AsyncIterableIterator<ReceivedMessage> {
   private ending: { error: unknown } | null = null;
   private detached = false;
 
-  constructor(owner: ReaderOwner, highWaterMark: number) {
+  /** Messages are streams (their bytes arrive later, into each stream's own buffer). */
+  readonly streamMode: boolean;
+
+  constructor(owner: ReaderOwner, highWaterMark: number, streamMode = false) {
     this.owner = owner;
     this.highWaterMark = highWaterMark;
+    this.streamMode = streamMode;
   }
 
-  /** Whether the connection should stop reading: unpulled messages reached the high-water mark. */
+  /**
+   * Whether the connection should stop reading: unpulled messages reached
+   * the high-water mark. In stream mode, one unpulled message is enough:
+   * its bytes would fill its stream while nobody reads it.
+   */
   get full(): boolean {
-    return this.head < this.messages.length && this.bytes >= this.highWaterMark;
+    if (this.head === this.messages.length) return false;
+    return this.streamMode || this.bytes >= this.highWaterMark;
   }
 
   /** Messages received and not pulled yet. */
