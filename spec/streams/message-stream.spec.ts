@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketError, type WebSocket } from '../../src/index.ts';
 import { MessageStream } from '../../src/streams/message-stream.ts';
-import { pair, sleep, waitFor } from '../helpers.ts';
+import { frame, pair, sleep, waitFor } from '../helpers.ts';
 
 const test = suite('streams: messages({ stream: true })');
 
@@ -173,6 +173,19 @@ test('a reader in stream mode before the client opened: set when the connection 
   server.send('to a streaming client');
   assert.is(String(await bytesOf((await iterator.next()).value!.data)), 'to a streaming client');
   client.terminate();
+  await stop();
+});
+
+test('a streamed compressed message that does not inflate closes with 1007', async () => {
+  const { client, server, stop } = await pair({ perMessageDeflate: true });
+  const iterator = server.messages({ stream: true });
+  const closed = waitFor<[number]>(client, 'close');
+  const pulled = iterator.next();
+  // RSV1 set, and bytes that are no deflate stream (a reserved block type).
+  client._socket!.write(frame({ opcode: 2, payload: Buffer.from([0xff, 0xff, 0xff, 0xff]), rsv: 4 }));
+  const error = await bytesOf((await pulled).value!.data).catch((caught: unknown) => caught);
+  assert.is((await closed)[0], 1007);
+  assert.ok(error instanceof WebSocketError);
   await stop();
 });
 

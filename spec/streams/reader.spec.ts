@@ -85,7 +85,7 @@ test('past the high-water mark the socket is not read; isPaused stays the user\'
   assert.is(server.isPaused, false);
   assert.is((server._socket as unknown as { isPaused(): boolean }).isPaused(), true, 'the socket is paused');
   let count = 0;
-  for await (const { data } of { [Symbol.asyncIterator]: () => iterator }) {
+  for await (const { data } of iterator) {
     assert.is((data as Buffer)[0], count);
     if (++count === 64) break;
   }

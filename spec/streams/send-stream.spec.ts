@@ -164,8 +164,15 @@ test('a source that fails before its first chunk: nothing is sent, the connectio
   const message = nextMessage(client);
   server.send('still open');
   assert.is(String((await message)[0]), 'still open');
-  const wrongType = await server.sendStream([42 as unknown as Buffer]).catch((caught: unknown) => caught);
-  assert.ok(wrongType instanceof TypeError);
+  for (const wrong of [42, null]) {
+    const wrongType = await server.sendStream([wrong as unknown as Buffer]).catch((caught: unknown) => caught);
+    assert.ok(wrongType instanceof TypeError);
+  }
+  // Empty chunks are skipped: no empty frames but the last.
+  client.binaryType = 'fragments';
+  const withEmpty = nextMessage(client);
+  await server.sendStream(['a', '', Buffer.alloc(0), 'b']);
+  assert.equal(((await withEmpty)[0] as Buffer[]).map(String), ['a', 'b', '']);
   assert.is(server.readyState, server.OPEN);
   await stop();
 });

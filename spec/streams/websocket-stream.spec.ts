@@ -140,6 +140,21 @@ test('the readable is pulled only when read: unread messages stop the socket at 
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
+test('writing while closing is an InvalidStateError; close() after closed does nothing', async () => {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await waitFor(wss, 'listening');
+  const stream = new WebSocketStream(`ws://127.0.0.1:${portOf(wss)}`);
+  const { writable } = await stream.opened;
+  const writer = writable.getWriter();
+  stream.close({ closeCode: 3001 });
+  const error = await writer.write('late').catch((caught: unknown) => caught);
+  assert.ok(error instanceof DOMException);
+  assert.is((error as DOMException).name, 'InvalidStateError');
+  assert.equal(await stream.closed, { closeCode: 3001, reason: '' });
+  stream.close();
+  await new Promise<void>((resolve) => wss.close(() => resolve()));
+});
+
 test('WebSocketStreamError: closeCode and reason checked as the browser checks them', () => {
   const error = new WebSocketStreamError('m', { closeCode: 3000.7, reason: 'r' });
   assert.is(error.closeCode, 3000);
