@@ -80,6 +80,18 @@ test('permessage-deflate without context takeover: each message inflated as a st
   await stop();
 });
 
+test('a compressed streamed message read late: inflation waits for its reader, then finishes', async () => {
+  const { client, server, stop } = await pair({ perMessageDeflate: true, highWaterMark: 1024 });
+  const iterator = server.messages({ stream: true });
+  const big = Buffer.alloc(1_000_000, 'late reader ');
+  client.send(big);
+  const stream = (await iterator.next()).value!.data;
+  await sleep(100);
+  assert.ok(stream.readableLength <= 64 * 1024, `${stream.readableLength} inflated bytes waiting`);
+  assert.ok((await bytesOf(stream)).equals(big));
+  await stop();
+});
+
 test('with context takeover compressed messages are inflated whole, and still come as streams', async () => {
   const deflate = { serverNoContextTakeover: false, clientNoContextTakeover: false };
   const { client, server, stop } = await pair({ perMessageDeflate: deflate }, { perMessageDeflate: deflate });

@@ -174,6 +174,20 @@ test('removeAllListeners() does not stop the iterator', async () => {
   await stop();
 });
 
+test('MessageReader alone: return() ends waiting pulls; after it, pushes and ends are ignored', async () => {
+  let detached = 0;
+  const reader = new MessageReader({ updateReading() {}, readerDetached: () => detached++ }, 10);
+  const waiting = reader.next();
+  await reader.return();
+  assert.equal(await waiting, { value: undefined, done: true });
+  reader.push(Buffer.from('late'), false);
+  reader.end(new Error('late'));
+  assert.is(reader.length, 0);
+  await reader.return();
+  assert.is(detached, 1);
+  assert.equal(await reader.next(), { value: undefined, done: true });
+});
+
 test('messageSize counts every binaryType', () => {
   assert.is(messageSize(Buffer.alloc(3)), 3);
   assert.is(messageSize(new ArrayBuffer(4)), 4);

@@ -252,6 +252,20 @@ test('not open, or not a source: rejected', async () => {
   await stop();
 });
 
+test('chunkSource: return() twice, and after the end, does nothing more', async () => {
+  const { chunkSource } = await import('../../src/streams/source.ts');
+  let returned = 0;
+  const source = chunkSource({
+    [Symbol.iterator]: () => ({ next: () => ({ value: undefined, done: true }), return: () => (returned++, { value: undefined, done: true }) }),
+  } as Iterable<unknown>);
+  await source.return();
+  await source.return();
+  assert.is(returned, 1);
+  const ended = chunkSource([]);
+  assert.equal(await ended.next(), { value: undefined, done: true });
+  await ended.return();
+});
+
 async function waitForCount(count: () => number, expected: number): Promise<void> {
   for (let i = 0; i < 200 && count() < expected; i++) await sleep(5);
 }
