@@ -363,6 +363,33 @@ export class MessageCompressor {
     return output;
   }
 
+  /**
+   * Whether a received message can be inflated as a stream of its own: only
+   * without context takeover on our receiving side, where each message
+   * starts from a fresh inflater (with takeover, messages share one zlib
+   * context in order, so they are inflated whole).
+   */
+  get canInflateStreams(): boolean {
+    return this.params.receiveNoContextTakeover && !this.closed;
+  }
+
+  /**
+   * An inflater for one streamed message, from the pool; it is paced by the
+   * message's reader (zlib's own backpressure), not by the job slots, which
+   * a slow reader would otherwise hold for as long as it reads.
+   */
+  takeStreamInflater(): zlib.InflateRaw {
+    return this.takeInflater();
+  }
+
+  /**
+   * A streamed message's inflater, done: freed, not pooled (its reader may
+   * have left it paused, which a pooled job would inherit).
+   */
+  releaseStreamInflater(stream: zlib.InflateRaw): void {
+    discard(stream);
+  }
+
   /** Runs `job` once a slot is free, unless the connection closed while it waited. */
   private inSlot(done: Done, job: () => void): void {
     this.pool.run(() => {
