@@ -31,6 +31,7 @@ import { ProtocolError, WebSocketError } from './protocol/errors.ts';
 import { Opcode } from './protocol/frame.ts';
 import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
+import { isValidUtf8 } from './protocol/utf8.ts';
 import { MessageReader, type ReaderOwner, type ReceivedMessage } from './streams/reader.ts';
 import { chunkSource, type MessageSource } from './streams/source.ts';
 import { MessageStream, type MessageStreamOwner } from './streams/message-stream.ts';
@@ -100,6 +101,8 @@ export const kOnClosed = Symbol('netws.onClosed');
 
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
+/** inflateNow(): the message failed the connection. */
+const FAILED = Symbol('netws.failed');
 const EMPTY = Buffer.alloc(0);
 
 /** Options of `ws.sendStream()`. */
@@ -530,9 +533,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.fragmentsCompressed = fin ? null : compress;
     }
     const queue = this.outgoingQueue();
-    if (!compress && !isBlob && queue.isEmpty) {
-      this.transmit(payload as Buffer, binary, fin, callback, false);
-      return;
+    if (!isBlob && queue.isEmpty) {
+      if (!compress) {
+        this.transmit(payload as Buffer, binary, fin, callback, false);
+        return;
+      }
+      // A small whole message is deflated here, on the main thread (zlib-sync.ts).
+      const deflated = fin ? this.compressor!.compressSync(payload as Buffer) : null;
+      if (deflated !== null) {
+        this.transmit(deflated, binary, true, callback, true);
+        return;
+      }
     }
     queue.pushMessage(payload, binary, fin, compress, callback);
   }
@@ -1080,11 +1091,36 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal A message from the protocol: now, or behind messages still being inflated. */
   receive(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
-    if (!compressed && this.incoming === null && this.options!.allowSynchronousEvents) {
-      this.emitMessage(data, isBinary, fragments);
-      return;
+    if (this.incoming === null && this.options!.allowSynchronousEvents) {
+      if (!compressed) {
+        this.emitMessage(data, isBinary, fragments);
+        return;
+      }
+      // A small compressed message is inflated here, on the main thread (zlib-sync.ts).
+      const inflated = this.inflateNow(data, isBinary);
+      if (inflated !== null) {
+        if (inflated !== FAILED) this.emitMessage(inflated, isBinary, null);
+        return;
+      }
     }
     this.incomingQueue().pushMessage(data, isBinary, compressed, fragments);
+  }
+
+  /** Inflates on the main thread when the compressor takes it; FAILED once the connection was failed for it. */
+  private inflateNow(data: Buffer, isBinary: boolean): Buffer | typeof FAILED | null {
+    let inflated: Buffer | null;
+    try {
+      inflated = this.compressor!.decompressSync(data);
+    } catch (error) {
+      this.connection!.fail(error as ProtocolError);
+      return FAILED;
+    }
+    if (inflated === null) return null;
+    if (!isBinary && !this.options!.skipUTF8Validation && !isValidUtf8(inflated)) {
+      this.connection!.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload));
+      return FAILED;
+    }
+    return inflated;
   }
 
   /** @internal */

@@ -44,6 +44,8 @@ export class OutputLimitExceeded extends Error {}
 
 function ignoreError(): void {}
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Writes `inputs` and sync-flushes, synchronously; returns everything zlib
  * produced. Throws zlib's error for invalid data (the stream is then
@@ -59,12 +61,17 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
   let total = 0;
   let output = Buffer.allocUnsafe(chunkSize);
   let outOffset = 0;
-  for (const input of inputs) {
+  // Each input goes in without a flush, then one empty sync flush: the order
+  // the stream API uses. (A sync flush right after another one, with no new
+  // input, makes zlib emit nothing at all, not even the empty block.)
+  const steps: Array<[Buffer, number]> = inputs.map((input) => [input, zlib.constants.Z_NO_FLUSH]);
+  steps.push([EMPTY, zlib.constants.Z_SYNC_FLUSH]);
+  for (const [input, flush] of steps) {
     let inOffset = 0;
     let inLeft = input.length;
     for (;;) {
       const outSpace = chunkSize - outOffset;
-      handle.writeSync(zlib.constants.Z_SYNC_FLUSH, input, inOffset, inLeft, output, outOffset, outSpace);
+      handle.writeSync(flush, input, inOffset, inLeft, output, outOffset, outSpace);
       // zlib reports invalid data by destroying the stream (its 'error' event comes a tick later).
       if (stream.destroyed) {
         stream.on('error', ignoreError);
@@ -84,7 +91,7 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
         output = Buffer.allocUnsafe(chunkSize);
         outOffset = 0;
       }
-      // zlib stops when the output buffer is full; otherwise this input is done.
+      // zlib stops when the output buffer is full; otherwise this step is done.
       if (!outputFull) break;
     }
   }
