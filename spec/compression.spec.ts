@@ -661,8 +661,7 @@ onMainThread('compressSync and decompressSync round-trip what zlib and the async
       const inflated = await new Promise<Buffer>((resolve, reject) => peer.decompress(wire!, (error, out) => (error ? reject(error) : resolve(out!))));
       assert.ok(inflated.equals(text), `what the peer inflates, ${size} bytes`);
       const back = compressor.decompressSync(deflate(text));
-      if (takeover && deflate(text).length > 4096) assert.is(back, null, 'context takeover: only small input on the main thread');
-      else assert.ok(back!.equals(text), `decompressSync of ${size} bytes`);
+      assert.ok(back!.equals(text), `decompressSync of ${size} bytes`);
     }
     compressor.close();
     peer.close();
@@ -688,18 +687,28 @@ onMainThread('what the main thread does not take: large messages, a running job,
   assert.is(compressor.decompressSync(deflate('closed')), null);
 });
 
-onMainThread('a small input that inflates past 1 MiB goes back to the thread pool (no context takeover), or fails 1009 (takeover)', async () => {
+onMainThread('an input that inflates past 1 MiB is begun on the main thread and finished on the thread pool, within maxPayload', async () => {
   const bomb = deflate(Buffer.alloc(4 << 20)); // 4 MiB of zeros in about 4 KiB
   assert.ok(bomb.length <= 4096, `${bomb.length} bytes`);
-  const fresh = compressorWith(true, 8 << 20);
-  assert.is(fresh.decompressSync(bomb), null, 'too much for the main thread');
-  const viaPool = await new Promise<Buffer>((resolve, reject) => fresh.decompress(bomb, (error, out) => (error ? reject(error) : resolve(out!))));
-  assert.is(viaPool.length, 4 << 20);
-  assert.ok(fresh.decompressSync(deflate('the pooled stream was reset')));
-  fresh.close();
-  const takeover = compressorWith(false, 1 << 20);
-  assert.throws(() => takeover.decompressSync(bomb), (error: unknown) => (error as ProtocolError).closeCode === 1009);
-  takeover.close();
+  for (const fresh of [true, false]) {
+    const roomy = compressorWith(fresh, 8 << 20, fresh);
+    assert.is(roomy.decompressSync(bomb), null, 'begun, not finished');
+    assert.is(roomy.decompressSync(deflate('meanwhile')), null, 'nothing else runs on the main thread meanwhile');
+    const finished = await new Promise<Buffer>((resolve, reject) => roomy.decompress(bomb, (error, out) => (error ? reject(error) : resolve(out!))));
+    assert.is(finished.length, 4 << 20);
+    assert.ok(finished.every((byte) => byte === 0));
+    assert.is(String(roomy.decompressSync(deflate('the stream goes on'))), 'the stream goes on');
+    roomy.close();
+    const tight = compressorWith(fresh, 2 << 20, fresh);
+    assert.is(tight.decompressSync(bomb), null);
+    const error = await new Promise<unknown>((resolve) => tight.decompress(bomb, (failure) => resolve(failure)));
+    assert.is((error as ProtocolError).closeCode, 1009);
+    assert.match((error as Error).message, /2097152/);
+    tight.close();
+  }
+  const small = compressorWith(true, 1000);
+  assert.throws(() => small.decompressSync(deflate(Buffer.alloc(5000))), (error: unknown) => (error as ProtocolError).closeCode === 1009);
+  small.close();
 });
 
 onMainThread('empty messages in a row with context takeover still carry their empty block (zlib emits nothing for a repeated sync flush)', async () => {

@@ -15,7 +15,7 @@
 import zlib from 'node:zlib';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError } from './protocol/errors.ts';
-import { OutputLimitExceeded, canRunSync, flushSync } from './zlib-sync.ts';
+import { canRunSync, flushSync, joined, type SyncFlush } from './zlib-sync.ts';
 import { checkDeflateOptions, type DeflateParams, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 
 /** The end of a sync-flushed deflate block, removed from messages on the wire (7.2.1). */
@@ -138,7 +138,6 @@ export const defaultZlibPool = new ZlibPool();
 /** Main thread or thread pool: see MessageCompressor.compressSync and decompressSync. */
 const SYNC_DEFLATE_MAX = 64 * 1024;
 const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
-const SYNC_INFLATE_INPUT_MAX_TAKEOVER = 4 * 1024;
 const SYNC_INFLATE_OUTPUT_MAX = 1024 * 1024;
 
 function tooBig(limit: number): ProtocolError {
@@ -239,6 +238,8 @@ export class MessageCompressor {
   private inflates = 0;
   /** A message is being deflated in fragments: its context is the stream's until the last one. */
   private fragmentOpen = false;
+  /** A message decompressSync() began and decompress() is to finish. */
+  private begun: { data: Buffer; flush: SyncFlush } | null = null;
 
   constructor(settings: DeflateSettings, maxPayload: number) {
     this.params = settings.params;
@@ -288,31 +289,36 @@ export class MessageCompressor {
 
   /** Inflates one complete message; errors are ProtocolErrors with 1007 or 1009. */
   decompress(data: Buffer, done: Done): void {
-    this.inflates++;
+    // A message decompressSync() began continues where it stopped, on the same stream.
+    const begun = this.begun !== null && this.begun.data === data ? this.begun.flush : null;
+    this.begun = null;
+    if (begun === null) this.inflates++;
     const finished: Done = (error, output) => {
       this.inflates--;
       done(error, output);
     };
     this.inSlot(finished, () => {
       const stream = this.inflater ?? (this.inflater = this.takeInflater());
-      this.abortInflate = runStream(stream, [data, TRAILER], this.maxPayload, (error, output) => {
+      const inputs = begun === null ? [data, TRAILER] : begun.rest;
+      const limit = this.maxPayload - (begun?.total ?? 0);
+      this.abortInflate = runStream(stream, inputs, limit, (error, output) => {
         this.abortInflate = null;
         this.pool.release();
         if (error !== null) {
           this.dropInflater();
-          finished(inflateError(error));
+          finished(error instanceof ProtocolError && begun !== null ? tooBig(this.maxPayload) : inflateError(error));
           return;
         }
         if (this.params.receiveNoContextTakeover) this.returnInflater();
-        finished(null, output);
+        finished(null, begun === null ? output : Buffer.concat([...begun.parts, output!], begun.total + output!.length));
       });
     });
   }
 
   /**
    * Deflates a whole message on the main thread when that is cheaper than
-   * the thread pool (a small message, no job of this connection running);
-   * null when not, and the caller uses compress(). See zlib-sync.ts.
+   * the thread pool (at most 64 KiB, no job of this connection queued or
+   * running); null when not, and the caller uses compress(). See zlib-sync.ts.
    */
   compressSync(data: Buffer): Buffer | null {
     if (this.closed || this.deflates > 0 || this.fragmentOpen || data.length > SYNC_DEFLATE_MAX) return null;
@@ -320,7 +326,7 @@ export class MessageCompressor {
     if (!canRunSync(stream)) return null;
     let output: Buffer;
     try {
-      output = flushSync(stream, [data], Infinity);
+      output = joined(flushSync(stream, [data], Infinity));
     } catch {
       // Deflating our own bytes does not fail; if zlib does, the thread pool gets its turn.
       this.dropDeflater();
@@ -332,35 +338,35 @@ export class MessageCompressor {
   }
 
   /**
-   * Inflates a whole message on the main thread when its size bounds the
-   * work: compressed input of at most 64 KiB with no context takeover (and
-   * at most 1 MiB of output, else the thread pool redoes it), or 4 KiB with
-   * context takeover (output up to maxPayload, deflate expands at most
-   * about 1,032 times, so a few milliseconds at worst). Null when not (use
-   * decompress()); throws the ProtocolError (1007, 1009) of a bad message.
+   * Inflates a message on the main thread, for at most 64 KiB of input and
+   * 1 MiB of output (a millisecond or two of zlib). Returns the message, or
+   * null: not taken (too large, a job of this connection queued), or begun
+   * here and to be finished by decompress() with the same `data`, on the
+   * thread pool, from where it stopped. Throws the ProtocolError (1007,
+   * 1009) of a bad message.
    */
   decompressSync(data: Buffer): Buffer | null {
-    if (this.closed || this.inflates > 0) return null;
-    const fresh = this.params.receiveNoContextTakeover;
-    if (data.length > (fresh ? SYNC_INFLATE_INPUT_MAX : SYNC_INFLATE_INPUT_MAX_TAKEOVER)) return null;
+    if (this.closed || this.inflates > 0 || data.length > SYNC_INFLATE_INPUT_MAX) return null;
     const stream = this.inflater ?? (this.inflater = this.takeInflater());
     if (!canRunSync(stream)) return null;
-    const limit = fresh ? Math.min(this.maxPayload, SYNC_INFLATE_OUTPUT_MAX) : this.maxPayload;
-    let output: Buffer;
+    let flush: SyncFlush;
     try {
-      output = flushSync(stream, [data, TRAILER], limit);
+      flush = flushSync(stream, [data, TRAILER], SYNC_INFLATE_OUTPUT_MAX);
     } catch (error) {
-      if (error instanceof OutputLimitExceeded && limit < this.maxPayload) {
-        // Bigger than the main thread should inflate: the thread pool starts over.
-        this.returnInflater();
-        return null;
-      }
       this.dropInflater();
-      if (error instanceof OutputLimitExceeded) throw tooBig(this.maxPayload);
       throw inflateError(error as Error);
     }
-    if (fresh) this.returnInflater();
-    return output;
+    if (flush.total > this.maxPayload) {
+      this.dropInflater();
+      throw tooBig(this.maxPayload);
+    }
+    if (!flush.complete) {
+      this.begun = { data, flush };
+      this.inflates++;
+      return null;
+    }
+    if (this.params.receiveNoContextTakeover) this.returnInflater();
+    return joined(flush);
   }
 
   /**
@@ -406,6 +412,7 @@ export class MessageCompressor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.begun = null;
     this.abortDeflate?.(closedError());
     this.abortInflate?.(closedError());
     this.dropDeflater();

@@ -39,20 +39,29 @@ export function canRunSync(stream: zlib.DeflateRaw | zlib.InflateRaw): boolean {
   return typeof internals._handle?.writeSync === 'function' && internals._writeState instanceof Uint32Array;
 }
 
-/** Output beyond this many bytes: the sync call gives up (`null`), and the stream must be reset or dropped. */
-export class OutputLimitExceeded extends Error {}
-
 function ignoreError(): void {}
 
 const EMPTY = Buffer.alloc(0);
 
+/** What flushSync did: all of it, or as much as the output budget allowed. */
+export interface SyncFlush {
+  /** The output so far. */
+  parts: Buffer[];
+  total: number;
+  /** Everything was written and flushed. */
+  complete: boolean;
+  /** When not complete: the input zlib has not taken yet (a flush is still due after it). */
+  rest: Buffer[];
+}
+
 /**
- * Writes `inputs` and sync-flushes, synchronously; returns everything zlib
- * produced. Throws zlib's error for invalid data (the stream is then
- * destroyed) and OutputLimitExceeded past `limit` output bytes (the stream
- * must then be reset or dropped).
+ * Writes `inputs` and sync-flushes, synchronously, until zlib is done or
+ * its output passes `budget` bytes; then it stops and says what is left,
+ * so the thread pool can finish the job on the same stream (the zlib state
+ * is consistent between two writes). Throws zlib's error for invalid data
+ * (the stream is then destroyed).
  */
-export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: readonly Buffer[], limit: number): Buffer {
+export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: readonly Buffer[], budget: number): SyncFlush {
   const internals = stream as unknown as ZlibInternals;
   const handle = internals._handle!;
   const state = internals._writeState!;
@@ -66,7 +75,8 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
   // input, makes zlib emit nothing at all, not even the empty block.)
   const steps: Array<[Buffer, number]> = inputs.map((input) => [input, zlib.constants.Z_NO_FLUSH]);
   steps.push([EMPTY, zlib.constants.Z_SYNC_FLUSH]);
-  for (const [input, flush] of steps) {
+  for (let step = 0; step < steps.length; step++) {
+    const [input, flush] = steps[step];
     let inOffset = 0;
     let inLeft = input.length;
     for (;;) {
@@ -80,7 +90,6 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
       const produced = outSpace - state[0];
       if (produced > 0) {
         total += produced;
-        if (total > limit) throw new OutputLimitExceeded(`more than ${limit} bytes`);
         parts.push(output.subarray(outOffset, outOffset + produced));
         outOffset += produced;
       }
@@ -93,9 +102,18 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
       }
       // zlib stops when the output buffer is full; otherwise this step is done.
       if (!outputFull) break;
+      if (total > budget) {
+        const rest = [input.subarray(inOffset), ...steps.slice(step + 1, -1).map(([later]) => later)];
+        return { parts, total, complete: false, rest: rest.filter((buffer) => buffer.length > 0) };
+      }
     }
   }
   // A small result is copied out: a view would keep the whole chunk-sized buffer alive with it.
-  if (parts.length === 1 && total > chunkSize / 2) return parts[0];
-  return Buffer.concat(parts, total);
+  const single = parts.length === 1 && total > chunkSize / 2;
+  return { parts: single ? parts : [Buffer.concat(parts, total)], total, complete: true, rest: [] };
+}
+
+/** The output of a complete flushSync as one Buffer. */
+export function joined(flush: SyncFlush): Buffer {
+  return flush.parts.length === 1 ? flush.parts[0] : Buffer.concat(flush.parts, flush.total);
 }
