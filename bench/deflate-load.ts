@@ -102,6 +102,8 @@ export interface DeflateEchoOptions {
   port: number;
   mode: DeflateMode;
   size: number;
+  /** The message (default: JSON-like text of `size` bytes). */
+  payload?: Buffer;
   connections: number;
   /** Frames in flight per connection. */
   window: number;
@@ -111,7 +113,7 @@ export interface DeflateEchoOptions {
 
 /** Echo of compressed messages: messages echoed per second in the measured interval. */
 export async function runDeflateEcho(options: DeflateEchoOptions): Promise<number> {
-  const frame = compressedFrame(jsonText(options.size));
+  const frame = compressedFrame(options.payload ?? jsonText(options.size));
   const burst = Buffer.concat(Array.from({ length: options.window }, () => frame));
   const counters = Array.from({ length: options.connections }, () => new FrameCounter());
   let running = true;

@@ -43,10 +43,19 @@ export interface DeflateBroadcastCase {
   deliveredMs: Partial<Record<ServerImpl, Summary>>;
 }
 
+export interface DeflateStallCase {
+  /** What was sent: compressed JSON messages of `size` bytes, or a bomb (a few KiB inflating to `size`). */
+  load: 'json' | 'bomb';
+  size: number;
+  /** The longest event-loop delay in the server while it ran, ms. */
+  maxStallMs: Partial<Record<ServerImpl, Summary>>;
+}
+
 export interface DeflateResults {
   echo: DeflateEchoCase[];
   cpu: DeflateCpuCase[];
   broadcast: DeflateBroadcastCase[];
+  stall: DeflateStallCase[];
 }
 
 interface Options {
@@ -77,7 +86,7 @@ async function withServers<T>(mode: DeflateMode, body: (servers: Map<ServerImpl,
 }
 
 export async function runDeflateSuite(options: Options): Promise<DeflateResults> {
-  const results: DeflateResults = { echo: [], cpu: [], broadcast: [] };
+  const results: DeflateResults = { echo: [], cpu: [], broadcast: [], stall: [] };
   for (const mode of DEFLATE_MODES) {
     await withServers(mode, async (servers) => {
       for (const connections of DEFLATE_CONNECTIONS) {
@@ -143,6 +152,7 @@ export async function runDeflateSuite(options: Options): Promise<DeflateResults>
     });
   }
   results.broadcast.push(await runDeflateBroadcast(options));
+  results.stall = await runStallSuite(options);
   return results;
 }
 
@@ -192,4 +202,49 @@ async function runDeflateBroadcast(options: Options): Promise<DeflateBroadcastCa
       DEFLATE_SERVERS.map((impl) => `${impl} ${summaries[impl]!.median.toFixed(0)} ms`).join('  '),
   );
   return { clients: options.broadcastClients, size, deliveredMs: summaries };
+}
+
+/**
+ * The longest event-loop stall while a server handles compressed messages:
+ * 1 MiB JSON messages (zlib on the thread pool) and 64 KiB ones (the
+ * largest the main thread takes), and a bomb: 4 KiB that inflates to 4 MiB,
+ * begun on the main thread (1 MiB at most) and finished on the thread pool.
+ */
+export async function runStallSuite(options: Options): Promise<DeflateStallCase[]> {
+  const loads: Array<['json' | 'bomb', number]> = [
+    ['json', 64 * 1024],
+    ['json', 1024 * 1024],
+    ['bomb', 4 * 1024 * 1024],
+  ];
+  const cases: DeflateStallCase[] = [];
+  await withServers('fresh', async (servers) => {
+    for (const [load, size] of loads) {
+      const stalls = new Map<ServerImpl, number[]>(DEFLATE_SERVERS.map((impl) => [impl, []]));
+      for (let rep = 0; rep < options.repetitions; rep++) {
+        for (let k = 0; k < DEFLATE_SERVERS.length; k++) {
+          const impl = DEFLATE_SERVERS[(k + rep) % DEFLATE_SERVERS.length];
+          const server = servers.get(impl)!;
+          await server.request({ type: 'stall' }, 'stall');
+          await runDeflateEcho({
+            port: server.port,
+            mode: 'fresh',
+            size,
+            payload: load === 'bomb' ? Buffer.alloc(size) : undefined,
+            connections: 4,
+            window: 2,
+            warmupMs: 100,
+            measureMs: options.measureMs,
+          });
+          stalls.get(impl)!.push((await server.request({ type: 'stall' }, 'stall')).maxMs);
+        }
+      }
+      const summaries = Object.fromEntries([...stalls].map(([impl, values]) => [impl, summarize(values)]));
+      cases.push({ load, size, maxStallMs: summaries });
+      options.log(
+        `  longest event-loop stall, ${load} of ${size} B: ` +
+          DEFLATE_SERVERS.map((impl) => `${impl} ${summaries[impl]!.median.toFixed(1)} ms`).join('  '),
+      );
+    }
+  });
+  return cases;
 }

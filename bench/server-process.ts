@@ -15,6 +15,7 @@
  */
 
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import net from 'node:net';
 import path from 'node:path';
 import { WebSocketServer as NetwsServer } from '../src/index.ts';
@@ -25,12 +26,15 @@ export type ServerMessage =
   | { type: 'ready'; port: number; impl: Impl; mask: string }
   | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; cpuMicros: number }
   | { type: 'broadcasted'; ms: number; clients: number }
-  | { type: 'clients'; count: number };
+  | { type: 'clients'; count: number }
+  | { type: 'stall'; maxMs: number; p99Ms: number };
 
 export type ParentMessage =
   | { type: 'memory' }
   | { type: 'broadcast'; size: number; text?: string }
-  | { type: 'clients' };
+  | { type: 'clients' }
+  /** The longest event-loop delay since the last 'stall' message (and the histogram restarts). */
+  | { type: 'stall' };
 
 const impl = process.argv[2] as Impl;
 /**
@@ -147,6 +151,9 @@ async function startNet(): Promise<Started> {
 
 const started = await (impl === 'netws' ? startNetws() : impl.startsWith('net') ? startNet() : startWs());
 const gc = (globalThis as { gc?: () => void }).gc;
+// How long the event loop was held: zlib work on the main thread shows here.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'memory') {
@@ -178,6 +185,9 @@ process.on('message', (message: ParentMessage) => {
       v8.writeHeapSnapshot(file);
       process.send!({ type: 'snapshot' });
     });
+  } else if (message.type === 'stall') {
+    send({ type: 'stall', maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6 });
+    loopDelay.reset();
   } else if (message.type === 'clients') {
     send({ type: 'clients', count: started.clientCount() });
   }
