@@ -15,6 +15,7 @@
  */
 
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import net from 'node:net';
 import path from 'node:path';
 import { WebSocketServer as NetwsServer } from '../src/index.ts';
@@ -25,11 +26,30 @@ export type ServerMessage =
   | { type: 'ready'; port: number; impl: Impl; mask: string }
   | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; cpuMicros: number }
   | { type: 'broadcasted'; ms: number; clients: number }
-  | { type: 'clients'; count: number };
+  | { type: 'clients'; count: number }
+  | { type: 'stall'; maxMs: number; p99Ms: number };
 
-export type ParentMessage = { type: 'memory' } | { type: 'broadcast'; size: number } | { type: 'clients' };
+export type ParentMessage =
+  | { type: 'memory' }
+  | { type: 'broadcast'; size: number; text?: string }
+  | { type: 'clients' }
+  /** The longest event-loop delay since the last 'stall' message (and the histogram restarts). */
+  | { type: 'stall' };
 
 const impl = process.argv[2] as Impl;
+/**
+ * permessage-deflate: 'off' (the default), or on with ws's and netws's
+ * options set alike: threshold 0 (every message compressed, as the
+ * compressed benchmarks need), context takeover allowed when 'takeover'.
+ * The client's offer then decides what is negotiated (bench/deflate-load.ts).
+ */
+const deflateMode = (process.argv[3] ?? 'off') as 'off' | 'fresh' | 'takeover';
+const deflateOptions =
+  deflateMode === 'off'
+    ? false
+    : deflateMode === 'fresh'
+      ? { threshold: 0 }
+      : { threshold: 0, serverNoContextTakeover: false, clientNoContextTakeover: false };
 
 /**
  * Which mask implementation the ws code in this process really uses: the
@@ -54,12 +74,12 @@ const ignore = (): void => {};
 interface Started {
   port: number;
   mask: string;
-  broadcast(message: Buffer): number;
+  broadcast(message: Buffer, binary?: boolean): number;
   clientCount(): number;
 }
 
 async function startNetws(): Promise<Started> {
-  const wss = new NetwsServer({ port: 0, host: '127.0.0.1' });
+  const wss = new NetwsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflateOptions });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   wss.on('connection', (ws) => {
     ws.on('error', ignore);
@@ -69,9 +89,9 @@ async function startNetws(): Promise<Started> {
   return {
     port: (wss.address() as net.AddressInfo).port,
     mask: 'netws (pure TypeScript)',
-    broadcast(message) {
-      if (typeof server.broadcast === 'function') server.broadcast(message);
-      else for (const client of wss.clients) client.send(message);
+    broadcast(message, binary = true) {
+      if (typeof server.broadcast === 'function') (server.broadcast as (data: Buffer, options: object) => void)(message, { binary });
+      else for (const client of wss.clients) client.send(message, { binary });
       return wss.clients.size;
     },
     clientCount: () => wss.clients.size,
@@ -80,7 +100,8 @@ async function startNetws(): Promise<Started> {
 
 async function startWs(): Promise<Started> {
   const { WebSocketServer } = await import('ws');
-  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+  // ws takes what the client offers unless told otherwise, so its takeover options are left unset.
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: deflateMode === 'off' ? false : { threshold: 0 } });
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   wss.on('connection', (ws) => {
     ws.on('error', ignore);
@@ -94,9 +115,9 @@ async function startWs(): Promise<Started> {
   return {
     port: (wss.address() as net.AddressInfo).port,
     mask: `ws ${active.impl}${active.addonLoaded ? ' (addon loaded)' : ' (addon not loaded)'}`,
-    broadcast(message) {
+    broadcast(message, binary = true) {
       // What ws users write: its documentation's broadcast example.
-      for (const client of wss.clients) if (client.readyState === 1) client.send(message, { binary: true });
+      for (const client of wss.clients) if (client.readyState === 1) client.send(message, { binary });
       return wss.clients.size;
     },
     clientCount: () => wss.clients.size,
@@ -130,6 +151,9 @@ async function startNet(): Promise<Started> {
 
 const started = await (impl === 'netws' ? startNetws() : impl.startsWith('net') ? startNet() : startWs());
 const gc = (globalThis as { gc?: () => void }).gc;
+// How long the event loop was held: zlib work on the main thread shows here.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'memory') {
@@ -146,9 +170,10 @@ process.on('message', (message: ParentMessage) => {
       cpuMicros: cpu.user + cpu.system,
     });
   } else if (message.type === 'broadcast') {
-    const payload = Buffer.alloc(message.size, 0x62);
+    // A text message (JSON, say) is what compressed broadcasts carry; otherwise binary bytes.
+    const payload = message.text === undefined ? Buffer.alloc(message.size, 0x62) : Buffer.from(message.text);
     const start = process.hrtime.bigint();
-    const clients = started.broadcast(payload);
+    const clients = started.broadcast(payload, message.text === undefined);
     // Measured after this turn of the event loop, so writes deferred to the
     // next tick (netws uncorks there) are counted too.
     setImmediate(() => send({ type: 'broadcasted', ms: Number(process.hrtime.bigint() - start) / 1e6, clients }));
@@ -160,6 +185,9 @@ process.on('message', (message: ParentMessage) => {
       v8.writeHeapSnapshot(file);
       process.send!({ type: 'snapshot' });
     });
+  } else if (message.type === 'stall') {
+    send({ type: 'stall', maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6 });
+    loopDelay.reset();
   } else if (message.type === 'clients') {
     send({ type: 'clients', count: started.clientCount() });
   }

@@ -59,14 +59,14 @@ export class BenchServer {
    * hold as many sockets as the machine allows; extra node flags (e.g.
    * --cpu-prof) come from `nodeFlags`.
    */
-  static start(impl: ServerImpl, nodeFlags: string[] = []): Promise<BenchServer> {
+  static start(impl: ServerImpl, nodeFlags: string[] = [], serverArgs: string[] = []): Promise<BenchServer> {
     const env = { ...process.env };
     // ws loads bufferutil by itself whenever it is installed; this is the one
     // switch that keeps it out (the child verifies which mask ws really uses).
     if (impl === 'ws') env.WS_NO_BUFFER_UTIL = '1';
     else delete env.WS_NO_BUFFER_UTIL;
     buildServers();
-    const args = ['--expose-gc', ...nodeFlags, script, impl];
+    const args = ['--expose-gc', ...nodeFlags, script, impl, ...serverArgs];
     const quoted = [process.execPath, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
     const child = spawn('/bin/sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {
       env,

@@ -3,7 +3,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
+import { ProtocolError, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
 import { MessageCompressor, ZlibPool, resolveDeflateConfig, type DeflateConfig } from '../src/compression.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
 import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
@@ -539,7 +539,8 @@ lifecycle('many connections compressing at once never run more zlib jobs than th
     await Promise.all(
       clients.map(async (ws, i) => {
         for (let round = 0; round < 3; round++) {
-          const text = sample(40_000, i * 3 + round);
+          // Past the 64 KiB the main thread takes: these go through the server's job slots.
+          const text = sample(100_000, i * 3 + round);
           const [data] = await echo(ws, text);
           assert.is(data.toString(), text);
           peak = Math.max(peak, pool.jobs.running);
@@ -637,3 +638,99 @@ roundTrips.run();
 wire.run();
 bomb.run();
 lifecycle.run();
+
+// ------------------------------------------------------------ main thread
+
+const onMainThread = suite('permessage-deflate: small messages on the main thread');
+
+function compressorWith(receiveNoContextTakeover: boolean, maxPayload = 1 << 20, sendNoContextTakeover = true): MessageCompressor {
+  const config: DeflateConfig = { ...resolveDeflateConfig({ threshold: 0 }, false)!, pool: new ZlibPool(2) };
+  const sync = { sendNoContextTakeover, sendWindowBits: 15, receiveNoContextTakeover, receiveWindowBits: 15 };
+  return new MessageCompressor({ params: sync, config }, maxPayload);
+}
+
+onMainThread('compressSync and decompressSync round-trip what zlib and the async path produce, at every size they take', async () => {
+  for (const takeover of [false, true]) {
+    const compressor = compressorWith(!takeover, 1 << 22, !takeover);
+    // The peer: the async path, with the same context rules.
+    const peer = compressorWith(!takeover, 1 << 22, !takeover);
+    for (const size of [0, 1, 125, 1024, 16 * 1024, 64 * 1024]) {
+      const text = Buffer.from(sample(size, size));
+      const wire = compressor.compressSync(text);
+      assert.ok(wire !== null, `compressSync took ${size} bytes`);
+      const inflated = await new Promise<Buffer>((resolve, reject) => peer.decompress(wire!, (error, out) => (error ? reject(error) : resolve(out!))));
+      assert.ok(inflated.equals(text), `what the peer inflates, ${size} bytes`);
+      const back = compressor.decompressSync(deflate(text));
+      assert.ok(back!.equals(text), `decompressSync of ${size} bytes`);
+    }
+    compressor.close();
+    peer.close();
+  }
+});
+
+onMainThread('what the main thread does not take: large messages, a running job, an open fragmented message, a closed compressor', async () => {
+  const compressor = compressorWith(true);
+  assert.is(compressor.compressSync(Buffer.alloc(64 * 1024 + 1)), null);
+  assert.is(compressor.decompressSync(Buffer.alloc(64 * 1024 + 1)), null);
+  const done = new Promise<void>((resolve) => compressor.compress(Buffer.from('x'.repeat(5000)), true, () => resolve()));
+  assert.is(compressor.compressSync(Buffer.from('busy')), null, 'a deflate job is queued or running');
+  await done;
+  assert.ok(compressor.compressSync(Buffer.from('free again')));
+  const fragment = new Promise<void>((resolve) => compressor.compress(Buffer.from('first part'), false, () => resolve()));
+  await fragment;
+  assert.is(compressor.compressSync(Buffer.from('inside the message')), null, 'the fragmented message owns the context');
+  const inflating = new Promise<void>((resolve) => compressor.decompress(deflate('async'), () => resolve()));
+  assert.is(compressor.decompressSync(deflate('sync')), null, 'an inflate job is queued or running');
+  await inflating;
+  compressor.close();
+  assert.is(compressor.compressSync(Buffer.from('closed')), null);
+  assert.is(compressor.decompressSync(deflate('closed')), null);
+});
+
+onMainThread('an input that inflates past 1 MiB is begun on the main thread and finished on the thread pool, within maxPayload', async () => {
+  const bomb = deflate(Buffer.alloc(4 << 20)); // 4 MiB of zeros in about 4 KiB
+  assert.ok(bomb.length <= 4096, `${bomb.length} bytes`);
+  for (const fresh of [true, false]) {
+    const roomy = compressorWith(fresh, 8 << 20, fresh);
+    assert.is(roomy.decompressSync(bomb), null, 'begun, not finished');
+    assert.is(roomy.decompressSync(deflate('meanwhile')), null, 'nothing else runs on the main thread meanwhile');
+    const finished = await new Promise<Buffer>((resolve, reject) => roomy.decompress(bomb, (error, out) => (error ? reject(error) : resolve(out!))));
+    assert.is(finished.length, 4 << 20);
+    assert.ok(finished.every((byte) => byte === 0));
+    assert.is(String(roomy.decompressSync(deflate('the stream goes on'))), 'the stream goes on');
+    roomy.close();
+    const tight = compressorWith(fresh, 2 << 20, fresh);
+    assert.is(tight.decompressSync(bomb), null);
+    const error = await new Promise<unknown>((resolve) => tight.decompress(bomb, (failure) => resolve(failure)));
+    assert.is((error as ProtocolError).closeCode, 1009);
+    assert.match((error as Error).message, /2097152/);
+    tight.close();
+  }
+  const small = compressorWith(true, 1000);
+  assert.throws(() => small.decompressSync(deflate(Buffer.alloc(5000))), (error: unknown) => (error as ProtocolError).closeCode === 1009);
+  small.close();
+});
+
+onMainThread('empty messages in a row with context takeover still carry their empty block (zlib emits nothing for a repeated sync flush)', async () => {
+  const sender = compressorWith(false, 1 << 20, false);
+  const receiver = compressorWith(false, 1 << 20, false);
+  for (const text of ['', '', 'x', '', 'after']) {
+    const wire = sender.compressSync(Buffer.from(text))!;
+    assert.ok(wire.length > 0, 'an empty message still has its stored block');
+    assert.is(String(receiver.decompressSync(wire)), text);
+  }
+  sender.close();
+  receiver.close();
+});
+
+onMainThread('invalid deflate data on the main thread: a 1007 ProtocolError, and the next message still inflates', () => {
+  const compressor = compressorWith(true);
+  assert.throws(
+    () => compressor.decompressSync(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00])),
+    (error: unknown) => error instanceof ProtocolError && error.closeCode === 1007,
+  );
+  assert.ok(compressor.decompressSync(deflate('fine'))!.equals(Buffer.from('fine')));
+  compressor.close();
+});
+
+onMainThread.run();

@@ -11,6 +11,7 @@ import { WebSocket, WebSocketServer } from '../src/index.ts';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_BUFFERED_AMOUNT,
   DEFAULT_MAX_BUFFERED_CHUNKS,
   DEFAULT_MAX_FRAGMENTS,
@@ -18,6 +19,7 @@ import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_MAX_PENDING_AUTO_PONGS,
+  DEFAULT_MAX_STREAM_PAYLOAD,
   MAX_MESSAGE_SIZE,
   resolveConnectionOptions,
   resolveServerOptions,
@@ -42,6 +44,9 @@ const numbers: Row[] = [
   { name: 'maxBufferedChunks', fallback: DEFAULT_MAX_BUFFERED_CHUNKS, zero: Number.MAX_SAFE_INTEGER, client: true },
   { name: 'maxPendingAutoPongs', fallback: DEFAULT_MAX_PENDING_AUTO_PONGS, zero: Number.MAX_SAFE_INTEGER, client: true },
   { name: 'maxBufferedAmount', fallback: DEFAULT_MAX_BUFFERED_AMOUNT, zero: 0, client: true },
+  // 0 is Node's meaning: send() returns false at once, an iterator reads one message at a time.
+  { name: 'maxStreamPayload', fallback: DEFAULT_MAX_STREAM_PAYLOAD, zero: Number.MAX_SAFE_INTEGER, client: true },
+  { name: 'highWaterMark', fallback: DEFAULT_HIGH_WATER_MARK, zero: 0, client: true },
   { name: 'closeTimeout', fallback: DEFAULT_CLOSE_TIMEOUT, zero: RangeError, client: true },
   { name: 'handshakeTimeout', fallback: DEFAULT_HANDSHAKE_TIMEOUT, zero: RangeError, client: true },
   { name: 'maxHeaderSize', fallback: DEFAULT_MAX_HEADER_SIZE, zero: RangeError, client: true },

@@ -384,27 +384,27 @@ broadcasts('clients that are closing are skipped', async () => {
   await stop(server);
 });
 
-broadcasts('a connection that cannot share the frame (open fragmented message) frames the message itself, like send()', async () => {
+broadcasts('a broadcast that comes while a fragmented message is open waits for its end: frames of two messages never interleave', async () => {
   const server = await standalone();
   const conn = await rawConnect(portOf(server));
   conn.socket.write(upgradeRequest());
   while (server.clients.size < 1) await sleep(5);
   const [serverSide] = [...server.clients];
   serverSide.send('first ', { fin: false });
-  assert.is(server.broadcast('second'), 1);
-  serverSide.send('rest');
+  assert.is(server.broadcast('broadcast'), 1);
+  serverSide.send('last', { fin: true });
   await sleep(50);
   const received = conn.received();
+  conn.socket.destroy();
   const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
   assert.equal(
     frames.map((f) => [f.opcode, f.fin, f.payload.toString()]),
     [
       [1, false, 'first '],
-      [0, true, 'rest'],
-      [1, true, 'second'],
+      [0, true, 'last'],
+      [1, true, 'broadcast'],
     ],
   );
-  conn.socket.destroy();
   await stop(server);
 });
 

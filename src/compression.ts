@@ -15,6 +15,7 @@
 import zlib from 'node:zlib';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError } from './protocol/errors.ts';
+import { canRunSync, flushSync, joined, type SyncFlush } from './zlib-sync.ts';
 import { checkDeflateOptions, type DeflateParams, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 
 /** The end of a sync-flushed deflate block, removed from messages on the wire (7.2.1). */
@@ -134,6 +135,19 @@ export class ZlibPool {
 /** The pool of clients that were not given a `concurrency` of their own. */
 export const defaultZlibPool = new ZlibPool();
 
+/** Main thread or thread pool: see MessageCompressor.compressSync and decompressSync. */
+const SYNC_DEFLATE_MAX = 64 * 1024;
+const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
+const SYNC_INFLATE_OUTPUT_MAX = 1024 * 1024;
+
+function tooBig(limit: number): ProtocolError {
+  return new ProtocolError(
+    'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
+    `Inflated message larger than maxPayload (${limit} bytes)`,
+    CloseCode.MessageTooBig,
+  );
+}
+
 /** A 1009 or 1007 failure for a message that cannot be inflated; zlib's own code (Z_DATA_ERROR, ...) is kept, as in ws. */
 function inflateError(error: Error): ProtocolError {
   if (error instanceof ProtocolError) return error;
@@ -166,13 +180,7 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
     total += chunk.length;
     if (total > limit) {
       chunks.length = 0;
-      finish(
-        new ProtocolError(
-          'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-          `Inflated message larger than maxPayload (${limit} bytes)`,
-          CloseCode.MessageTooBig,
-        ),
-      );
+      finish(tooBig(limit));
       return;
     }
     chunks.push(chunk);
@@ -225,6 +233,13 @@ export class MessageCompressor {
   private abortDeflate: ((error: Error) => void) | null = null;
   private abortInflate: ((error: Error) => void) | null = null;
   private closed = false;
+  /** Jobs handed to compress()/decompress() and not finished: the sync paths wait for them to drain. */
+  private deflates = 0;
+  private inflates = 0;
+  /** A message is being deflated in fragments: its context is the stream's until the last one. */
+  private fragmentOpen = false;
+  /** A message decompressSync() began and decompress() is to finish. */
+  private begun: { data: Buffer; flush: SyncFlush } | null = null;
 
   constructor(settings: DeflateSettings, maxPayload: number) {
     this.params = settings.params;
@@ -245,14 +260,20 @@ export class MessageCompressor {
    * (the stream then stays with this connection until the last fragment).
    */
   compress(data: Buffer, fin: boolean, done: Done): void {
-    this.inSlot(done, () => {
+    this.fragmentOpen = !fin;
+    this.deflates++;
+    const finished: Done = (error, output) => {
+      this.deflates--;
+      done(error, output);
+    };
+    this.inSlot(finished, () => {
       const stream = this.deflater ?? (this.deflater = this.takeDeflater());
       this.abortDeflate = runStream(stream, [data], Infinity, (error, output) => {
         this.abortDeflate = null;
         this.pool.release();
         if (error !== null) {
           this.dropDeflater();
-          done(error);
+          finished(error);
           return;
         }
         let payload = output!;
@@ -261,27 +282,118 @@ export class MessageCompressor {
           payload = payload.subarray(0, payload.length - TRAILER.length);
           if (this.params.sendNoContextTakeover) this.returnDeflater();
         }
-        done(null, payload);
+        finished(null, payload);
       });
     });
   }
 
   /** Inflates one complete message; errors are ProtocolErrors with 1007 or 1009. */
   decompress(data: Buffer, done: Done): void {
-    this.inSlot(done, () => {
+    // A message decompressSync() began continues where it stopped, on the same stream.
+    const begun = this.begun !== null && this.begun.data === data ? this.begun.flush : null;
+    this.begun = null;
+    if (begun === null) this.inflates++;
+    const finished: Done = (error, output) => {
+      this.inflates--;
+      done(error, output);
+    };
+    this.inSlot(finished, () => {
       const stream = this.inflater ?? (this.inflater = this.takeInflater());
-      this.abortInflate = runStream(stream, [data, TRAILER], this.maxPayload, (error, output) => {
+      const inputs = begun === null ? [data, TRAILER] : begun.rest;
+      const limit = this.maxPayload - (begun?.total ?? 0);
+      this.abortInflate = runStream(stream, inputs, limit, (error, output) => {
         this.abortInflate = null;
         this.pool.release();
         if (error !== null) {
           this.dropInflater();
-          done(inflateError(error));
+          finished(error instanceof ProtocolError && begun !== null ? tooBig(this.maxPayload) : inflateError(error));
           return;
         }
         if (this.params.receiveNoContextTakeover) this.returnInflater();
-        done(null, output);
+        finished(null, begun === null ? output : Buffer.concat([...begun.parts, output!], begun.total + output!.length));
       });
     });
+  }
+
+  /**
+   * Deflates a whole message on the main thread when that is cheaper than
+   * the thread pool (at most 64 KiB, no job of this connection queued or
+   * running); null when not, and the caller uses compress(). See zlib-sync.ts.
+   */
+  compressSync(data: Buffer): Buffer | null {
+    if (this.closed || this.deflates > 0 || this.fragmentOpen || data.length > SYNC_DEFLATE_MAX) return null;
+    const stream = this.deflater ?? (this.deflater = this.takeDeflater());
+    if (!canRunSync(stream)) return null;
+    let output: Buffer;
+    try {
+      output = joined(flushSync(stream, [data], Infinity));
+    } catch {
+      // Deflating our own bytes does not fail; if zlib does, the thread pool gets its turn.
+      this.dropDeflater();
+      return null;
+    }
+    if (this.params.sendNoContextTakeover) this.returnDeflater();
+    // 7.2.1: the sync flush's empty block is implied on the wire.
+    return output.subarray(0, output.length - TRAILER.length);
+  }
+
+  /**
+   * Inflates a message on the main thread, for at most 64 KiB of input and
+   * 1 MiB of output (a millisecond or two of zlib). Returns the message, or
+   * null: not taken (too large, a job of this connection queued), or begun
+   * here and to be finished by decompress() with the same `data`, on the
+   * thread pool, from where it stopped. Throws the ProtocolError (1007,
+   * 1009) of a bad message.
+   */
+  decompressSync(data: Buffer): Buffer | null {
+    if (this.closed || this.inflates > 0 || data.length > SYNC_INFLATE_INPUT_MAX) return null;
+    const stream = this.inflater ?? (this.inflater = this.takeInflater());
+    if (!canRunSync(stream)) return null;
+    let flush: SyncFlush;
+    try {
+      flush = flushSync(stream, [data, TRAILER], SYNC_INFLATE_OUTPUT_MAX);
+    } catch (error) {
+      this.dropInflater();
+      throw inflateError(error as Error);
+    }
+    if (flush.total > this.maxPayload) {
+      this.dropInflater();
+      throw tooBig(this.maxPayload);
+    }
+    if (!flush.complete) {
+      this.begun = { data, flush };
+      this.inflates++;
+      return null;
+    }
+    if (this.params.receiveNoContextTakeover) this.returnInflater();
+    return joined(flush);
+  }
+
+  /**
+   * Whether a received message can be inflated as a stream of its own: only
+   * without context takeover on our receiving side, where each message
+   * starts from a fresh inflater (with takeover, messages share one zlib
+   * context in order, so they are inflated whole).
+   */
+  get canInflateStreams(): boolean {
+    return this.params.receiveNoContextTakeover && !this.closed;
+  }
+
+  /**
+   * An inflater for one streamed message, from the pool; it is paced by the
+   * message's reader (zlib's own backpressure), not by the job slots, which
+   * a slow reader would otherwise hold for as long as it reads.
+   */
+  takeStreamInflater(): zlib.InflateRaw {
+    return this.takeInflater();
+  }
+
+  /**
+   * A streamed message's inflater, done: freed, not pooled (its reader may
+   * have left it paused, which a pooled job would inherit).
+   */
+  releaseStreamInflater(stream: zlib.InflateRaw): void {
+    discard(stream);
   }
 
   /** Runs `job` once a slot is free, unless the connection closed while it waited. */
@@ -300,6 +412,7 @@ export class MessageCompressor {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.begun = null;
     this.abortDeflate?.(closedError());
     this.abortInflate?.(closedError());
     this.dropDeflater();

@@ -15,6 +15,8 @@ import { isValidUtf8 } from './protocol/utf8.ts';
 
 export interface IncomingTarget {
   deliver(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void;
+  /** A streamed message's stream, handed on in its turn (its bytes go into it meanwhile). */
+  deliverStream(stream: object, isBinary: boolean): void;
   deliverPing(data: Buffer): void;
   deliverPong(data: Buffer): void;
   /** Inflates one message (permessage-deflate). */
@@ -25,9 +27,12 @@ export interface IncomingTarget {
   incomingIdle(): void;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 const MESSAGE = 0;
 const PING = 1;
 const PONG = 2;
+const STREAM = 3;
 
 interface IncomingItem {
   kind: number;
@@ -35,6 +40,7 @@ interface IncomingItem {
   isBinary: boolean;
   compressed: boolean;
   fragments: Buffer[] | null;
+  stream?: object;
 }
 
 export class IncomingQueue {
@@ -57,6 +63,10 @@ export class IncomingQueue {
 
   pushMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
     this.push({ kind: MESSAGE, data, isBinary, compressed, fragments });
+  }
+
+  pushStream(stream: object, isBinary: boolean): void {
+    this.push({ kind: STREAM, data: EMPTY, isBinary, compressed: false, fragments: null, stream });
   }
 
   pushPing(data: Buffer): void {
@@ -116,6 +126,7 @@ export class IncomingQueue {
       this.head++;
       delivered++;
       if (item.kind === MESSAGE) this.target.deliver(item.data, item.isBinary, item.fragments);
+      else if (item.kind === STREAM) this.target.deliverStream(item.stream!, item.isBinary);
       else if (item.kind === PING) this.target.deliverPing(item.data);
       else this.target.deliverPong(item.data);
     }

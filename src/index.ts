@@ -6,6 +6,7 @@
 import { WebSocket as WebSocketClass } from './websocket.ts';
 import { WebSocketServer, prepareMessage } from './server.ts';
 import { createWebSocketStream } from './streams/duplex.ts';
+import { WebSocketStream, WebSocketStreamError } from './streams/websocket-stream.ts';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent } from './events.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
 import { WebSocketError, ProtocolError } from './protocol/errors.ts';
@@ -13,11 +14,13 @@ import { CloseCode, isValidCloseCode } from './protocol/close.ts';
 import { Protocol } from './protocol/protocol.ts';
 import { InProcessBus } from './adapters/in-process.ts';
 
-export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage, InProcessBus };
+export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage, WebSocketStream, WebSocketStreamError, InProcessBus };
 export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
 export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
-export type { RawData, SendData, SendOptions } from './websocket.ts';
+export type { MessagesOptions, RawData, SendData, SendOptions } from './websocket.ts';
+export type { ReceivedMessage } from './streams/reader.ts';
+export type { WebSocketCloseInfo, WebSocketOpenInfo, WebSocketStreamOptions } from './streams/websocket-stream.ts';
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
 export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options.ts';
@@ -33,7 +36,7 @@ const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSock
 // (`require('netws').CloseCode`); not enumerable, so Object.keys() of the
 // class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
 const netwsStatics = {
-  prepareMessage, PreparedMessage, CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent,
+  prepareMessage, PreparedMessage, WebSocketStream, WebSocketStreamError, CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent,
   WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol, InProcessBus,
 };
 for (const [statics, enumerable] of [[wsStatics, true], [netwsStatics, false]] as const) {
@@ -53,6 +56,13 @@ declare namespace WebSocket {
   export type WebSocketServer = import('./server.ts').WebSocketServer;
   export type WebSocket = WebSocketClass;
   export type PreparedMessage = import('./protocol/prepared.ts').PreparedMessage;
+  export type WebSocketStream = import('./streams/websocket-stream.ts').WebSocketStream;
+  export type WebSocketStreamError = import('./streams/websocket-stream.ts').WebSocketStreamError;
+  export type WebSocketStreamOptions = import('./streams/websocket-stream.ts').WebSocketStreamOptions;
+  export type WebSocketOpenInfo = import('./streams/websocket-stream.ts').WebSocketOpenInfo;
+  export type WebSocketCloseInfo = import('./streams/websocket-stream.ts').WebSocketCloseInfo;
+  export type MessagesOptions = import('./websocket.ts').MessagesOptions;
+  export type ReceivedMessage<Data = unknown> = import('./streams/reader.ts').ReceivedMessage<Data>;
   export type CloseEvent = import('./events.ts').CloseEvent;
   export type ErrorEvent = import('./events.ts').ErrorEvent;
   export type MessageEvent = import('./events.ts').MessageEvent;

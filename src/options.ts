@@ -42,6 +42,19 @@ export const DEFAULT_MAX_BUFFERED_CHUNKS = 262_144;
  */
 export const DEFAULT_MAX_PENDING_AUTO_PONGS = 128;
 export const DEFAULT_MAX_REDIRECTS = 10;
+/**
+ * Bytes past which send() returns false and the message iterator stops
+ * reading: Node 22's stream default, large enough that a 16 KiB socket
+ * write never waits on it, small next to maxBufferedAmount.
+ */
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/**
+ * Largest message received as a stream (`ws.messages({ stream: true })`):
+ * nothing of it is held, so memory does not bound it, only what a reader
+ * may be made to write somewhere; a default that careless code cannot
+ * leave open-ended.
+ */
+export const DEFAULT_MAX_STREAM_PAYLOAD = 4 * 1024 * 1024 * 1024;
 
 /**
  * The largest message a Buffer can hold: "no limit" (0, as in ws) still
@@ -63,6 +76,20 @@ export interface ConnectionOptions {
   maxBufferedAmount?: number;
   /** Automatic pongs not yet written; default 128; 0 for no limit. More → close 1008. */
   maxPendingAutoPongs?: number;
+  /**
+   * Bytes of flow control, as in Node streams; default 64 KiB. Sending:
+   * send() returns false once `bufferedAmount` reaches it, and 'drain'
+   * follows when everything was handed to the kernel. Receiving: messages
+   * an iterator or a WebSocketStream has not pulled stay within it (the
+   * socket is not read past it). `maxBufferedAmount` stays the hard cap.
+   */
+  highWaterMark?: number;
+  /**
+   * Largest message received as a stream (`ws.messages({ stream: true })`),
+   * inflated size with compression; default 4 GiB; 0 for no limit (2^53 - 1).
+   * More → close 1009. `maxPayload` applies to messages received whole.
+   */
+  maxStreamPayload?: number;
   /** Ping every `interval` ms, destroy the connection if silent for `timeout` ms; default off. */
   heartbeat?: HeartbeatOptions;
   /** Answer pings with pongs automatically; default true. */
@@ -91,6 +118,8 @@ export interface ResolvedConnectionOptions {
   maxBufferedChunks: number;
   maxBufferedAmount: number;
   maxPendingAutoPongs: number;
+  highWaterMark: number;
+  maxStreamPayload: number;
   heartbeat: HeartbeatOptions | null;
   autoPong: boolean;
   allowSynchronousEvents: boolean;
@@ -190,6 +219,8 @@ export function resolveConnectionOptions(options: ConnectionOptions): ResolvedCo
     // 0 is "no limit" here too, and stays 0: the check is skipped.
     maxBufferedAmount: numberOption(raw, 'maxBufferedAmount', DEFAULT_MAX_BUFFERED_AMOUNT, { min: 0 }),
     maxPendingAutoPongs: limitOption(raw, 'maxPendingAutoPongs', DEFAULT_MAX_PENDING_AUTO_PONGS, Number.MAX_SAFE_INTEGER),
+    highWaterMark: numberOption(raw, 'highWaterMark', DEFAULT_HIGH_WATER_MARK, { min: 0 }),
+    maxStreamPayload: limitOption(raw, 'maxStreamPayload', DEFAULT_MAX_STREAM_PAYLOAD, Number.MAX_SAFE_INTEGER),
     heartbeat,
     autoPong: booleanOption(raw, 'autoPong', true),
     allowSynchronousEvents: booleanOption(raw, 'allowSynchronousEvents', true),

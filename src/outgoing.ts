@@ -8,10 +8,18 @@
  * The queue counts the bytes it holds (they are part of bufferedAmount and
  * of the maxBufferedAmount cap) and, when the connection ends, fails every
  * send still in it through its callback.
+ *
+ * A streamed message (sendStream()) is one item that stays at the head
+ * while its source is read: a chunk is read only when the socket holds less
+ * than the high-water mark (else once the last fragment was handed to the
+ * kernel), and goes out as a fragment, deflated in the same context as the
+ * message's other fragments. Sends and the close frame made meanwhile wait
+ * behind it, so no other message can land inside it.
  */
 
 import type { MessageCompressor } from './compression.ts';
 import type { WriteCallback } from './protocol/protocol.ts';
+import type { ChunkSource } from './streams/source.ts';
 
 /** What the queue hands on, in order, once an item is ready. */
 export interface OutgoingTarget {
@@ -29,6 +37,10 @@ export interface OutgoingTarget {
   blobUnreadable(error: Error): void;
   /** A send failed before reaching the wire (zlib error, connection closed). */
   rejectSend(callback: WriteCallback | undefined, error?: Error): void;
+  /** Whether the socket holds less than the high-water mark: a streamed message may read its next chunk. */
+  streamHasRoom(): boolean;
+  /** A streamed message's source failed after some of it was sent: the message cannot be finished. */
+  streamFailed(error: Error): void;
 }
 
 const MESSAGE = 0;
@@ -36,6 +48,11 @@ const FRAME = 1;
 const CLOSE = 2;
 const CLOSE_ECHO = 3;
 const CONTROL = 4;
+const STREAM = 5;
+
+const EMPTY = Buffer.alloc(0);
+
+function ignore(): void {}
 
 class OutgoingItem {
   kind: number;
@@ -56,6 +73,13 @@ class OutgoingItem {
   closeReason: string | Uint8Array | undefined = undefined;
   /** A CONTROL item's opcode (ping or pong). */
   opcode = 0;
+  /** A STREAM item's chunks, its fragments deflated, and how far it got. */
+  source: ChunkSource | null = null;
+  deflateFragments = false;
+  started = false;
+  finished = false;
+  /** A fragment went out past the high-water mark: the next chunk is read once it was written. */
+  waitingForWrite = false;
 
   constructor(kind: number, data: Buffer | Blob | null, size: number, callback: WriteCallback | undefined) {
     this.kind = kind;
@@ -86,6 +110,12 @@ export class OutgoingQueue {
     return this.head === this.items.length;
   }
 
+  /** A streamed message is going out: some of its fragments are on the wire. */
+  get streaming(): boolean {
+    const item = this.items[this.head];
+    return item !== undefined && item.kind === STREAM && item.started && !item.finished;
+  }
+
   /** Queues a message or fragment; `data` may be a Blob still to be read. */
   pushMessage(data: Buffer | Blob, isBinary: boolean, fin: boolean, compress: boolean, callback: WriteCallback | undefined): void {
     const item = new OutgoingItem(MESSAGE, data, data instanceof Blob ? data.size : data.length, callback);
@@ -101,6 +131,18 @@ export class OutgoingQueue {
     for (const buffer of frame) size += buffer.length;
     const item = new OutgoingItem(FRAME, null, size, callback);
     item.frame = frame;
+    this.push(item);
+  }
+
+  /**
+   * Queues a message read from `source` as it goes out; `callback` runs once
+   * its last frame was handed to the kernel, or with the error that ended it.
+   */
+  pushStream(source: ChunkSource, isBinary: boolean, deflate: boolean, callback: WriteCallback): void {
+    const item = new OutgoingItem(STREAM, null, 0, callback);
+    item.source = source;
+    item.isBinary = isBinary;
+    item.deflateFragments = deflate;
     this.push(item);
   }
 
@@ -132,7 +174,13 @@ export class OutgoingQueue {
     this.head = 0;
     this.bytes = 0;
     for (let i = head; i < items.length; i++) {
-      if (items[i].kind !== CLOSE && items[i].kind !== CLOSE_ECHO) this.target.rejectSend(items[i].callback, error);
+      const item = items[i];
+      if (item.kind === STREAM) {
+        if (item.finished) continue;
+        item.finished = true;
+        void item.source!.return().catch(ignore);
+      }
+      if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.target.rejectSend(item.callback, error);
     }
   }
 
@@ -168,6 +216,10 @@ export class OutgoingQueue {
     while (!this.dropped && this.head < this.items.length) {
       const item = this.items[this.head];
       if (item.busy) return;
+      if (item.kind === STREAM) {
+        this.readChunk(item);
+        return;
+      }
       if (item.data instanceof Blob) {
         this.readBlob(item, item.data);
         continue;
@@ -210,6 +262,89 @@ export class OutgoingQueue {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** Reads a streamed message's next chunk (the item stays busy at the head until its last frame). */
+  private readChunk(item: OutgoingItem): void {
+    item.busy = true;
+    item.source!.next().then(
+      (result) => {
+        if (this.dropped) return;
+        if (result.done) this.sendFragment(item, EMPTY, true);
+        else if (result.value.length > 0) this.sendFragment(item, result.value, false);
+        else this.readChunk(item);
+      },
+      (error: unknown) => {
+        if (!this.dropped) this.failStream(item, error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  /**
+   * Sends one chunk as a fragment; the last one is empty with FIN set (the
+   * message's length is not known until the source ends), and with
+   * compression it carries the end of the deflate stream.
+   */
+  private sendFragment(item: OutgoingItem, chunk: Buffer, fin: boolean): void {
+    if (!item.deflateFragments) {
+      this.transmitFragment(item, chunk, fin);
+      return;
+    }
+    // Counted while zlib has it: part of bufferedAmount, as any message waiting for zlib.
+    this.bytes += chunk.length;
+    this.compressor!.compress(chunk, fin, (error, output) => {
+      if (this.dropped) return;
+      this.bytes -= chunk.length;
+      if (error !== null) this.failStream(item, error);
+      else this.transmitFragment(item, output!, fin);
+    });
+  }
+
+  private transmitFragment(item: OutgoingItem, data: Buffer, fin: boolean): void {
+    item.started = true;
+    this.target.transmit(data, item.isBinary, fin, item.deflateFragments, (error) => this.fragmentWritten(item, fin, error));
+    if (fin || item.finished) return;
+    // Room left: read on now; else the fragment's write callback reads the next chunk.
+    if (this.target.streamHasRoom()) this.readChunk(item);
+    else item.waitingForWrite = true;
+  }
+
+  private fragmentWritten(item: OutgoingItem, fin: boolean, error: Error | null | undefined): void {
+    if (this.dropped || item.finished) return;
+    if (error) {
+      this.failStream(item, error);
+    } else if (fin) {
+      this.finishStream(item);
+      item.callback!();
+    } else if (item.waitingForWrite) {
+      item.waitingForWrite = false;
+      this.readChunk(item);
+    }
+  }
+
+  /** The streamed message is done (or failed before its first fragment): the items behind it go on. */
+  private finishStream(item: OutgoingItem): void {
+    item.finished = true;
+    item.busy = false;
+    this.shift();
+    this.pump();
+  }
+
+  private failStream(item: OutgoingItem, error: Error): void {
+    if (item.finished) return;
+    void item.source!.return().catch(ignore);
+    if (!item.started) {
+      // Nothing of it was sent: the message simply never was.
+      this.finishStream(item);
+      item.callback!(error);
+      return;
+    }
+    // Half a message is on the wire and cannot be finished; anything sent
+    // after it would land inside it. The connection fails instead.
+    item.finished = true;
+    this.drop();
+    item.callback!(error);
+    this.target.streamFailed(error);
   }
 
   private readBlob(item: OutgoingItem, blob: Blob): void {

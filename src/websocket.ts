@@ -12,19 +12,29 @@
 
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, type BinaryType } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client.ts';
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { IncomingQueue, type IncomingTarget } from './incoming.ts';
-import { resolveConnectionOptions, type ClientOptions, type ResolvedConnectionOptions } from './options.ts';
+import {
+  DEFAULT_HIGH_WATER_MARK,
+  numberOption,
+  resolveConnectionOptions,
+  type ClientOptions,
+  type ResolvedConnectionOptions,
+} from './options.ts';
 import { OutgoingQueue, type OutgoingTarget } from './outgoing.ts';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError, WebSocketError } from './protocol/errors.ts';
 import { Opcode } from './protocol/frame.ts';
 import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type ProtocolHandler, type WriteCallback } from './protocol/protocol.ts';
+import { isValidUtf8 } from './protocol/utf8.ts';
+import { MessageReader, type ReaderOwner, type ReceivedMessage } from './streams/reader.ts';
+import { chunkSource, type MessageSource } from './streams/source.ts';
+import { MessageStream, type MessageStreamOwner } from './streams/message-stream.ts';
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -91,7 +101,53 @@ export const kOnClosed = Symbol('netws.onClosed');
 
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
+/** inflateNow(): the message failed the connection. */
+const FAILED = Symbol('netws.failed');
 const EMPTY = Buffer.alloc(0);
+
+/** Options of `ws.sendStream()`. */
+export interface SendStreamOptions {
+  /** Send as a binary message; default true (false: text, whose UTF-8 the peer checks across the chunks). */
+  binary?: boolean;
+  /** False to send the message uncompressed when permessage-deflate is on. */
+  compress?: boolean;
+}
+
+/** Options of `ws.messages()`. */
+export interface MessagesOptions {
+  /** Bytes of unpulled messages past which the socket is not read; default the connection's `highWaterMark`. */
+  highWaterMark?: number;
+  /**
+   * Yield each message as it begins, its `data` a Readable of its bytes as
+   * they arrive (never assembled): for messages bigger than memory. Limited
+   * by `maxStreamPayload`, not `maxPayload`; 'message' events are not
+   * emitted for them.
+   */
+  stream?: boolean;
+}
+
+/**
+ * Flow-control state a connection needs only once it is used: made on the
+ * first send() that returns false, drained() or iterator, so an idle
+ * connection carries one null field for all of it.
+ */
+class FlowState {
+  /** send() returned false: 'drain' is due once everything buffered was handed to the kernel. */
+  needDrain = false;
+  /** An empty write is in the socket: its callback runs once what was written before it left. */
+  watchingDrain = false;
+  drainWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
+  reader: MessageReader | null = null;
+  /** The streamed message being received (messages({ stream: true })). */
+  incomingStream: MessageStream | null = null;
+  /** The error the connection failed with, for an iterator to throw. */
+  error: Error | null = null;
+  readonly onFlushed: () => void;
+
+  constructor(ws: WebSocket) {
+    this.onFlushed = () => ws.onFlushed();
+  }
+}
 
 function notOpenError(state: number): WebSocketError {
   return new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
@@ -155,6 +211,18 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
     this.ws.receive(data, isBinary, compressed, fragments);
   }
 
+  onMessageStart(isBinary: boolean, compressed: boolean): void {
+    this.ws.receiveStreamStart(isBinary, compressed);
+  }
+
+  onMessageData(piece: Buffer): void {
+    this.ws.receiveStreamData(piece);
+  }
+
+  onMessageEnd(): void {
+    this.ws.receiveStreamEnd();
+  }
+
   onPing(data: Buffer): void {
     this.ws.receivePing(data);
   }
@@ -203,8 +271,20 @@ class ConnectionHandler implements ProtocolHandler, OutgoingTarget, IncomingTarg
     this.ws.rejectSend(callback, error);
   }
 
+  streamHasRoom(): boolean {
+    return this.ws.streamHasRoom();
+  }
+
+  streamFailed(error: Error): void {
+    this.ws.streamFailed(error);
+  }
+
   deliver(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
     this.ws.emitMessage(data, isBinary, fragments);
+  }
+
+  deliverStream(stream: object, isBinary: boolean): void {
+    this.ws.deliverStream(stream as MessageStream, isBinary);
   }
 
   deliverPing(data: Buffer): void {
@@ -299,6 +379,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   private heldForMessageEnd: HeldMessage[] | null = null;
   private heldBytes = 0;
+  private flow: FlowState | null = null;
 
   /**
    * Opens a client connection to `address` (ws:, wss:, http:, https: or
@@ -398,9 +479,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /**
    * Sends a message. Throws while CONNECTING (as browsers and ws do); once
-   * closing, nothing is sent and the callback gets an error.
+   * closing, nothing is sent and the callback gets an error. Returns false
+   * when `bufferedAmount` has reached `highWaterMark` (or nothing was sent):
+   * Node's write() convention; 'drain' follows once it is all handed to the
+   * kernel. ws returns undefined, which no caller can have relied on.
    */
-  send(data: SendData | number, options?: SendOptions | WriteCallback, callback?: WriteCallback): void {
+  send(data: SendData | number, options?: SendOptions | WriteCallback, callback?: WriteCallback): boolean {
     if (typeof options === 'function') {
       callback = options;
       options = undefined;
@@ -409,8 +493,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.state !== OPEN) {
       this.bufferedAfterClose += dataLength(data);
       this.rejectSend(callback);
-      return;
+      return false;
     }
+    this.sendMessage(data, options, callback);
+    return this.state === OPEN && this.hasRoom();
+  }
+
+  private sendMessage(data: SendData | number, options: SendOptions | undefined, callback: WriteCallback | undefined): void {
     const isBlob = data instanceof Blob;
     const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob>);
     // Numbers are sent as their decimal text, as ws does.
@@ -444,11 +533,235 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.fragmentsCompressed = fin ? null : compress;
     }
     const queue = this.outgoingQueue();
-    if (!compress && !isBlob && queue.isEmpty) {
-      this.transmit(payload as Buffer, binary, fin, callback, false);
-      return;
+    if (!isBlob && queue.isEmpty) {
+      if (!compress) {
+        this.transmit(payload as Buffer, binary, fin, callback, false);
+        return;
+      }
+      // A small whole message is deflated here, on the main thread (zlib-sync.ts).
+      const deflated = fin ? this.compressor!.compressSync(payload as Buffer) : null;
+      if (deflated !== null) {
+        this.transmit(deflated, binary, true, callback, true);
+        return;
+      }
     }
     queue.pushMessage(payload, binary, fin, compress, callback);
+  }
+
+  /**
+   * Sends one message read from `source` (a Node Readable, a web
+   * ReadableStream, or an async or plain iterable of Buffers, typed arrays,
+   * ArrayBuffers or strings) as fragments, each chunk one frame, read only
+   * as fast as the socket drains: a chunk is read while the socket holds
+   * less than `highWaterMark`, else once the previous one was handed to the
+   * kernel, so a message bigger than memory never sits in it. The message
+   * keeps its place among sends: later sends and close() wait for it. With
+   * permessage-deflate the fragments are deflated in one context.
+   * Resolves once the last frame was handed to the kernel. Rejects if the
+   * connection is not open or closes first (the source is then destroyed or
+   * cancelled), or with the source's error: before any of it was sent the
+   * message is simply not sent; after, the connection is closed with 1011,
+   * since the message cannot be finished.
+   */
+  sendStream(source: MessageSource, options?: SendStreamOptions): Promise<void> {
+    let chunks;
+    try {
+      chunks = chunkSource(source);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.state !== OPEN) {
+      void chunks.return().catch(() => {});
+      return Promise.reject(notOpenError(this.state));
+    }
+    const binary = options?.binary ?? true;
+    let deflate = false;
+    if (this.compressor !== null) {
+      // A message left open by send(..., { fin: false }) continues here, compressed as it began.
+      deflate = this.fragmentsCompressed ?? options?.compress !== false;
+      this.fragmentsCompressed = null;
+    }
+    return new Promise((resolve, reject) => {
+      this.outgoingQueue().pushStream(chunks, binary, deflate, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** @internal Whether a streamed message may read its next chunk: the socket holds less than highWaterMark. */
+  streamHasRoom(): boolean {
+    const socket = this.socket!;
+    // A socket that can take no more (destroyed, ended) has no room: the fragment's failed write ends the message.
+    return socket.writable && !this.connection!.closeSent && socket.writableLength < this.options!.highWaterMark;
+  }
+
+  /** @internal A streamed message failed midway: close with 1011 at once (nothing else can follow half a message). */
+  streamFailed(_error: Error): void {
+    if (this.state === CLOSED) return;
+    if (this.state === OPEN) {
+      this.state = CLOSING;
+      this.armCloseTimer();
+    }
+    const connection = this.connection!;
+    if (!connection.closeSent) connection.close(CloseCode.InternalError, 'Message source failed');
+    if (connection.closeReceived) this.socket!.end();
+  }
+
+  /**
+   * Resolves once there is room to send: at once while `bufferedAmount` is
+   * below `highWaterMark`, else when 'drain' comes. Rejects if the
+   * connection closes first (or is already closing), so a producer's loop
+   * of `send()` and `await ws.drained()` ends with the connection.
+   */
+  drained(): Promise<void> {
+    if (this.state === CLOSING || this.state === CLOSED) return Promise.reject(notOpenError(this.state));
+    if (this.bufferedAmount < this.highWaterMark) return Promise.resolve();
+    const flow = this.flowState();
+    flow.needDrain = true;
+    this.watchDrain();
+    return new Promise((resolve, reject) => flow.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** The connection's `highWaterMark` (bytes). */
+  get highWaterMark(): number {
+    return this.options?.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  }
+
+  /**
+   * The received messages as an async iterator: `for await (const { data,
+   * isBinary } of ws.messages())`, `data` shaped as 'message' events give
+   * it ('message' listeners still get every message). Messages not pulled
+   * yet stay within `highWaterMark` bytes: past it the socket is not read,
+   * so TCP pushes back on the peer. The iteration ends after a clean close
+   * and throws after an unclean one (the connection's error, or a
+   * WS_ERR_CLOSED_ABNORMALLY WebSocketError); `break` leaves the connection
+   * open. One reader at a time (an iterator or a WebSocketStream).
+   */
+  messages(options: MessagesOptions & { stream: true }): AsyncIterableIterator<ReceivedMessage<Readable>>;
+  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage<RawData>>;
+  messages(options?: MessagesOptions): AsyncIterableIterator<ReceivedMessage<RawData | Readable>> {
+    const streamMode = options?.stream === true;
+    const highWaterMark =
+      options?.highWaterMark === undefined
+        ? this.highWaterMark
+        : numberOption(options as Record<string, unknown>, 'highWaterMark', 0, { min: 0 });
+    const flow = this.flowState();
+    if (flow.reader !== null) {
+      throw new WebSocketError('WS_ERR_ALREADY_READING', 'The connection already has a reader (an iterator or a WebSocketStream)');
+    }
+    const reader = new MessageReader(this as ReaderOwner, highWaterMark, streamMode);
+    if (this.state === CLOSED) {
+      const { wasClean, code } = this.closeOutcome();
+      reader.end(wasClean ? null : this.closeError(code));
+    } else {
+      flow.reader = reader;
+      if (streamMode) this.updateStreaming();
+    }
+    return reader as AsyncIterableIterator<ReceivedMessage<RawData | Readable>>;
+  }
+
+  /** Tells the parser whether messages that begin from now on are streamed (a stream-mode reader is there). */
+  private updateStreaming(): void {
+    const on = this.flow?.reader?.streamMode ?? false;
+    this.connection?.streamMessages(on, on && (this.compressor?.canInflateStreams ?? false));
+  }
+
+  /** @internal A streamed message begins: its stream goes to the reader at once. */
+  receiveStreamStart(isBinary: boolean, compressed: boolean): void {
+    const flow = this.flow!;
+    const stream = new MessageStream(this as MessageStreamOwner, {
+      highWaterMark: flow.reader?.highWaterMark ?? this.highWaterMark,
+      compressor: compressed ? this.compressor : null,
+      maxStreamPayload: this.options!.maxStreamPayload,
+      validateText: !isBinary && !this.options!.skipUTF8Validation,
+    });
+    flow.incomingStream = stream;
+    // Behind messages still being inflated, it waits for its turn.
+    if (this.incoming !== null) this.incoming.pushStream(stream, isBinary);
+    else this.deliverStream(stream, isBinary);
+  }
+
+  /** @internal A streamed message's turn: to the reader, or dropped if the reader has let go. */
+  deliverStream(stream: MessageStream, isBinary: boolean): void {
+    const reader = this.flow!.reader;
+    if (reader === null || !reader.streamMode) stream.destroy();
+    else reader.push(stream, isBinary);
+    this.updateReading();
+  }
+
+  /** @internal */
+  receiveStreamData(piece: Buffer): void {
+    const stream = this.flow!.incomingStream!;
+    stream.receive(piece);
+    if (stream.full) this.updateReading();
+  }
+
+  /** @internal */
+  receiveStreamEnd(): void {
+    const flow = this.flow!;
+    flow.incomingStream!.receiveEnd();
+    flow.incomingStream = null;
+  }
+
+  /** @internal A streamed message could not be inflated, or its text is not UTF-8. */
+  messageStreamFailed(error: ProtocolError): void {
+    if (this.state === OPEN || this.state === CLOSING) this.connection!.fail(error);
+  }
+
+  /** `for await (const { data, isBinary } of ws)`: see messages(). */
+  [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedMessage<RawData>> {
+    return this.messages();
+  }
+
+  /** @internal A reader is done with the connection. */
+  readerDetached(reader: MessageReader): void {
+    if (this.flow?.reader !== reader) return;
+    this.flow.reader = null;
+    if (reader.streamMode) {
+      this.updateStreaming();
+      // A message half received goes nowhere now: its stream is dropped, the rest of it skipped.
+      this.flow.incomingStream?.destroy();
+    }
+    this.updateReading();
+  }
+
+  private flowState(): FlowState {
+    return this.flow ?? (this.flow = new FlowState(this));
+  }
+
+  /** Whether bufferedAmount is below highWaterMark; if not, 'drain' is due. */
+  private hasRoom(): boolean {
+    if (this.bufferedAmount < this.options!.highWaterMark) return true;
+    this.flowState().needDrain = true;
+    this.watchDrain();
+    return false;
+  }
+
+  /**
+   * Learns when the socket has handed everything written so far to the
+   * kernel: an empty write's callback runs then (writes complete in order).
+   * The socket's own 'drain' would not do: it comes only past the socket's
+   * high-water mark, which is not ours.
+   */
+  private watchDrain(): void {
+    const flow = this.flow!;
+    const socket = this.socket;
+    if (flow.watchingDrain || socket === null || !socket.writable) return;
+    flow.watchingDrain = true;
+    socket.write(EMPTY, flow.onFlushed);
+  }
+
+  /** @internal The socket flushed what was written before the last watchDrain(). */
+  onFlushed(): void {
+    const flow = this.flow!;
+    flow.watchingDrain = false;
+    if (!flow.needDrain || this.state === CLOSED) return;
+    if (this.bufferedAmount === 0) {
+      flow.needDrain = false;
+      for (const waiter of flow.drainWaiters.splice(0)) waiter.resolve();
+      this.emit('drain');
+      return;
+    }
+    // What is left waits in the outgoing queue (zlib, a Blob): its next write watches again.
+    if (this.socket!.writableLength > 0) this.watchDrain();
   }
 
   /** Sends a ping (payload at most 125 bytes). ws's `mask` argument is accepted and ignored; `ping(cb)` works. */
@@ -541,9 +854,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
         skipUTF8Validation: options.skipUTF8Validation,
         autoPong: options.autoPong,
         generateMask: options.generateMask,
+        maxStreamPayload: options.maxStreamPayload,
       },
       handlers,
     );
+    if (this.flow?.reader?.streamMode) this.updateStreaming();
     if (this.binaryTypeValue === 'fragments') this.connection.keepFragments = true;
     this.state = OPEN;
     if (options.heartbeat !== null) {
@@ -629,6 +944,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private emitError(error: Error): void {
     if (this.errorEmitted) return;
     this.errorEmitted = true;
+    if (this.flow !== null) this.flow.error = error;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
@@ -661,6 +977,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       socket.write(payload, callback);
       socket.uncork();
     }
+    // A frame that waited in the outgoing queue while 'drain' is due: its flush is watched too.
+    if (this.flow !== null && this.flow.needDrain) this.watchDrain();
   }
 
   /** @internal Frames and writes one message or fragment through the protocol. */
@@ -774,11 +1092,36 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal A message from the protocol: now, or behind messages still being inflated. */
   receive(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
-    if (!compressed && this.incoming === null && this.options!.allowSynchronousEvents) {
-      this.emitMessage(data, isBinary, fragments);
-      return;
+    if (this.incoming === null && this.options!.allowSynchronousEvents) {
+      if (!compressed) {
+        this.emitMessage(data, isBinary, fragments);
+        return;
+      }
+      // A small compressed message is inflated here, on the main thread (zlib-sync.ts).
+      const inflated = this.inflateNow(data, isBinary);
+      if (inflated !== null) {
+        if (inflated !== FAILED) this.emitMessage(inflated, isBinary, null);
+        return;
+      }
     }
     this.incomingQueue().pushMessage(data, isBinary, compressed, fragments);
+  }
+
+  /** Inflates on the main thread when the compressor takes it; FAILED once the connection was failed for it. */
+  private inflateNow(data: Buffer, isBinary: boolean): Buffer | typeof FAILED | null {
+    let inflated: Buffer | null;
+    try {
+      inflated = this.compressor!.decompressSync(data);
+    } catch (error) {
+      this.connection!.fail(error as ProtocolError);
+      return FAILED;
+    }
+    if (inflated === null) return null;
+    if (!isBinary && !this.options!.skipUTF8Validation && !isValidUtf8(inflated)) {
+      this.connection!.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload));
+      return FAILED;
+    }
+    return inflated;
   }
 
   /** @internal */
@@ -819,11 +1162,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal Emits one message with its data shaped by binaryType. */
   emitMessage(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void {
-    if (!isBinary) {
-      this.emit('message', data, false);
+    const reader = this.flow?.reader;
+    if (reader?.streamMode) {
+      // Received whole (a compressed message with context takeover): a stream of one chunk, like the others.
+      const whole = fragments === null ? data : Buffer.concat(fragments);
+      reader.push(Readable.from([whole], { objectMode: false }), isBinary);
+      if (reader.full) this.updateReading();
       return;
     }
-    this.emit('message', binaryMessageData(data, fragments, this.binaryTypeValue), true);
+    const shaped = isBinary ? binaryMessageData(data, fragments, this.binaryTypeValue) : data;
+    if (reader) {
+      // Before the listeners: one that throws must not cost the iterator its message.
+      reader.push(shaped, isBinary);
+      if (reader.full) this.updateReading();
+    }
+    this.emit('message', shaped, isBinary);
   }
 
   /** @internal Inflates a message for the incoming queue; text is checked once inflated. */
@@ -836,11 +1189,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.connection!.fail(error);
   }
 
-  /** Whether the socket should flow: not while the user paused, nor while received messages wait. */
-  private updateReading(): void {
+  /**
+   * @internal Whether the socket should flow: not while the user paused, nor
+   * while received messages wait for zlib or their turn, nor while a reader
+   * holds its high-water mark of unpulled messages. Only the first is
+   * `isPaused`.
+   */
+  updateReading(): void {
     const socket = this.socket;
     if (socket === null) return;
-    if (this.userPaused || this.incoming !== null) {
+    const flow = this.flow;
+    if (this.userPaused || this.incoming !== null || (flow !== null && (flow.reader?.full || flow.incomingStream?.full))) {
       socket.pause();
       this.heartbeat?.suspend();
     } else {
@@ -851,7 +1210,6 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private onSocketDrain(): void {
     this.pendingPongs = 0;
-    this.emit('drain');
   }
 
   /** Past maxBufferedAmount the connection fails (1008) and this send is refused; true then. */
@@ -895,7 +1253,13 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
     this.state = CLOSING;
     this.armCloseTimer();
-    if (this.connection!.closeEchoPending) {
+    if (this.connection!.closeEchoPending && this.outgoing!.streaming) {
+      // The peer is gone midway through a streamed message, which could take
+      // any time to finish: it fails (with what waits behind it), and the
+      // answer goes now (a close frame may interrupt a fragmented message, 5.4).
+      this.outgoing!.drop(new WebSocketError('WS_ERR_PEER_CLOSED', 'The peer closed the connection during a streamed message'));
+      this.sendCloseEcho();
+    } else if (this.connection!.closeEchoPending) {
       // Messages sent before the peer's close frame arrived still go out, then our answer.
       this.outgoing!.pushCloseEcho();
     } else if (this.isServer) {
@@ -965,12 +1329,41 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     }
     this.compressor?.close();
     this.heartbeat?.stop();
+    const { wasClean, code } = this.closeOutcome();
+    // Internal bookkeeping first, and not as a listener the user could remove.
+    this[kOnClosed]?.(this);
+    if (this.flow !== null) this.endFlow(wasClean, code);
+    this.emit('close', code, this.peerCloseReason, wasClean);
+  }
+
+  /** How the connection ended: the 'close' event's code and wasClean. */
+  private closeOutcome(): { wasClean: boolean; code: number } {
     const connection = this.connection;
     const wasClean = connection !== null && connection.closeSent && connection.closeReceived;
     const code = connection?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;
-    // Internal bookkeeping first, and not as a listener the user could remove.
-    this[kOnClosed]?.(this);
-    this.emit('close', code, this.peerCloseReason, wasClean);
+    return { wasClean, code };
+  }
+
+  /** What an iterator throws after an unclean close: the connection's error, or one saying how it ended. */
+  private closeError(code: number): Error {
+    return (
+      this.flow?.error ??
+      new WebSocketError('WS_ERR_CLOSED_ABNORMALLY', `The connection closed without a closing handshake (${code})`, { closeCode: code })
+    );
+  }
+
+  /** The connection closed: drain waiters fail, the reader ends (or throws) after what it holds. */
+  private endFlow(wasClean: boolean, code: number): void {
+    const flow = this.flow!;
+    flow.needDrain = false;
+    const waiters = flow.drainWaiters.splice(0);
+    if (waiters.length > 0) {
+      const error = notOpenError(CLOSED);
+      for (const waiter of waiters) waiter.reject(error);
+    }
+    flow.incomingStream?.abortIncomplete();
+    flow.incomingStream = null;
+    flow.reader?.end(wasClean ? null : this.closeError(code));
   }
 
   /** Set by a server to learn that this connection closed (not a listener: removeAllListeners() cannot lose it). */

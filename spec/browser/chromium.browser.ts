@@ -1,7 +1,8 @@
 /**
  * `npm run test:browser`: netws against a real browser. Headless Chromium
- * (Debian's /usr/bin/chromium, or $CHROMIUM) runs the same browser script
- * as the Node spec, and two tabs use the chat demo. Not part of `npm test`.
+ * (Debian's /usr/bin/chromium, or $CHROMIUM) runs the same browser scripts
+ * as the Node specs (the WebSocket one and the WebSocketStream one), and two
+ * tabs use the chat demo. Not part of `npm test`.
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import { Chromium, withTimeout, type Tab } from './chromium.ts';
 import { startEchoServer } from './echo-server.ts';
 import { expectedReport } from './expected-report.ts';
 import { RedisServer, freePort } from '../redis-server.ts';
+import { expectedStreamReport } from './expected-stream-report.ts';
 
 /** Screenshots land here (git-ignored); docs/chat.png is a committed copy. */
 const RESULTS = new URL('../../test-results/', import.meta.url);
@@ -68,6 +70,21 @@ test('roundtrip.js runs unchanged in Chromium against a netws server and reports
     assert.is(negotiated, server.extensionsAccepted.at(-1), 'the browser and the server agree on the extensions');
     assert.match(negotiated, /^permessage-deflate/);
     console.log(`\n  Chromium offers Sec-WebSocket-Extensions: ${offer}\n  negotiated: ${negotiated === '' ? '(none)' : negotiated}`);
+    await chrome.send('Target.closeTarget', { targetId: tab.targetId });
+  } finally {
+    await server.close();
+  }
+});
+
+test('websocketstream.js runs unchanged against Chromium\'s native WebSocketStream and reports what netws\'s reports in Node', async () => {
+  const chrome = await browser();
+  const server = await startEchoServer();
+  try {
+    const tab = await chrome.open(`${server.httpUrl}/`);
+    const report = await tab.evaluate(
+      `import('/websocketstream.js').then((m) => m.streamRoundTrip(WebSocketStream, WebSocketError, ${JSON.stringify(server.url)}))`,
+    );
+    assert.equal(report, expectedStreamReport());
     await chrome.send('Target.closeTarget', { targetId: tab.targetId });
   } finally {
     await server.close();

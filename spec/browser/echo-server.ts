@@ -3,7 +3,7 @@
  * alike: a node:http server that serves the script (and a blank page to run
  * it from) and upgrades /echo. Messages are echoed with their type; a few
  * text commands make the server act: `send N` sends N bytes, `close CODE
- * REASON` closes, `report ID` answers with how connection ID was closed.
+ * REASON` closes, `terminate now` cuts the connection, `report ID` answers with how connection ID was closed.
  */
 
 import http from 'node:http';
@@ -21,14 +21,16 @@ export interface EchoServer {
   close(): Promise<void>;
 }
 
-const script = readFileSync(new URL('./roundtrip.js', import.meta.url));
+/** The shared scripts, served to the browser as they are. */
+const scripts = new Map(['roundtrip.js', 'websocketstream.js'].map((name) => [`/${name}`, readFileSync(new URL(`./${name}`, import.meta.url))]));
 
 export async function startEchoServer(): Promise<EchoServer> {
   const closes = new Map<string, { code: number; reason: string; wasClean: boolean }>();
   const extensionOffers: string[] = [];
   const extensionsAccepted: string[] = [];
   const server = http.createServer((req, res) => {
-    if (req.url === '/roundtrip.js') {
+    const script = scripts.get(req.url ?? '');
+    if (script !== undefined) {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
       res.end(script);
     } else {
@@ -65,12 +67,14 @@ export async function startEchoServer(): Promise<EchoServer> {
 function serve(ws: WebSocket, id: string, closes: Map<string, { code: number; reason: string; wasClean: boolean }>): void {
   ws.on('close', (code, reason, wasClean) => closes.set(id, { code, reason: reason.toString(), wasClean }));
   ws.on('message', (data, isBinary) => {
-    const command = isBinary ? null : /^(send|close|report) (\S+) ?(.*)$/.exec(data.toString());
+    const command = isBinary ? null : /^(send|close|report|terminate) (\S+) ?(.*)$/.exec(data.toString());
     if (command === null) {
       ws.send(data, { binary: isBinary });
     } else if (command[1] === 'send') {
       const size = Number(command[2]);
       ws.send(Buffer.alloc(size).map((_, i) => (i * 7) & 0xff));
+    } else if (command[1] === 'terminate') {
+      ws.terminate();
     } else if (command[1] === 'close') {
       ws.close(Number(command[2]), command[3]);
     } else {

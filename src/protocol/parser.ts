@@ -28,6 +28,8 @@ export interface ParserOptions {
   maxBufferedChunks?: number;
   /** Do not check text messages for UTF-8 (trusted peers only). */
   skipUTF8Validation?: boolean;
+  /** Largest streamed message (see streamMessages), in bytes; default no limit. */
+  maxStreamPayload?: number;
 }
 
 /**
@@ -45,6 +47,12 @@ export interface ParserEvents {
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void;
   /** A complete, unmasked ping, pong or close frame. */
   onControl(opcode: number, payload: Buffer): void;
+  /** streamMessages: a message begins; its payload follows piece by piece. */
+  onMessageStart?(isBinary: boolean, compressed: boolean): void;
+  /** streamMessages: a piece of the message's payload, unmasked (still deflated if compressed; text checked if not). */
+  onMessageData?(piece: Buffer): void;
+  /** streamMessages: the message's last frame ended. */
+  onMessageEnd?(): void;
 }
 
 const HEADER = 0;
@@ -83,6 +91,17 @@ export class FrameParser {
   private readonly events: ParserEvents;
   /** Deliver binary messages as their frames' payloads, uncopied (binaryType 'fragments'). */
   keepFragments = false;
+  /**
+   * Hand messages on piece by piece as they arrive, never assembled (read at
+   * each message's start): limited by maxStreamPayload instead of maxPayload,
+   * and by no count of frames, since nothing is held.
+   */
+  streamMessages = false;
+  /** Compressed messages too (only when each can be inflated on its own). */
+  streamCompressed = false;
+  private readonly maxStreamPayload: number;
+  /** The message being read is streamed. */
+  private streaming = false;
 
   // Received bytes not yet consumed, oldest first.
   private chunks: Buffer[] = [];
@@ -120,6 +139,7 @@ export class FrameParser {
     this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
     this.maxBufferedChunks = options.maxBufferedChunks ?? Infinity;
     this.skipUTF8Validation = options.skipUTF8Validation ?? false;
+    this.maxStreamPayload = options.maxStreamPayload ?? Number.MAX_SAFE_INTEGER;
     this.events = events;
   }
 
@@ -229,15 +249,18 @@ export class FrameParser {
       }
       length = high * 0x100000000 + header.readUInt32BE(6);
     }
-    if (!isControlOpcode(opcode) && this.messageLength + length > this.maxPayload) {
+    const streamed =
+      opcode === Opcode.Continuation ? this.streaming : !isControlOpcode(opcode) && this.streamMessages && (!rsv1 || this.streamCompressed);
+    const limit = streamed ? this.maxStreamPayload : this.maxPayload;
+    if (!isControlOpcode(opcode) && this.messageLength + length > limit) {
       // Refused before a single payload byte is buffered.
       throw protocolError(
         'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-        `Message larger than maxPayload (${this.maxPayload} bytes)`,
+        `Message larger than ${streamed ? 'maxStreamPayload' : 'maxPayload'} (${limit} bytes)`,
         CloseCode.MessageTooBig,
       );
     }
-    if (!isControlOpcode(opcode) && ++this.messageFrames > this.maxFragments) {
+    if (!isControlOpcode(opcode) && !streamed && ++this.messageFrames > this.maxFragments) {
       throw protocolError(
         'WS_ERR_TOO_MANY_BUFFERED_PARTS',
         `Message in more than maxFragments (${this.maxFragments}) frames`,
@@ -252,11 +275,13 @@ export class FrameParser {
     this.maskPhase = 0;
     this.framePieces = 0;
     this.payloadRemaining = length;
+    this.state = PAYLOAD;
     if (opcode === Opcode.Text || opcode === Opcode.Binary) {
       this.messageOpcode = opcode;
       this.messageCompressed = rsv1;
+      this.streaming = streamed;
+      if (streamed) this.events.onMessageStart!(opcode === Opcode.Binary, rsv1);
     }
-    this.state = PAYLOAD;
     return true;
   }
 
@@ -275,6 +300,10 @@ export class FrameParser {
       if (this.payloadRemaining > 0) return true;
     }
     this.state = HEADER;
+    if (this.streaming) {
+      if (this.fin) this.finishStreamedMessage();
+      return true;
+    }
     if (this.keepFragments && this.messageOpcode === Opcode.Binary && !this.messageCompressed) this.finishFragment();
     if (this.fin) this.finishMessage();
     return true;
@@ -326,14 +355,31 @@ export class FrameParser {
       }
     }
     this.messageLength += piece.length;
+    if (this.streaming) {
+      this.events.onMessageData!(piece);
+      return;
+    }
     this.pieces.push(piece);
     if (this.pieces.length === MAX_PENDING_PIECES) this.assemblePieces();
   }
 
-  private finishMessage(): void {
+  private finishStreamedMessage(): void {
+    this.checkTextEnd();
+    this.streaming = false;
+    this.messageOpcode = 0;
+    this.messageCompressed = false;
+    this.messageLength = 0;
+    this.events.onMessageEnd!();
+  }
+
+  private checkTextEnd(): void {
     if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation && !this.utf8.end()) {
       throw protocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload);
     }
+  }
+
+  private finishMessage(): void {
+    this.checkTextEnd();
     const fragments = this.fragments;
     const data = fragments === null ? this.joinPieces(this.messageLength) : EMPTY;
     const isBinary = this.messageOpcode === Opcode.Binary;

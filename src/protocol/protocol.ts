@@ -24,6 +24,10 @@ export interface ProtocolHandler {
    * (permessage-deflate) and unchecked. `fragments`: see FrameParser's keepFragments.
    */
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void;
+  /** With streamMessages on: a message begins, its payload follows piece by piece, then its end. */
+  onMessageStart?(isBinary: boolean, compressed: boolean): void;
+  onMessageData?(piece: Buffer): void;
+  onMessageEnd?(): void;
   /** A ping arrived; with autoPong the pong has already been written. */
   onPing(data: Buffer): void;
   onPong(data: Buffer): void;
@@ -54,6 +58,8 @@ export interface ProtocolOptions {
   autoPong?: boolean;
   /** Client: fills each frame's 4-byte masking key; default random keys (5.3). */
   generateMask?: ((mask: Buffer) => void) | null;
+  /** Largest streamed message (see streamMessages); default no limit. */
+  maxStreamPayload?: number;
 }
 
 /**
@@ -87,10 +93,43 @@ export class Protocol {
     this.autoPong = options.autoPong ?? true;
     this.skipUTF8Validation = options.skipUTF8Validation ?? false;
     this.generateMask = options.generateMask ?? null;
-    this.parser = new FrameParser(options, {
-      onMessage: (data, isBinary, compressed, fragments) => handler.onMessage(data, isBinary, compressed, fragments),
-      onControl: (opcode, payload) => this.handleControl(opcode, payload),
-    });
+    // The parser's events are this object's methods: no closures per connection.
+    this.parser = new FrameParser(options, this);
+  }
+
+  /** @internal Parser event: a complete message. */
+  onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
+    this.handler.onMessage(data, isBinary, compressed, fragments);
+  }
+
+  /** @internal Parser event: a control frame. */
+  onControl(opcode: number, payload: Buffer): void {
+    this.handleControl(opcode, payload);
+  }
+
+  /** @internal Parser events of a streamed message. */
+  onMessageStart(isBinary: boolean, compressed: boolean): void {
+    this.handler.onMessageStart!(isBinary, compressed);
+  }
+
+  /** @internal */
+  onMessageData(piece: Buffer): void {
+    this.handler.onMessageData!(piece);
+  }
+
+  /** @internal */
+  onMessageEnd(): void {
+    this.handler.onMessageEnd!();
+  }
+
+  /**
+   * Hand messages that begin from now on to the handler piece by piece
+   * (onMessageStart/Data/End) instead of whole; `compressed` ones too when
+   * `withCompressed`. See FrameParser's streamMessages.
+   */
+  streamMessages(on: boolean, withCompressed: boolean): void {
+    this.parser.streamMessages = on;
+    this.parser.streamCompressed = withCompressed;
   }
 
   /** binaryType 'fragments': binary messages arrive as their frames' payloads. */

@@ -1,0 +1,71 @@
+/**
+ * What sendStream() takes, as one iterator of byte chunks: a Node Readable
+ * or any async iterable (read through Symbol.asyncIterator, whose return()
+ * destroys or cancels it), a web ReadableStream (through its reader where it
+ * is not async iterable), or a synchronous iterable of chunks. Chunks may be
+ * Buffers, other Uint8Arrays and views, ArrayBuffers or strings (UTF-8).
+ */
+
+/** A source of a message's bytes. `return()` stops and frees the source early. */
+export interface ChunkSource {
+  next(): Promise<IteratorResult<Buffer, undefined>>;
+  return(): Promise<unknown>;
+}
+
+/** Anything sendStream() accepts. */
+export type MessageSource = AsyncIterable<unknown> | Iterable<unknown> | ReadableStream<unknown>;
+
+function chunkBytes(chunk: unknown): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  if (chunk instanceof ArrayBuffer) return Buffer.from(chunk);
+  throw new TypeError(`A message source must yield strings, Buffers, typed arrays or ArrayBuffers, not ${chunk === null ? 'null' : typeof chunk}`);
+}
+
+interface AnyIterator {
+  next(): Promise<IteratorResult<unknown>> | IteratorResult<unknown>;
+  return?(): unknown;
+}
+
+/** The iterator of a source; a TypeError for anything that is not one (a string or bytes are not: send() them). */
+function iteratorOf(source: unknown): AnyIterator {
+  if (source === null || typeof source !== 'object' || ArrayBuffer.isView(source) || source instanceof ArrayBuffer) {
+    throw new TypeError('sendStream() takes a Node Readable, a web ReadableStream or an (async) iterable of chunks');
+  }
+  const candidate = source as Partial<AsyncIterable<unknown> & Iterable<unknown> & ReadableStream<unknown>>;
+  if (typeof candidate[Symbol.asyncIterator] === 'function') return candidate[Symbol.asyncIterator]!() as AnyIterator;
+  if (typeof candidate.getReader === 'function') {
+    const reader = candidate.getReader();
+    return {
+      next: () => reader.read() as Promise<IteratorResult<unknown>>,
+      return: () => reader.cancel(),
+    };
+  }
+  if (typeof candidate[Symbol.iterator] === 'function') return candidate[Symbol.iterator]!() as AnyIterator;
+  throw new TypeError('sendStream() takes a Node Readable, a web ReadableStream or an (async) iterable of chunks');
+}
+
+/** The source as byte chunks; a chunk of another type ends it with a TypeError. */
+export function chunkSource(source: unknown): ChunkSource {
+  const iterator = iteratorOf(source);
+  let finished = false;
+  return {
+    async next() {
+      const result = await iterator.next();
+      if (result.done) {
+        finished = true;
+        return { value: undefined, done: true };
+      }
+      return { value: chunkBytes(result.value), done: false };
+    },
+    async return() {
+      if (finished) return;
+      finished = true;
+      // A Node stream's iterator is a generator: return() before its first next() would not destroy the stream.
+      const destroyable = source as { destroy?: () => void };
+      if (typeof destroyable.destroy === 'function') destroyable.destroy();
+      else await iterator.return?.();
+    },
+  };
+}
