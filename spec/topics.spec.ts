@@ -435,6 +435,29 @@ adapters("what an adapter throws is the server's 'error' (or one warning), never
   }
 });
 
+adapters("an 'error' listener that throws on an adapter error: thrown on a later tick, not into the adapter or the close", async () => {
+  const adapter = recordingAdapter();
+  const server = await standalone({ adapter });
+  try {
+    server.on('error', () => {
+      throw new Error('listener bug');
+    });
+    // Any other 'uncaughtException' handler (a test runner's) is off while this one is expected.
+    const saved = process.rawListeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const uncaught = new Promise<Error>((resolve) => process.once('uncaughtException', resolve));
+    try {
+      adapter.host!.reportError(new Error('adapter trouble'));
+      assert.is((await uncaught).message, 'listener bug');
+    } finally {
+      for (const listener of saved) process.on('uncaughtException', listener as never);
+    }
+  } finally {
+    server.removeAllListeners('error');
+    await stop(server);
+  }
+});
+
 adapters.run();
 
 const slow = suite('topics: subscribers that do not read');

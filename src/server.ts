@@ -226,7 +226,14 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    */
   private adapterFailed(error: Error): void {
     if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
+      try {
+        this.emit('error', error);
+      } catch (thrown) {
+        // The listener's own exception, but not inside a Redis client's event handler or a connection's close.
+        process.nextTick(() => {
+          throw thrown;
+        });
+      }
     } else if (!this.warnedOfAdapterError) {
       this.warnedOfAdapterError = true;
       process.emitWarning(`${error.message} (further adapter errors are not shown: listen for 'error' on the WebSocketServer)`, {
