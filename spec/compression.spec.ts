@@ -80,6 +80,8 @@ const roundTrips = suite('permessage-deflate: round trips');
 
 const sizes = [0, 1, 125, 1023, 1024, 1025, 16 * 1024, 70_000, 1024 * 1024];
 const TAKEOVER: PerMessageDeflateOptions = { serverNoContextTakeover: false, clientNoContextTakeover: false };
+/** A server that keeps context only for clients that do not ask it not to (the netws default asks). */
+const TAKEOVER_ALLOWED: PerMessageDeflateOptions = TAKEOVER;
 const paramSets: Array<[string, PerMessageDeflateOptions, PerMessageDeflateOptions]> = [
   ['defaults (no context takeover, pooled streams)', {}, {}],
   ['context takeover both ways', TAKEOVER, TAKEOVER],
@@ -734,3 +736,42 @@ onMainThread('invalid deflate data on the main thread: a 1007 ProtocolError, and
 });
 
 onMainThread.run();
+
+// ------------------------------------------------------------ broadcast
+
+const shared = suite('permessage-deflate: a broadcast deflated once per group of settings');
+
+shared('clients without context takeover share one compressed frame; takeover and uncompressed clients get theirs', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: { threshold: 0, ...TAKEOVER_ALLOWED } });
+  await waitFor(server, 'listening');
+  const url = `ws://127.0.0.1:${portOf(server)}`;
+  const options: Array<boolean | PerMessageDeflateOptions> = [true, true, true, true, { serverMaxWindowBits: 10 }, TAKEOVER, false];
+  const clients = await Promise.all(
+    options.map(async (perMessageDeflate) => {
+      const ws = new WebSocket(url, { perMessageDeflate });
+      await waitFor(ws, 'open');
+      return ws;
+    }),
+  );
+  while (server.clients.size < clients.length) await sleep(5);
+  const calls: number[] = [];
+  const original = MessageCompressor.prototype.compressSync;
+  MessageCompressor.prototype.compressSync = function (this: MessageCompressor, data: Buffer) {
+    calls.push(data.length);
+    return original.call(this, data);
+  };
+  const text = sample(5000, 7);
+  try {
+    const received = Promise.all(clients.map((ws) => waitFor<[Buffer]>(ws, 'message')));
+    assert.is(server.broadcast(text), clients.length);
+    for (const [data] of await received) assert.is(data.toString(), text);
+  } finally {
+    MessageCompressor.prototype.compressSync = original;
+  }
+  // Once for the four with the defaults, once for the server's 10-bit window, once in the takeover client's own context.
+  assert.equal(calls, [5000, 5000, 5000]);
+  for (const ws of clients) ws.terminate();
+  await stop(server);
+});
+
+shared.run();

@@ -250,6 +250,16 @@ export class MessageCompressor {
     this.inflateKey = streamKey('inflate', zlibWindowBits(this.params.receiveWindowBits), this.config.inflateOptions);
   }
 
+  /**
+   * The settings under which this connection's compressed messages are the
+   * same bytes as another's: with no context takeover on our side, a
+   * message deflates to the same payload for every connection sharing the
+   * key (a broadcast deflates it once per key). Null with context takeover.
+   */
+  get sharedKey(): string | null {
+    return this.params.sendNoContextTakeover ? this.deflateKey : null;
+  }
+
   /** Whether a message of `length` bytes is worth compressing (the first fragment decides for a message). */
   shouldCompress(length: number): boolean {
     return !this.params.sendNoContextTakeover || length >= this.config.threshold;

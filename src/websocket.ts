@@ -893,8 +893,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.messageOpen) {
       this.hold({ prepared: message, frame: null, callback: undefined }, message.data.length);
     } else if (this.compressor !== null) {
-      // Shared bytes would skip the compression context: go the usual way.
-      this.send(message.data, { binary: message.isBinary });
+      const frame = this.sharedCompressedFrame(message);
+      // A compression context of its own, or something queued: the usual way.
+      if (frame === null) this.send(message.data, { binary: message.isBinary });
+      else if (this.refuseOverLimit(this.bufferedAmount + frame.length, undefined)) return false;
+      else connection.sendPreparedFrame(frame);
     } else if (this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
       // A peer that does not read fails (1008) instead of growing our memory with every broadcast.
       return false;
@@ -906,6 +909,22 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       connection.sendMessage(message.data, message.isBinary, true);
     }
     return true;
+  }
+
+  /**
+   * A broadcast's frame this compressing connection can write as it is: the
+   * plain frame for a message under the threshold, or the message deflated
+   * once for every connection with the same settings and no context
+   * takeover. Null when it must go through send() (context takeover, a
+   * message too large for the main thread, sends queued before it).
+   */
+  private sharedCompressedFrame(message: PreparedMessage): Buffer | null {
+    const compressor = this.compressor!;
+    if ((this.outgoing !== null && !this.outgoing.isEmpty) || !this.connection!.canSharePreparedFrame()) return null;
+    if (!compressor.shouldCompress(message.data.length)) return message.frame;
+    const key = compressor.sharedKey;
+    if (key === null) return null;
+    return message.compressedFrame(key, (data) => compressor.compressSync(data));
   }
 
   /** The client handshake succeeded: the connection opens. */
