@@ -161,7 +161,7 @@ export async function runDeflateSuite(options: Options): Promise<DeflateResults>
  * permessage-deflate without context takeover: netws's `wss.broadcast()`
  * against ws's send loop, until the last client has it.
  */
-async function runDeflateBroadcast(options: Options): Promise<DeflateBroadcastCase> {
+export async function runDeflateBroadcast(options: Options): Promise<DeflateBroadcastCase> {
   const size = 2048;
   const text = jsonText(size).toString();
   const delivered = new Map<ServerImpl, number[]>(DEFLATE_SERVERS.map((impl) => [impl, []]));

@@ -67,6 +67,8 @@ const PAYLOAD = 1;
 const MAX_PENDING_PIECES = 64;
 
 const EMPTY = Buffer.alloc(0);
+/** The empty list, shared: replaced by a list of its own on the first push. */
+const NO_BUFFERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 
 // The current key as bytes for applyMask, shared by all parsers: it is only
 // read during the applyMask call that follows.
@@ -84,62 +86,64 @@ function protocolError(code: string, message: string, closeCode: number = CloseC
 export class FrameParser {
   private readonly isServer: boolean;
   private readonly maxPayload: number;
-  private readonly perMessageDeflate: boolean;
-  private readonly maxFragments: number;
-  private readonly maxBufferedChunks: number;
-  private readonly skipUTF8Validation: boolean;
+  // Options at their defaults are read from the prototype (the end of this file).
+  declare private readonly perMessageDeflate: boolean;
+  declare private readonly maxFragments: number;
+  declare private readonly maxBufferedChunks: number;
+  declare private readonly skipUTF8Validation: boolean;
   private readonly events: ParserEvents;
   /** Deliver binary messages as their frames' payloads, uncopied (binaryType 'fragments'). */
-  keepFragments = false;
+  declare keepFragments: boolean;
   /**
    * Hand messages on piece by piece as they arrive, never assembled (read at
    * each message's start): limited by maxStreamPayload instead of maxPayload,
    * and by no count of frames, since nothing is held.
    */
-  streamMessages = false;
+  declare streamMessages: boolean;
   /** Compressed messages too (only when each can be inflated on its own). */
-  streamCompressed = false;
-  private readonly maxStreamPayload: number;
+  declare streamCompressed: boolean;
+  declare private readonly maxStreamPayload: number;
   /** The message being read is streamed. */
-  private streaming = false;
+  declare private streaming: boolean;
 
   // Received bytes not yet consumed, oldest first.
-  private chunks: Buffer[] = [];
-  private bufferedBytes = 0;
-  private state = HEADER;
-  private stopped = false;
+  declare private chunks: Buffer[];
+  declare private bufferedBytes: number;
+  declare private state: number;
+  declare private stopped: boolean;
 
   // The frame being read.
-  private fin = false;
-  private opcode = 0;
-  private masked = false;
+  declare private fin: boolean;
+  declare private opcode: number;
+  declare private masked: boolean;
   /** The frame's masking key as one big-endian number (a Buffer each would cost an idle connection ~180 bytes). */
-  private maskKey = 0;
-  private maskPhase = 0;
-  private payloadRemaining = 0;
+  declare private maskKey: number;
+  declare private maskPhase: number;
+  declare private payloadRemaining: number;
   /** Chunks the current frame's payload arrived in (ws's maxBufferedChunks counts them). */
-  private framePieces = 0;
+  declare private framePieces: number;
 
   // The message being assembled; messageOpcode 0 means none is open.
-  private messageOpcode = 0;
-  private messageCompressed = false;
-  private messageLength = 0;
-  private messageFrames = 0;
-  private pieces: Buffer[] = [];
-  private assembled: Buffer | null = null;
-  private assembledLength = 0;
+  declare private messageOpcode: number;
+  declare private messageCompressed: boolean;
+  declare private messageLength: number;
+  declare private messageFrames: number;
+  declare private pieces: Buffer[];
+  declare private assembled: Buffer | null;
+  declare private assembledLength: number;
   /** Payloads of the message's finished frames, in keepFragments mode. */
-  private fragments: Buffer[] | null = null;
-  private readonly utf8 = new Utf8Validator();
+  declare private fragments: Buffer[] | null;
+  /** Checks text that arrives in pieces; made on the first such message. */
+  declare private utf8: Utf8Validator | null;
 
   constructor(options: ParserOptions, events: ParserEvents) {
     this.isServer = options.isServer;
     this.maxPayload = options.maxPayload;
-    this.perMessageDeflate = options.perMessageDeflate ?? false;
-    this.maxFragments = options.maxFragments ?? DEFAULT_MAX_FRAGMENTS;
-    this.maxBufferedChunks = options.maxBufferedChunks ?? Infinity;
-    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
-    this.maxStreamPayload = options.maxStreamPayload ?? Number.MAX_SAFE_INTEGER;
+    if (options.perMessageDeflate) this.perMessageDeflate = true;
+    if (options.maxFragments !== undefined && options.maxFragments !== DEFAULT_MAX_FRAGMENTS) this.maxFragments = options.maxFragments;
+    if (options.maxBufferedChunks !== undefined) this.maxBufferedChunks = options.maxBufferedChunks;
+    if (options.skipUTF8Validation) this.skipUTF8Validation = true;
+    if (options.maxStreamPayload !== undefined) this.maxStreamPayload = options.maxStreamPayload;
     this.events = events;
   }
 
@@ -159,7 +163,8 @@ export class FrameParser {
         CloseCode.PolicyViolation,
       );
     }
-    this.chunks.push(chunk);
+    if (this.chunks === NO_BUFFERS) this.chunks = [chunk];
+    else this.chunks.push(chunk);
     this.bufferedBytes += chunk.length;
     try {
       while (!this.stopped) {
@@ -175,9 +180,9 @@ export class FrameParser {
   /** Drops all state; later input is ignored (after a close frame, or on failure). */
   stop(): void {
     this.stopped = true;
-    this.chunks = [];
+    this.chunks = NO_BUFFERS;
     this.bufferedBytes = 0;
-    this.pieces = [];
+    this.pieces = NO_BUFFERS;
     this.assembled = null;
     this.fragments = null;
   }
@@ -313,7 +318,7 @@ export class FrameParser {
   private finishFragment(): void {
     const fragments = this.fragments ?? (this.fragments = []);
     fragments.push(this.joinPieces());
-    this.pieces = [];
+    this.pieces = NO_BUFFERS;
     this.assembled = null;
     this.assembledLength = 0;
   }
@@ -349,7 +354,7 @@ export class FrameParser {
       const wholeMessage = this.fin && this.payloadRemaining === 0 && this.messageLength === 0;
       // A message that arrived in one piece is checked natively in one call;
       // anything else goes through the incremental validator (6.4.x: fail fast).
-      const valid = wholeMessage ? isValidUtf8(piece) : this.utf8.feed(piece);
+      const valid = wholeMessage ? isValidUtf8(piece) : (this.utf8 ??= new Utf8Validator()).feed(piece);
       if (!valid) {
         throw protocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload);
       }
@@ -359,8 +364,8 @@ export class FrameParser {
       this.events.onMessageData!(piece);
       return;
     }
-    this.pieces.push(piece);
-    if (this.pieces.length === MAX_PENDING_PIECES) this.assemblePieces();
+    if (this.pieces === NO_BUFFERS) this.pieces = [piece];
+    else if (this.pieces.push(piece) === MAX_PENDING_PIECES) this.assemblePieces();
   }
 
   private finishStreamedMessage(): void {
@@ -373,7 +378,7 @@ export class FrameParser {
   }
 
   private checkTextEnd(): void {
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation && !this.utf8.end()) {
+    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation && this.utf8 !== null && !this.utf8.end()) {
       throw protocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload);
     }
   }
@@ -389,7 +394,7 @@ export class FrameParser {
     this.messageCompressed = false;
     this.messageLength = 0;
     this.messageFrames = 0;
-    this.pieces = [];
+    this.pieces = NO_BUFFERS;
     this.assembled = null;
     this.assembledLength = 0;
     this.events.onMessage(data, isBinary, compressed, fragments);
@@ -419,7 +424,7 @@ export class FrameParser {
       piece.copy(this.assembled, this.assembledLength);
       this.assembledLength += piece.length;
     }
-    this.pieces = [];
+    this.pieces = NO_BUFFERS;
   }
 
   private piecesLength(): number {
@@ -461,3 +466,40 @@ export class FrameParser {
     return out;
   }
 }
+
+/**
+ * The parser's state starts at defaults on the prototype: an idle
+ * connection's parser holds only what it was given, and a field becomes its
+ * own on first use (issue 15: heap per idle connection).
+ */
+Object.assign(FrameParser.prototype, {
+  perMessageDeflate: false,
+  maxFragments: DEFAULT_MAX_FRAGMENTS,
+  maxBufferedChunks: Infinity,
+  skipUTF8Validation: false,
+  maxStreamPayload: Number.MAX_SAFE_INTEGER,
+  keepFragments: false,
+  streamMessages: false,
+  streamCompressed: false,
+  streaming: false,
+  chunks: NO_BUFFERS,
+  bufferedBytes: 0,
+  state: HEADER,
+  stopped: false,
+  fin: false,
+  opcode: 0,
+  masked: false,
+  maskKey: 0,
+  maskPhase: 0,
+  payloadRemaining: 0,
+  framePieces: 0,
+  messageOpcode: 0,
+  messageCompressed: false,
+  messageLength: 0,
+  messageFrames: 0,
+  pieces: NO_BUFFERS,
+  assembled: null,
+  assembledLength: 0,
+  fragments: null,
+  utf8: null,
+});

@@ -74,25 +74,27 @@ export class Protocol {
   private readonly handler: ProtocolHandler;
   private readonly parser: FrameParser;
 
-  private closeFrameSent = false;
-  private closeFrameReceived = false;
+  // State and options whose defaults live on the prototype (see the end of
+  // this file): a connection holds its own value only once it differs.
+  declare private closeFrameSent: boolean;
+  declare private closeFrameReceived: boolean;
   /** Opcode of a message being sent in fragments, 0 when none is open. */
-  private fragmentedOpcode = 0;
-  private closeHeld = false;
-  private heldClose: { code: number; reason: Buffer } | null = null;
+  declare private fragmentedOpcode: number;
+  declare private closeHeld: boolean;
+  declare private heldClose: { code: number; reason: Buffer } | null;
   /** The peer's close frame, while our answer waits (see canAnswerClose). */
-  private closeEcho: { code: number; reason: Buffer } | null = null;
-  private readonly autoPong: boolean;
-  private readonly skipUTF8Validation: boolean;
-  private readonly generateMask: ((mask: Buffer) => void) | null;
-  private maskKey: Buffer | null = null;
+  declare private closeEcho: { code: number; reason: Buffer } | null;
+  declare private readonly autoPong: boolean;
+  declare private readonly skipUTF8Validation: boolean;
+  declare private readonly generateMask: ((mask: Buffer) => void) | null;
+  declare private maskKey: Buffer | null;
 
   constructor(options: ProtocolOptions, handler: ProtocolHandler) {
     this.isServer = options.isServer;
     this.handler = handler;
-    this.autoPong = options.autoPong ?? true;
-    this.skipUTF8Validation = options.skipUTF8Validation ?? false;
-    this.generateMask = options.generateMask ?? null;
+    if (options.autoPong === false) this.autoPong = false;
+    if (options.skipUTF8Validation === true) this.skipUTF8Validation = true;
+    if (options.generateMask) this.generateMask = options.generateMask;
     // The parser's events are this object's methods: no closures per connection.
     this.parser = new FrameParser(options, this);
   }
@@ -327,3 +329,16 @@ export class Protocol {
     }
   }
 }
+
+Object.assign(Protocol.prototype, {
+  closeFrameSent: false,
+  closeFrameReceived: false,
+  fragmentedOpcode: 0,
+  closeHeld: false,
+  heldClose: null,
+  closeEcho: null,
+  autoPong: true,
+  skipUTF8Validation: false,
+  generateMask: null,
+  maskKey: null,
+});
