@@ -4,6 +4,8 @@ import type { MicroResult } from './micro.ts';
 import { SERVER_LABELS, type ServerImpl } from './servers.ts';
 import { formatBytes, formatNumber } from './stats.ts';
 import type { BroadcastResult, ConnectionCost, EchoCase } from './suites.ts';
+import type { DeflateResults } from './deflate-suite.ts';
+import type { LatencyCase } from './latency-suite.ts';
 
 export interface Machine {
   cpu: string;
@@ -24,6 +26,9 @@ export interface Results {
   echo: EchoCase[];
   connections: ConnectionCost[];
   broadcast: BroadcastResult[];
+  /** Compressed traffic (bench/deflate-suite.ts); null when not run. */
+  deflate: DeflateResults | null;
+  latency: LatencyCase[];
 }
 
 const pct = (spread: number): string => `±${Math.round((spread * 100) / 2)}%`;
@@ -99,6 +104,52 @@ export function formatTables(results: Results): string {
     ]);
     out.push(table(['server', 'message', 'delivered ms', 'server ms'], rows));
   }
+  if (results.deflate !== null) {
+    const d = results.deflate;
+    out.push('', 'Compressed echo (messages/s; JSON text; the offer decides the parameters for both servers)');
+    out.push(
+      table(
+        ['context', 'size', 'conns', 'netws', 'ws+bufferutil', 'netws / ws+bu'],
+        d.echo.map((c) => [
+          c.mode === 'fresh' ? 'no takeover' : 'takeover',
+          formatBytes(c.size),
+          String(c.connections),
+          `${formatNumber(c.messagesPerSecond.netws!.median)} ${pct(c.messagesPerSecond.netws!.spread)}`,
+          `${formatNumber(c.messagesPerSecond['ws-bu']!.median)} ${pct(c.messagesPerSecond['ws-bu']!.spread)}`,
+          ratio(c.messagesPerSecond.netws?.median, c.messagesPerSecond['ws-bu']?.median),
+        ]),
+      ),
+    );
+    out.push('', 'Compressed: server CPU seconds per million messages at a fixed rate; broadcast; longest event-loop stall');
+    const rows: string[][] = [];
+    for (const c of d.cpu) {
+      rows.push([`CPU s / million, 2 KiB at ${c.rate}/s, ${c.mode}`, c.cpuSecondsPerMillion.netws!.median.toFixed(1), c.cpuSecondsPerMillion['ws-bu']!.median.toFixed(1)]);
+    }
+    for (const b of d.broadcast) {
+      rows.push([`broadcast ${formatBytes(b.size)} JSON to ${b.clients}, ms`, b.deliveredMs.netws!.median.toFixed(0), b.deliveredMs['ws-bu']!.median.toFixed(0)]);
+    }
+    for (const st of d.stall) {
+      rows.push([`longest stall, ${st.load} ${formatBytes(st.size)}, ms`, st.maxStallMs.netws!.median.toFixed(1), st.maxStallMs['ws-bu']!.median.toFixed(1)]);
+    }
+    out.push(table(['case', 'netws', 'ws+bufferutil'], rows));
+  }
+  if (results.latency.length > 0) {
+    out.push('', 'Latency under load (64 B echo round trip, ms; server CPU µs per message)');
+    const rows: string[][] = [];
+    for (const c of results.latency) {
+      for (const impl of ['netws', 'ws-bu'] as const) {
+        rows.push([
+          `${c.connections} conns, ${c.rate}/s`,
+          SERVER_LABELS[impl],
+          c.p50[impl]!.median.toFixed(2),
+          c.p99[impl]!.median.toFixed(2),
+          c.p999[impl]!.median.toFixed(2),
+          c.cpuMicrosPerMessage[impl]!.median.toFixed(1),
+        ]);
+      }
+    }
+    out.push(table(['load', 'server', 'p50', 'p99', 'p99.9', 'CPU µs/msg'], rows));
+  }
   return out.join('\n');
 }
 
@@ -151,6 +202,25 @@ export function renderSvg(results: Results): string {
         label: SERVER_LABELS[b.impl],
         value: relative(ws?.deliveredMs.median, b.deliveredMs.median),
       });
+    }
+  }
+  if (results.deflate !== null) {
+    for (const c of results.deflate.echo) {
+      const base = c.messagesPerSecond['ws-bu']?.median;
+      const group = `deflate ${c.mode === 'fresh' ? '' : 'takeover '}${formatBytes(c.size)} x${c.connections}`;
+      for (const impl of ['netws', 'ws-bu'] as const) {
+        const s = c.messagesPerSecond[impl];
+        if (s) bars.push({ group, label: SERVER_LABELS[impl], value: relative(s.median, base) });
+      }
+    }
+    for (const b of results.deflate.broadcast) {
+      for (const impl of ['netws', 'ws-bu'] as const) {
+        bars.push({
+          group: `deflate broadcast to ${b.clients}`,
+          label: SERVER_LABELS[impl],
+          value: relative(b.deliveredMs['ws-bu']?.median, b.deliveredMs[impl]?.median),
+        });
+      }
     }
   }
   const colors: Record<string, string> = {

@@ -15,6 +15,8 @@ import { runMicro } from './micro.ts';
 import { formatTables, renderSvg, type Results } from './report.ts';
 import { BenchServer, fileLimits, type ServerImpl } from './servers.ts';
 import { ECHO_SERVERS, runConnectionSuite, runEchoSuite } from './suites.ts';
+import { runDeflateSuite } from './deflate-suite.ts';
+import { runLatencySuite } from './latency-suite.ts';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -47,6 +49,8 @@ const results: Results = {
   echo: [],
   connections: [],
   broadcast: [],
+  deflate: null,
+  latency: [],
 };
 
 if (wants('micro')) {
@@ -87,6 +91,30 @@ if (wants('connections')) {
   });
   results.connections = suite.costs;
   results.broadcast = suite.broadcasts;
+}
+
+if (wants('deflate')) {
+  log('== compressed traffic (permessage-deflate, same negotiated parameters for both)');
+  results.deflate = await runDeflateSuite({
+    repetitions: smoke ? 1 : 5,
+    warmupMs: smoke ? 50 : 300,
+    measureMs: smoke ? 150 : 1000,
+    broadcastClients: smoke ? 200 : idleConnections,
+    cpuDurationMs: smoke ? 300 : 3000,
+    log,
+  });
+}
+
+if (wants('latency')) {
+  log(`== latency under load (${smoke ? 200 : idleConnections} connections, timed 64 B messages)`);
+  results.latency = await runLatencySuite({
+    servers: ['netws', 'ws-bu'],
+    connections: smoke ? 200 : idleConnections,
+    rates: smoke ? [200] : [1_000, 10_000, 50_000],
+    durationMs: smoke ? 300 : 4000,
+    repetitions: smoke ? 1 : 3,
+    log,
+  });
 }
 
 // Topics across processes has its own script (npm run bench:cluster, a few
