@@ -17,12 +17,12 @@ import {
   isHttp2Server,
   isSecureStream,
   refuseStream,
-  resetWithCancel,
   takeWebSocketStreams,
   toHttp2Request,
   type ServerStream,
   type StreamHeaders,
 } from './http2/server.ts';
+import { resetWithCancel } from './http2/stream.ts';
 import {
   resolveServerOptions,
   type ResolvedServerOptions,
