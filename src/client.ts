@@ -38,6 +38,8 @@ export interface HandshakeResult {
   protocol: string;
   extensions: string;
   deflate: DeflateSettings | null;
+  /** The transport is an HTTP/2 stream: our side ends once the closing handshake is through (see AttachOptions.endsFirst). */
+  endsFirst?: boolean;
 }
 
 /** How the handshake reports to the WebSocket that started it. */

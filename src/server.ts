@@ -22,7 +22,7 @@ import {
   type ServerStream,
   type StreamHeaders,
 } from './http2/server.ts';
-import { resetWithCancel } from './http2/stream.ts';
+import { closeAfterEnd, resetWithCancel } from './http2/stream.ts';
 import {
   resolveServerOptions,
   type ResolvedServerOptions,
@@ -484,6 +484,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     stream.removeListener('error', ignoreSocketError);
     resetWithCancel(stream);
+    closeAfterEnd(stream);
     this.adopt(stream, NO_HEAD, negotiated, req, callback);
   }
 

@@ -81,6 +81,12 @@ export interface AttachOptions {
   deflate: DeflateSettings | null;
   /** Limits and behaviour, resolved once per server or client (shared, not copied). */
   options: ResolvedConnectionOptions;
+  /**
+   * End the transport as soon as both close frames passed; default: on the
+   * server only (RFC 6455 7.1.1 leaves TCP's TIME_WAIT to it). An HTTP/2
+   * stream has no TIME_WAIT, so the HTTP/2 client ends its side too.
+   */
+  endsFirst?: boolean;
 }
 
 // Internal entry points for server.ts, kept off the public surface.
@@ -264,6 +270,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private connection: Protocol | null = null;
   private handlers: ConnectionHandler | null = null;
   private isServer = true;
+  /** See AttachOptions.endsFirst. */
+  private endsFirst = true;
   private options: ResolvedConnectionOptions | null = null;
   private address: string | undefined = undefined;
   private subprotocol = '';
@@ -525,6 +533,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const options = attach.options;
     this.socket = socket;
     this.isServer = attach.isServer;
+    this.endsFirst = attach.endsFirst ?? attach.isServer;
     this.options = options;
     this.subprotocol = attach.protocol;
     this.extensionList = attach.extensions;
@@ -602,6 +611,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       extensions: result.extensions,
       deflate: result.deflate,
       options: this.options!,
+      endsFirst: result.endsFirst,
     });
   }
 
@@ -743,7 +753,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   sendCloseEcho(): void {
     this.connection!.sendCloseEcho();
     // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
-    if (this.isServer) this.socket!.end();
+    if (this.endsFirst) this.socket!.end();
   }
 
   /** @internal */
@@ -897,7 +907,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.connection!.closeEchoPending) {
       // Messages sent before the peer's close frame arrived still go out, then our answer.
       this.outgoing!.pushCloseEcho();
-    } else if (this.isServer) {
+    } else if (this.endsFirst) {
       // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
       this.socket!.end();
     }

@@ -17,7 +17,7 @@ import { WebSocketError } from '../protocol/errors.ts';
 import { buildConnectHeaders, checkConnectResponse, type Http2HeaderRecord } from '../protocol/extended-connect.ts';
 import { formatExtensions } from '../protocol/headers.ts';
 import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type DeflateParams } from '../protocol/permessage-deflate.ts';
-import { resetWithCancel } from './stream.ts';
+import { closeAfterEnd, resetWithCancel } from './stream.ts';
 import { acquireConnection, releaseSession, type Connection } from './sessions.ts';
 
 const NO_HEAD = Buffer.alloc(0);
@@ -30,6 +30,7 @@ export interface StreamHandshakeResult {
   protocol: string;
   extensions: string;
   deflate: DeflateSettings | null;
+  endsFirst: boolean;
 }
 
 /** A handshake this one can hand over to: client.ts's HTTP/1.1 one. */
@@ -73,12 +74,12 @@ function sessionClosed(): WebSocketError {
  * 3.4). One set of listeners per session, however many WebSockets wait.
  */
 function whenSettled(session: ClientHttp2Session, callback: (error?: Error) => void): void {
-  if (settled.has(session) || session.remoteSettings?.enableConnectProtocol === true) {
-    process.nextTick(callback);
-    return;
-  }
   if (session.closed || session.destroyed) {
     process.nextTick(callback, sessionClosed());
+    return;
+  }
+  if (settled.has(session) || session.remoteSettings?.enableConnectProtocol === true) {
+    process.nextTick(callback);
     return;
   }
   const waiting = settling.get(session);
@@ -191,6 +192,7 @@ class Http2Handshake implements FallbackHandshake {
     }
     this.stream = stream;
     resetWithCancel(stream);
+    closeAfterEnd(stream);
     stream.on('error', this.onStreamError);
     stream.once('response', (headers) => this.onResponse(stream, headers));
     stream.once('close', () => {
@@ -226,6 +228,8 @@ class Http2Handshake implements FallbackHandshake {
       protocol: accepted.protocol,
       extensions: formatExtensions(accepted.extensions),
       deflate: deflateParams && { params: deflateParams, config: deflate! },
+      // No TIME_WAIT on a stream to leave to the server: END_STREAM as soon as both close frames passed.
+      endsFirst: true,
     });
   }
 

@@ -15,3 +15,66 @@ export function resetWithCancel(stream: http2.Http2Stream): void {
     return destroy.call(this, error);
   };
 }
+
+/** Per session: the callbacks the PING in flight answers, and those waiting for the next one. */
+interface RoundTrips {
+  inFlight: Array<() => void>;
+  next: Array<() => void>;
+}
+
+const roundTrips = new WeakMap<http2.Http2Session, RoundTrips>();
+
+function sendPing(session: http2.Http2Session, state: RoundTrips): void {
+  const answered = state.inFlight;
+  const done = (): void => {
+    if (state.next.length > 0) {
+      state.inFlight = state.next;
+      state.next = [];
+      sendPing(session, state);
+    } else {
+      roundTrips.delete(session);
+    }
+    for (const callback of answered) callback();
+  };
+  try {
+    // A cancelled PING (the session closing) answers too: the streams go with the session anyway.
+    if (session.destroyed || !session.ping(done)) done();
+  } catch {
+    done();
+  }
+}
+
+/**
+ * Calls back once the peer has acknowledged a PING sent after this call,
+ * so it has processed every frame sent before (RFC 9113 section 6.7). One
+ * PING in flight per session, however many streams wait.
+ */
+function afterRoundTrip(session: http2.Http2Session, callback: () => void): void {
+  const state = roundTrips.get(session);
+  if (state !== undefined) {
+    state.next.push(callback);
+    return;
+  }
+  const fresh: RoundTrips = { inFlight: [callback], next: [] };
+  roundTrips.set(session, fresh);
+  sendPing(session, fresh);
+}
+
+/**
+ * Our END_STREAM goes out once the closing handshake is through (or the
+ * connection failed); the peer is expected to end its side then, which
+ * closes the stream. undici 7 and Hypercorn 0.13 never do, and each close
+ * would wait for closeTimeout. Nothing may come from the peer any more, so
+ * once a PING round trip shows it has everything we sent, the stream is
+ * closed with RST_STREAM(NO_ERROR), which asks it for nothing more and is
+ * no error (RFC 9113 section 8.1).
+ */
+export function closeAfterEnd(stream: http2.Http2Stream): void {
+  stream.once('finish', () => {
+    const session = stream.session;
+    if (stream.readableEnded || stream.closed || session === undefined) return;
+    afterRoundTrip(session, () => {
+      if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+  });
+}
