@@ -340,4 +340,122 @@ client("terminate() resets only its stream; the server's session ending is 1006 
   await fixture.close();
 });
 
+client('over HTTP/2 too: protocolVersion 8 sends Sec-WebSocket-Origin; the auth option becomes Authorization', async () => {
+  const fixture = await h2Server();
+  const session = await h2Session(fixture.port);
+  const connected = waitFor<[WebSocket, http2.Http2ServerRequest]>(fixture.wss, 'connection');
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session, protocolVersion: 8, origin: 'https://old.example', auth: 'a:b' });
+  await opened(ws);
+  const [, req] = await connected;
+  assert.equal([req.headers['sec-websocket-version'], req.headers['sec-websocket-origin'], req.headers.origin], ['8', 'https://old.example', undefined]);
+  assert.is(req.headers.authorization, `Basic ${Buffer.from('a:b').toString('base64')}`);
+  ws.terminate();
+  session.close();
+  await fixture.close();
+});
+
+client("a header node:http2 will not send (TE other than trailers) fails the handshake with node's error", async () => {
+  const fixture = await h2Server();
+  const session = await h2Session(fixture.port);
+  const { error } = await failure(new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session, headers: { TE: 'gzip' } }));
+  assert.is((error as { code?: string }).code, 'ERR_HTTP2_INVALID_CONNECTION_HEADERS');
+  assert.is(fixture.wss.clients.size, 0);
+  session.close();
+  await fixture.close();
+});
+
+client("close() while a connecting session's SETTINGS are awaited: nothing is sent", async () => {
+  const fixture = await h2Server();
+  const connecting = http2.connect(`https://localhost:${fixture.port}`, { ca: cert });
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: connecting });
+  ws.terminate();
+  assert.is((await failure(ws)).error.code, 'WS_ERR_CLOSED_BEFORE_CONNECT');
+  await waitFor(connecting, 'remoteSettings');
+  await sleep(20);
+  assert.is(fixture.wss.clients.size, 0);
+  connecting.close();
+  await fixture.close();
+});
+
+client('close() during the HTTP/1.1 fallback aborts the upgrade request', async () => {
+  const h2 = http2.createSecureServer({ cert, key, allowHTTP1: true });
+  const upgrades: import('node:stream').Duplex[] = [];
+  h2.on('upgrade', (_req, socket) => upgrades.push(socket)); // never answered
+  const fixture = await listen(h2, new WebSocketServer({ noServer: true }));
+  const session = await h2Session(fixture.port);
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session, ca: cert });
+  while (upgrades.length === 0) await sleep(5);
+  const serverSocketClosed = waitFor(upgrades[0], 'close');
+  ws.close();
+  assert.is((await failure(ws)).error.code, 'WS_ERR_CLOSED_BEFORE_CONNECT');
+  await serverSocketClosed;
+  session.close();
+  await fixture.close();
+});
+
+/** An HTTPS (HTTP/1.1 only) server with a WebSocketServer; `first` may answer the first upgrade itself. */
+async function http1Server(first?: (socket: import('node:stream').Duplex) => void) {
+  const server = https.createServer({ cert, key });
+  const wss = new WebSocketServer({ noServer: true });
+  let upgrades = 0;
+  let connections = 0;
+  server.on('secureConnection', () => connections++);
+  server.on('upgrade', (req, socket, head) => {
+    if (upgrades++ === 0 && first) first(socket);
+    else wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  server.listen(0, '127.0.0.1');
+  await waitFor(server, 'listening');
+  return {
+    server,
+    wss,
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+client('after an ALPN fallback, a redirect opens a connection of its own; an invalid option fails the fallback', async () => {
+  const server = await http1Server((socket) => socket.end('HTTP/1.1 302 Found\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n'));
+  const connected = waitFor<[WebSocket, { url: string }]>(server.wss, 'connection');
+  const ws = new WebSocket(`wss://localhost:${server.port}/`, { http2: true, ca: cert, followRedirects: true });
+  await opened(ws);
+  assert.is((await connected)[1].url, '/moved');
+  assert.is(server.connections(), 2);
+  ws.terminate();
+  // node:http checks its own options only when the fallback creates its request.
+  const { error } = await failure(new WebSocket(`wss://localhost:${server.port}/`, { http2: true, ca: cert, insecureHTTPParser: 'yes' as never }));
+  assert.is((error as { code?: string }).code, 'ERR_INVALID_ARG_TYPE');
+  await server.close();
+});
+
+client('ALPN http/1.1 with nobody left waiting: the TLS connection is closed', async () => {
+  const server = await http1Server();
+  const closed = new Promise<void>((resolve) => server.server.once('connection', (socket) => socket.once('close', () => resolve())));
+  const ws = new WebSocket(`wss://localhost:${server.port}/`, { http2: true, ca: cert });
+  ws.terminate();
+  await failure(ws);
+  await closed;
+  assert.is(server.wss.clients.size, 0);
+  await server.close();
+});
+
+client('http2: true to an IP address (no SNI) or with an explicit servername; a URL without a port connects to 443', async () => {
+  const fixture = await h2Server();
+  const byIp = new WebSocket(`wss://127.0.0.1:${fixture.port}/`, { http2: true, ca: cert });
+  const named = new WebSocket(`wss://127.0.0.1:${fixture.port}/`, { http2: true, ca: cert, servername: 'localhost' });
+  await Promise.all([opened(byIp), opened(named)]);
+  assert.is(fixture.sessions.length, 2, 'a servername is a connection option');
+  byIp.terminate();
+  named.terminate();
+  await fixture.close();
+  // Nothing listens on 443 here: the point is where it connected.
+  const { error } = await failure(new WebSocket('wss://127.0.0.1/', { http2: true }));
+  assert.match(error.message, /127\.0\.0\.1:443/);
+});
+
 client.run();

@@ -454,4 +454,80 @@ server('a handshake that verifyClient accepts after close() is 503', async () =>
   await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
 });
 
+server('handleStream after close() is 503; a verifyClient that throws a non-Error: 500, and an Error on the error event', async () => {
+  const fixture = await routedServer({ verifyClient: () => { throw 'not an Error'; } });
+  const errors: Error[] = [];
+  fixture.wss.on('error', (error) => errors.push(error));
+  const session = await h2Session(fixture.port);
+  assert.is((await connectStream(session)).status, 500);
+  assert.equal(errors.map((error) => [error instanceof Error, error.message]), [[true, 'not an Error']]);
+  await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
+  assert.is((await connectStream(session)).status, 503);
+  session.close();
+  await fixture.close();
+});
+
+server('headers handed to handleStream by hand: lists and undefined values as rawHeaders take them', async () => {
+  const h2 = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
+  const wss = new WebSocketServer({ noServer: true });
+  h2.on('stream', (stream, headers) => wss.handleStream(stream, { ...headers, 'x-list': ['a', 'b'], 'x-none': undefined } as http2.IncomingHttpHeaders));
+  const fixture = await listen(h2, wss);
+  const connected = waitFor<[WebSocket, http2.Http2ServerRequest]>(wss, 'connection');
+  const session = await h2Session(fixture.port);
+  await connectStream(session);
+  const [, req] = await connected;
+  const raw = req.rawHeaders;
+  assert.equal(raw.slice(raw.indexOf('x-list'), raw.indexOf('x-list') + 4), ['x-list', 'a', 'x-list', 'b']);
+  assert.not.ok(raw.includes('x-none'));
+  session.close();
+  await fixture.close();
+});
+
+server('verifyClient refusing after the client reset its stream: nothing is sent, nothing breaks', async () => {
+  let decide = null as ((ok: boolean, code?: number) => void) | null;
+  const fixture = await h2Server({
+    verifyClient: (_info: unknown, callback: (ok: boolean, code?: number) => void) => {
+      if (decide === null) decide = callback;
+      else callback(true);
+    },
+  });
+  const session = await h2Session(fixture.port);
+  const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/', ':scheme': 'https', ':authority': 'localhost', 'sec-websocket-version': '13' }, { endStream: false });
+  stream.on('error', () => {});
+  while (decide === null) await sleep(5);
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  await waitFor(stream, 'close');
+  await sleep(20);
+  decide!(false, 403);
+  assert.is((await connectStream(session)).status, 200, 'the session still takes WebSockets');
+  session.close();
+  await fixture.close();
+});
+
+server('peers that never end their side after the closing handshake (as undici 7): RST_STREAM(NO_ERROR) after one PING round trip, not closeTimeout', async () => {
+  const fixture = await h2Server();
+  const session = await h2Session(fixture.port);
+  const streams = await Promise.all(Array.from({ length: 3 }, (_, i) => connectStream(session, `/${i}`)));
+  const sockets = [...fixture.wss.clients];
+  // The peer answers close frames and never ends its side.
+  for (const { stream } of streams) {
+    const received = collect(stream);
+    stream.on('data', () => {
+      if (decodeFrames(received()).some((frame) => frame.opcode === 8)) stream.write(text(closePayload(1000), { opcode: 8 }));
+    });
+  }
+  const started = Date.now();
+  const closes = sockets.map((ws) => waitFor<[number, Buffer, boolean]>(ws, 'close', 2000));
+  for (const ws of sockets) ws.close(1000); // in one tick: the PINGs are batched
+  const results = await Promise.all(closes);
+  assert.ok(results.every(([code, , wasClean]) => code === 1000 && wasClean));
+  for (const { stream } of streams) {
+    if (!stream.closed) await waitFor(stream, 'close');
+    assert.is(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+  }
+  assert.ok(Date.now() - started < 2000);
+  session.close();
+  await fixture.close();
+});
+
 server.run();

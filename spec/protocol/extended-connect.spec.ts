@@ -45,6 +45,11 @@ connect('a valid request: offered subprotocols and extensions, no key needed', (
   assert.is(result.key, undefined);
 });
 
+connect('a field given as a list (as a user may build the headers) is read joined', () => {
+  const result = checkConnectRequest(request({ 'sec-websocket-protocol': ['a', 'b'] }));
+  assert.equal((result as { protocols: string[] }).protocols, ['a', 'b']);
+});
+
 connect('undici sends a key: it is kept for the answer', () => {
   const result = checkConnectRequest(request({ 'sec-websocket-key': SAMPLE_KEY }));
   assert.is((result as { key?: string }).key, SAMPLE_KEY);

@@ -124,6 +124,7 @@ class Http2Handshake implements FallbackHandshake {
   private timer: NodeJS.Timeout | null = null;
   private finished = false;
   private readonly onStreamError = (error: Error): void => this.fail(error);
+  private readonly onStreamResponse = (headers: IncomingHttpHeaders): void => this.onResponse(this.stream!, headers);
 
   constructor(private readonly setup: Http2HandshakeSetup) {}
 
@@ -194,7 +195,7 @@ class Http2Handshake implements FallbackHandshake {
     resetWithCancel(stream);
     closeAfterEnd(stream);
     stream.on('error', this.onStreamError);
-    stream.once('response', (headers) => this.onResponse(stream, headers));
+    stream.once('response', this.onStreamResponse);
     stream.once('close', () => {
       if (this.pooled) releaseSession(session);
       if (!this.finished) {
@@ -204,7 +205,6 @@ class Http2Handshake implements FallbackHandshake {
   }
 
   private onResponse(stream: ClientHttp2Stream, headers: IncomingHttpHeaders): void {
-    if (this.finished) return;
     const { protocols, deflate } = this.setup;
     let accepted;
     let deflateParams: DeflateParams | null = null;
@@ -263,11 +263,13 @@ class Http2Handshake implements FallbackHandshake {
     this.cancelWait?.();
     this.cancelWait = null;
     this.releaseUnusedSession();
+    // node emits 'response' on a later tick: one already on its way must find no listener.
+    this.stream?.removeListener('response', this.onStreamResponse);
     this.stream?.destroy();
   }
 
+  /** Every path here runs before the handshake finished: later events find their listener gone or check `finished`. */
   private fail(error: Error): void {
-    if (this.finished) return;
     this.stop();
     this.setup.fail(error);
   }

@@ -89,17 +89,10 @@ export function acquireConnection(target: Target, options: Options, callback: (c
     connect(entry, target);
   }
   const waiting = entry.waiting!;
-  let done = false;
-  const deliver = (connection: Connection | Error): void => {
-    if (done) return;
-    done = true;
-    callback(connection);
-  };
-  waiting.push(deliver);
+  waiting.push(callback);
+  // Called only before the connection is delivered (the handshake forgets it then).
   return () => {
-    if (done) return;
-    done = true;
-    waiting.splice(waiting.indexOf(deliver), 1);
+    waiting.splice(waiting.indexOf(callback), 1);
   };
 }
 
@@ -122,7 +115,7 @@ function connect(entry: PooledSession, target: Target): void {
     ALPNProtocols: ['h2', 'http/1.1'],
   });
   const fail = (error: Error): void => {
-    const waiting = entry.waiting ?? [];
+    const waiting = entry.waiting!;
     entry.waiting = null;
     remove(entry);
     socket.destroy();

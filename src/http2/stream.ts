@@ -27,21 +27,18 @@ const roundTrips = new WeakMap<http2.Http2Session, RoundTrips>();
 function sendPing(session: http2.Http2Session, state: RoundTrips): void {
   const answered = state.inFlight;
   const done = (): void => {
-    if (state.next.length > 0) {
-      state.inFlight = state.next;
-      state.next = [];
-      sendPing(session, state);
-    } else {
-      roundTrips.delete(session);
-    }
     for (const callback of answered) callback();
+    if (state.next.length === 0) {
+      roundTrips.delete(session);
+      return;
+    }
+    state.inFlight = state.next;
+    state.next = [];
+    sendPing(session, state);
   };
-  try {
-    // A cancelled PING (the session closing) answers too: the streams go with the session anyway.
-    if (session.destroyed || !session.ping(done)) done();
-  } catch {
-    done();
-  }
+  // node:http2 answers every PING, cancelled ones (the session closing) included: the streams go with the session then.
+  if (session.destroyed) done();
+  else session.ping(done);
 }
 
 /**
@@ -49,7 +46,7 @@ function sendPing(session: http2.Http2Session, state: RoundTrips): void {
  * so it has processed every frame sent before (RFC 9113 section 6.7). One
  * PING in flight per session, however many streams wait.
  */
-function afterRoundTrip(session: http2.Http2Session, callback: () => void): void {
+export function afterRoundTrip(session: http2.Http2Session, callback: () => void): void {
   const state = roundTrips.get(session);
   if (state !== undefined) {
     state.next.push(callback);
