@@ -110,6 +110,10 @@ client('http2: true: WebSockets to one origin share one session, closed after th
   const later = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
   await opened(later);
   assert.is(fixture.sessions.length, 1, 'a later WebSocket joins the open session');
+  // One closed before the shared session is even handed to it gives its place back.
+  const gone = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
+  gone.terminate();
+  await failure(gone);
   const sessionClosed = waitFor(fixture.sessions[0], 'close');
   for (const ws of [...sockets, later]) {
     ws.close();

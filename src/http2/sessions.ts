@@ -78,8 +78,14 @@ export function acquireConnection(target: Target, options: Options, callback: (c
   if (entry?.session != null && usable(entry.session)) {
     entry.users++;
     const session = entry.session;
-    process.nextTick(callback, { session });
-    return () => {};
+    let cancelled = false;
+    process.nextTick(() => {
+      if (!cancelled) callback({ session });
+    });
+    return () => {
+      cancelled = true;
+      releaseSession(session);
+    };
   }
   if (entry === undefined || entry.waiting === null) {
     entry = { origin, options, session: null, waiting: [], users: 0 };
