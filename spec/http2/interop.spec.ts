@@ -20,6 +20,11 @@ const interop = suite('http2 interop');
 // undici marks WebSocket over HTTP/2 experimental and says so once per process.
 process.on('warning', () => {});
 
+/** `promise`, or a rejection after `ms`: undici never ends its stream, and a close must not wait for closeTimeout (30 s). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`${what}: not within ${ms} ms`)))]);
+}
+
 interop('undici 7 WebSocket (Agent allowH2) against the netws server: an HTTP/2 stream, text, binary, deflate, close codes both ways', async () => {
   const fixture = await h2Server({ perMessageDeflate: true });
   const seen: Array<{ version: string; key: boolean }> = [];
@@ -55,13 +60,13 @@ interop('undici 7 WebSocket (Agent allowH2) against the netws server: an HTTP/2 
     ws.onclose = (event) => resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
   });
   ws.send('bye');
-  assert.equal(await closed, { code: 4001, reason: 'from netws', wasClean: true });
+  assert.equal(await within(closed, 2000, 'close from netws'), { code: 4001, reason: 'from netws', wasClean: true });
 
   const second = new UndiciWebSocket(`wss://localhost:${fixture.port}/echo`, { dispatcher });
   await new Promise<void>((resolve) => (second.onopen = () => resolve()));
   const secondClosed = new Promise<number>((resolve) => (second.onclose = (event) => resolve(event.code)));
   second.close(4002, 'from undici');
-  assert.is(await secondClosed, 4002);
+  assert.is(await within(secondClosed, 2000, 'close from undici'), 4002);
   await sleep(20);
   assert.equal(serverCloses, [4001, 4002]);
   assert.equal(seen.map(({ version }) => version), ['2.0', '2.0']);
