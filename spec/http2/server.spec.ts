@@ -357,6 +357,22 @@ server('bufferedAmount is HTTP/2 flow control: a reader that stops holds the sen
   await fixture.close();
 });
 
+server('heartbeat over HTTP/2: pings go on the stream; a peer that answers nothing is cut off (stream reset with CANCEL)', async () => {
+  const fixture = await h2Server({ heartbeat: { interval: 20, timeout: 60 } });
+  const session = await h2Session(fixture.port);
+  const connected = waitFor<[WebSocket]>(fixture.wss, 'connection');
+  const answer = await connectStream(session);
+  const [ws] = await connected;
+  const received = collect(answer.stream);
+  const closed = waitFor<[number]>(ws, 'close', 2000);
+  await waitFor(answer.stream, 'close', 2000);
+  assert.ok(decodeFrames(received()).some((frame) => frame.opcode === 9), 'a ping came');
+  assert.is(answer.stream.rstCode, http2.constants.NGHTTP2_CANCEL);
+  assert.is((await closed)[0], 1006);
+  session.close();
+  await fixture.close();
+});
+
 server('limits hold over HTTP/2: a message past maxPayload is 1009 and the stream ends', async () => {
   const fixture = await h2Server({ maxPayload: 100 });
   const session = await h2Session(fixture.port);
