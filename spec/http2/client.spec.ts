@@ -123,6 +123,17 @@ client('http2: true: WebSockets to one origin share one session, closed after th
   await fixture.close();
 });
 
+client("http2: true: a session whose server allows no more concurrent streams is full; the next WebSocket opens another", async () => {
+  const fixture = await h2Server({}, { settings: { maxConcurrentStreams: 2 } });
+  const first = [new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert }), new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert })];
+  await Promise.all(first.map(opened));
+  const third = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
+  await opened(third);
+  assert.is(fixture.sessions.length, 2);
+  for (const ws of [...first, third]) ws.terminate();
+  await fixture.close();
+});
+
 client('http2: true with other connection options (another ca object) opens another session', async () => {
   const fixture = await h2Server();
   const a = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });

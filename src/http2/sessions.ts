@@ -61,6 +61,16 @@ function remove(entry: PooledSession): void {
   if (entries.length === 0) pool.delete(entry.origin);
 }
 
+/**
+ * A session whose server allows no more concurrent streams: nghttp2 would
+ * hold a further CONNECT until a stream ends, which for WebSockets may be
+ * never, so the next WebSocket gets a connection of its own (as a browser
+ * does). One still connecting takes everyone waiting.
+ */
+function full(entry: PooledSession): boolean {
+  return entry.session !== null && entry.users >= (entry.session.remoteSettings.maxConcurrentStreams ?? Infinity);
+}
+
 /** A session is reusable until it closes, fails or is told to go away. */
 function usable(session: http2.ClientHttp2Session): boolean {
   return !session.closed && !session.destroyed;
@@ -74,7 +84,7 @@ function usable(session: http2.ClientHttp2Session): boolean {
  */
 export function acquireConnection(target: Target, options: Options, callback: (connection: Connection | Error) => void): () => void {
   const origin = target.url.origin;
-  let entry = pool.get(origin)?.find((candidate) => sameConnectionOptions(candidate.options, options));
+  let entry = pool.get(origin)?.find((candidate) => sameConnectionOptions(candidate.options, options) && !full(candidate));
   if (entry?.session != null && usable(entry.session)) {
     entry.users++;
     const session = entry.session;
