@@ -68,7 +68,8 @@ function remove(entry: PooledSession): void {
  * does). One still connecting takes everyone waiting.
  */
 function full(entry: PooledSession): boolean {
-  return entry.session !== null && entry.users >= (entry.session.remoteSettings.maxConcurrentStreams ?? Infinity);
+  // (A limit the server did not send is undefined, and `>=` undefined is false: not full.)
+  return entry.session !== null && entry.users >= entry.session.remoteSettings.maxConcurrentStreams!;
 }
 
 /** A session is reusable until it closes, fails or is told to go away. */

@@ -31,10 +31,10 @@ export interface ConnectRequest extends OfferedFields {
   key: string | undefined;
 }
 
+/** One field as text (the pseudo-headers and the key this file reads are single values in node:http2's headers). */
 function single(headers: Http2HeaderRecord, name: string): string | undefined {
   const value = headers[name];
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value.join(', ') : String(value);
+  return value === undefined ? undefined : String(value);
 }
 
 /** Whether an HTTP/2 request asks for a WebSocket: a CONNECT whose `:protocol` is websocket. */
