@@ -11,12 +11,14 @@
 
 import type { EventEmitter } from 'node:events';
 import http from 'node:http';
+import type { ClientHttp2Session } from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { checkProtocols, toTarget, toUrl, type Target } from './client/address.ts';
 import { originOf, redirectDrops, type Origin } from './client/redirect.ts';
-import { basicAuthorization, headerFields, requestOptions, type HeaderFields } from './client/request.ts';
+import { basicAuthorization, connectSecure, headerFields, requestOptions, type HeaderFields } from './client/request.ts';
 import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression.ts';
+import { startHttp2Handshake } from './http2/client.ts';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.ts';
 import { WebSocketError } from './protocol/errors.ts';
 import { checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
@@ -36,6 +38,8 @@ export interface HandshakeResult {
   protocol: string;
   extensions: string;
   deflate: DeflateSettings | null;
+  /** The transport is an HTTP/2 stream: our side ends once the closing handshake is through (see AttachOptions.endsFirst). */
+  endsFirst?: boolean;
 }
 
 /** How the handshake reports to the WebSocket that started it. */
@@ -95,9 +99,50 @@ export function startClientHandshake(
   const invalid = checkProtocols(protocols);
   if (invalid !== null) throw syntaxError(invalid);
   const deflate = resolveDeflateConfig(resolved.perMessageDeflate, false);
-  const handshake = new Handshake(options, resolved, protocols, deflate, hooks, target);
-  handshake.send(handshake.createRequest(target));
-  return handshake;
+  const overHttp1 = (socket: Duplex | null): Handshake => {
+    const handshake = new Handshake(socket === null ? options : withSocket(options, socket), resolved, protocols, deflate, hooks, target);
+    handshake.send(handshake.createRequest(target));
+    return handshake;
+  };
+  if (!usesHttp2(resolved, options, target)) return overHttp1(null);
+  const http2 = startHttp2Handshake({
+    target,
+    protocols,
+    deflate,
+    session: resolved.http2 === true ? null : (resolved.http2 as ClientHttp2Session),
+    options: options as Record<string, unknown>,
+    headers: headerFields(resolved.headers),
+    protocolVersion: resolved.protocolVersion,
+    origin: resolved.origin,
+    handshakeTimeout: resolved.handshakeTimeout,
+    open: (result) => hooks.open(result),
+    fail: (error) => hooks.fail(error),
+    fallback: overHttp1,
+  });
+  return { url: target.url.href, abort: () => http2.abort() };
+}
+
+/**
+ * Whether to try HTTP/2: with a session of the user's, always; with `true`,
+ * for wss: when nothing else decides the transport (an agent, a
+ * createConnection, a UNIX socket).
+ */
+function usesHttp2(resolved: ResolvedClientOptions, options: ClientOptions, target: Target): boolean {
+  if (resolved.http2 === false) return false;
+  if (resolved.http2 !== true) return true;
+  return target.secure && target.socketPath === undefined && options.agent == null && options.createConnection == null;
+}
+
+/** The options with `socket` (the TLS connection ALPN chose http/1.1 on) as the first request's transport. */
+function withSocket(options: ClientOptions, socket: Duplex): ClientOptions {
+  let unused: Duplex | null = socket;
+  const createConnection = (requestOptions: http.ClientRequestArgs): Duplex => {
+    if (unused === null) return connectSecure(requestOptions as Parameters<typeof connectSecure>[0]); // a redirect's request
+    const first = unused;
+    unused = null;
+    return first;
+  };
+  return { ...options, createConnection };
 }
 
 class Handshake implements ClientHandshake {

@@ -12,6 +12,7 @@ import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type http from 'node:http';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import type { ClientHttp2Session } from 'node:http2';
 import type https from 'node:https';
 import { checkHeartbeatOptions, type HeartbeatOptions } from './heartbeat.ts';
 import { DEFAULT_MAX_FRAGMENTS } from './protocol/parser.ts';
@@ -421,6 +422,15 @@ export interface ClientOptions extends ConnectionOptions, HttpRequestOptions {
   createConnection?: (options: http.ClientRequestArgs, oncreate: (error: Error | null, socket: Duplex) => void) => Duplex | null | undefined;
   /** Called with the request and the WebSocket in place of `request.end()`, which it must call. */
   finishRequest?: (request: http.ClientRequest, websocket: WebSocket) => void;
+  /**
+   * Open the WebSocket as a stream of an HTTP/2 connection (RFC 8441) when
+   * the server allows it, else over HTTP/1.1. `true`: for wss: URLs
+   * without `agent` or `createConnection`, on a connection netws shares
+   * among the WebSockets to the same origin (ALPN picks the protocol); a
+   * ClientHttp2Session: on that session, which stays the caller's. Default
+   * false.
+   */
+  http2?: boolean | ClientHttp2Session;
 }
 
 /** The client options the handshake reads, with every default applied. */
@@ -437,6 +447,8 @@ export interface ResolvedClientOptions {
   perMessageDeflate: boolean | PerMessageDeflateOptions;
   createConnection: ClientOptions['createConnection'];
   finishRequest: ClientOptions['finishRequest'];
+  /** false: HTTP/1.1 only. */
+  http2: boolean | ClientHttp2Session;
 }
 
 /** The `headers` option: a plain object whose names and values node:http would accept. */
@@ -452,6 +464,18 @@ function headersOption(options: Options): Array<[string, ClientHeaderValue]> {
     for (const one of Array.isArray(header) ? header : [header]) validateHeaderValue(name, one);
   }
   return headers;
+}
+
+/** The `http2` option: a boolean, or a session (anything with request() and remoteSettings, duck-typed). */
+function http2Option(options: Options): boolean | ClientHttp2Session {
+  const value = options.http2;
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'boolean') return value;
+  const session = value as Partial<ClientHttp2Session>;
+  if (typeof value !== 'object' || typeof session.request !== 'function' || typeof session.ping !== 'function') {
+    throw new TypeError(`The "http2" option must be a boolean or a ClientHttp2Session, not ${describe(value)}`);
+  }
+  return value as ClientHttp2Session;
 }
 
 /**
@@ -480,5 +504,6 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     perMessageDeflate: deflateOption(raw, true),
     createConnection: functionOption(raw, 'createConnection'),
     finishRequest: functionOption(raw, 'finishRequest'),
+    http2: http2Option(raw),
   };
 }

@@ -2,7 +2,8 @@
  * WebSocketServer: accepts upgrades either on its own node:net listener
  * (`port`), reading request heads with our HTTP parser, or from a node:http
  * server's 'upgrade' event (`server`, or `noServer` + `handleUpgrade`), the
- * way frameworks embed ws.
+ * way frameworks embed ws; and RFC 8441 extended CONNECTs from a node:http2
+ * server's streams (`server`, or `handleStream`).
  */
 
 import { EventEmitter } from 'node:events';
@@ -13,6 +14,16 @@ import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from '
 import { HeadError, HeadReader, parseRequestHead } from './http/head.ts';
 import { toIncomingMessage } from './http/request.ts';
 import {
+  isHttp2Server,
+  isSecureStream,
+  refuseStream,
+  takeWebSocketStreams,
+  toHttp2Request,
+  type ServerStream,
+  type StreamHeaders,
+} from './http2/server.ts';
+import { closeAfterEnd, resetWithCancel } from './http2/stream.ts';
+import {
   resolveServerOptions,
   type ResolvedServerOptions,
   type ServerOptions,
@@ -22,11 +33,21 @@ import {
 } from './options.ts';
 import { WebSocketError } from './protocol/errors.ts';
 import {
+  checkConnectRequest,
+  connectResponseHeaders,
+  linesToHeaders,
+  responseLines,
+  type ConnectRequest,
+  type Http2HeaderRecord,
+} from './protocol/extended-connect.ts';
+import {
   acceptResponseLines,
   buildRejectResponse,
   checkUpgradeRequest,
   isRejection,
   type AcceptedRequest,
+  type HeaderValue,
+  type OfferedFields,
 } from './protocol/handshake.ts';
 import { acceptDeflateOffer } from './protocol/permessage-deflate.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
@@ -87,6 +108,16 @@ interface PendingUpgrade {
   timer: NodeJS.Timeout | null;
   done: boolean;
 }
+
+/** What the handshake settled: the subprotocol, and permessage-deflate if accepted. */
+interface Negotiated {
+  protocol: string | undefined;
+  /** The Sec-WebSocket-Extensions answer, '' for none. */
+  extensions: string;
+  deflate: DeflateSettings | null;
+}
+
+const NO_HEAD = Buffer.alloc(0);
 
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Open connections (only with clientTracking, as in ws). */
@@ -270,7 +301,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     pending: PendingUpgrade | null,
   ): void {
     socket.on('error', ignoreSocketError);
-    const handshake = pending ?? this.startDeadline(socket);
+    const handshake = pending ?? this.startDeadline(() => rejectHandshake(socket, 408, 'Opening handshake timed out'));
     const result = checkUpgradeRequest(req);
     if (isRejection(result)) {
       this.refuse(handshake, req, socket, result.status, result.message, result.headers);
@@ -287,25 +318,52 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       rejectHandshake(socket, 503);
       return;
     }
+    if (this.options.verifyClient === undefined) {
+      this.completeUpgrade(handshake, result, req, socket, head, callback);
+      return;
+    }
+    // verifyClient's refusals are answered as given, never through wsClientError (as in ws).
+    this.verify(
+      req,
+      isSecure(socket),
+      handshake,
+      () => this.completeUpgrade(handshake, result, req, socket, head, callback),
+      (code, message, headers) => rejectHandshake(socket, code, message, headers),
+      (error) => this.callbackFailed(error, req, socket),
+    );
+  }
+
+  /**
+   * Runs verifyClient (synchronous or with its callback) within the
+   * handshake's deadline: `accept` or `refuse` once it decided, `failed`
+   * if it threw. An answer after the deadline, or a second one, is ignored.
+   */
+  private verify(
+    req: UpgradeRequest,
+    secure: boolean,
+    handshake: PendingUpgrade,
+    accept: () => void,
+    refuse: (code: number, message: string | undefined, headers: Record<string, HeaderValue> | undefined) => void,
+    failed: (error: unknown) => void,
+  ): void {
     const verifyClient = this.options.verifyClient;
     if (verifyClient === undefined) {
-      this.completeUpgrade(handshake, result, req, socket, head, callback);
+      accept();
       return;
     }
     const version = req.headers['sec-websocket-version'];
     const info: VerifyClientInfo = {
       origin: (version === '8' ? req.headers['sec-websocket-origin'] : req.headers.origin) as string | undefined,
-      secure: isSecure(socket),
+      secure,
       req,
     };
-    // verifyClient's refusals are answered as given, never through wsClientError (as in ws).
     const decide: VerifyClientCallback = (accepted, code, message, headers) => {
       if (handshake.done) return; // the deadline passed, or a second call
       if (accepted) {
-        this.completeUpgrade(handshake, result, req, socket, head, callback);
+        accept();
       } else {
         this.finish(handshake);
-        rejectHandshake(socket, code || 401, message, headers);
+        refuse(code || 401, message, headers);
       }
     };
     try {
@@ -317,18 +375,18 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     } catch (error) {
       if (handshake.done) return;
       this.finish(handshake);
-      this.callbackFailed(error, req, socket);
+      failed(error);
     }
   }
 
-  /** Starts the handshake deadline: past it the peer gets 408 and the socket is closed. */
-  private startDeadline(socket: Duplex): PendingUpgrade {
+  /** Starts the handshake deadline: past it `onTimeout` answers 408 and closes. */
+  private startDeadline(onTimeout: () => void): PendingUpgrade {
     const pending: PendingUpgrade = { timer: null, done: false };
     pending.timer = setTimeout(() => {
       pending.timer = null;
       if (pending.done) return;
       pending.done = true;
-      rejectHandshake(socket, 408, 'Opening handshake timed out');
+      onTimeout();
     }, this.options.handshakeTimeout);
     return pending;
   }
@@ -380,23 +438,11 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       return;
     }
 
-    let protocol: string | undefined;
+    let negotiated: Negotiated;
     let lines: string[];
-    let deflate: DeflateSettings | null = null;
-    let extensions = '';
     try {
-      if (request.protocols.length > 0) {
-        const chosen = this.options.handleProtocols
-          ? this.options.handleProtocols(new Set(request.protocols), req)
-          : request.protocols[0];
-        if (typeof chosen === 'string' && chosen !== '') protocol = chosen;
-      }
-      const accepted = this.deflate && acceptDeflateOffer(request.extensions, this.deflate.negotiation);
-      if (accepted) {
-        deflate = { params: accepted.params, config: this.deflate! };
-        extensions = accepted.header;
-      }
-      lines = acceptResponseLines(request.key, protocol, extensions);
+      negotiated = this.negotiate(request, req);
+      lines = acceptResponseLines(request.key, negotiated.protocol, negotiated.extensions);
       this.emit('headers', lines, req);
     } catch (error) {
       this.callbackFailed(error, req, socket);
@@ -405,12 +451,106 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     marked[kUpgraded] = true;
     socket.write(lines.join('\r\n') + '\r\n\r\n');
     socket.removeListener('error', ignoreSocketError);
+    this.adopt(socket, head, negotiated, req, callback);
+  }
 
+  /** Picks the subprotocol (handleProtocols, which may throw) and accepts permessage-deflate if offered. */
+  private negotiate(offer: OfferedFields, req: UpgradeRequest): Negotiated {
+    let protocol: string | undefined;
+    if (offer.protocols.length > 0) {
+      const chosen = this.options.handleProtocols ? this.options.handleProtocols(new Set(offer.protocols), req) : offer.protocols[0];
+      if (typeof chosen === 'string' && chosen !== '') protocol = chosen;
+    }
+    const accepted = this.deflate && acceptDeflateOffer(offer.extensions, this.deflate.negotiation);
+    if (!accepted) return { protocol, extensions: '', deflate: null };
+    return { protocol, extensions: accepted.header, deflate: { params: accepted.params, config: this.deflate! } };
+  }
+
+  /** The handshake is answered: the connection opens on `socket` (an upgraded socket or an HTTP/2 stream). */
+  private adopt(socket: Duplex, head: Buffer, negotiated: Negotiated, req: UpgradeRequest, callback: UpgradeCallback): void {
     const ws = new this.ConnectionClass(null, undefined, this.options as ServerOptions);
+    const { protocol, extensions, deflate } = negotiated;
     ws[kAttach](socket, head, { isServer: true, protocol: protocol ?? '', extensions, deflate, options: this.options });
     this.clients?.add(ws);
     ws[kOnClosed] = this.onConnectionClosed;
     callback(ws, req);
+  }
+
+  /**
+   * Completes an RFC 8441 handshake: `stream` carries an extended CONNECT
+   * (`:protocol websocket`) that the user took from a node:http2 server's
+   * 'stream' event. Calls back with the open WebSocket, or emits
+   * 'connection' without a callback. The server must have been created with
+   * `settings: { enableConnectProtocol: true }`. Refusals are HTTP/2
+   * responses with the statuses HTTP/1.1 gets; 'wsClientError' is not
+   * emitted for them (its listeners write HTTP/1.1 to a socket).
+   */
+  handleStream(stream: ServerStream, headers: StreamHeaders, callback?: UpgradeCallback): void {
+    this.acceptStream(stream, headers, undefined, callback ?? ((ws, req) => this.emit('connection', ws, req)));
+  }
+
+  /** handleStream, with the raw header list when the 'stream' event gave it. */
+  private acceptStream(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined, callback: UpgradeCallback): void {
+    if (stream.headersSent) throw new Error('handleStream() was called with a stream already answered');
+    stream.on('error', ignoreSocketError);
+    const req = toHttp2Request(stream, headers, rawHeaders);
+    const handshake = this.startDeadline(() => refuseStream(stream, 408, 'Opening handshake timed out'));
+    const result = checkConnectRequest(headers as Http2HeaderRecord);
+    if (isRejection(result)) {
+      this.finish(handshake);
+      refuseStream(stream, result.status, result.message, result.headers);
+      return;
+    }
+    if (!this.shouldHandle(req) || this.state !== RUNNING) {
+      this.finish(handshake);
+      refuseStream(stream, this.state === RUNNING ? 400 : 503);
+      return;
+    }
+    this.verify(
+      req,
+      isSecureStream(stream),
+      handshake,
+      () => this.completeStream(handshake, result, req, stream, callback),
+      (code, message, fields) => refuseStream(stream, code, message, fields),
+      (error) => this.streamCallbackFailed(error, stream),
+    );
+  }
+
+  /** Answers 200 (with what 'headers' listeners added) and opens the WebSocket on the stream. */
+  private completeStream(
+    pending: PendingUpgrade,
+    request: ConnectRequest,
+    req: UpgradeRequest,
+    stream: ServerStream,
+    callback: UpgradeCallback,
+  ): void {
+    this.finish(pending);
+    if (stream.destroyed || stream.closed) return; // reset by the client while verifyClient decided
+    if (this.state !== RUNNING) {
+      refuseStream(stream, 503);
+      return;
+    }
+    let negotiated: Negotiated;
+    try {
+      negotiated = this.negotiate(request, req);
+      const lines = responseLines(connectResponseHeaders(request.key, negotiated.protocol, negotiated.extensions));
+      this.emit('headers', lines, req);
+      // node:http2 checks the fields before sending anything: a bad line from a listener throws here.
+      stream.respond(linesToHeaders(200, lines));
+    } catch (error) {
+      this.streamCallbackFailed(error, stream);
+      return;
+    }
+    stream.removeListener('error', ignoreSocketError);
+    resetWithCancel(stream);
+    closeAfterEnd(stream);
+    this.adopt(stream, NO_HEAD, negotiated, req, callback);
+  }
+
+  /** A user callback threw during an HTTP/2 handshake: 500, and the error to an 'error' listener if any. */
+  private streamCallbackFailed(error: unknown, stream: ServerStream): void {
+    refuseStream(stream, 500);
+    if (this.listenerCount('error') > 0) this.emit('error', error instanceof Error ? error : new Error(String(error)));
   }
 
   /** Answers a refused handshake, or lets a 'wsClientError' listener do it. */
@@ -437,7 +577,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     const reader = new HeadReader(limits);
     socket.on('error', ignoreSocketError);
     // A peer that is slow or silent (slowloris), or a verifyClient that never answers, is cut off at the deadline.
-    const pending = this.startDeadline(socket);
+    const pending = this.startDeadline(() => rejectHandshake(socket, 408, 'Opening handshake timed out'));
     const onData = (chunk: Buffer): void => {
       let received;
       let request;
@@ -479,10 +619,17 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     server.on('listening', onListening);
     server.on('error', onError);
     if (server !== this.ownServer) server.on('upgrade', onUpgrade);
+    // A node:http2 server: its WebSocket streams too (and HTTP/1.1 upgrades above, with allowHTTP1).
+    const releaseStreams = isHttp2Server(server)
+      ? takeWebSocketStreams(server, (stream, headers, rawHeaders) =>
+          this.acceptStream(stream, headers, rawHeaders, (ws, req) => this.emit('connection', ws, req)),
+        )
+      : null;
     return () => {
       server.removeListener('listening', onListening);
       server.removeListener('error', onError);
       server.removeListener('upgrade', onUpgrade);
+      releaseStreams?.();
     };
   }
 

@@ -91,6 +91,12 @@ export interface AttachOptions {
   deflate: DeflateSettings | null;
   /** Limits and behaviour, resolved once per server or client (shared, not copied). */
   options: ResolvedConnectionOptions;
+  /**
+   * End the transport as soon as both close frames passed; default: on the
+   * server only (RFC 6455 7.1.1 leaves TCP's TIME_WAIT to it). An HTTP/2
+   * stream has no TIME_WAIT, so the HTTP/2 client ends its side too.
+   */
+  endsFirst?: boolean;
 }
 
 // Internal entry points for server.ts, kept off the public surface.
@@ -372,6 +378,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   private connection: Protocol | null = null;
   private handlers: ConnectionHandler | null = null;
   declare private isServer: boolean;
+  /** See AttachOptions.endsFirst. */
+  declare private endsFirst: boolean;
   private options: ResolvedConnectionOptions | null = null;
   declare private address: string | undefined;
   declare private subprotocol: string;
@@ -870,6 +878,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const options = attach.options;
     this.socket = socket;
     if (!attach.isServer) this.isServer = false;
+    const endsFirst = attach.endsFirst ?? attach.isServer;
+    if (!endsFirst) this.endsFirst = false;
     this.options = options;
     if (attach.protocol !== '') this.subprotocol = attach.protocol;
     if (attach.extensions !== '') this.extensionList = attach.extensions;
@@ -972,6 +982,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       extensions: result.extensions,
       deflate: result.deflate,
       options: this.options!,
+      endsFirst: result.endsFirst,
     });
   }
 
@@ -1117,7 +1128,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   sendCloseEcho(): void {
     this.connection!.sendCloseEcho();
     // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
-    if (this.isServer) this.socket!.end();
+    if (this.endsFirst) this.socket!.end();
   }
 
   /** @internal */
@@ -1318,7 +1329,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } else if (this.connection!.closeEchoPending) {
       // Messages sent before the peer's close frame arrived still go out, then our answer.
       this.outgoing!.pushCloseEcho();
-    } else if (this.isServer) {
+    } else if (this.endsFirst) {
       // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
       this.socket!.end();
     }
@@ -1505,6 +1516,7 @@ installBrowserApi(WebSocket.prototype);
  */
 Object.assign(WebSocket.prototype, {
   isServer: true,
+  endsFirst: true,
   address: undefined,
   subprotocol: '',
   extensionList: '',

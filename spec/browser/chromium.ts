@@ -102,10 +102,10 @@ export class Chromium {
     };
   }
 
-  /** Starts Chromium with a fresh profile and connects to its DevTools WebSocket. */
-  static async launch(): Promise<Chromium> {
+  /** Starts Chromium with a fresh profile (and `extraFlags`) and connects to its DevTools WebSocket. */
+  static async launch(extraFlags: readonly string[] = []): Promise<Chromium> {
     const profile = mkdtempSync(path.join(tmpdir(), 'netws-chromium-'));
-    const child = spawn(CHROMIUM, [...FLAGS, `--user-data-dir=${profile}`, 'about:blank'], {
+    const child = spawn(CHROMIUM, [...FLAGS, ...extraFlags, `--user-data-dir=${profile}`, 'about:blank'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });

@@ -31,7 +31,7 @@ function connectPlain(options: http.ClientRequestArgs): Duplex {
 }
 
 /** tls.connect for wss:, with every TLS setting of the options; SNI carries host names only (RFC 6066 section 3). */
-function connectSecure(options: http.ClientRequestArgs & tls.ConnectionOptions): Duplex {
+export function connectSecure(options: http.ClientRequestArgs & tls.ConnectionOptions): Duplex {
   const host = options.host as string; // always set: requestOptions gives the URL's host
   const servername = options.servername ?? (net.isIP(host) === 0 ? host : '');
   return tls.connect({ ...options, path: undefined, servername } as tls.ConnectionOptions);

@@ -52,11 +52,8 @@ export interface HandshakeRejection {
   headers?: Record<string, string>;
 }
 
-export interface AcceptedRequest {
+export interface AcceptedRequest extends OfferedFields {
   key: string;
-  /** Offered subprotocols in the client's order of preference. */
-  protocols: string[];
-  extensions: ExtensionOffer[];
 }
 
 export interface UpgradeRequestLike {
@@ -96,6 +93,22 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): AcceptedRequest | 
   if (!isValidKey(key)) {
     return { status: 400, message: 'Missing or invalid Sec-WebSocket-Key header' };
   }
+  const fields = checkWebSocketFields(headers);
+  return isRejection(fields) ? fields : { key, ...fields };
+}
+
+/** What both handshakes (HTTP/1.1 upgrade, HTTP/2 extended CONNECT) offer in their header fields. */
+export interface OfferedFields {
+  /** Offered subprotocols in the client's order of preference. */
+  protocols: string[];
+  extensions: ExtensionOffer[];
+}
+
+/**
+ * The header fields RFC 6455 and RFC 8441 share: Sec-WebSocket-Version,
+ * -Protocol and -Extensions, checked the same way on both transports.
+ */
+export function checkWebSocketFields(headers: HeaderRecord): OfferedFields | HandshakeRejection {
   const version = single(headers, 'sec-websocket-version');
   // Version 8 (the last hybi draft) frames exactly as 13 does; ws accepts it too.
   if (version !== WEBSOCKET_VERSION && version !== '8') {
@@ -115,10 +128,10 @@ export function checkUpgradeRequest(req: UpgradeRequestLike): AcceptedRequest | 
   if (extensions === null) {
     return { status: 400, message: 'Invalid Sec-WebSocket-Extensions header' };
   }
-  return { key, protocols, extensions };
+  return { protocols, extensions };
 }
 
-export function isRejection(result: AcceptedRequest | HandshakeRejection): result is HandshakeRejection {
+export function isRejection<T extends object>(result: T | HandshakeRejection): result is HandshakeRejection {
   return 'status' in result;
 }
 
@@ -239,6 +252,22 @@ export function checkUpgradeResponse(
   if (single(headers, 'sec-websocket-accept') !== computeAccept(key)) {
     fail('WS_ERR_INVALID_ACCEPT', 'Invalid Sec-WebSocket-Accept header');
   }
+  return checkAcceptedFields(status, headers, offeredProtocols, offeredExtensions);
+}
+
+/**
+ * The subprotocol and extensions a server's answer selects, checked against
+ * what was offered (both transports); throws a WebSocketError otherwise.
+ */
+export function checkAcceptedFields(
+  status: number,
+  headers: HeaderRecord,
+  offeredProtocols: readonly string[],
+  offeredExtensions: readonly string[],
+): AcceptedResponse {
+  const fail = (code: string, message: string): never => {
+    throw new WebSocketError(code, message, { statusCode: status });
+  };
   const protocol = single(headers, 'sec-websocket-protocol');
   if (protocol !== undefined && !offeredProtocols.includes(protocol)) {
     fail('WS_ERR_INVALID_SUBPROTOCOL', `Server selected a subprotocol that was not offered: ${protocol}`);

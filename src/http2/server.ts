@@ -1,0 +1,103 @@
+/**
+ * The server side of RFC 8441 on node:http2: taking the WebSocket streams of
+ * an http2 server (`{ server }`), the request object user code gets, and
+ * answering a stream. The handshake itself runs in WebSocketServer, as for
+ * HTTP/1.1; the checks are src/protocol/extended-connect.ts's.
+ */
+
+import type { EventEmitter } from 'node:events';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { HeaderValue } from '../protocol/handshake.ts';
+import { isWebSocketConnect, refusalBody, refusalHeaders, type Http2HeaderRecord } from '../protocol/extended-connect.ts';
+
+export type ServerStream = http2.ServerHttp2Stream;
+export type StreamHeaders = http2.IncomingHttpHeaders;
+
+/** node:http2's servers are the ones with updateSettings() (duck-typed: no instanceof across realms). */
+export function isHttp2Server(server: EventEmitter): boolean {
+  return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+}
+
+type StreamListener = (stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined) => void;
+
+/**
+ * Takes the WebSocket streams of a node:http2 server and advertises
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL to its new sessions: it is only on while
+ * netws takes the CONNECTs (advertising it without handling them breaks
+ * clients that trust it). Other streams, CONNECTs with another `:protocol`
+ * included, are left to the server's other listeners. Returns the undo.
+ */
+export function takeWebSocketStreams(server: EventEmitter, onStream: StreamListener): () => void {
+  const settings = server as EventEmitter & { updateSettings(settings: http2.Settings): void };
+  settings.updateSettings({ enableConnectProtocol: true });
+  const onServerStream = (stream: ServerStream, headers: StreamHeaders, _flags: number, rawHeaders?: string[]): void => {
+    if (isWebSocketConnect(headers as Http2HeaderRecord)) onStream(stream, headers, rawHeaders);
+  };
+  // With node's compatibility API in use (a 'request' listener), every
+  // CONNECT also comes as a 'connect' event, answered 405 when nobody
+  // listens (nodejs/node#36977): the WebSocket ones are taken on 'stream'
+  // above, so this listener only stands aside for them, and gives the rest
+  // node's own answer when nobody else listens. An HTTP/1.1 CONNECT (with
+  // allowHTTP1) comes here too, with a socket: node closes it then.
+  const onConnect = (req: { headers: StreamHeaders; httpVersionMajor?: number }, res: { statusCode: number; end(): void } | Duplex): void => {
+    if (req.httpVersionMajor === 2 && isWebSocketConnect(req.headers as Http2HeaderRecord)) return;
+    if (server.listenerCount('connect') > 1) return;
+    if (req.httpVersionMajor === 2) {
+      const response = res as { statusCode: number; end(): void };
+      response.statusCode = 405;
+      response.end();
+    } else {
+      (res as Duplex).destroy();
+    }
+  };
+  server.on('stream', onServerStream);
+  server.on('connect', onConnect);
+  return () => {
+    server.removeListener('stream', onServerStream);
+    server.removeListener('connect', onConnect);
+    // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
+    settings.updateSettings({ enableConnectProtocol: false });
+  };
+}
+
+/**
+ * The request handed to verifyClient, handleProtocols and 'connection' for
+ * an HTTP/2 WebSocket: node's own Http2ServerRequest, as its compatibility
+ * API would make it, so code reading `req.url`, `req.headers`,
+ * `req.socket.remoteAddress` or `req.httpVersion` ('2.0') works as it does
+ * for an HTTP/2 request. Nothing reads its body: the stream is the WebSocket's.
+ */
+export function toHttp2Request(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined): http2.Http2ServerRequest {
+  return new http2.Http2ServerRequest(stream, headers, {}, rawHeaders ?? flattenHeaders(headers));
+}
+
+/** rawHeaders for a stream handed to handleStream() without them. */
+function flattenHeaders(headers: StreamHeaders): string[] {
+  const raw: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) raw.push(name, String(one));
+  }
+  return raw;
+}
+
+/** Whether the connection under a stream is TLS (verifyClient's `secure`). */
+export function isSecureStream(stream: ServerStream): boolean {
+  return stream.session?.encrypted === true;
+}
+
+/**
+ * Refuses a handshake with an HTTP/2 response (`status`, a text body). The
+ * client's side of the stream is then reset with NO_ERROR, which asks it to
+ * stop sending without calling it an error (RFC 9113 section 8.1).
+ */
+export function refuseStream(stream: ServerStream, status: number, message?: string, headers?: Record<string, HeaderValue>): void {
+  if (stream.destroyed || stream.headersSent) {
+    stream.destroy();
+    return;
+  }
+  const body = Buffer.from(refusalBody(status, message), 'utf8');
+  stream.respond(refusalHeaders(status, body.length, headers));
+  stream.end(body, () => stream.close());
+}

@@ -1,0 +1,77 @@
+/** What both ends do to an HTTP/2 stream that carries a WebSocket. */
+
+import http2 from 'node:http2';
+
+/**
+ * RFC 8441 section 5: an abrupt end of a WebSocket stream (terminate(), a
+ * failure, a timeout) is RST_STREAM(CANCEL), the counterpart of TCP's RST;
+ * node's destroy() resets with NO_ERROR. A stream that already closed
+ * cleanly (END_STREAM both ways) sends nothing.
+ */
+export function resetWithCancel(stream: http2.Http2Stream): void {
+  const destroy = stream.destroy;
+  stream.destroy = function destroyWithCancel(this: http2.Http2Stream, error?: Error) {
+    if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL);
+    return destroy.call(this, error);
+  };
+}
+
+/** Per session: the callbacks the PING in flight answers, and those waiting for the next one. */
+interface RoundTrips {
+  inFlight: Array<() => void>;
+  next: Array<() => void>;
+}
+
+const roundTrips = new WeakMap<http2.Http2Session, RoundTrips>();
+
+function sendPing(session: http2.Http2Session, state: RoundTrips): void {
+  const answered = state.inFlight;
+  const done = (): void => {
+    for (const callback of answered) callback();
+    if (state.next.length === 0) {
+      roundTrips.delete(session);
+      return;
+    }
+    state.inFlight = state.next;
+    state.next = [];
+    sendPing(session, state);
+  };
+  // node:http2 answers every PING, cancelled ones (the session closing) included: the streams go with the session then.
+  if (session.destroyed) done();
+  else session.ping(done);
+}
+
+/**
+ * Calls back once the peer has acknowledged a PING sent after this call,
+ * so it has processed every frame sent before (RFC 9113 section 6.7). One
+ * PING in flight per session, however many streams wait.
+ */
+export function afterRoundTrip(session: http2.Http2Session, callback: () => void): void {
+  const state = roundTrips.get(session);
+  if (state !== undefined) {
+    state.next.push(callback);
+    return;
+  }
+  const fresh: RoundTrips = { inFlight: [callback], next: [] };
+  roundTrips.set(session, fresh);
+  sendPing(session, fresh);
+}
+
+/**
+ * Our END_STREAM goes out once the closing handshake is through (or the
+ * connection failed); the peer is expected to end its side then, which
+ * closes the stream. undici 7 and Hypercorn 0.13 never do, and each close
+ * would wait for closeTimeout. Nothing may come from the peer any more, so
+ * once a PING round trip shows it has everything we sent, the stream is
+ * closed with RST_STREAM(NO_ERROR), which asks it for nothing more and is
+ * no error (RFC 9113 section 8.1).
+ */
+export function closeAfterEnd(stream: http2.Http2Stream): void {
+  stream.once('finish', () => {
+    const session = stream.session;
+    if (stream.readableEnded || stream.closed || session === undefined) return;
+    afterRoundTrip(session, () => {
+      if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
+  });
+}
