@@ -11,6 +11,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closeAll, openConnections, runEcho } from './load-generator.ts';
+import { runDeflateEcho } from './deflate-load.ts';
 import { summarizeProfile } from './profile-summary.ts';
 import { BenchServer, type ServerImpl } from './servers.ts';
 import { echoWindow } from './suites.ts';
@@ -18,6 +19,8 @@ import { echoWindow } from './suites.ts';
 interface ProfileCase {
   name: string;
   impl: ServerImpl;
+  /** Arguments for the server process (permessage-deflate mode). */
+  serverArgs?: string[];
   run(server: BenchServer): Promise<string>;
 }
 
@@ -69,7 +72,17 @@ const handshakes = (count: number) => async (server: BenchServer) => {
   return `${Math.round(count / seconds)} handshakes/s`;
 };
 
+/** Compressed echo, the case where netws stays under its target (16 KiB JSON, no context takeover). */
+const deflateEcho = (size: number, connections: number) => async (server: BenchServer) => {
+  const rate = await runDeflateEcho({ port: server.port, mode: 'fresh', size, connections, window: 4, warmupMs: 300, measureMs: 3000 });
+  await server.waitForClients(0);
+  return `${Math.round(rate)} msgs/s`;
+};
+
 const cases: ProfileCase[] = [];
+for (const impl of ['netws', 'ws-bu'] as const) {
+  cases.push({ name: `compressed echo 16 KiB x64 (${impl})`, impl, serverArgs: ['fresh'], run: deflateEcho(16 * 1024, 64) });
+}
 for (const impl of ['netws', 'ws-bu'] as const) {
   cases.push({ name: `echo 64 KiB x1 (${impl})`, impl, run: echo(65536, 1) });
   cases.push({ name: `echo 1 MiB x1 (${impl})`, impl, run: echo(1 << 20, 1) });
@@ -79,7 +92,7 @@ for (const impl of ['netws', 'ws-bu'] as const) {
 
 for (const profileCase of cases) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'netws-prof-'));
-  const server = await BenchServer.start(profileCase.impl, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  const server = await BenchServer.start(profileCase.impl, ['--cpu-prof', `--cpu-prof-dir=${dir}`], profileCase.serverArgs);
   const outcome = await profileCase.run(server);
   await server.stop();
   const file = path.join(dir, readdirSync(dir)[0]);
