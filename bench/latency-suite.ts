@@ -50,6 +50,98 @@ function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))];
 }
 
+/** One measurement: `connections` sockets on `server`, `rate` timed messages per second for `durationMs`. */
+export interface LatencyRun {
+  p50: number;
+  p99: number;
+  p999: number;
+  cpuMicrosPerMessage: number;
+  echoed: number;
+}
+
+export async function measureLatency(
+  server: BenchServer,
+  connections: number,
+  rate: number,
+  durationMs: number,
+  /** Called as the measured phase begins and ends (bench/profile.ts profiles it). */
+  phase: { begin(): Promise<void>; end(): Promise<void> } | null = null,
+): Promise<LatencyRun> {
+  let sockets: net.Socket[] = [];
+  try {
+    const samples = new Float64Array(Math.ceil((rate * durationMs) / 1000) + 1000);
+    let sampled = 0;
+    let measuring = false;
+    const counters = Array.from(
+      { length: connections },
+      () =>
+        new FrameCounter((start) => {
+          if (measuring && sampled < samples.length) samples[sampled++] = now() - unmaskedTime(start);
+        }, 8),
+    );
+    sockets = await openConnections(server.port, connections, 256, (index, bytes) => void bytes);
+    // openConnections counts bytes; these sockets need the bytes themselves.
+    for (let i = 0; i < sockets.length; i++) {
+      sockets[i].removeAllListeners('data');
+      sockets[i].on('data', (chunk: Buffer) => counters[i].push(chunk));
+    }
+    await server.waitForClients(connections, 30_000);
+    const scratch = Buffer.alloc(SIZE, 0x61);
+    let sent = 0;
+    let next = 0;
+    const send = (count: number): void => {
+      const at = now();
+      for (let i = 0; i < count; i++) {
+        sockets[next].write(timedFrame(at, scratch));
+        next = (next + 1) % sockets.length;
+      }
+      sent += count;
+    };
+    // Warm up for half a second, then measure.
+    const tickMs = 5;
+    const warmup = Date.now() + 500;
+    let started = 0;
+    let due = 0;
+    const begin = Date.now();
+    let cpuBefore = 0;
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const elapsed = Date.now() - begin;
+        const target = Math.floor((elapsed / 1000) * rate);
+        if (target > due) {
+          send(target - due);
+          due = target;
+        }
+        if (!measuring && Date.now() >= warmup) {
+          measuring = true;
+          started = sent;
+          void server.memory().then((m) => (cpuBefore = m.cpuMicros));
+          void phase?.begin();
+        }
+        if (measuring && Date.now() >= warmup + durationMs) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, tickMs);
+    });
+    const measuredSends = sent - started;
+    const cpuAfter = (await server.memory()).cpuMicros;
+    await phase?.end();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    measuring = false;
+    const sorted = samples.subarray(0, sampled).sort();
+    return {
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      p999: percentile(sorted, 0.999),
+      cpuMicrosPerMessage: (cpuAfter - cpuBefore) / Math.max(1, measuredSends),
+      echoed: Math.min(1, sampled / Math.max(1, measuredSends)),
+    };
+  } finally {
+    await closeAll(sockets);
+  }
+}
+
 export async function runLatencySuite(options: {
   servers: ServerImpl[];
   connections: number;
@@ -60,98 +152,30 @@ export async function runLatencySuite(options: {
 }): Promise<LatencyCase[]> {
   const cases: LatencyCase[] = [];
   for (const rate of options.rates) {
-    const per = (): Map<ServerImpl, number[]> => new Map(options.servers.map((impl) => [impl, []]));
-    const p50 = per();
-    const p99 = per();
-    const p999 = per();
-    const cpu = per();
-    const echoedShare = per();
+    const runs = new Map<ServerImpl, LatencyRun[]>(options.servers.map((impl) => [impl, []]));
     for (let rep = 0; rep < options.repetitions; rep++) {
       for (let k = 0; k < options.servers.length; k++) {
         const impl = options.servers[(k + rep) % options.servers.length];
         const server = await BenchServer.start(impl);
-        let sockets: net.Socket[] = [];
         try {
-          const samples = new Float64Array(Math.ceil((rate * options.durationMs) / 1000) + 1000);
-          let sampled = 0;
-          let measuring = false;
-          const counters = Array.from(
-            { length: options.connections },
-            () =>
-              new FrameCounter((start) => {
-                if (measuring && sampled < samples.length) samples[sampled++] = now() - unmaskedTime(start);
-              }, 8),
-          );
-          sockets = await openConnections(server.port, options.connections, 256, (index, bytes) => void bytes);
-          // openConnections counts bytes; these sockets need the bytes themselves.
-          for (let i = 0; i < sockets.length; i++) {
-            sockets[i].removeAllListeners('data');
-            sockets[i].on('data', (chunk: Buffer) => counters[i].push(chunk));
-          }
-          await server.waitForClients(options.connections, 30_000);
-          const scratch = Buffer.alloc(SIZE, 0x61);
-          let sent = 0;
-          let next = 0;
-          const send = (count: number): void => {
-            const at = now();
-            for (let i = 0; i < count; i++) {
-              sockets[next].write(timedFrame(at, scratch));
-              next = (next + 1) % sockets.length;
-            }
-            sent += count;
-          };
-          // Warm up for half a second, then measure.
-          const tickMs = 5;
-          const warmup = Date.now() + 500;
-          let started = 0;
-          let due = 0;
-          const begin = Date.now();
-          let cpuBefore = 0;
-          await new Promise<void>((resolve) => {
-            const timer = setInterval(() => {
-              const elapsed = Date.now() - begin;
-              const target = Math.floor((elapsed / 1000) * rate);
-              if (target > due) {
-                send(target - due);
-                due = target;
-              }
-              if (!measuring && Date.now() >= warmup) {
-                measuring = true;
-                started = sent;
-                void server.memory().then((m) => (cpuBefore = m.cpuMicros));
-              }
-              if (measuring && Date.now() >= warmup + options.durationMs) {
-                clearInterval(timer);
-                resolve();
-              }
-            }, tickMs);
-          });
-          const measuredSends = sent - started;
-          const cpuAfter = (await server.memory()).cpuMicros;
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          measuring = false;
-          const sorted = samples.subarray(0, sampled).sort();
-          p50.get(impl)!.push(percentile(sorted, 0.5));
-          p99.get(impl)!.push(percentile(sorted, 0.99));
-          p999.get(impl)!.push(percentile(sorted, 0.999));
-          cpu.get(impl)!.push((cpuAfter - cpuBefore) / Math.max(1, measuredSends));
-          echoedShare.get(impl)!.push(Math.min(1, sampled / Math.max(1, measuredSends)));
+          runs.get(impl)!.push(await measureLatency(server, options.connections, rate, options.durationMs));
         } finally {
-          await closeAll(sockets);
           await server.stop();
         }
       }
     }
-    const summary = (map: Map<ServerImpl, number[]>) =>
-      Object.fromEntries([...map].map(([impl, values]) => [impl, summarize(values)])) as Partial<Record<ServerImpl, Summary>>;
+    const summary = (field: keyof LatencyRun) =>
+      Object.fromEntries([...runs].map(([impl, values]) => [impl, summarize(values.map((run) => run[field]))])) as Partial<
+        Record<ServerImpl, Summary>
+      >;
     const result: LatencyCase = {
       connections: options.connections,
       rate,
-      p50: summary(p50),
-      p99: summary(p99),
-      p999: summary(p999),
-      cpuMicrosPerMessage: summary(cpu),
-      echoed: summary(echoedShare),
+      p50: summary('p50'),
+      p99: summary('p99'),
+      p999: summary('p999'),
+      cpuMicrosPerMessage: summary('cpuMicrosPerMessage'),
+      echoed: summary('echoed'),
     };
     cases.push(result);
     options.log(

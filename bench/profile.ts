@@ -2,7 +2,8 @@
  * npm run bench:profile — the profiles behind bench/results/profiles.md.
  *
  * Runs servers under `node --cpu-prof` for the cases where netws misses a
- * target (large echo, broadcast, handshakes) and prints, per case, the share
+ * target (compressed 16 KiB echo, CPU per message under load, large echo,
+ * broadcast, handshakes) and prints, per case, the share
  * of the server's samples by function (self time) and the idle share: a
  * server that idles is waiting for the load generator or the kernel.
  */
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { closeAll, openConnections, runEcho } from './load-generator.ts';
 import { runDeflateEcho } from './deflate-load.ts';
+import { measureLatency } from './latency-suite.ts';
 import { summarizeProfile } from './profile-summary.ts';
 import { BenchServer, type ServerImpl } from './servers.ts';
 import { echoWindow } from './suites.ts';
@@ -21,7 +23,9 @@ interface ProfileCase {
   impl: ServerImpl;
   /** Arguments for the server process (permessage-deflate mode). */
   serverArgs?: string[];
-  run(server: BenchServer): Promise<string>;
+  /** Profiles only the phase the case marks (the server's profiler over IPC), not the whole process. */
+  phased?: boolean;
+  run(server: BenchServer, dir: string): Promise<string>;
 }
 
 const echo = (size: number, connections: number) => async (server: BenchServer) => {
@@ -79,9 +83,18 @@ const deflateEcho = (size: number, connections: number) => async (server: BenchS
   return `${Math.round(rate)} msgs/s`;
 };
 
-const cases: ProfileCase[] = [];
+/** Latency under load, where CPU per message stays above half of ws's: 64 B timed messages, the steady phase only. */
+const latency = (connections: number, rate: number) => async (server: BenchServer, dir: string) => {
+  const toggle = async (): Promise<void> => void (await server.request({ type: 'profile', file: path.join(dir, 'phase.cpuprofile') }, 'profiled'));
+  const run = await measureLatency(server, connections, rate, 4000, { begin: toggle, end: toggle });
+  await server.waitForClients(0);
+  return `p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, ${run.cpuMicrosPerMessage.toFixed(1)} µs CPU per message`;
+};
+
+let cases: ProfileCase[] = [];
 for (const impl of ['netws', 'ws-bu'] as const) {
   cases.push({ name: `compressed echo 16 KiB x64 (${impl})`, impl, serverArgs: ['fresh'], run: deflateEcho(16 * 1024, 64) });
+  cases.push({ name: `latency, 10000 connections at 10000 msgs/s (${impl})`, impl, phased: true, run: latency(10_000, 10_000) });
 }
 for (const impl of ['netws', 'ws-bu'] as const) {
   cases.push({ name: `echo 64 KiB x1 (${impl})`, impl, run: echo(65536, 1) });
@@ -90,10 +103,15 @@ for (const impl of ['netws', 'ws-bu'] as const) {
   cases.push({ name: `10000 handshakes (${impl})`, impl, run: handshakes(10_000) });
 }
 
+// `npm run bench:profile -- latency` runs only the cases whose name has that word.
+const only = process.argv[2];
+if (only !== undefined) cases = cases.filter((profileCase) => profileCase.name.includes(only));
+
 for (const profileCase of cases) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'netws-prof-'));
-  const server = await BenchServer.start(profileCase.impl, ['--cpu-prof', `--cpu-prof-dir=${dir}`], profileCase.serverArgs);
-  const outcome = await profileCase.run(server);
+  const flags = profileCase.phased === true ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+  const server = await BenchServer.start(profileCase.impl, flags, profileCase.serverArgs);
+  const outcome = await profileCase.run(server, dir);
   await server.stop();
   const file = path.join(dir, readdirSync(dir)[0]);
   console.log(`### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, 12)}\n\`\`\`\n`);

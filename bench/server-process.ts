@@ -11,9 +11,13 @@
  *
  * Messages from the parent: { type: 'memory' } → { type: 'memory', rss, heapUsed, external }
  * after a full GC; { type: 'broadcast', size } → { type: 'broadcasted', ms, clients };
- * { type: 'clients' } → { type: 'clients', count }.
+ * { type: 'clients' } → { type: 'clients', count }; { type: 'profile', file } starts the
+ * CPU profiler, or, when it runs, stops it and writes its profile to `file`
+ * → { type: 'profiled' } (a profile of one phase, not of the whole process).
  */
 
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { createRequire } from 'node:module';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import net from 'node:net';
@@ -27,14 +31,16 @@ export type ServerMessage =
   | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; cpuMicros: number }
   | { type: 'broadcasted'; ms: number; clients: number }
   | { type: 'clients'; count: number }
-  | { type: 'stall'; maxMs: number; p99Ms: number };
+  | { type: 'stall'; maxMs: number; p99Ms: number }
+  | { type: 'profiled' };
 
 export type ParentMessage =
   | { type: 'memory' }
   | { type: 'broadcast'; size: number; text?: string }
   | { type: 'clients' }
   /** The longest event-loop delay since the last 'stall' message (and the histogram restarts). */
-  | { type: 'stall' };
+  | { type: 'stall' }
+  | { type: 'profile'; file: string };
 
 const impl = process.argv[2] as Impl;
 /**
@@ -190,7 +196,27 @@ process.on('message', (message: ParentMessage) => {
     loopDelay.reset();
   } else if (message.type === 'clients') {
     send({ type: 'clients', count: started.clientCount() });
+  } else if (message.type === 'profile') {
+    toggleProfiler(message.file);
   }
 });
+
+let profiler: Session | null = null;
+
+function toggleProfiler(file: string): void {
+  if (profiler === null) {
+    const session = (profiler = new Session());
+    session.connect();
+    session.post('Profiler.enable', () => session.post('Profiler.start', () => send({ type: 'profiled' })));
+    return;
+  }
+  const session = profiler;
+  profiler = null;
+  session.post('Profiler.stop', (error, result) => {
+    if (error === null) writeFileSync(file, JSON.stringify(result.profile));
+    session.disconnect();
+    send({ type: 'profiled' });
+  });
+}
 process.on('disconnect', () => process.exit(0));
 send({ type: 'ready', port: started.port, impl, mask: started.mask });
