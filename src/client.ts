@@ -15,9 +15,10 @@ import type { ClientHttp2Session } from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { checkProtocols, toTarget, toUrl, type Target } from './client/address.ts';
+import type { HandshakeResult } from './client/handshake-result.ts';
 import { originOf, redirectDrops, type Origin } from './client/redirect.ts';
 import { basicAuthorization, connectSecure, headerFields, requestOptions, type HeaderFields } from './client/request.ts';
-import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression.ts';
+import { resolveDeflateConfig, type DeflateConfig } from './compression.ts';
 import { startHttp2Handshake } from './http2/client.ts';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.ts';
 import { WebSocketError } from './protocol/errors.ts';
@@ -28,19 +29,7 @@ import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type Defl
 /** The server's answer, as 'upgrade' and 'unexpected-response' listeners get it. */
 export type UpgradeResponse = http.IncomingMessage;
 
-/** What a WebSocket needs once its opening handshake succeeded. */
-export interface HandshakeResult {
-  /** The URL finally connected to (after redirects). */
-  url: string;
-  socket: Duplex;
-  /** Bytes that arrived after the response head. */
-  head: Buffer;
-  protocol: string;
-  extensions: string;
-  deflate: DeflateSettings | null;
-  /** The transport is an HTTP/2 stream: our side ends once the closing handshake is through (see AttachOptions.endsFirst). */
-  endsFirst?: boolean;
-}
+export type { HandshakeResult };
 
 /** How the handshake reports to the WebSocket that started it. */
 export interface ClientHandshakeHooks {

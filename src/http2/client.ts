@@ -11,8 +11,9 @@ import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders } from 
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Target } from '../client/address.ts';
+import type { HandshakeResult } from '../client/handshake-result.ts';
 import { basicAuthorization, type HeaderFields } from '../client/request.ts';
-import type { DeflateConfig, DeflateSettings } from '../compression.ts';
+import type { DeflateConfig } from '../compression.ts';
 import { WebSocketError } from '../protocol/errors.ts';
 import { buildConnectHeaders, checkConnectResponse, type Http2HeaderRecord } from '../protocol/extended-connect.ts';
 import { formatExtensions } from '../protocol/headers.ts';
@@ -21,17 +22,6 @@ import { closeAfterEnd, resetWithCancel } from './stream.ts';
 import { acquireConnection, releaseSession, type Connection } from './sessions.ts';
 
 const NO_HEAD = Buffer.alloc(0);
-
-/** What the WebSocket gets once the server accepted (client.ts's HandshakeResult). */
-export interface StreamHandshakeResult {
-  url: string;
-  socket: Duplex;
-  head: Buffer;
-  protocol: string;
-  extensions: string;
-  deflate: DeflateSettings | null;
-  endsFirst: boolean;
-}
 
 /** A handshake this one can hand over to: client.ts's HTTP/1.1 one. */
 export interface FallbackHandshake {
@@ -52,7 +42,7 @@ export interface Http2HandshakeSetup {
   origin: string | undefined;
   /** 0: none. */
   handshakeTimeout: number;
-  open(result: StreamHandshakeResult): void;
+  open(result: HandshakeResult): void;
   fail(error: Error): void;
   /** Goes on over HTTP/1.1: on `socket` (the TLS connection ALPN chose http/1.1 on), or a new connection. */
   fallback(socket: TLSSocket | null): FallbackHandshake;
