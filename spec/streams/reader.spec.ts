@@ -59,6 +59,28 @@ test('binaryType shapes the data; the iterator throws on an unclean close, after
   await stop();
 });
 
+test('empty messages count too: a peer sending nothing but empty messages fills the mark and is not read', async () => {
+  const { client, server, stop } = await pair({ highWaterMark: 16 * 1024 });
+  const iterator = server.messages();
+  const reader = (server as unknown as { flow: { reader: MessageReader } }).flow.reader;
+  const socket = client._socket as unknown as { write(data: Buffer): boolean };
+  // 100,000 masked empty binary frames, 600,000 bytes: far more than one receive chunk.
+  const empty = Buffer.from([0x82, 0x80, 0, 0, 0, 0]);
+  for (let i = 0; i < 20; i++) socket.write(Buffer.concat(Array(5000).fill(empty)));
+  await until(() => reader.full, 2000, 'reader full');
+  await sleep(100);
+  // The mark is 128 empty messages; one receive chunk (at most 64 KiB, 10,923 frames) may come on top.
+  assert.ok(reader.length >= 128 && reader.length <= 128 + 10_923, `${reader.length} buffered`);
+  assert.is((server._socket as unknown as { isPaused(): boolean }).isPaused(), true, 'the socket is paused');
+  let count = 0;
+  for await (const { data } of iterator) {
+    assert.is((data as Buffer).length, 0);
+    if (++count === 100_000) break;
+  }
+  assert.is(count, 100_000);
+  await stop();
+});
+
 test('a protocol error is what the iterator throws', async () => {
   const { client, server, stop } = await pair({ maxPayload: 10 });
   const iterator = server.messages();

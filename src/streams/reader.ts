@@ -26,6 +26,13 @@ interface Pull {
   reject(error: unknown): void;
 }
 
+/**
+ * What an unpulled message counts for beyond its bytes: its entry, its
+ * object and its Buffer cost the heap about this much, so a peer sending
+ * empty messages still fills the mark (else they would never count).
+ */
+export const MESSAGE_OVERHEAD = 128;
+
 /** The byte size of a message's data, however binaryType shaped it. */
 export function messageSize(data: unknown): number {
   if (data instanceof Uint8Array) return data.length;
@@ -41,7 +48,7 @@ export function messageSize(data: unknown): number {
 }
 
 export class MessageReader implements AsyncIterableIterator<ReceivedMessage> {
-  /** Bytes of unpulled messages past which the connection stops reading. */
+  /** Bytes of unpulled messages (each counted MESSAGE_OVERHEAD more) past which the connection stops reading. */
   readonly highWaterMark: number;
   private readonly owner: ReaderOwner;
   private messages: ReceivedMessage[] = [];
@@ -85,7 +92,7 @@ export class MessageReader implements AsyncIterableIterator<ReceivedMessage> {
       return;
     }
     this.messages.push({ data, isBinary });
-    this.bytes += messageSize(data);
+    this.bytes += messageSize(data) + MESSAGE_OVERHEAD;
   }
 
   /** The connection closed: cleanly (error null) the iteration ends, else it throws `error`, after what is buffered. */
@@ -100,7 +107,7 @@ export class MessageReader implements AsyncIterableIterator<ReceivedMessage> {
       const wasFull = this.full;
       const message = this.messages[this.head];
       this.messages[this.head++] = undefined as unknown as ReceivedMessage;
-      this.bytes -= messageSize(message.data);
+      this.bytes -= messageSize(message.data) + MESSAGE_OVERHEAD;
       if (this.head === this.messages.length) {
         this.messages = [];
         this.head = 0;
