@@ -1,4 +1,5 @@
 /** permessage-deflate on the wire (RFC 7692 sections 6 and 7.2), netws on both ends and against raw peers. */
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import zlib from 'node:zlib';
 import { suite } from 'uvu';
@@ -637,6 +638,64 @@ lifecycle('messages waiting for zlib count against maxBufferedAmount → 1008', 
 });
 
 roundTrips.run();
+/** A message deflated with Z_FINISH: its last block has BFINAL set (allowed by RFC 7692 7.2.3.4). */
+function deflateFinal(data: Buffer | string): Buffer {
+  return zlib.deflateRawSync(Buffer.from(data));
+}
+
+wire('messages that end in a BFINAL block: each inflates, with context takeover too, on the main thread and the thread pool', async () => {
+  // Small ones inflate on the main thread, 70,000 random bytes (incompressible) on the thread pool.
+  const big = (_seed: number) => randomBytes(70_000);
+  for (const [name, options] of [
+    ['no context takeover', {}],
+    ['context takeover', TAKEOVER],
+  ] as const) {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: options });
+    await waitFor(server, 'listening');
+    const got: Buffer[] = [];
+    server.on('connection', (ws) => ws.on('message', (data) => got.push(data as Buffer)));
+    const raw = await rawDeflateClient(portOf(server), name === 'context takeover' ? 'permessage-deflate' : 'permessage-deflate; client_no_context_takeover');
+    const messages = [Buffer.from('hello one'), big(1), Buffer.from('hello two'), big(2), Buffer.from('hello three')];
+    for (const message of messages) raw.socket.write(frame({ opcode: 2, rsv: 4, payload: deflateFinal(message) }));
+    const deadline = Date.now() + 5000;
+    while (got.length < messages.length && Date.now() < deadline) await sleep(5);
+    assert.is(got.length, messages.length, name);
+    for (let i = 0; i < messages.length; i++) assert.ok(got[i].equals(messages[i]), `${name}: message ${i}`);
+    raw.socket.destroy();
+    await stop(server);
+  }
+});
+
+wire('a BFINAL message does not poison the pooled inflater the next connection borrows', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+  await waitFor(server, 'listening');
+  const errors: Error[] = [];
+  server.on('connection', (ws) => {
+    ws.on('error', (error) => errors.push(error));
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  const raw = await rawDeflateClient(portOf(server));
+  // On the thread pool (70 KB of incompressible input) and on the main thread.
+  const random = randomBytes(70_000);
+  raw.socket.write(frame({ opcode: 2, rsv: 4, payload: deflateFinal(random) }));
+  raw.socket.write(frame({ opcode: 1, rsv: 4, payload: deflateFinal('x'.repeat(5000)) }));
+  const deadline = Date.now() + 5000;
+  while (raw.frames().filter((f) => f.opcode === 2 || f.opcode === 1).length < 2 && Date.now() < deadline) await sleep(5);
+  raw.socket.destroy();
+  // Honest clients now borrow the pooled inflaters.
+  const clients = await Promise.all([1, 2, 3].map(() => connect(portOf(server), { threshold: 0 })));
+  // Small messages inflate on the main thread, incompressible ones on the thread pool, where an ended stream fails.
+  for (const ws of clients) {
+    for (const message of [Buffer.from('y'.repeat(3000)), random, Buffer.from('z'.repeat(100_000))]) {
+      const [data] = await echo(ws, message);
+      assert.ok(data.equals(message));
+    }
+  }
+  assert.equal(errors, []);
+  for (const ws of clients) ws.terminate();
+  await stop(server);
+});
+
 wire.run();
 bomb.run();
 lifecycle.run();

@@ -15,7 +15,7 @@
 import zlib from 'node:zlib';
 import { CloseCode } from './protocol/close.ts';
 import { ProtocolError } from './protocol/errors.ts';
-import { canRunSync, flushSync, joined, type SyncFlush } from './zlib-sync.ts';
+import { canRunSync, flushSync, hasEnded, joined, type SyncFlush } from './zlib-sync.ts';
 import { checkDeflateOptions, type DeflateParams, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 
 /** The end of a sync-flushed deflate block, removed from messages on the wire (7.2.1). */
@@ -123,7 +123,7 @@ export class ZlibPool {
   giveBack(key: string, stream: ZlibStream): void {
     let pool = this.idleStreams.get(key);
     if (pool === undefined) this.idleStreams.set(key, (pool = []));
-    if (pool.length >= this.slots.limit) {
+    if (pool.length >= this.slots.limit || stream.destroyed || hasEnded(stream)) {
       discard(stream);
       return;
     }
@@ -319,7 +319,9 @@ export class MessageCompressor {
           finished(error instanceof ProtocolError && begun !== null ? tooBig(this.maxPayload) : inflateError(error));
           return;
         }
-        if (this.params.receiveNoContextTakeover) this.returnInflater();
+        // A message that ended in a final block ended the stream too: the next message gets a fresh one.
+        if (hasEnded(stream)) this.dropInflater();
+        else if (this.params.receiveNoContextTakeover) this.returnInflater();
         finished(null, begun === null ? output : Buffer.concat([...begun.parts, output!], begun.total + output!.length));
       });
     });
@@ -375,7 +377,8 @@ export class MessageCompressor {
       this.inflates++;
       return null;
     }
-    if (this.params.receiveNoContextTakeover) this.returnInflater();
+    if (flush.ended) this.dropInflater();
+    else if (this.params.receiveNoContextTakeover) this.returnInflater();
     return joined(flush);
   }
 

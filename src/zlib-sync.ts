@@ -52,6 +52,12 @@ export interface SyncFlush {
   complete: boolean;
   /** When not complete: the input zlib has not taken yet (a flush is still due after it). */
   rest: Buffer[];
+  /**
+   * The inflated data ended with a final block (BFINAL, RFC 7692 7.2.3.4):
+   * zlib takes no more input on this stream, which must not serve another
+   * message.
+   */
+  ended: boolean;
 }
 
 /**
@@ -96,6 +102,8 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
       inOffset += inLeft - state[1];
       inLeft = state[1];
       const outputFull = state[0] === 0;
+      // Input left and room to write: zlib stopped at the end of the stream (a final block); the rest is ignored, as node's stream API does.
+      if (!outputFull && state[1] > 0) return finished(parts, total, chunkSize, true);
       if (outputFull || outOffset >= chunkSize) {
         output = Buffer.allocUnsafe(chunkSize);
         outOffset = 0;
@@ -104,13 +112,22 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
       if (!outputFull) break;
       if (total > budget) {
         const rest = [input.subarray(inOffset), ...steps.slice(step + 1, -1).map(([later]) => later)];
-        return { parts, total, complete: false, rest: rest.filter((buffer) => buffer.length > 0) };
+        return { parts, total, complete: false, rest: rest.filter((buffer) => buffer.length > 0), ended: false };
       }
     }
   }
+  return finished(parts, total, chunkSize, false);
+}
+
+function finished(parts: Buffer[], total: number, chunkSize: number, ended: boolean): SyncFlush {
   // A small result is copied out: a view would keep the whole chunk-sized buffer alive with it.
   const single = parts.length === 1 && total > chunkSize / 2;
-  return { parts: single ? parts : [Buffer.concat(parts, total)], total, complete: true, rest: [] };
+  return { parts: single ? parts : [Buffer.concat(parts, total)], total, complete: true, rest: [], ended };
+}
+
+/** Whether a zlib stream's data ended (a final block): it cannot take another message. */
+export function hasEnded(stream: zlib.DeflateRaw | zlib.InflateRaw): boolean {
+  return stream.readableEnded || (stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }
 
 /** The output of a complete flushSync as one Buffer. */
