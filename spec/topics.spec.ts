@@ -275,6 +275,27 @@ topics('bad topics: not a string is a TypeError, empty or too long a RangeError,
   client.close();
 });
 
+topics('topics with a lone surrogate are TypeErrors, everywhere (UTF-8 would merge them into one Redis channel)', async () => {
+  const { client, server } = await connect(wss);
+  // Each is U+FFFD once encoded as UTF-8, the same bytes as the well-formed 'room\ufffd'.
+  for (const bad of ['room\ud800', 'room\udfff', '\udc00room', 'a\ud83d']) {
+    for (const call of [
+      () => server.subscribe(bad),
+      () => server.unsubscribe(bad),
+      () => server.isSubscribed(bad),
+      () => server.publish(bad, 'x'),
+      () => wss.publish(bad, 'x'),
+      () => wss.subscriberCount(bad),
+    ]) {
+      assert.throws(call, isError(TypeError), JSON.stringify(bad));
+    }
+  }
+  assert.is(server.subscribe('room\ufffd'), true);
+  assert.is(server.subscribe('room\ud83d\ude00'), true, 'a surrogate pair is well-formed');
+  assert.equal(server.topics, ['room\ufffd', 'room\ud83d\ude00']);
+  client.close();
+});
+
 topics('bad publish options and data are TypeErrors; nothing is sent', async () => {
   const a = await connect(wss);
   a.server.subscribe('opts');

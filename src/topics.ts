@@ -47,15 +47,23 @@ const kHub = Symbol('netws.topicHub');
 type ClosedHook = ((ws: WebSocket) => void) & { [kHub]?: TopicHub };
 type WithTopics = WebSocket & { [kTopics]?: Set<string> };
 
+/** String.prototype.isWellFormed: in Node 20, not in the ES2022 lib we compile against. */
+type WellFormedCheck = string & { isWellFormed(): boolean };
+
 const NO_TOPICS: readonly string[] = Object.freeze([]);
 
 function describe(value: unknown): string {
   return value === null ? 'null' : typeof value;
 }
 
-/** Throws a TypeError for a topic that is not a string, a RangeError for an empty or too long one. */
+/**
+ * Throws a TypeError for a topic that is not a well-formed string, a
+ * RangeError for an empty or too long one.
+ */
 export function checkTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string') throw new TypeError(`A topic must be a string, not ${describe(topic)}`);
+  // A lone surrogate becomes U+FFFD in UTF-8: topics that differ only there would share a Redis channel.
+  if (!(topic as WellFormedCheck).isWellFormed()) throw new TypeError('A topic must be well-formed UTF-16 (it has a lone surrogate)');
   if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
     throw new RangeError(`A topic is 1 to ${MAX_TOPIC_LENGTH} characters long, not ${topic.length}`);
   }

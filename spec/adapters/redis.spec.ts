@@ -344,6 +344,7 @@ options('the clients must look like node-redis or ioredis clients; options are c
   assert.throws(() => make({ sharded: true, publisher: { ...fakeNodeRedis, sPublish: undefined } }), /sPublish/);
   for (const [name, bad, type] of [
     ['prefix', 0, TypeError],
+    ['prefix', 'app\ud800:', TypeError],
     ['sharded', 'yes', TypeError],
     ['maxMessageSize', -1, RangeError],
     ['maxMessageSize', 1.5, RangeError],
