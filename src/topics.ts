@@ -124,16 +124,22 @@ export class TopicHub {
     return this.current;
   }
 
-  /** Replaces the adapter: the old one is detached, the new one attached and told every topic. */
+  /**
+   * Replaces the adapter: the new one is attached and told every topic, the
+   * old one detached. What attach() throws (an adapter that already serves
+   * another server) goes to the caller, and the old adapter stays.
+   */
   set adapter(value: TopicAdapter | null) {
     const next = checkAdapter(value);
     const previous = this.current;
     if (next === previous) return;
+    // First, and not through callAdapter: a refused attach must change nothing,
+    // else the server would keep (and later detach) another server's adapter.
+    if (next !== null) next.attach(this.host);
     this.current = null;
     if (previous !== null) this.callAdapter(() => previous.detach());
     this.current = next;
     if (next === null) return;
-    this.callAdapter(() => next.attach(this.host));
     for (const topic of this.subscribers.keys()) this.callAdapter(() => next.subscribe(topic));
   }
 
