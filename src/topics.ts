@@ -50,8 +50,6 @@ type WithTopics = WebSocket & { [kTopics]?: Set<string> };
 /** String.prototype.isWellFormed: in Node 20, not in the ES2022 lib we compile against. */
 type WellFormedCheck = string & { isWellFormed(): boolean };
 
-const NO_TOPICS: readonly string[] = Object.freeze([]);
-
 function describe(value: unknown): string {
   return value === null ? 'null' : typeof value;
 }
@@ -290,10 +288,10 @@ export class TopicApi {
     return (this as unknown as WithTopics)[kTopics]?.has(topic) ?? false;
   }
 
-  /** The topics this connection is subscribed to, in the order it subscribed (a copy). */
-  get topics(): readonly string[] {
+  /** The topics this connection is subscribed to, in the order it subscribed (a fresh array, the caller's to change). */
+  get topics(): string[] {
     const topics = (this as unknown as WithTopics)[kTopics];
-    return topics === undefined || topics.size === 0 ? NO_TOPICS : [...topics];
+    return topics === undefined ? [] : [...topics];
   }
 
   /**
