@@ -58,7 +58,7 @@ test('a Node Readable, a web ReadableStream, an array; text with binary: false, 
   await stop();
 });
 
-test('a web ReadableStream without Symbol.asyncIterator is read through its reader, and cancelled on failure', async () => {
+test('a web ReadableStream, async iterable or not, is read through its reader, and cancelled on failure', async () => {
   const { client, server, stop } = await pair();
   let cancelled = false;
   const stream = new ReadableStream({
@@ -76,6 +76,29 @@ test('a web ReadableStream without Symbol.asyncIterator is read through its read
   server.terminate();
   assert.ok((await sending) instanceof WebSocketError);
   assert.ok(cancelled, 'the stream was cancelled');
+  await stop();
+});
+
+test('terminate() cancels a stalled web ReadableStream (a pending read does not hold it up) and unlocks it', async () => {
+  const { server, stop } = await pair();
+  let cancelled = false;
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new Uint8Array([1, 2, 3]));
+      // …and then nothing: a stalled producer.
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  assert.is(typeof stream[Symbol.asyncIterator as keyof typeof stream], 'function', "Node 20's streams are async iterable");
+  const sending = server.sendStream(stream).catch((error: unknown) => error);
+  await sleep(30);
+  server.terminate();
+  assert.ok((await sending) instanceof WebSocketError);
+  await sleep(10);
+  assert.ok(cancelled, 'the stream was cancelled');
+  assert.is(stream.locked, false);
   await stop();
 });
 
