@@ -14,7 +14,8 @@
  * than the high-water mark (else once the last fragment was handed to the
  * kernel), and goes out as a fragment, deflated in the same context as the
  * message's other fragments. Sends and the close frame made meanwhile wait
- * behind it, so no other message can land inside it.
+ * behind it, so no other message can land inside it. The answer to the
+ * peer's close does not: it cuts the queue there (cutAtStream).
  */
 
 import type { MessageCompressor } from './compression.ts';
@@ -110,11 +111,6 @@ export class OutgoingQueue {
     return this.head === this.items.length;
   }
 
-  /** A streamed message is going out: some of its fragments are on the wire. */
-  get streaming(): boolean {
-    const item = this.items[this.head];
-    return item !== undefined && item.kind === STREAM && item.started && !item.finished;
-  }
 
   /** Queues a message or fragment; `data` may be a Blob still to be read. */
   pushMessage(data: Buffer | Blob, isBinary: boolean, fin: boolean, compress: boolean, callback: WriteCallback | undefined): void {
@@ -173,15 +169,39 @@ export class OutgoingQueue {
     this.items = [];
     this.head = 0;
     this.bytes = 0;
-    for (let i = head; i < items.length; i++) {
-      const item = items[i];
-      if (item.kind === STREAM) {
-        if (item.finished) continue;
-        item.finished = true;
-        void item.source!.return().catch(ignore);
-      }
-      if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.target.rejectSend(item.callback, error);
+    for (let i = head; i < items.length; i++) this.abandon(items[i], error);
+  }
+
+  /**
+   * The peer closed: our answer must not wait for a streamed message, whose
+   * source may take any time, started or not. The first one queued and
+   * everything behind it fail with `error` (their sources are stopped);
+   * what is ahead of it still goes out.
+   */
+  cutAtStream(error: Error): void {
+    const items = this.items;
+    let at = this.head;
+    while (at < items.length && items[at].kind !== STREAM) at++;
+    if (at === items.length) return;
+    const cut = items.splice(at);
+    if (this.head === items.length) {
+      this.items = [];
+      this.head = 0;
     }
+    for (const item of cut) {
+      this.bytes -= item.size;
+      this.abandon(item, error);
+    }
+  }
+
+  /** An item that will not be sent: its send fails, a stream's source is stopped. */
+  private abandon(item: OutgoingItem, error: Error | undefined): void {
+    if (item.kind === STREAM) {
+      if (item.finished) return;
+      item.finished = true;
+      void item.source!.return().catch(ignore);
+    }
+    if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.target.rejectSend(item.callback, error);
   }
 
   private push(item: OutgoingItem): void {
@@ -269,13 +289,14 @@ export class OutgoingQueue {
     item.busy = true;
     item.source!.next().then(
       (result) => {
-        if (this.dropped) return;
+        // Dropped, or cut out of the queue (cutAtStream) while the read was pending.
+        if (this.dropped || item.finished) return;
         if (result.done) this.sendFragment(item, EMPTY, true);
         else if (result.value.length > 0) this.sendFragment(item, result.value, false);
         else this.readChunk(item);
       },
       (error: unknown) => {
-        if (!this.dropped) this.failStream(item, error instanceof Error ? error : new Error(String(error)));
+        if (!this.dropped && !item.finished) this.failStream(item, error instanceof Error ? error : new Error(String(error)));
       },
     );
   }
@@ -295,6 +316,7 @@ export class OutgoingQueue {
     this.compressor!.compress(chunk, fin, (error, output) => {
       if (this.dropped) return;
       this.bytes -= chunk.length;
+      if (item.finished) return;
       if (error !== null) this.failStream(item, error);
       else this.transmitFragment(item, output!, fin);
     });

@@ -1320,14 +1320,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
     this.state = CLOSING;
     this.armCloseTimer();
-    if (this.connection!.closeEchoPending && this.outgoing!.streaming) {
-      // The peer is gone midway through a streamed message, which could take
-      // any time to finish: it fails (with what waits behind it), and the
-      // answer goes now (a close frame may interrupt a fragmented message, 5.4).
-      this.outgoing!.drop(new WebSocketError('WS_ERR_PEER_CLOSED', 'The peer closed the connection during a streamed message'));
-      this.sendCloseEcho();
-    } else if (this.connection!.closeEchoPending) {
-      // Messages sent before the peer's close frame arrived still go out, then our answer.
+    if (this.connection!.closeEchoPending) {
+      // Messages sent before the peer's close frame arrived still go out, then
+      // our answer; but a streamed message, begun or not, could take any time:
+      // it fails with what waits behind it (a close frame may interrupt a
+      // fragmented message, 5.4).
+      this.outgoing!.cutAtStream(new WebSocketError('WS_ERR_PEER_CLOSED', 'The peer closed the connection during a streamed message'));
       this.outgoing!.pushCloseEcho();
     } else if (this.endsFirst) {
       // The server closes TCP first (7.1.1); the client waits for it, within the timeout.

@@ -256,6 +256,31 @@ test('the peer closing midway fails the streamed message at once; the closing ha
   await stop();
 });
 
+test('the peer closing before the first chunk fails the streamed message too: the closing handshake is not held up', async () => {
+  const { client, server, stop } = await pair({ closeTimeout: 5000 });
+  let cancelled = false;
+  const stalled = new ReadableStream({
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const sending = server.sendStream(stalled).catch((error: unknown) => error);
+  let behind: Error | null | undefined;
+  server.send('behind', (error) => (behind = error));
+  await sleep(20);
+  const closed = waitFor<[number, Buffer, boolean]>(client, 'close');
+  const started = Date.now();
+  client.close(4000, 'enough');
+  const [code, , wasClean] = await closed;
+  assert.equal([code, wasClean], [4000, true]);
+  assert.ok(Date.now() - started < 2000, `the answer took ${Date.now() - started} ms`);
+  assert.is(((await sending) as WebSocketError).code, 'WS_ERR_PEER_CLOSED');
+  assert.is((behind as WebSocketError).code, 'WS_ERR_PEER_CLOSED');
+  await sleep(10);
+  assert.ok(cancelled, 'the source was cancelled');
+  await stop();
+});
+
 test('not open, or not a source: rejected', async () => {
   const { client, server, stop } = await pair();
   for (const wrong of ['a string', Buffer.from('bytes'), 42, null, {}]) {
