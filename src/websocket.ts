@@ -621,9 +621,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       deflate = this.fragmentsCompressed ?? options?.compress !== false;
       this.fragmentsCompressed = null;
     }
-    return new Promise((resolve, reject) => {
+    const sent = new Promise<void>((resolve, reject) => {
       this.outgoingQueue().pushStream(chunks, binary, deflate, (error) => (error ? reject(error) : resolve()));
     });
+    if (this.messageOpen) {
+      // The stream finishes the open message: what waited for its end queues behind the stream, in order.
+      this.messageOpen = false;
+      if (this.heldForMessageEnd !== null) this.releaseHeld();
+    }
+    return sent;
   }
 
   /** @internal Whether a streamed message may read its next chunk: the socket holds less than highWaterMark. */

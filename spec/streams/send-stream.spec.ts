@@ -151,6 +151,25 @@ test('a message left open by send(fin: false) continues in the stream, compresse
   await stop();
 });
 
+test('a message left open by send(fin: false) and finished by a stream: broadcasts and publishes held for its end follow it in order', async () => {
+  for (const perMessageDeflate of [false, true]) {
+    const { client, server, wss, stop } = await pair({ perMessageDeflate });
+    const messages: string[] = [];
+    client.on('message', (data) => messages.push(String(data)));
+    server.subscribe('t');
+    server.send('open ', { fin: false, binary: false });
+    wss.broadcast('held');
+    const streamed = server.sendStream(chunks('and ', 'finished'), { binary: false });
+    wss.publish('t', 'during');
+    await streamed;
+    wss.broadcast('after');
+    await waitForCount(() => messages.length, 4);
+    assert.equal(messages, ['open and finished', 'held', 'during', 'after'], `perMessageDeflate: ${perMessageDeflate}`);
+    assert.is(server.bufferedAmount, 0);
+    await stop();
+  }
+});
+
 test('the producer is read only as fast as the socket drains: bufferedAmount stays within the mark plus one chunk', async () => {
   const highWaterMark = 64 * 1024;
   const { client, server, stop } = await pair({ highWaterMark });
