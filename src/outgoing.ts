@@ -52,6 +52,8 @@ const CONTROL = 4;
 const STREAM = 5;
 
 const EMPTY = Buffer.alloc(0);
+/** Empty chunks read in a row on the microtask queue before the event loop gets a turn. */
+const EMPTY_CHUNKS_PER_TURN = 64;
 
 function ignore(): void {}
 
@@ -81,6 +83,8 @@ class OutgoingItem {
   finished = false;
   /** A fragment went out past the high-water mark: the next chunk is read once it was written. */
   waitingForWrite = false;
+  /** Empty chunks read since the last fragment or the last turn of the event loop. */
+  emptyChunks = 0;
 
   constructor(kind: number, data: Buffer | Blob | null, size: number, callback: WriteCallback | undefined) {
     this.kind = kind;
@@ -291,9 +295,21 @@ export class OutgoingQueue {
       (result) => {
         // Dropped, or cut out of the queue (cutAtStream) while the read was pending.
         if (this.dropped || item.finished) return;
-        if (result.done) this.sendFragment(item, EMPTY, true);
-        else if (result.value.length > 0) this.sendFragment(item, result.value, false);
-        else this.readChunk(item);
+        if (result.done) {
+          this.sendFragment(item, EMPTY, true);
+        } else if (result.value.length > 0) {
+          item.emptyChunks = 0;
+          this.sendFragment(item, result.value, false);
+        } else if (++item.emptyChunks < EMPTY_CHUNKS_PER_TURN) {
+          this.readChunk(item);
+        } else {
+          // Empty chunks send nothing, so no write callback paces them: without
+          // this turn, an endless run would starve timers, I/O and terminate().
+          item.emptyChunks = 0;
+          setImmediate(() => {
+            if (!this.dropped && !item.finished) this.readChunk(item);
+          });
+        }
       },
       (error: unknown) => {
         if (!this.dropped && !item.finished) this.failStream(item, error instanceof Error ? error : new Error(String(error)));

@@ -219,6 +219,39 @@ test('a source that fails before its first chunk: nothing is sent, the connectio
   await stop();
 });
 
+test('a run of empty chunks lets the event loop turn: timers run during it, and terminate() ends an endless one', async () => {
+  const { client, server, stop } = await pair();
+  function* empties(count: number): Generator<string> {
+    for (let i = 0; i < count; i++) yield '';
+    yield 'data';
+  }
+  const message = nextMessage(client);
+  let fired = false;
+  const timer = setTimeout(() => (fired = true), 10);
+  await server.sendStream(empties(200_000), { binary: false });
+  clearTimeout(timer);
+  assert.ok(fired, 'a 10 ms timer fired while 200,000 empty chunks were read');
+  assert.is(String((await message)[0]), 'data');
+
+  let finalized = false;
+  const started = Date.now();
+  function* endless(): Generator<string> {
+    try {
+      // Bounded only so that a regression fails instead of hanging.
+      while (Date.now() - started < 3000) yield '';
+    } finally {
+      finalized = true;
+    }
+  }
+  const sending = server.sendStream(endless()).catch((error: unknown) => error);
+  setTimeout(() => server.terminate(), 20);
+  assert.ok((await sending) instanceof Error);
+  assert.ok(Date.now() - started < 1000, `terminate() ended it after ${Date.now() - started} ms`);
+  await sleep(10);
+  assert.ok(finalized, 'the source was stopped');
+  await stop();
+});
+
 test('a source that fails midway: the promise rejects, the connection closes with 1011, sends behind it fail', async () => {
   const { client, server, stop } = await pair();
   const closed = waitFor<[number, Buffer]>(client, 'close');
