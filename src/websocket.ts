@@ -104,6 +104,14 @@ export const kAttach = Symbol('netws.attach');
 export const kSendPrepared = Symbol('netws.sendPrepared');
 /** Called once when a connection is closed, before its 'close' event (a server's client tracking). */
 export const kOnClosed = Symbol('netws.onClosed');
+/** A WebSocketStream's view of the connection it wraps: its 'open' and 'close' without listeners. */
+export const kStreamHooks = Symbol('netws.streamHooks');
+
+/** What a WebSocketStream learns from its connection (fields, so removeAllListeners() cannot take them). */
+export interface StreamHooks {
+  opened(): void;
+  closed(code: number, reason: Buffer, wasClean: boolean): void;
+}
 
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
@@ -930,7 +938,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('error', socketOnError);
     socket.on('drain', socketOnDrain);
     socket.resume();
-    if (!this.isServer) this.emit('open');
+    if (!this.isServer) {
+      this[kStreamHooks]?.opened();
+      this.emit('open');
+    }
   }
 
   /**
@@ -1407,6 +1418,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // Internal bookkeeping first, and not as a listener the user could remove.
     this[kOnClosed]?.(this);
     if (this.flow !== null) this.endFlow(wasClean, code);
+    this[kStreamHooks]?.closed(code, this.peerCloseReason, wasClean);
     this.emit('close', code, this.peerCloseReason, wasClean);
   }
 
@@ -1442,6 +1454,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Set by a server to learn that this connection closed (not a listener: removeAllListeners() cannot lose it). */
   declare [kOnClosed]: ((ws: WebSocket) => void) | undefined;
+  /** Set by a WebSocketStream that wraps this connection. */
+  declare [kStreamHooks]: StreamHooks | undefined;
 
   private armCloseTimer(): void {
     if (this.closeTimer !== null) return;
@@ -1547,6 +1561,7 @@ Object.assign(WebSocket.prototype, {
   heldBytes: 0,
   flow: null,
   [kOnClosed]: undefined,
+  [kStreamHooks]: undefined,
 });
 
 // As in ws: the ready-state constants are enumerable, read-only values on the
