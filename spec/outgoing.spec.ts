@@ -175,7 +175,7 @@ test("the peer's close cuts the queue at a streamed message: what is ahead still
   let returned = 0;
   const stalled = { next: () => new Promise<never>(() => {}), return: async () => void returned++ };
   queue.pushMessage(new Blob(['ahead']), false, true, false, undefined);
-  queue.pushStream(stalled, true, false, () => log.push('stream callback'));
+  queue.pushStream(stalled, true, false, false, () => log.push('stream callback'));
   queue.pushMessage(Buffer.from('behind'), false, true, false, undefined);
   const error = new Error('peer closed');
   queue.cutAtStream(error);

@@ -79,6 +79,7 @@ class OutgoingItem {
   /** A STREAM item's chunks, its fragments deflated, and how far it got. */
   source: ChunkSource | null = null;
   deflateFragments = false;
+  /** Part of its message is sent (or queued ahead of it: a send(fin: false) it continues). */
   started = false;
   finished = false;
   /** A fragment went out past the high-water mark: the next chunk is read once it was written. */
@@ -137,12 +138,15 @@ export class OutgoingQueue {
   /**
    * Queues a message read from `source` as it goes out; `callback` runs once
    * its last frame was handed to the kernel, or with the error that ended it.
+   * `continues`: it finishes a message begun by send(..., { fin: false }).
    */
-  pushStream(source: ChunkSource, isBinary: boolean, deflate: boolean, callback: WriteCallback): void {
+  pushStream(source: ChunkSource, isBinary: boolean, deflate: boolean, continues: boolean, callback: WriteCallback): void {
     const item = new OutgoingItem(STREAM, null, 0, callback);
     item.source = source;
     item.isBinary = isBinary;
     item.deflateFragments = deflate;
+    // Its message began already: failing before its first chunk is failing midway.
+    item.started = continues;
     this.push(item);
   }
 

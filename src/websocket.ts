@@ -630,7 +630,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       this.fragmentsCompressed = null;
     }
     const sent = new Promise<void>((resolve, reject) => {
-      this.outgoingQueue().pushStream(chunks, binary, deflate, (error) => (error ? reject(error) : resolve()));
+      this.outgoingQueue().pushStream(chunks, binary, deflate, this.messageOpen, (error) => (error ? reject(error) : resolve()));
     });
     if (this.messageOpen) {
       // The stream finishes the open message: what waited for its end queues behind the stream, in order.

@@ -252,6 +252,24 @@ test('a run of empty chunks lets the event loop turn: timers run during it, and 
   await stop();
 });
 
+test('a source that fails before its first chunk but continues a send(fin: false): the message cannot be finished, 1011', async () => {
+  const { client, server, stop } = await pair();
+  const messages: string[] = [];
+  client.on('message', (data) => messages.push(String(data)));
+  const closed = waitFor<[number]>(client, 'close');
+  // eslint-disable-next-line require-yield
+  async function* failing(): AsyncGenerator<Buffer> {
+    throw new Error('no data');
+  }
+  server.send('open ', { fin: false, binary: false });
+  const error = await server.sendStream(failing()).catch((caught: unknown) => caught);
+  assert.is((error as Error).message, 'no data');
+  server.send('next');
+  assert.is((await closed)[0], 1011);
+  assert.equal(messages, [], "nothing lands inside the unfinished message");
+  await stop();
+});
+
 test('a source that fails midway: the promise rejects, the connection closes with 1011, sends behind it fail', async () => {
   const { client, server, stop } = await pair();
   const closed = waitFor<[number, Buffer]>(client, 'close');
