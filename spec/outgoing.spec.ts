@@ -156,6 +156,38 @@ test('terminate() while sends wait: their callbacks get an error, nothing more i
   await shutdown(wss);
 });
 
+test("the peer's close cuts the queue at a streamed message: what is ahead still goes out, then the answer", async () => {
+  const { OutgoingQueue } = await import('../src/outgoing.ts');
+  const log: string[] = [];
+  const rejected: Array<Error | undefined> = [];
+  const target = {
+    transmit: (data: Buffer) => log.push(`message ${data}`),
+    transmitControl() {},
+    transmitFrame() {},
+    transmitClose: () => log.push('close'),
+    transmitCloseEcho: () => log.push('close echo'),
+    blobUnreadable() {},
+    rejectSend: (_callback: unknown, error?: Error) => rejected.push(error),
+    streamHasRoom: () => true,
+    streamFailed() {},
+  };
+  const queue = new OutgoingQueue(target, null);
+  let returned = 0;
+  const stalled = { next: () => new Promise<never>(() => {}), return: async () => void returned++ };
+  queue.pushMessage(new Blob(['ahead']), false, true, false, undefined);
+  queue.pushStream(stalled, true, false, false, () => log.push('stream callback'));
+  queue.pushMessage(Buffer.from('behind'), false, true, false, undefined);
+  const error = new Error('peer closed');
+  queue.cutAtStream(error);
+  queue.pushCloseEcho();
+  await sleep(20);
+  assert.equal(log, ['message ahead', 'close echo']);
+  assert.equal(rejected, [error, error], 'the stream and the message behind it');
+  assert.is(returned, 1, 'the source was stopped');
+  assert.is(queue.bytes, 0);
+  assert.ok(queue.isEmpty);
+});
+
 test('a Blob ping waits its turn behind a Blob message', async () => {
   const { client, server, stop } = await pair();
   const order: string[] = [];

@@ -71,6 +71,9 @@ topics.after(() => stop(wss));
 topics('subscribe, isSubscribed, topics and unsubscribe, with what each returns', async () => {
   const { client, server } = await connect(wss);
   assert.equal(server.topics, []);
+  assert.is.not(server.topics, server.topics, 'a fresh array, empty too');
+  server.topics.push('mine');
+  assert.equal(server.topics, []);
   assert.is(server.isSubscribed('a'), false);
   assert.is(server.subscribe('a'), true);
   assert.is(server.subscribe('a'), false, 'a second subscribe changes nothing');
@@ -78,7 +81,7 @@ topics('subscribe, isSubscribed, topics and unsubscribe, with what each returns'
   assert.equal(server.topics, ['a', 'b']);
   assert.is(server.isSubscribed('a'), true);
   assert.is(wss.subscriberCount('a'), 1);
-  const copy = server.topics as string[];
+  const copy = server.topics;
   copy.push('c');
   assert.equal(server.topics, ['a', 'b'], 'topics is a copy');
   assert.is(server.unsubscribe('a'), true);
@@ -247,6 +250,7 @@ topics('a client-side connection has no server: subscribe and publish throw WS_E
   assert.is(client.unsubscribe('x'), false);
   assert.is(client.isSubscribed('x'), false);
   assert.equal(client.topics, []);
+  client.topics.push('mine');
   const unconnected = new WebSocket(null);
   assert.throws(() => unconnected.subscribe('x'), notServerSide);
   client.close();
@@ -272,6 +276,27 @@ topics('bad topics: not a string is a TypeError, empty or too long a RangeError,
   }
   assert.is(server.subscribe('x'.repeat(MAX_TOPIC_LENGTH)), true);
   assert.equal(server.topics.length, 1, 'nothing was subscribed by the failed calls');
+  client.close();
+});
+
+topics('topics with a lone surrogate are TypeErrors, everywhere (UTF-8 would merge them into one Redis channel)', async () => {
+  const { client, server } = await connect(wss);
+  // Each is U+FFFD once encoded as UTF-8, the same bytes as the well-formed 'room\ufffd'.
+  for (const bad of ['room\ud800', 'room\udfff', '\udc00room', 'a\ud83d']) {
+    for (const call of [
+      () => server.subscribe(bad),
+      () => server.unsubscribe(bad),
+      () => server.isSubscribed(bad),
+      () => server.publish(bad, 'x'),
+      () => wss.publish(bad, 'x'),
+      () => wss.subscriberCount(bad),
+    ]) {
+      assert.throws(call, isError(TypeError), JSON.stringify(bad));
+    }
+  }
+  assert.is(server.subscribe('room\ufffd'), true);
+  assert.is(server.subscribe('room\ud83d\ude00'), true, 'a surrogate pair is well-formed');
+  assert.equal(server.topics, ['room\ufffd', 'room\ud83d\ude00']);
   client.close();
 });
 

@@ -14,7 +14,8 @@
  * than the high-water mark (else once the last fragment was handed to the
  * kernel), and goes out as a fragment, deflated in the same context as the
  * message's other fragments. Sends and the close frame made meanwhile wait
- * behind it, so no other message can land inside it.
+ * behind it, so no other message can land inside it. The answer to the
+ * peer's close does not: it cuts the queue there (cutAtStream).
  */
 
 import type { MessageCompressor } from './compression.ts';
@@ -51,6 +52,8 @@ const CONTROL = 4;
 const STREAM = 5;
 
 const EMPTY = Buffer.alloc(0);
+/** Empty chunks read in a row on the microtask queue before the event loop gets a turn. */
+const EMPTY_CHUNKS_PER_TURN = 64;
 
 function ignore(): void {}
 
@@ -76,10 +79,13 @@ class OutgoingItem {
   /** A STREAM item's chunks, its fragments deflated, and how far it got. */
   source: ChunkSource | null = null;
   deflateFragments = false;
+  /** Part of its message is sent (or queued ahead of it: a send(fin: false) it continues). */
   started = false;
   finished = false;
   /** A fragment went out past the high-water mark: the next chunk is read once it was written. */
   waitingForWrite = false;
+  /** Empty chunks read since the last fragment or the last turn of the event loop. */
+  emptyChunks = 0;
 
   constructor(kind: number, data: Buffer | Blob | null, size: number, callback: WriteCallback | undefined) {
     this.kind = kind;
@@ -110,11 +116,6 @@ export class OutgoingQueue {
     return this.head === this.items.length;
   }
 
-  /** A streamed message is going out: some of its fragments are on the wire. */
-  get streaming(): boolean {
-    const item = this.items[this.head];
-    return item !== undefined && item.kind === STREAM && item.started && !item.finished;
-  }
 
   /** Queues a message or fragment; `data` may be a Blob still to be read. */
   pushMessage(data: Buffer | Blob, isBinary: boolean, fin: boolean, compress: boolean, callback: WriteCallback | undefined): void {
@@ -137,12 +138,15 @@ export class OutgoingQueue {
   /**
    * Queues a message read from `source` as it goes out; `callback` runs once
    * its last frame was handed to the kernel, or with the error that ended it.
+   * `continues`: it finishes a message begun by send(..., { fin: false }).
    */
-  pushStream(source: ChunkSource, isBinary: boolean, deflate: boolean, callback: WriteCallback): void {
+  pushStream(source: ChunkSource, isBinary: boolean, deflate: boolean, continues: boolean, callback: WriteCallback): void {
     const item = new OutgoingItem(STREAM, null, 0, callback);
     item.source = source;
     item.isBinary = isBinary;
     item.deflateFragments = deflate;
+    // Its message began already: failing before its first chunk is failing midway.
+    item.started = continues;
     this.push(item);
   }
 
@@ -173,15 +177,39 @@ export class OutgoingQueue {
     this.items = [];
     this.head = 0;
     this.bytes = 0;
-    for (let i = head; i < items.length; i++) {
-      const item = items[i];
-      if (item.kind === STREAM) {
-        if (item.finished) continue;
-        item.finished = true;
-        void item.source!.return().catch(ignore);
-      }
-      if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.target.rejectSend(item.callback, error);
+    for (let i = head; i < items.length; i++) this.abandon(items[i], error);
+  }
+
+  /**
+   * The peer closed: our answer must not wait for a streamed message, whose
+   * source may take any time, started or not. The first one queued and
+   * everything behind it fail with `error` (their sources are stopped);
+   * what is ahead of it still goes out.
+   */
+  cutAtStream(error: Error): void {
+    const items = this.items;
+    let at = this.head;
+    while (at < items.length && items[at].kind !== STREAM) at++;
+    if (at === items.length) return;
+    const cut = items.splice(at);
+    if (this.head === items.length) {
+      this.items = [];
+      this.head = 0;
     }
+    for (const item of cut) {
+      this.bytes -= item.size;
+      this.abandon(item, error);
+    }
+  }
+
+  /** An item that will not be sent: its send fails, a stream's source is stopped. */
+  private abandon(item: OutgoingItem, error: Error | undefined): void {
+    if (item.kind === STREAM) {
+      if (item.finished) return;
+      item.finished = true;
+      void item.source!.return().catch(ignore);
+    }
+    if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.target.rejectSend(item.callback, error);
   }
 
   private push(item: OutgoingItem): void {
@@ -269,13 +297,26 @@ export class OutgoingQueue {
     item.busy = true;
     item.source!.next().then(
       (result) => {
-        if (this.dropped) return;
-        if (result.done) this.sendFragment(item, EMPTY, true);
-        else if (result.value.length > 0) this.sendFragment(item, result.value, false);
-        else this.readChunk(item);
+        // Dropped, or cut out of the queue (cutAtStream) while the read was pending.
+        if (this.dropped || item.finished) return;
+        if (result.done) {
+          this.sendFragment(item, EMPTY, true);
+        } else if (result.value.length > 0) {
+          item.emptyChunks = 0;
+          this.sendFragment(item, result.value, false);
+        } else if (++item.emptyChunks < EMPTY_CHUNKS_PER_TURN) {
+          this.readChunk(item);
+        } else {
+          // Empty chunks send nothing, so no write callback paces them: without
+          // this turn, an endless run would starve timers, I/O and terminate().
+          item.emptyChunks = 0;
+          setImmediate(() => {
+            if (!this.dropped && !item.finished) this.readChunk(item);
+          });
+        }
       },
       (error: unknown) => {
-        if (!this.dropped) this.failStream(item, error instanceof Error ? error : new Error(String(error)));
+        if (!this.dropped && !item.finished) this.failStream(item, error instanceof Error ? error : new Error(String(error)));
       },
     );
   }
@@ -295,6 +336,7 @@ export class OutgoingQueue {
     this.compressor!.compress(chunk, fin, (error, output) => {
       if (this.dropped) return;
       this.bytes -= chunk.length;
+      if (item.finished) return;
       if (error !== null) this.failStream(item, error);
       else this.transmitFragment(item, output!, fin);
     });

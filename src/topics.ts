@@ -47,15 +47,21 @@ const kHub = Symbol('netws.topicHub');
 type ClosedHook = ((ws: WebSocket) => void) & { [kHub]?: TopicHub };
 type WithTopics = WebSocket & { [kTopics]?: Set<string> };
 
-const NO_TOPICS: readonly string[] = Object.freeze([]);
+/** String.prototype.isWellFormed: in Node 20, not in the ES2022 lib we compile against. */
+type WellFormedCheck = string & { isWellFormed(): boolean };
 
 function describe(value: unknown): string {
   return value === null ? 'null' : typeof value;
 }
 
-/** Throws a TypeError for a topic that is not a string, a RangeError for an empty or too long one. */
+/**
+ * Throws a TypeError for a topic that is not a well-formed string, a
+ * RangeError for an empty or too long one.
+ */
 export function checkTopic(topic: unknown): asserts topic is string {
   if (typeof topic !== 'string') throw new TypeError(`A topic must be a string, not ${describe(topic)}`);
+  // A lone surrogate becomes U+FFFD in UTF-8: topics that differ only there would share a Redis channel.
+  if (!(topic as WellFormedCheck).isWellFormed()) throw new TypeError('A topic must be well-formed UTF-16 (it has a lone surrogate)');
   if (topic.length === 0 || topic.length > MAX_TOPIC_LENGTH) {
     throw new RangeError(`A topic is 1 to ${MAX_TOPIC_LENGTH} characters long, not ${topic.length}`);
   }
@@ -116,16 +122,22 @@ export class TopicHub {
     return this.current;
   }
 
-  /** Replaces the adapter: the old one is detached, the new one attached and told every topic. */
+  /**
+   * Replaces the adapter: the new one is attached and told every topic, the
+   * old one detached. What attach() throws (an adapter that already serves
+   * another server) goes to the caller, and the old adapter stays.
+   */
   set adapter(value: TopicAdapter | null) {
     const next = checkAdapter(value);
     const previous = this.current;
     if (next === previous) return;
+    // First, and not through callAdapter: a refused attach must change nothing,
+    // else the server would keep (and later detach) another server's adapter.
+    if (next !== null) next.attach(this.host);
     this.current = null;
     if (previous !== null) this.callAdapter(() => previous.detach());
     this.current = next;
     if (next === null) return;
-    this.callAdapter(() => next.attach(this.host));
     for (const topic of this.subscribers.keys()) this.callAdapter(() => next.subscribe(topic));
   }
 
@@ -276,10 +288,10 @@ export class TopicApi {
     return (this as unknown as WithTopics)[kTopics]?.has(topic) ?? false;
   }
 
-  /** The topics this connection is subscribed to, in the order it subscribed (a copy). */
-  get topics(): readonly string[] {
+  /** The topics this connection is subscribed to, in the order it subscribed (a fresh array, the caller's to change). */
+  get topics(): string[] {
     const topics = (this as unknown as WithTopics)[kTopics];
-    return topics === undefined || topics.size === 0 ? NO_TOPICS : [...topics];
+    return topics === undefined ? [] : [...topics];
   }
 
   /**

@@ -104,6 +104,14 @@ export const kAttach = Symbol('netws.attach');
 export const kSendPrepared = Symbol('netws.sendPrepared');
 /** Called once when a connection is closed, before its 'close' event (a server's client tracking). */
 export const kOnClosed = Symbol('netws.onClosed');
+/** A WebSocketStream's view of the connection it wraps: its 'open' and 'close' without listeners. */
+export const kStreamHooks = Symbol('netws.streamHooks');
+
+/** What a WebSocketStream learns from its connection (fields, so removeAllListeners() cannot take them). */
+export interface StreamHooks {
+  opened(): void;
+  closed(code: number, reason: Buffer, wasClean: boolean): void;
+}
 
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
@@ -621,9 +629,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       deflate = this.fragmentsCompressed ?? options?.compress !== false;
       this.fragmentsCompressed = null;
     }
-    return new Promise((resolve, reject) => {
-      this.outgoingQueue().pushStream(chunks, binary, deflate, (error) => (error ? reject(error) : resolve()));
+    const sent = new Promise<void>((resolve, reject) => {
+      this.outgoingQueue().pushStream(chunks, binary, deflate, this.messageOpen, (error) => (error ? reject(error) : resolve()));
     });
+    if (this.messageOpen) {
+      // The stream finishes the open message: what waited for its end queues behind the stream, in order.
+      this.messageOpen = false;
+      if (this.heldForMessageEnd !== null) this.releaseHeld();
+    }
+    return sent;
   }
 
   /** @internal Whether a streamed message may read its next chunk: the socket holds less than highWaterMark. */
@@ -924,7 +938,10 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     socket.on('error', socketOnError);
     socket.on('drain', socketOnDrain);
     socket.resume();
-    if (!this.isServer) this.emit('open');
+    if (!this.isServer) {
+      this[kStreamHooks]?.opened();
+      this.emit('open');
+    }
   }
 
   /**
@@ -1320,14 +1337,12 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
     this.state = CLOSING;
     this.armCloseTimer();
-    if (this.connection!.closeEchoPending && this.outgoing!.streaming) {
-      // The peer is gone midway through a streamed message, which could take
-      // any time to finish: it fails (with what waits behind it), and the
-      // answer goes now (a close frame may interrupt a fragmented message, 5.4).
-      this.outgoing!.drop(new WebSocketError('WS_ERR_PEER_CLOSED', 'The peer closed the connection during a streamed message'));
-      this.sendCloseEcho();
-    } else if (this.connection!.closeEchoPending) {
-      // Messages sent before the peer's close frame arrived still go out, then our answer.
+    if (this.connection!.closeEchoPending) {
+      // Messages sent before the peer's close frame arrived still go out, then
+      // our answer; but a streamed message, begun or not, could take any time:
+      // it fails with what waits behind it (a close frame may interrupt a
+      // fragmented message, 5.4).
+      this.outgoing!.cutAtStream(new WebSocketError('WS_ERR_PEER_CLOSED', 'The peer closed the connection during a streamed message'));
       this.outgoing!.pushCloseEcho();
     } else if (this.endsFirst) {
       // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
@@ -1403,6 +1418,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // Internal bookkeeping first, and not as a listener the user could remove.
     this[kOnClosed]?.(this);
     if (this.flow !== null) this.endFlow(wasClean, code);
+    this[kStreamHooks]?.closed(code, this.peerCloseReason, wasClean);
     this.emit('close', code, this.peerCloseReason, wasClean);
   }
 
@@ -1438,6 +1454,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Set by a server to learn that this connection closed (not a listener: removeAllListeners() cannot lose it). */
   declare [kOnClosed]: ((ws: WebSocket) => void) | undefined;
+  /** Set by a WebSocketStream that wraps this connection. */
+  declare [kStreamHooks]: StreamHooks | undefined;
 
   private armCloseTimer(): void {
     if (this.closeTimer !== null) return;
@@ -1543,6 +1561,7 @@ Object.assign(WebSocket.prototype, {
   heldBytes: 0,
   flow: null,
   [kOnClosed]: undefined,
+  [kStreamHooks]: undefined,
 });
 
 // As in ws: the ready-state constants are enumerable, read-only values on the

@@ -114,6 +114,35 @@ bus('a detached adapter neither sends nor receives; an adapter serves one server
   }
 });
 
+bus('an adapter given to a second server is refused (constructor and setter); the first keeps it', async () => {
+  const shared = new InProcessBus();
+  const adapter = shared.createAdapter();
+  const a = await standalone({ adapter });
+  const c = await standalone({ adapter: shared.createAdapter() });
+  const b = new WebSocketServer({ noServer: true });
+  try {
+    assert.throws(() => new WebSocketServer({ noServer: true, adapter }), /another/);
+    const own = shared.createAdapter();
+    b.adapter = own;
+    assert.throws(() => {
+      b.adapter = adapter;
+    }, /another/);
+    assert.is(b.adapter, own, 'a refused adapter leaves the old one in place');
+    // b detaching its own adapter must not take a's off the bus.
+    b.adapter = null;
+    const onA = await subscriber(a, 't');
+    c.publish('t', 'still shared');
+    await until(() => onA.received.length === 1);
+    assert.equal(onA.received, ['still shared']);
+  } finally {
+    for (const wss of [a, c]) {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    }
+    b.close();
+  }
+});
+
 bus("a subscriber's throwing 'error' listener during a delivery is reported, and the other servers still get the message", async () => {
   const shared = new InProcessBus();
   const [a, b, c] = await Promise.all(

@@ -322,6 +322,26 @@ for (const library of available ? LIBRARIES : []) {
     assert.equal(await channels(redis), ['netws:d1', 'netws:d2'], 'attached again: every topic is subscribed again');
   });
 
+  test('an adapter given to a second server is refused (constructor and setter); the first keeps its channels', async () => {
+    const a = await node();
+    await subscribe(a, 'kept');
+    await untilSubscribed(redis, 'netws:kept');
+    assert.throws(() => new WebSocketServer({ noServer: true, adapter: a.adapter }), /already serves/);
+    const b = await node();
+    const own = b.adapter;
+    assert.throws(() => {
+      b.wss.adapter = a.adapter;
+    }, /already serves/);
+    assert.is(b.wss.adapter, own, 'a refused adapter leaves the old one in place');
+    // b giving up its adapter must not unsubscribe a's channels.
+    b.wss.adapter = null;
+    await sleep(100);
+    assert.equal(await channels(redis), ['netws:kept']);
+    assert.is(a.wss.adapter, a.adapter);
+    assert.equal(a.errors, []);
+    assert.equal(b.errors, []);
+  });
+
   test.run();
 }
 
@@ -344,6 +364,7 @@ options('the clients must look like node-redis or ioredis clients; options are c
   assert.throws(() => make({ sharded: true, publisher: { ...fakeNodeRedis, sPublish: undefined } }), /sPublish/);
   for (const [name, bad, type] of [
     ['prefix', 0, TypeError],
+    ['prefix', 'app\ud800:', TypeError],
     ['sharded', 'yes', TypeError],
     ['maxMessageSize', -1, RangeError],
     ['maxMessageSize', 1.5, RangeError],

@@ -58,7 +58,7 @@ test('a Node Readable, a web ReadableStream, an array; text with binary: false, 
   await stop();
 });
 
-test('a web ReadableStream without Symbol.asyncIterator is read through its reader, and cancelled on failure', async () => {
+test('a web ReadableStream, async iterable or not, is read through its reader, and cancelled on failure', async () => {
   const { client, server, stop } = await pair();
   let cancelled = false;
   const stream = new ReadableStream({
@@ -76,6 +76,29 @@ test('a web ReadableStream without Symbol.asyncIterator is read through its read
   server.terminate();
   assert.ok((await sending) instanceof WebSocketError);
   assert.ok(cancelled, 'the stream was cancelled');
+  await stop();
+});
+
+test('terminate() cancels a stalled web ReadableStream (a pending read does not hold it up) and unlocks it', async () => {
+  const { server, stop } = await pair();
+  let cancelled = false;
+  const stream = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new Uint8Array([1, 2, 3]));
+      // …and then nothing: a stalled producer.
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  assert.is(typeof stream[Symbol.asyncIterator as keyof typeof stream], 'function', "Node 20's streams are async iterable");
+  const sending = server.sendStream(stream).catch((error: unknown) => error);
+  await sleep(30);
+  server.terminate();
+  assert.ok((await sending) instanceof WebSocketError);
+  await sleep(10);
+  assert.ok(cancelled, 'the stream was cancelled');
+  assert.is(stream.locked, false);
   await stop();
 });
 
@@ -128,6 +151,25 @@ test('a message left open by send(fin: false) continues in the stream, compresse
   await stop();
 });
 
+test('a message left open by send(fin: false) and finished by a stream: broadcasts and publishes held for its end follow it in order', async () => {
+  for (const perMessageDeflate of [false, true]) {
+    const { client, server, wss, stop } = await pair({ perMessageDeflate });
+    const messages: string[] = [];
+    client.on('message', (data) => messages.push(String(data)));
+    server.subscribe('t');
+    server.send('open ', { fin: false, binary: false });
+    wss.broadcast('held');
+    const streamed = server.sendStream(chunks('and ', 'finished'), { binary: false });
+    wss.publish('t', 'during');
+    await streamed;
+    wss.broadcast('after');
+    await waitForCount(() => messages.length, 4);
+    assert.equal(messages, ['open and finished', 'held', 'during', 'after'], `perMessageDeflate: ${perMessageDeflate}`);
+    assert.is(server.bufferedAmount, 0);
+    await stop();
+  }
+});
+
 test('the producer is read only as fast as the socket drains: bufferedAmount stays within the mark plus one chunk', async () => {
   const highWaterMark = 64 * 1024;
   const { client, server, stop } = await pair({ highWaterMark });
@@ -174,6 +216,57 @@ test('a source that fails before its first chunk: nothing is sent, the connectio
   await server.sendStream(['a', '', Buffer.alloc(0), 'b']);
   assert.equal(((await withEmpty)[0] as Buffer[]).map(String), ['a', 'b', '']);
   assert.is(server.readyState, server.OPEN);
+  await stop();
+});
+
+test('a run of empty chunks lets the event loop turn: timers run during it, and terminate() ends an endless one', async () => {
+  const { client, server, stop } = await pair();
+  function* empties(count: number): Generator<string> {
+    for (let i = 0; i < count; i++) yield '';
+    yield 'data';
+  }
+  const message = nextMessage(client);
+  let fired = false;
+  const timer = setTimeout(() => (fired = true), 10);
+  await server.sendStream(empties(200_000), { binary: false });
+  clearTimeout(timer);
+  assert.ok(fired, 'a 10 ms timer fired while 200,000 empty chunks were read');
+  assert.is(String((await message)[0]), 'data');
+
+  let finalized = false;
+  const started = Date.now();
+  function* endless(): Generator<string> {
+    try {
+      // Bounded only so that a regression fails instead of hanging.
+      while (Date.now() - started < 3000) yield '';
+    } finally {
+      finalized = true;
+    }
+  }
+  const sending = server.sendStream(endless()).catch((error: unknown) => error);
+  setTimeout(() => server.terminate(), 20);
+  assert.ok((await sending) instanceof Error);
+  assert.ok(Date.now() - started < 1000, `terminate() ended it after ${Date.now() - started} ms`);
+  await sleep(10);
+  assert.ok(finalized, 'the source was stopped');
+  await stop();
+});
+
+test('a source that fails before its first chunk but continues a send(fin: false): the message cannot be finished, 1011', async () => {
+  const { client, server, stop } = await pair();
+  const messages: string[] = [];
+  client.on('message', (data) => messages.push(String(data)));
+  const closed = waitFor<[number]>(client, 'close');
+  // eslint-disable-next-line require-yield
+  async function* failing(): AsyncGenerator<Buffer> {
+    throw new Error('no data');
+  }
+  server.send('open ', { fin: false, binary: false });
+  const error = await server.sendStream(failing()).catch((caught: unknown) => caught);
+  assert.is((error as Error).message, 'no data');
+  server.send('next');
+  assert.is((await closed)[0], 1011);
+  assert.equal(messages, [], "nothing lands inside the unfinished message");
   await stop();
 });
 
@@ -230,6 +323,31 @@ test('the peer closing midway fails the streamed message at once; the closing ha
   assert.is(error.code, 'WS_ERR_PEER_CLOSED');
   const [code, , wasClean] = await closed;
   assert.equal([code, wasClean], [4000, true]);
+  await stop();
+});
+
+test('the peer closing before the first chunk fails the streamed message too: the closing handshake is not held up', async () => {
+  const { client, server, stop } = await pair({ closeTimeout: 5000 });
+  let cancelled = false;
+  const stalled = new ReadableStream({
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const sending = server.sendStream(stalled).catch((error: unknown) => error);
+  let behind: Error | null | undefined;
+  server.send('behind', (error) => (behind = error));
+  await sleep(20);
+  const closed = waitFor<[number, Buffer, boolean]>(client, 'close');
+  const started = Date.now();
+  client.close(4000, 'enough');
+  const [code, , wasClean] = await closed;
+  assert.equal([code, wasClean], [4000, true]);
+  assert.ok(Date.now() - started < 2000, `the answer took ${Date.now() - started} ms`);
+  assert.is(((await sending) as WebSocketError).code, 'WS_ERR_PEER_CLOSED');
+  assert.is((behind as WebSocketError).code, 'WS_ERR_PEER_CLOSED');
+  await sleep(10);
+  assert.ok(cancelled, 'the source was cancelled');
   await stop();
 });
 

@@ -78,6 +78,28 @@ test('from(): a connection that already has a reader, a closed one, or not a Web
   await stop();
 });
 
+test("from(): the user's removeAllListeners() on the connection leaves opened and closed working", async () => {
+  const { client, server, wss, stop } = await pair();
+  const within = <T>(promise: Promise<T>, what: string): Promise<T> =>
+    Promise.race([promise, sleep(2000).then(() => Promise.reject(new Error(`${what} still pending after 2 s`)))]);
+  const onServer = WebSocketStream.from(server);
+  server.removeAllListeners();
+  await onServer.opened;
+  const connecting = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
+  const onClient = WebSocketStream.from(connecting);
+  connecting.removeAllListeners();
+  try {
+    await within(onClient.opened, 'opened');
+    client.close(4000, 'bye');
+    assert.equal(await within(onServer.closed, 'closed'), { closeCode: 4000, reason: 'bye' });
+    onClient.close({ closeCode: 4001 });
+    assert.equal(await within(onClient.closed, 'closed'), { closeCode: 4001, reason: '' });
+  } finally {
+    connecting.terminate();
+    await stop();
+  }
+});
+
 test('from() a connecting client: opened resolves on open', async () => {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'p' });
   await waitFor(wss, 'listening');

@@ -34,11 +34,13 @@ export interface AdapterHost {
 /**
  * An adapter serves one server at a time. Its methods are called
  * synchronously and must not throw (what they throw is reported as the
- * server's 'error' and otherwise ignored); anything slow happens in the
- * background, and failures go to `host.reportError`.
+ * server's 'error' and otherwise ignored), except attach(), which throws to
+ * refuse a second server (the server's constructor or `wss.adapter = …`
+ * then throws it); anything slow happens in the background, and failures go
+ * to `host.reportError`.
  */
 export interface TopicAdapter {
-  /** The server starts using this adapter; `subscribe` follows for each topic it already has. */
+  /** The server starts using this adapter; `subscribe` follows for each topic it already has. Throws if it serves another server. */
   attach(host: AdapterHost): void;
   /** The server stops using it (another adapter, or none, was set): forget the host and the topics. */
   detach(): void;

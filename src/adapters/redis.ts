@@ -212,7 +212,10 @@ export class RedisAdapter implements TopicAdapter {
     this.subscriber = subscriber.client;
     this.subscribeCommands = subscriber.commands;
     const prefix = raw.prefix ?? DEFAULT_PREFIX;
-    if (typeof prefix !== 'string') throw new TypeError('The "prefix" option must be a string');
+    // As topics (topics.ts): lone surrogates would all be U+FFFD in the channel name.
+    if (typeof prefix !== 'string' || !(prefix as string & { isWellFormed(): boolean }).isWellFormed()) {
+      throw new TypeError('The "prefix" option must be a well-formed string');
+    }
     this.prefix = prefix;
     this.maxMessageSize = numberOption(raw, 'maxMessageSize', DEFAULT_MAX_MESSAGE_SIZE, {
       min: 0,

@@ -1,9 +1,10 @@
 /**
- * What sendStream() takes, as one iterator of byte chunks: a Node Readable
- * or any async iterable (read through Symbol.asyncIterator, whose return()
- * destroys or cancels it), a web ReadableStream (through its reader where it
- * is not async iterable), or a synchronous iterable of chunks. Chunks may be
- * Buffers, other Uint8Arrays and views, ArrayBuffers or strings (UTF-8).
+ * What sendStream() takes, as one iterator of byte chunks: a web
+ * ReadableStream (through its reader, which reader.cancel() cancels even
+ * while a read is pending), a Node Readable (destroyed to stop it) or any
+ * other async iterable (read through Symbol.asyncIterator, stopped by its
+ * return()), or a synchronous iterable of chunks. Chunks may be Buffers,
+ * other Uint8Arrays and views, ArrayBuffers or strings (UTF-8).
  */
 
 /** A source of a message's bytes. `return()` stops and frees the source early. */
@@ -34,14 +35,20 @@ function iteratorOf(source: unknown): AnyIterator {
     throw new TypeError('sendStream() takes a Node Readable, a web ReadableStream or an (async) iterable of chunks');
   }
   const candidate = source as Partial<AsyncIterable<unknown> & Iterable<unknown> & ReadableStream<unknown>>;
-  if (typeof candidate[Symbol.asyncIterator] === 'function') return candidate[Symbol.asyncIterator]!() as AnyIterator;
+  // The reader before the async iterator: the iterator's return() waits for a
+  // pending next(), so a stalled stream would never be cancelled.
   if (typeof candidate.getReader === 'function') {
     const reader = candidate.getReader();
     return {
       next: () => reader.read() as Promise<IteratorResult<unknown>>,
-      return: () => reader.cancel(),
+      return: async () => {
+        await reader.cancel();
+        // Cancelled, the stream is closed; unlocked, its owner can see that.
+        reader.releaseLock();
+      },
     };
   }
+  if (typeof candidate[Symbol.asyncIterator] === 'function') return candidate[Symbol.asyncIterator]!() as AnyIterator;
   if (typeof candidate[Symbol.iterator] === 'function') return candidate[Symbol.iterator]!() as AnyIterator;
   throw new TypeError('sendStream() takes a Node Readable, a web ReadableStream or an (async) iterable of chunks');
 }

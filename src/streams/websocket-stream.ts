@@ -20,7 +20,7 @@
 
 import { CloseCode } from '../protocol/close.ts';
 import { WebSocketError as NetwsError } from '../protocol/errors.ts';
-import { CLOSED, CLOSING, CONNECTING, OPEN, WebSocket, type RawData } from '../websocket.ts';
+import { CLOSED, CLOSING, CONNECTING, OPEN, WebSocket, kStreamHooks, type RawData } from '../websocket.ts';
 import type { ClientOptions } from '../options.ts';
 import type { ReceivedMessage } from './reader.ts';
 
@@ -248,9 +248,13 @@ export class WebSocketStream {
         protocol: ws.protocol,
       });
     };
-    if (ws.readyState === CONNECTING) ws.once('open', open);
-    else if (ws.readyState === OPEN) open();
-    ws.once('close', (code: number, reason: Buffer, wasClean: boolean) => this.onClose(code, reason.toString(), wasClean));
+    // Hooks, not listeners: the user's removeAllListeners() on a connection
+    // given to from() must not leave `opened` or `closed` pending forever.
+    ws[kStreamHooks] = {
+      opened: open,
+      closed: (code, reason, wasClean) => this.onClose(code, reason.toString(), wasClean),
+    };
+    if (ws.readyState === OPEN) open();
   }
 
   private onClose(code: number, reason: string, wasClean: boolean): void {
