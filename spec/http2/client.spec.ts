@@ -194,6 +194,16 @@ client('falls back to HTTP/1.1 on the TLS connection ALPN ran on when the server
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+client('http2: true: a refused handshake gives its shared session back; the last one closes the connection', async () => {
+  const fixture = await h2Server({ verifyClient: () => false });
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
+  const { error } = await failure(ws);
+  assert.is(error.statusCode, 401);
+  // The client's GOAWAY, then the end of its TLS connection.
+  await waitFor(fixture.sessions[0], 'close', 2000);
+  await fixture.close();
+});
+
 client('a refusal is an error with its status (WS_ERR_UNEXPECTED_RESPONSE), then close 1006', async () => {
   const fixture = await h2Server({ verifyClient: (_info: unknown, callback: (ok: boolean, code: number) => void) => callback(false, 403) });
   const session = await h2Session(fixture.port);
