@@ -169,6 +169,48 @@ server('{ server } with path: another path is 400; streams other than WebSocket 
   await fixture.close();
 });
 
+server('verifyClient refusing with a status HTTP/2 cannot refuse with (4001, 101, 204, 1.5) is 500; 304 has no body; fields node:http2 refuses: 500', async () => {
+  let refusal: [boolean, number, string?, Record<string, string>?] = [false, 401];
+  let async = false;
+  const thrown: unknown[] = [];
+  const fixture = await h2Server({
+    handshakeTimeout: 2000,
+    verifyClient: (_info: unknown, callback: (...args: typeof refusal) => void) => {
+      const answer = (): void => {
+        try {
+          callback(...refusal);
+        } catch (error) {
+          thrown.push(error);
+        }
+      };
+      if (async) setTimeout(answer, 5);
+      else answer();
+    },
+  });
+  const session = await h2Session(fixture.port);
+  const cases: Array<[typeof refusal, boolean, number, string]> = [
+    [[false, 4001, 'Unauthorized'], false, 500, 'Unauthorized'],
+    [[false, 4001, 'Unauthorized'], true, 500, 'Unauthorized'],
+    [[false, 101], false, 500, 'Internal Server Error'],
+    [[false, 204], false, 500, 'Internal Server Error'],
+    [[false, 1.5], true, 500, 'Internal Server Error'],
+    [[false, 304, 'not modified'], false, 304, ''],
+    [[false, 401, 'no', { 'x y': '1' }], false, 500, 'Internal Server Error'],
+    [[false, 401, 'no', { 'x y': '1' }], true, 500, 'Internal Server Error'],
+  ];
+  for (const [given, isAsync, status, body] of cases) {
+    refusal = given;
+    async = isAsync;
+    const started = Date.now();
+    const answer = await connectStream(session);
+    assert.equal([answer.status, await answer.body()], [status, body], `${given.join(' ')}${isAsync ? ' (async)' : ''}`);
+    assert.ok(Date.now() - started < 1000, 'answered at once, not at the handshake timeout');
+  }
+  assert.equal(thrown, []);
+  session.close();
+  await fixture.close();
+});
+
 server('verifyClient: its refusal as given (status, message, headers); a throw is 500 and an error event; no answer is 408', async () => {
   let mode = 'refuse';
   const fixture = await h2Server({

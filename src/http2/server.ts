@@ -90,14 +90,27 @@ export function isSecureStream(stream: ServerStream): boolean {
 /**
  * Refuses a handshake with an HTTP/2 response (`status`, a text body). The
  * client's side of the stream is then reset with NO_ERROR, which asks it to
- * stop sending without calling it an error (RFC 9113 section 8.1).
+ * stop sending without calling it an error (RFC 9113 section 8.1). Never
+ * throws: it runs inside verifyClient's callback.
  */
 export function refuseStream(stream: ServerStream, status: number, message?: string, headers?: Record<string, HeaderValue>): void {
   if (stream.destroyed || stream.headersSent) {
     stream.destroy();
     return;
   }
-  const body = Buffer.from(refusalBody(status, message), 'utf8');
-  stream.respond(refusalHeaders(status, body.length, headers));
-  stream.end(body, () => stream.close());
+  // A 2xx would open the WebSocket (RFC 8441), and node:http2 sends no 1xx
+  // nor a status outside 100-599 (a close code such as 4001 by mistake).
+  if (!(Number.isInteger(status) && status >= 300 && status <= 599)) status = 500;
+  // 304 has no body (node:http2 ends the stream at the headers).
+  const body = status === 304 ? Buffer.alloc(0) : Buffer.from(refusalBody(status, message), 'utf8');
+  try {
+    stream.respond(refusalHeaders(status, body.length, headers), { endStream: body.length === 0 });
+  } catch {
+    // verifyClient's fields held one node:http2 will not send (a name with a space, say).
+    if (headers !== undefined) refuseStream(stream, 500);
+    else stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  if (body.length === 0) stream.close();
+  else stream.end(body, () => stream.close());
 }
