@@ -483,6 +483,63 @@ server('allowHTTP1: one port takes HTTP/1.1 upgrades and HTTP/2 CONNECTs; an HTT
   await fixture.close();
 });
 
+server('{ server, path } servers sharing one http2 server: each takes its path, another path is one 400; a stream a listener answered first is left alone', async () => {
+  const uncaught: unknown[] = [];
+  const record = (error: unknown): void => void uncaught.push(error);
+  process.on('uncaughtException', record);
+  const h2 = http2.createSecureServer({ cert, key });
+  // A catch-all answering first (the README asks not to): netws steps aside, as for any answered stream.
+  h2.on('stream', (stream, headers) => {
+    if (headers[':path'] !== '/mine') return;
+    stream.respond({ ':status': 404 });
+    stream.end();
+  });
+  const a = new WebSocketServer({ server: h2, path: '/a' });
+  const b = new WebSocketServer({ server: h2, path: '/b' });
+  const paths: string[] = [];
+  for (const [name, wss] of [['a', a], ['b', b]] as const) wss.on('connection', (_ws, req) => paths.push(`${name} ${req.url}`));
+  const fixture = await listen(h2, a);
+  const session = await h2Session(fixture.port);
+  assert.is((await connectStream(session, '/b')).status, 200);
+  assert.is((await connectStream(session, '/a')).status, 200);
+  const other = await connectStream(session, '/c');
+  assert.equal([other.status, await other.body()], [400, 'Bad Request']);
+  assert.is((await connectStream(session, '/mine')).status, 404);
+  await sleep(20);
+  assert.equal(paths, ['b /b', 'a /a']);
+  assert.equal(uncaught, []);
+  process.removeListener('uncaughtException', record);
+  for (const ws of b.clients) ws.terminate();
+  b.close();
+  session.close();
+  await fixture.close();
+});
+
+server('handleStream twice on one stream throws the second time, and the first handshake goes on', async () => {
+  const h2 = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
+  const wss = new WebSocketServer({ noServer: true, verifyClient: (_info: unknown, callback: (ok: boolean) => void) => setTimeout(() => callback(true), 5) });
+  const thrown: unknown[] = [];
+  h2.on('stream', (stream, headers) => {
+    wss.handleStream(stream, headers);
+    try {
+      wss.handleStream(stream, headers);
+    } catch (error) {
+      thrown.push(error);
+    }
+  });
+  const fixture = await listen(h2, wss);
+  const session = await h2Session(fixture.port);
+  const connected = waitFor<[WebSocket]>(wss, 'connection');
+  assert.is((await connectStream(session)).status, 200);
+  const [ws] = await connected;
+  await sleep(20);
+  assert.is(ws.readyState, WebSocket.OPEN);
+  assert.is(thrown.length, 1);
+  assert.match((thrown[0] as Error).message, /more than once/);
+  session.close();
+  await fixture.close();
+});
+
 server('close(): listeners removed and new sessions no longer advertise extended CONNECT', async () => {
   const fixture = await h2Server();
   const before = fixture.server.listenerCount('stream');

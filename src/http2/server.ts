@@ -19,20 +19,62 @@ export function isHttp2Server(server: EventEmitter): boolean {
   return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
 }
 
-type StreamListener = (stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined) => void;
+/** A WebSocketServer in `{ server }` mode, as takeWebSocketStreams sees it. */
+export interface StreamTaker {
+  /** Whether the request is this server's (its `path`). */
+  handles(req: http2.Http2ServerRequest): boolean;
+  take(stream: ServerStream, headers: StreamHeaders, req: http2.Http2ServerRequest): void;
+}
+
+/** The netws servers taking the WebSocket streams of one node:http2 server: one set of listeners for all. */
+interface Hub {
+  readonly takers: StreamTaker[];
+  uninstall(): void;
+}
+
+const hubs = new WeakMap<EventEmitter, Hub>();
+
+/** Streams given to a WebSocketServer (handleStream() or a hub): a second hand-over is refused. */
+const claimed = new WeakSet<ServerStream>();
+
+/** Claims `stream` for one handshake; false if it was claimed before. */
+export function claimStream(stream: ServerStream): boolean {
+  if (claimed.has(stream)) return false;
+  claimed.add(stream);
+  return true;
+}
+
+type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Settings): void };
 
 /**
- * Takes the WebSocket streams of a node:http2 server and advertises
- * SETTINGS_ENABLE_CONNECT_PROTOCOL to its new sessions: it is only on while
- * netws takes the CONNECTs (advertising it without handling them breaks
+ * Takes the WebSocket streams of a node:http2 server for `taker`, and
+ * advertises SETTINGS_ENABLE_CONNECT_PROTOCOL to its new sessions while a
+ * taker is there (advertising it without handling the CONNECTs breaks
  * clients that trust it). Other streams, CONNECTs with another `:protocol`
  * included, are left to the server's other listeners. Returns the undo.
  */
-export function takeWebSocketStreams(server: EventEmitter, onStream: StreamListener): () => void {
-  const settings = server as EventEmitter & { updateSettings(settings: http2.Settings): void };
-  settings.updateSettings({ enableConnectProtocol: true });
-  const onServerStream = (stream: ServerStream, headers: StreamHeaders, _flags: number, rawHeaders?: string[]): void => {
-    if (isWebSocketConnect(headers as Http2HeaderRecord)) onStream(stream, headers, rawHeaders);
+export function takeWebSocketStreams(server: EventEmitter, taker: StreamTaker): () => void {
+  const hub = hubs.get(server) ?? installHub(server as Http2SettingsServer);
+  hub.takers.push(taker);
+  return () => {
+    hub.takers.splice(hub.takers.indexOf(taker), 1);
+    if (hub.takers.length > 0) return;
+    // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
+    (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: false });
+    hub.uninstall();
+  };
+}
+
+function installHub(server: Http2SettingsServer): Hub {
+  const onStream = (stream: ServerStream, headers: StreamHeaders, _flags: number, rawHeaders?: string[]): void => {
+    if (!isWebSocketConnect(headers as Http2HeaderRecord)) return;
+    // Answered by a listener before this one, or handed to handleStream(): not ours to answer.
+    if (stream.headersSent || stream.destroyed || claimed.has(stream)) return;
+    const req = toHttp2Request(stream, headers, rawHeaders);
+    // Several servers with their own `path`: the one whose path it is takes
+    // it; no one's, and the first answers (400), so the stream gets one answer.
+    const taker = hub.takers.find((candidate) => candidate.handles(req)) ?? hub.takers[0];
+    taker.take(stream, headers, req);
   };
   // With node's compatibility API in use (a 'request' listener), every
   // CONNECT also comes as a 'connect' event, answered 405 when nobody
@@ -51,14 +93,19 @@ export function takeWebSocketStreams(server: EventEmitter, onStream: StreamListe
       (res as Duplex).destroy();
     }
   };
-  server.on('stream', onServerStream);
-  server.on('connect', onConnect);
-  return () => {
-    server.removeListener('stream', onServerStream);
-    server.removeListener('connect', onConnect);
-    // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
-    settings.updateSettings({ enableConnectProtocol: false });
+  const hub: Hub = {
+    takers: [],
+    uninstall: () => {
+      hubs.delete(server);
+      server.removeListener('stream', onStream);
+      server.removeListener('connect', onConnect);
+    },
   };
+  server.updateSettings({ enableConnectProtocol: true });
+  hubs.set(server, hub);
+  server.on('stream', onStream);
+  server.on('connect', onConnect);
+  return hub;
 }
 
 /**
