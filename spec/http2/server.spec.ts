@@ -552,6 +552,27 @@ server('close(): listeners removed and new sessions no longer advertise extended
   await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
 });
 
+server('after close(), a session told of extended CONNECT before gets 503 (a listener after netws may answer instead); the listeners go when it closes', async () => {
+  const fixture = await h2Server();
+  const before = fixture.server.listenerCount('stream');
+  const session = await h2Session(fixture.port);
+  await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
+  const refused = await connectStream(session);
+  assert.equal([refused.status, await refused.body()], [503, 'Service Unavailable']);
+  fixture.server.on('stream', (stream, headers) => {
+    if (headers[':path'] !== '/gone') return;
+    stream.respond({ ':status': 410 });
+    stream.end();
+  });
+  assert.is((await connectStream(session, '/gone')).status, 410);
+  const closed = waitFor(fixture.sessions[0], 'close');
+  session.close();
+  await closed;
+  assert.is(fixture.server.listenerCount('stream'), before);
+  assert.is(fixture.server.listenerCount('connect'), 0);
+  await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
+});
+
 server('a handshake that verifyClient accepts after close() is 503', async () => {
   let decide = null as ((ok: boolean) => void) | null;
   const fixture = await h2Server({

@@ -29,6 +29,10 @@ export interface StreamTaker {
 /** The netws servers taking the WebSocket streams of one node:http2 server: one set of listeners for all. */
 interface Hub {
   readonly takers: StreamTaker[];
+  /** netws has SETTINGS_ENABLE_CONNECT_PROTOCOL on. */
+  advertising: boolean;
+  /** Sessions that were told of extended CONNECT: they may send one after the last taker closed. */
+  readonly told: Set<http2.ServerHttp2Session>;
   uninstall(): void;
 }
 
@@ -56,11 +60,18 @@ type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Setti
 export function takeWebSocketStreams(server: EventEmitter, taker: StreamTaker): () => void {
   const hub = hubs.get(server) ?? installHub(server as Http2SettingsServer);
   hub.takers.push(taker);
+  if (!hub.advertising) {
+    (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: true });
+    hub.advertising = true;
+  }
   return () => {
     hub.takers.splice(hub.takers.indexOf(taker), 1);
     if (hub.takers.length > 0) return;
-    // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
-    (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: false });
+    if (hub.advertising) {
+      // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
+      (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: false });
+      hub.advertising = false;
+    }
     hub.uninstall();
   };
 }
@@ -70,6 +81,14 @@ function installHub(server: Http2SettingsServer): Hub {
     if (!isWebSocketConnect(headers as Http2HeaderRecord)) return;
     // Answered by a listener before this one, or handed to handleStream(): not ours to answer.
     if (stream.headersSent || stream.destroyed || claimed.has(stream)) return;
+    if (hub.takers.length === 0) {
+      // Every taker closed, and a session told of extended CONNECT before still sends one: 503, as
+      // HTTP/1.1 upgrades get, once the listeners after this one had their turn.
+      process.nextTick(() => {
+        if (!stream.headersSent && !stream.destroyed && claimStream(stream)) refuseStream(stream, 503);
+      });
+      return;
+    }
     const req = toHttp2Request(stream, headers, rawHeaders);
     // Several servers with their own `path`: the one whose path it is takes
     // it; no one's, and the first answers (400), so the stream gets one answer.
@@ -93,18 +112,31 @@ function installHub(server: Http2SettingsServer): Hub {
       (res as Duplex).destroy();
     }
   };
+  const onSession = (session: http2.ServerHttp2Session): void => {
+    if (!hub.advertising) return;
+    hub.told.add(session);
+    session.once('close', () => {
+      hub.told.delete(session);
+      hub.uninstall();
+    });
+  };
   const hub: Hub = {
     takers: [],
+    advertising: false,
+    told: new Set(),
+    // Once no taker is left and no session may still send a WebSocket CONNECT.
     uninstall: () => {
+      if (hub.takers.length > 0 || hub.told.size > 0 || hubs.get(server) !== hub) return;
       hubs.delete(server);
       server.removeListener('stream', onStream);
       server.removeListener('connect', onConnect);
+      server.removeListener('session', onSession);
     },
   };
-  server.updateSettings({ enableConnectProtocol: true });
   hubs.set(server, hub);
   server.on('stream', onStream);
   server.on('connect', onConnect);
+  server.on('session', onSession);
   return hub;
 }
 
