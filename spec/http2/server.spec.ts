@@ -573,6 +573,16 @@ server('after close(), a session told of extended CONNECT before gets 503 (a lis
   await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
 });
 
+server("close() leaves the owner's own enableConnectProtocol on; WebSocket CONNECTs then get 503", async () => {
+  const fixture = await h2Server({}, { settings: { enableConnectProtocol: true } });
+  await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
+  const session = await h2Session(fixture.port);
+  assert.is(session.remoteSettings.enableConnectProtocol, true);
+  assert.is((await connectStream(session)).status, 503);
+  session.close();
+  await fixture.close();
+});
+
 server('a handshake that verifyClient accepts after close() is 503', async () => {
   let decide = null as ((ok: boolean) => void) | null;
   const fixture = await h2Server({

@@ -29,7 +29,7 @@ export interface StreamTaker {
 /** The netws servers taking the WebSocket streams of one node:http2 server: one set of listeners for all. */
 interface Hub {
   readonly takers: StreamTaker[];
-  /** netws has SETTINGS_ENABLE_CONNECT_PROTOCOL on. */
+  /** netws turned SETTINGS_ENABLE_CONNECT_PROTOCOL on (the server's owner had not). */
   advertising: boolean;
   /** Sessions that were told of extended CONNECT: they may send one after the last taker closed. */
   readonly told: Set<http2.ServerHttp2Session>;
@@ -51,6 +51,18 @@ export function claimStream(stream: ServerStream): boolean {
 type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Settings): void };
 
 /**
+ * The server's own SETTINGS_ENABLE_CONNECT_PROTOCOL, read where node:http2
+ * keeps the server's options (a symbol described 'options'; undefined if
+ * node ever keeps them elsewhere), so that netws never turns off a setting
+ * the server's owner turned on.
+ */
+function ownConnectSetting(server: EventEmitter): boolean | undefined {
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'options');
+  const options = key === undefined ? undefined : (server as unknown as Record<symbol, { settings?: http2.Settings } | undefined>)[key];
+  return options?.settings?.enableConnectProtocol;
+}
+
+/**
  * Takes the WebSocket streams of a node:http2 server for `taker`, and
  * advertises SETTINGS_ENABLE_CONNECT_PROTOCOL to its new sessions while a
  * taker is there (advertising it without handling the CONNECTs breaks
@@ -60,7 +72,7 @@ type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Setti
 export function takeWebSocketStreams(server: EventEmitter, taker: StreamTaker): () => void {
   const hub = hubs.get(server) ?? installHub(server as Http2SettingsServer);
   hub.takers.push(taker);
-  if (!hub.advertising) {
+  if (!hub.advertising && ownConnectSetting(server) !== true) {
     (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: true });
     hub.advertising = true;
   }
@@ -124,9 +136,10 @@ function installHub(server: Http2SettingsServer): Hub {
     takers: [],
     advertising: false,
     told: new Set(),
-    // Once no taker is left and no session may still send a WebSocket CONNECT.
+    // Once no taker is left and no session may still send a WebSocket CONNECT
+    // (an owner's own setting keeps telling new ones: then the 503s go on).
     uninstall: () => {
-      if (hub.takers.length > 0 || hub.told.size > 0 || hubs.get(server) !== hub) return;
+      if (hub.takers.length > 0 || hub.told.size > 0 || ownConnectSetting(server) === true || hubs.get(server) !== hub) return;
       hubs.delete(server);
       server.removeListener('stream', onStream);
       server.removeListener('connect', onConnect);
