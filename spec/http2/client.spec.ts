@@ -342,10 +342,12 @@ client("a closed session of the caller's: WS_ERR_HTTP2_SESSION_CLOSED; a session
   assert.is(error.code, 'WS_ERR_HTTP2_SESSION_CLOSED');
   const connecting = http2.connect(`https://localhost:${fixture.port}`, { ca: cert });
   assert.ok(connecting.connecting);
-  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: connecting });
-  await opened(ws);
+  // Two WebSockets wait for one SETTINGS frame.
+  const [ws, other] = [0, 1].map(() => new WebSocket(`wss://localhost:${fixture.port}/`, { http2: connecting }));
+  await Promise.all([opened(ws), opened(other)]);
   assert.is(ws._socket!.constructor.name, 'ClientHttp2Stream');
   ws.terminate();
+  other.terminate();
   connecting.close();
   // A session that fails while connecting.
   const refused = http2.connect('https://localhost:1', { ca: cert });

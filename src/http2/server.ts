@@ -186,7 +186,7 @@ export function isSecureStream(stream: ServerStream): boolean {
  * throws: it runs inside verifyClient's callback.
  */
 export function refuseStream(stream: ServerStream, status: number, message?: string, headers?: Record<string, HeaderValue>): void {
-  if (stream.destroyed || stream.headersSent) {
+  if (stream.destroyed || stream.closed || stream.headersSent) {
     stream.destroy();
     return;
   }
@@ -198,9 +198,9 @@ export function refuseStream(stream: ServerStream, status: number, message?: str
   try {
     stream.respond(refusalHeaders(status, body.length, headers), { endStream: body.length === 0 });
   } catch {
-    // verifyClient's fields held one node:http2 will not send (a name with a space, say).
-    if (headers !== undefined) refuseStream(stream, 500);
-    else stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    // verifyClient's fields held one node:http2 will not send (a name with a
+    // space, say): only they can make it throw, so 500 without them cannot.
+    refuseStream(stream, 500);
     return;
   }
   if (body.length === 0) stream.close();
