@@ -139,7 +139,7 @@ function installHub(server: Http2SettingsServer): Hub {
     // Once no taker is left and no session may still send a WebSocket CONNECT
     // (an owner's own setting keeps telling new ones: then the 503s go on).
     uninstall: () => {
-      if (hub.takers.length > 0 || hub.told.size > 0 || ownConnectSetting(server) === true || hubs.get(server) !== hub) return;
+      if (hub.takers.length > 0 || hub.told.size > 0 || ownConnectSetting(server) === true) return;
       hubs.delete(server);
       server.removeListener('stream', onStream);
       server.removeListener('connect', onConnect);
