@@ -14,6 +14,7 @@ import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from '
 import { HeadError, HeadReader, parseRequestHead } from './http/head.ts';
 import { toIncomingMessage } from './http/request.ts';
 import {
+  claimStream,
   isHttp2Server,
   isSecureStream,
   refuseStream,
@@ -486,14 +487,15 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * emitted for them (its listeners write HTTP/1.1 to a socket).
    */
   handleStream(stream: ServerStream, headers: StreamHeaders, callback?: UpgradeCallback): void {
-    this.acceptStream(stream, headers, undefined, callback ?? ((ws, req) => this.emit('connection', ws, req)));
+    if (stream.headersSent) throw new Error('handleStream() was called with a stream already answered');
+    this.acceptStream(stream, headers, toHttp2Request(stream, headers, undefined), callback ?? ((ws, req) => this.emit('connection', ws, req)));
   }
 
-  /** handleStream, with the raw header list when the 'stream' event gave it. */
-  private acceptStream(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined, callback: UpgradeCallback): void {
-    if (stream.headersSent) throw new Error('handleStream() was called with a stream already answered');
+  /** handleStream, with the request the `{ server }` path made from the 'stream' event. */
+  private acceptStream(stream: ServerStream, headers: StreamHeaders, req: UpgradeRequest, callback: UpgradeCallback): void {
+    // Two handshakes on one stream would answer it twice, the second one killing the first's WebSocket.
+    if (!claimStream(stream)) throw new Error('handleStream() was called more than once with the same stream');
     stream.on('error', ignoreSocketError);
-    const req = toHttp2Request(stream, headers, rawHeaders);
     const handshake = this.startDeadline(() => refuseStream(stream, 408, 'Opening handshake timed out'));
     const result = checkConnectRequest(headers as Http2HeaderRecord);
     if (isRejection(result)) {
@@ -621,9 +623,10 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (server !== this.ownServer) server.on('upgrade', onUpgrade);
     // A node:http2 server: its WebSocket streams too (and HTTP/1.1 upgrades above, with allowHTTP1).
     const releaseStreams = isHttp2Server(server)
-      ? takeWebSocketStreams(server, (stream, headers, rawHeaders) =>
-          this.acceptStream(stream, headers, rawHeaders, (ws, req) => this.emit('connection', ws, req)),
-        )
+      ? takeWebSocketStreams(server, {
+          handles: (req) => this.shouldHandle(req),
+          take: (stream, headers, req) => this.acceptStream(stream, headers, req, (ws) => this.emit('connection', ws, req)),
+        })
       : null;
     return () => {
       server.removeListener('listening', onListening);

@@ -7,6 +7,7 @@
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer, type WebSocketError } from '../../src/index.ts';
@@ -134,6 +135,34 @@ client("http2: true: a session whose server allows no more concurrent streams is
   await fixture.close();
 });
 
+client("http2: true: WebSockets opened at once share a connection only up to its server's limit; the others open another", async () => {
+  const fixture = await h2Server({}, { settings: { maxConcurrentStreams: 3 } });
+  const burst = Array.from({ length: 7 }, () => new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert, handshakeTimeout: 2000 }));
+  // Given up before the SETTINGS came: takes no place.
+  burst[6].terminate();
+  await Promise.all(burst.slice(0, 6).map(opened));
+  assert.is(fixture.sessions.length, 2);
+  for (const ws of burst) ws.terminate();
+  await fixture.close();
+});
+
+client("http2: true: a server that never sends its SETTINGS loses the connection when the WebSocket gives up; one that closes first fails it", async () => {
+  const silent = tls.createServer({ cert, key, ALPNProtocols: ['h2'] });
+  const sockets: tls.TLSSocket[] = [];
+  silent.on('secureConnection', (socket) => sockets.push(socket.resume()));
+  silent.listen(0, '127.0.0.1');
+  await waitFor(silent, 'listening');
+  const port = (silent.address() as AddressInfo).port;
+  const { error } = await failure(new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert, handshakeTimeout: 300 }));
+  assert.is(error.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+  await waitFor(sockets[0], 'close', 2000);
+  silent.removeAllListeners('secureConnection');
+  silent.on('secureConnection', (socket) => socket.destroy());
+  const closing = await failure(new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert }));
+  assert.is(closing.error.code, 'WS_ERR_HTTP2_SESSION_CLOSED');
+  await new Promise<void>((resolve) => silent.close(() => resolve()));
+});
+
 client('http2: true with other connection options (another ca object) opens another session', async () => {
   const fixture = await h2Server();
   const a = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
@@ -192,6 +221,16 @@ client('falls back to HTTP/1.1 on the TLS connection ALPN ran on when the server
   wss.close();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+client('http2: true: a refused handshake gives its shared session back; the last one closes the connection', async () => {
+  const fixture = await h2Server({ verifyClient: () => false });
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
+  const { error } = await failure(ws);
+  assert.is(error.statusCode, 401);
+  // The client's GOAWAY, then the end of its TLS connection.
+  await waitFor(fixture.sessions[0], 'close', 2000);
+  await fixture.close();
 });
 
 client('a refusal is an error with its status (WS_ERR_UNEXPECTED_RESPONSE), then close 1006', async () => {
@@ -303,10 +342,12 @@ client("a closed session of the caller's: WS_ERR_HTTP2_SESSION_CLOSED; a session
   assert.is(error.code, 'WS_ERR_HTTP2_SESSION_CLOSED');
   const connecting = http2.connect(`https://localhost:${fixture.port}`, { ca: cert });
   assert.ok(connecting.connecting);
-  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: connecting });
-  await opened(ws);
+  // Two WebSockets wait for one SETTINGS frame.
+  const [ws, other] = [0, 1].map(() => new WebSocket(`wss://localhost:${fixture.port}/`, { http2: connecting }));
+  await Promise.all([opened(ws), opened(other)]);
   assert.is(ws._socket!.constructor.name, 'ClientHttp2Stream');
   ws.terminate();
+  other.terminate();
   connecting.close();
   // A session that fails while connecting.
   const refused = http2.connect('https://localhost:1', { ca: cert });

@@ -169,6 +169,48 @@ server('{ server } with path: another path is 400; streams other than WebSocket 
   await fixture.close();
 });
 
+server('verifyClient refusing with a status HTTP/2 cannot refuse with (4001, 101, 204, 1.5) is 500; 304 has no body; fields node:http2 refuses: 500', async () => {
+  let refusal: [boolean, number, string?, Record<string, string>?] = [false, 401];
+  let async = false;
+  const thrown: unknown[] = [];
+  const fixture = await h2Server({
+    handshakeTimeout: 2000,
+    verifyClient: (_info: unknown, callback: (...args: typeof refusal) => void) => {
+      const answer = (): void => {
+        try {
+          callback(...refusal);
+        } catch (error) {
+          thrown.push(error);
+        }
+      };
+      if (async) setTimeout(answer, 5);
+      else answer();
+    },
+  });
+  const session = await h2Session(fixture.port);
+  const cases: Array<[typeof refusal, boolean, number, string]> = [
+    [[false, 4001, 'Unauthorized'], false, 500, 'Unauthorized'],
+    [[false, 4001, 'Unauthorized'], true, 500, 'Unauthorized'],
+    [[false, 101], false, 500, 'Internal Server Error'],
+    [[false, 204], false, 500, 'Internal Server Error'],
+    [[false, 1.5], true, 500, 'Internal Server Error'],
+    [[false, 304, 'not modified'], false, 304, ''],
+    [[false, 401, 'no', { 'x y': '1' }], false, 500, 'Internal Server Error'],
+    [[false, 401, 'no', { 'x y': '1' }], true, 500, 'Internal Server Error'],
+  ];
+  for (const [given, isAsync, status, body] of cases) {
+    refusal = given;
+    async = isAsync;
+    const started = Date.now();
+    const answer = await connectStream(session);
+    assert.equal([answer.status, await answer.body()], [status, body], `${given.join(' ')}${isAsync ? ' (async)' : ''}`);
+    assert.ok(Date.now() - started < 1000, 'answered at once, not at the handshake timeout');
+  }
+  assert.equal(thrown, []);
+  session.close();
+  await fixture.close();
+});
+
 server('verifyClient: its refusal as given (status, message, headers); a throw is 500 and an error event; no answer is 408', async () => {
   let mode = 'refuse';
   const fixture = await h2Server({
@@ -441,6 +483,63 @@ server('allowHTTP1: one port takes HTTP/1.1 upgrades and HTTP/2 CONNECTs; an HTT
   await fixture.close();
 });
 
+server('{ server, path } servers sharing one http2 server: each takes its path, another path is one 400; a stream a listener answered first is left alone', async () => {
+  const uncaught: unknown[] = [];
+  const record = (error: unknown): void => void uncaught.push(error);
+  process.on('uncaughtException', record);
+  const h2 = http2.createSecureServer({ cert, key });
+  // A catch-all answering first (the README asks not to): netws steps aside, as for any answered stream.
+  h2.on('stream', (stream, headers) => {
+    if (headers[':path'] !== '/mine') return;
+    stream.respond({ ':status': 404 });
+    stream.end();
+  });
+  const a = new WebSocketServer({ server: h2, path: '/a' });
+  const b = new WebSocketServer({ server: h2, path: '/b' });
+  const paths: string[] = [];
+  for (const [name, wss] of [['a', a], ['b', b]] as const) wss.on('connection', (_ws, req) => paths.push(`${name} ${req.url}`));
+  const fixture = await listen(h2, a);
+  const session = await h2Session(fixture.port);
+  assert.is((await connectStream(session, '/b')).status, 200);
+  assert.is((await connectStream(session, '/a')).status, 200);
+  const other = await connectStream(session, '/c');
+  assert.equal([other.status, await other.body()], [400, 'Bad Request']);
+  assert.is((await connectStream(session, '/mine')).status, 404);
+  await sleep(20);
+  assert.equal(paths, ['b /b', 'a /a']);
+  assert.equal(uncaught, []);
+  process.removeListener('uncaughtException', record);
+  for (const ws of b.clients) ws.terminate();
+  b.close();
+  session.close();
+  await fixture.close();
+});
+
+server('handleStream twice on one stream throws the second time, and the first handshake goes on', async () => {
+  const h2 = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
+  const wss = new WebSocketServer({ noServer: true, verifyClient: (_info: unknown, callback: (ok: boolean) => void) => setTimeout(() => callback(true), 5) });
+  const thrown: unknown[] = [];
+  h2.on('stream', (stream, headers) => {
+    wss.handleStream(stream, headers);
+    try {
+      wss.handleStream(stream, headers);
+    } catch (error) {
+      thrown.push(error);
+    }
+  });
+  const fixture = await listen(h2, wss);
+  const session = await h2Session(fixture.port);
+  const connected = waitFor<[WebSocket]>(wss, 'connection');
+  assert.is((await connectStream(session)).status, 200);
+  const [ws] = await connected;
+  await sleep(20);
+  assert.is(ws.readyState, WebSocket.OPEN);
+  assert.is(thrown.length, 1);
+  assert.match((thrown[0] as Error).message, /more than once/);
+  session.close();
+  await fixture.close();
+});
+
 server('close(): listeners removed and new sessions no longer advertise extended CONNECT', async () => {
   const fixture = await h2Server();
   const before = fixture.server.listenerCount('stream');
@@ -451,6 +550,37 @@ server('close(): listeners removed and new sessions no longer advertise extended
   assert.is(session.remoteSettings.enableConnectProtocol, false);
   session.close();
   await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
+});
+
+server('after close(), a session told of extended CONNECT before gets 503 (a listener after netws may answer instead); the listeners go when it closes', async () => {
+  const fixture = await h2Server();
+  const before = fixture.server.listenerCount('stream');
+  const session = await h2Session(fixture.port);
+  await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
+  const refused = await connectStream(session);
+  assert.equal([refused.status, await refused.body()], [503, 'Service Unavailable']);
+  fixture.server.on('stream', (stream, headers) => {
+    if (headers[':path'] !== '/gone') return;
+    stream.respond({ ':status': 410 });
+    stream.end();
+  });
+  assert.is((await connectStream(session, '/gone')).status, 410);
+  const closed = waitFor(fixture.sessions[0], 'close');
+  session.close();
+  await closed;
+  assert.is(fixture.server.listenerCount('stream'), before);
+  assert.is(fixture.server.listenerCount('connect'), 0);
+  await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
+});
+
+server("close() leaves the owner's own enableConnectProtocol on; WebSocket CONNECTs then get 503", async () => {
+  const fixture = await h2Server({}, { settings: { enableConnectProtocol: true } });
+  await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
+  const session = await h2Session(fixture.port);
+  assert.is(session.remoteSettings.enableConnectProtocol, true);
+  assert.is((await connectStream(session)).status, 503);
+  session.close();
+  await fixture.close();
 });
 
 server('a handshake that verifyClient accepts after close() is 503', async () => {

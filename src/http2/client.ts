@@ -237,8 +237,11 @@ class Http2Handshake implements FallbackHandshake {
 
   /** A shared session this WebSocket got but opened no stream on is given back (a stream gives it back as it closes). */
   private releaseUnusedSession(): void {
-    if (this.pooled && this.stream === null && this.session !== null) releaseSession(this.session);
-    this.pooled = false;
+    // With a stream, `pooled` must stay set: its 'close' gives the session back.
+    if (this.pooled && this.stream === null && this.session !== null) {
+      releaseSession(this.session);
+      this.pooled = false;
+    }
   }
 
   private clearTimer(): void {

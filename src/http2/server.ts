@@ -19,20 +19,93 @@ export function isHttp2Server(server: EventEmitter): boolean {
   return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
 }
 
-type StreamListener = (stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined) => void;
+/** A WebSocketServer in `{ server }` mode, as takeWebSocketStreams sees it. */
+export interface StreamTaker {
+  /** Whether the request is this server's (its `path`). */
+  handles(req: http2.Http2ServerRequest): boolean;
+  take(stream: ServerStream, headers: StreamHeaders, req: http2.Http2ServerRequest): void;
+}
+
+/** The netws servers taking the WebSocket streams of one node:http2 server: one set of listeners for all. */
+interface Hub {
+  readonly takers: StreamTaker[];
+  /** netws turned SETTINGS_ENABLE_CONNECT_PROTOCOL on (the server's owner had not). */
+  advertising: boolean;
+  /** Sessions that were told of extended CONNECT: they may send one after the last taker closed. */
+  readonly told: Set<http2.ServerHttp2Session>;
+  uninstall(): void;
+}
+
+const hubs = new WeakMap<EventEmitter, Hub>();
+
+/** Streams given to a WebSocketServer (handleStream() or a hub): a second hand-over is refused. */
+const claimed = new WeakSet<ServerStream>();
+
+/** Claims `stream` for one handshake; false if it was claimed before. */
+export function claimStream(stream: ServerStream): boolean {
+  if (claimed.has(stream)) return false;
+  claimed.add(stream);
+  return true;
+}
+
+type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Settings): void };
 
 /**
- * Takes the WebSocket streams of a node:http2 server and advertises
- * SETTINGS_ENABLE_CONNECT_PROTOCOL to its new sessions: it is only on while
- * netws takes the CONNECTs (advertising it without handling them breaks
+ * The server's own SETTINGS_ENABLE_CONNECT_PROTOCOL, read where node:http2
+ * keeps the server's options (a symbol described 'options'; undefined if
+ * node ever keeps them elsewhere), so that netws never turns off a setting
+ * the server's owner turned on.
+ */
+function ownConnectSetting(server: EventEmitter): boolean | undefined {
+  const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'options');
+  const options = key === undefined ? undefined : (server as unknown as Record<symbol, { settings?: http2.Settings } | undefined>)[key];
+  return options?.settings?.enableConnectProtocol;
+}
+
+/**
+ * Takes the WebSocket streams of a node:http2 server for `taker`, and
+ * advertises SETTINGS_ENABLE_CONNECT_PROTOCOL to its new sessions while a
+ * taker is there (advertising it without handling the CONNECTs breaks
  * clients that trust it). Other streams, CONNECTs with another `:protocol`
  * included, are left to the server's other listeners. Returns the undo.
  */
-export function takeWebSocketStreams(server: EventEmitter, onStream: StreamListener): () => void {
-  const settings = server as EventEmitter & { updateSettings(settings: http2.Settings): void };
-  settings.updateSettings({ enableConnectProtocol: true });
-  const onServerStream = (stream: ServerStream, headers: StreamHeaders, _flags: number, rawHeaders?: string[]): void => {
-    if (isWebSocketConnect(headers as Http2HeaderRecord)) onStream(stream, headers, rawHeaders);
+export function takeWebSocketStreams(server: EventEmitter, taker: StreamTaker): () => void {
+  const hub = hubs.get(server) ?? installHub(server as Http2SettingsServer);
+  hub.takers.push(taker);
+  if (!hub.advertising && ownConnectSetting(server) !== true) {
+    (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: true });
+    hub.advertising = true;
+  }
+  return () => {
+    hub.takers.splice(hub.takers.indexOf(taker), 1);
+    if (hub.takers.length > 0) return;
+    if (hub.advertising) {
+      // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
+      (server as Http2SettingsServer).updateSettings({ enableConnectProtocol: false });
+      hub.advertising = false;
+    }
+    hub.uninstall();
+  };
+}
+
+function installHub(server: Http2SettingsServer): Hub {
+  const onStream = (stream: ServerStream, headers: StreamHeaders, _flags: number, rawHeaders?: string[]): void => {
+    if (!isWebSocketConnect(headers as Http2HeaderRecord)) return;
+    // Answered by a listener before this one, or handed to handleStream(): not ours to answer.
+    if (stream.headersSent || stream.destroyed || claimed.has(stream)) return;
+    if (hub.takers.length === 0) {
+      // Every taker closed, and a session told of extended CONNECT before still sends one: 503, as
+      // HTTP/1.1 upgrades get, once the listeners after this one had their turn.
+      process.nextTick(() => {
+        if (!stream.headersSent && !stream.destroyed && claimStream(stream)) refuseStream(stream, 503);
+      });
+      return;
+    }
+    const req = toHttp2Request(stream, headers, rawHeaders);
+    // Several servers with their own `path`: the one whose path it is takes
+    // it; no one's, and the first answers (400), so the stream gets one answer.
+    const taker = hub.takers.find((candidate) => candidate.handles(req)) ?? hub.takers[0];
+    taker.take(stream, headers, req);
   };
   // With node's compatibility API in use (a 'request' listener), every
   // CONNECT also comes as a 'connect' event, answered 405 when nobody
@@ -51,14 +124,33 @@ export function takeWebSocketStreams(server: EventEmitter, onStream: StreamListe
       (res as Duplex).destroy();
     }
   };
-  server.on('stream', onServerStream);
-  server.on('connect', onConnect);
-  return () => {
-    server.removeListener('stream', onServerStream);
-    server.removeListener('connect', onConnect);
-    // New sessions no longer hear of it; open ones keep what they were told (RFC 8441 section 3 forbids taking it back).
-    settings.updateSettings({ enableConnectProtocol: false });
+  const onSession = (session: http2.ServerHttp2Session): void => {
+    if (!hub.advertising) return;
+    hub.told.add(session);
+    session.once('close', () => {
+      hub.told.delete(session);
+      hub.uninstall();
+    });
   };
+  const hub: Hub = {
+    takers: [],
+    advertising: false,
+    told: new Set(),
+    // Once no taker is left and no session may still send a WebSocket CONNECT
+    // (an owner's own setting keeps telling new ones: then the 503s go on).
+    uninstall: () => {
+      if (hub.takers.length > 0 || hub.told.size > 0 || ownConnectSetting(server) === true) return;
+      hubs.delete(server);
+      server.removeListener('stream', onStream);
+      server.removeListener('connect', onConnect);
+      server.removeListener('session', onSession);
+    },
+  };
+  hubs.set(server, hub);
+  server.on('stream', onStream);
+  server.on('connect', onConnect);
+  server.on('session', onSession);
+  return hub;
 }
 
 /**
@@ -90,14 +182,27 @@ export function isSecureStream(stream: ServerStream): boolean {
 /**
  * Refuses a handshake with an HTTP/2 response (`status`, a text body). The
  * client's side of the stream is then reset with NO_ERROR, which asks it to
- * stop sending without calling it an error (RFC 9113 section 8.1).
+ * stop sending without calling it an error (RFC 9113 section 8.1). Never
+ * throws: it runs inside verifyClient's callback.
  */
 export function refuseStream(stream: ServerStream, status: number, message?: string, headers?: Record<string, HeaderValue>): void {
-  if (stream.destroyed || stream.headersSent) {
+  if (stream.destroyed || stream.closed || stream.headersSent) {
     stream.destroy();
     return;
   }
-  const body = Buffer.from(refusalBody(status, message), 'utf8');
-  stream.respond(refusalHeaders(status, body.length, headers));
-  stream.end(body, () => stream.close());
+  // A 2xx would open the WebSocket (RFC 8441), and node:http2 sends no 1xx
+  // nor a status outside 100-599 (a close code such as 4001 by mistake).
+  if (!(Number.isInteger(status) && status >= 300 && status <= 599)) status = 500;
+  // 304 has no body (node:http2 ends the stream at the headers).
+  const body = status === 304 ? Buffer.alloc(0) : Buffer.from(refusalBody(status, message), 'utf8');
+  try {
+    stream.respond(refusalHeaders(status, body.length, headers), { endStream: body.length === 0 });
+  } catch {
+    // verifyClient's fields held one node:http2 will not send (a name with a
+    // space, say): only they can make it throw, so 500 without them cannot.
+    refuseStream(stream, 500);
+    return;
+  }
+  if (body.length === 0) stream.close();
+  else stream.end(body, () => stream.close());
 }

@@ -10,6 +10,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Target } from '../client/address.ts';
+import { WebSocketError } from '../protocol/errors.ts';
 
 /**
  * What a WebSocket gets: a session to open its stream on, or word that the
@@ -39,14 +40,23 @@ function sameConnectionOptions(a: Options, b: Options): boolean {
   return aKeys.length === bKeys.length && aKeys.every((key) => Object.is(a[key], b[key]));
 }
 
+/** A WebSocket waiting for a connection; moved to another entry if the server's limit leaves it out. */
+interface Waiter {
+  deliver: (connection: Connection | Error) => void;
+  entry: PooledSession;
+}
+
 interface PooledSession {
   readonly origin: string;
   readonly options: Options;
+  /** Set once the server's SETTINGS arrived: until then nobody knows its stream limit. */
   session: http2.ClientHttp2Session | null;
   /** WebSockets waiting for the connection, while it is being made. */
-  waiting: Array<(connection: Connection | Error) => void> | null;
+  waiting: Waiter[] | null;
   /** WebSockets holding the session (their handshake runs, or their stream is open). */
   users: number;
+  /** Drops the connection being made (everyone waiting gave up). */
+  abandon: () => void;
 }
 
 const pool = new Map<string, PooledSession[]>();
@@ -65,11 +75,15 @@ function remove(entry: PooledSession): void {
  * A session whose server allows no more concurrent streams: nghttp2 would
  * hold a further CONNECT until a stream ends, which for WebSockets may be
  * never, so the next WebSocket gets a connection of its own (as a browser
- * does). One still connecting takes everyone waiting.
+ * does). One still connecting takes everyone waiting, and hands out no
+ * more places than its server's SETTINGS allow (connect()).
  */
 function full(entry: PooledSession): boolean {
-  // (A limit the server did not send is undefined, and `>=` undefined is false: not full.)
-  return entry.session !== null && entry.users >= entry.session.remoteSettings.maxConcurrentStreams!;
+  return entry.session !== null && entry.users >= streamLimit(entry.session);
+}
+
+function streamLimit(session: http2.ClientHttp2Session): number {
+  return session.remoteSettings.maxConcurrentStreams ?? Infinity;
 }
 
 /** A session is reusable until it closes, fails or is told to go away. */
@@ -98,19 +112,24 @@ export function acquireConnection(target: Target, options: Options, callback: (c
       releaseSession(session);
     };
   }
-  if (entry === undefined || entry.waiting === null) {
-    entry = { origin, options, session: null, waiting: [], users: 0 };
-    const entries = pool.get(origin) ?? [];
-    entries.push(entry);
-    pool.set(origin, entries);
-    connect(entry, target);
-  }
-  const waiting = entry.waiting!;
-  waiting.push(callback);
+  if (entry === undefined || entry.waiting === null) entry = newEntry(origin, options, target);
+  const waiter: Waiter = { deliver: callback, entry };
+  entry.waiting!.push(waiter);
   // Called only before the connection is delivered (the handshake forgets it then).
   return () => {
-    waiting.splice(waiting.indexOf(callback), 1);
+    const waiting = waiter.entry.waiting!;
+    waiting.splice(waiting.indexOf(waiter), 1);
+    if (waiting.length === 0) waiter.entry.abandon();
   };
+}
+
+function newEntry(origin: string, options: Options, target: Target): PooledSession {
+  const entry: PooledSession = { origin, options, session: null, waiting: [], users: 0, abandon: () => {} };
+  const entries = pool.get(origin) ?? [];
+  entries.push(entry);
+  pool.set(origin, entries);
+  connect(entry, target);
+  return entry;
 }
 
 /** One WebSocket is done with a shared session: the last one closes it (GOAWAY, then the TLS connection ends). */
@@ -131,37 +150,68 @@ function connect(entry: PooledSession, target: Target): void {
     servername,
     ALPNProtocols: ['h2', 'http/1.1'],
   });
+  // Everyone waiting gave up while the server's SETTINGS were awaited: a
+  // server that never sends them must not keep the connection. (Before the
+  // TLS handshake ends, a later WebSocket may still join: see secureConnect.)
+  let session: http2.ClientHttp2Session | null = null;
+  entry.abandon = () => {
+    if (session === null) return;
+    entry.waiting = null;
+    remove(entry);
+    session.destroy();
+  };
   const fail = (error: Error): void => {
-    const waiting = entry.waiting!;
+    const waiting = entry.waiting;
+    if (waiting === null) return;
     entry.waiting = null;
     remove(entry);
     socket.destroy();
-    for (const deliver of waiting) deliver(error);
+    for (const waiter of waiting) waiter.deliver(error);
   };
   socket.once('error', fail);
   socket.once('secureConnect', () => {
     socket.removeListener('error', fail);
-    const waiting = entry.waiting!;
-    entry.waiting = null;
-    if (socket.alpnProtocol !== 'h2') {
-      // An HTTP/1.1 server: the first WebSocket upgrades on this socket, the others connect on their own.
+    if (entry.waiting!.length === 0) {
+      entry.waiting = null;
       remove(entry);
-      if (waiting.length === 0) socket.destroy();
-      waiting.forEach((deliver, index) => deliver({ http1Socket: index === 0 ? socket : null }));
+      socket.destroy();
       return;
     }
-    const session = http2.connect(entry.origin.replace(/^wss:/, 'https:'), { createConnection: () => socket });
-    entry.session = session;
-    entryOf.set(session, entry);
-    // Errors reach the streams (and so the WebSockets); the session's own are not ours to throw.
-    session.on('error', () => {});
-    session.once('close', () => remove(entry));
-    session.once('goaway', () => remove(entry));
-    entry.users += waiting.length;
-    for (const deliver of waiting) deliver({ session });
-    if (entry.users === 0) {
+    if (socket.alpnProtocol !== 'h2') {
+      // An HTTP/1.1 server: the first WebSocket upgrades on this socket, the others connect on their own.
+      const waiting = entry.waiting!;
+      entry.waiting = null;
       remove(entry);
-      session.close();
+      waiting.forEach((waiter, index) => waiter.deliver({ http1Socket: index === 0 ? socket : null }));
+      return;
     }
+    const opened = http2.connect(entry.origin.replace(/^wss:/, 'https:'), { createConnection: () => socket });
+    session = opened;
+    entryOf.set(opened, entry);
+    // Errors reach the streams (and so the WebSockets); the session's own are not ours to throw.
+    opened.on('error', () => {});
+    opened.once('close', () => {
+      remove(entry);
+      fail(new WebSocketError('WS_ERR_HTTP2_SESSION_CLOSED', 'The HTTP/2 session closed before the WebSocket opened'));
+    });
+    opened.once('goaway', () => remove(entry));
+    // Handed out once the server said how many streams it allows: a burst
+    // of WebSockets gets that many places here and another connection for
+    // the rest, rather than CONNECTs nghttp2 would hold back.
+    opened.once('remoteSettings', () => {
+      const waiting = entry.waiting!;
+      entry.waiting = null;
+      entry.session = opened;
+      // (At least one: a limit of 0 must not open connection after connection.)
+      const served = waiting.slice(0, Math.max(1, streamLimit(opened)));
+      const rest = waiting.slice(served.length);
+      if (rest.length > 0) {
+        const next = newEntry(entry.origin, entry.options, target);
+        for (const waiter of rest) waiter.entry = next;
+        next.waiting!.push(...rest);
+      }
+      entry.users += served.length;
+      for (const waiter of served) waiter.deliver({ session: opened });
+    });
   });
 }
