@@ -280,9 +280,15 @@ class Handshake implements ClientHandshake {
       this.fail(new WebSocketError('WS_ERR_REDIRECT_TO_IPC', 'A redirect from a network URL to a ws+unix: URL is refused'));
       return;
     }
-    // The first request passed node:http's option checks, and a redirect
-    // changes only what the URL parser has checked: this cannot throw.
-    this.send(this.createRequest(target));
+    // node:http checks the new URL against the options (a user's agent for http: given an https: URL throws).
+    let request: http.ClientRequest;
+    try {
+      request = this.createRequest(target);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    this.send(request);
   }
 
   private onUpgrade(request: http.ClientRequest, response: http.IncomingMessage, socket: Duplex, head: Buffer): void {

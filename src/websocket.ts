@@ -865,9 +865,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       );
       return;
     }
+    // A client whose handshake failed has no socket (state CLOSING, 'close' on its way): nothing to end.
+    const socket = this.socket;
+    if (socket === null) return;
     this.state = CLOSING;
     this.dropIncoming();
-    const socket = this.socket!;
     // Frames sent earlier in this tick still wait in the corked socket; hand
     // them to the kernel first, as they would have been without the batching.
     uncorkSocket(socket);

@@ -258,4 +258,24 @@ follow('createConnection throwing, for the first request or a later one: the han
 });
 
 rule.run();
+follow("a redirect node:http refuses (an http: agent given a wss: URL) fails the WebSocket; nothing is thrown from node's 'response' event", async () => {
+  const server = http.createServer();
+  server.on('upgrade', (_request, socket) => socket.end('HTTP/1.1 302 Found\r\nLocation: wss://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const uncaught: Error[] = [];
+  const onUncaught = (error: Error): number => uncaught.push(error);
+  process.on('uncaughtException', onUncaught);
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}/`, { followRedirects: true, agent: new http.Agent() });
+    const closed = waitFor<[number]>(ws, 'close');
+    const [error] = await waitFor<[Error & { code?: string }]>(ws, 'error');
+    assert.is(error.code, 'ERR_INVALID_PROTOCOL');
+    assert.equal(await closed, [1006, Buffer.alloc(0), false]);
+    assert.equal(uncaught, []);
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+    server.close();
+  }
+});
+
 follow.run();
