@@ -134,4 +134,49 @@ test('a subclass given as the WebSocket option is what connection listeners get'
   await shutdown(wss);
 });
 
+test("a 'connection' listener that throws is not swallowed by verifyClient's guard: it reaches the process, as without verifyClient (and as in ws)", async () => {
+  const seen: string[] = [];
+  const onUncaught = (error: Error): number => seen.push(error.message);
+  const previous = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onUncaught);
+  try {
+    for (const verifyClient of [undefined, () => true, (_info: unknown, cb: VerifyClientCallback) => cb(true)]) {
+      const wss = await listen(verifyClient === undefined ? {} : ({ verifyClient } as never));
+      wss.on('connection', () => {
+        throw new Error('bug in a connection listener');
+      });
+      const ws = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
+      ws.on('error', () => {});
+      const before = seen.length;
+      const deadline = Date.now() + 2000;
+      while (seen.length === before && Date.now() < deadline) await sleep(5);
+      assert.equal(seen.slice(before), ['bug in a connection listener'], String(verifyClient));
+      ws.terminate();
+      await shutdown(wss);
+    }
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+    for (const listener of previous) process.on('uncaughtException', listener);
+  }
+});
+
+test('a verifyClient refusal whose headers cannot be written (a line break in a value): 500 and the error reported, not a socket left open', async () => {
+  for (const form of ['sync callback', 'async callback']) {
+    const wss = await listen({
+      verifyClient: (_info: unknown, cb: VerifyClientCallback) => {
+        const refuse = () => cb(false, 401, 'No', { 'WWW-Authenticate': 'Basic\nrealm="x"' });
+        if (form === 'sync callback') refuse();
+        else setImmediate(() => refuse());
+      },
+    } as never);
+    const errors: string[] = [];
+    wss.on('error', (error) => errors.push(error.message));
+    const answer = await answerTo(portOf(wss));
+    assert.match(answer, /^HTTP\/1\.1 500 /, form);
+    assert.is(errors.length, 1, form);
+    await shutdown(wss);
+  }
+});
+
 test.run();

@@ -362,18 +362,31 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       if (handshake.done) return; // the deadline passed, or a second call
       if (accepted) {
         accept();
-      } else {
-        this.finish(handshake);
+        return;
+      }
+      this.finish(handshake);
+      try {
         refuse(code || 401, message, headers);
+      } catch (error) {
+        // The refusal as given cannot be written (a header value with a line break, say): 500, and the error reported.
+        failed(error);
       }
     };
+    let decided = false;
     try {
       if (verifyClient.length >= 2) {
-        (verifyClient as (info: VerifyClientInfo, callback: VerifyClientCallback) => void)(info, decide);
+        (verifyClient as (info: VerifyClientInfo, callback: VerifyClientCallback) => void)(info, (...answer) => {
+          decided = true;
+          decide(...answer);
+        });
       } else {
-        decide((verifyClient as (info: VerifyClientInfo) => boolean)(info));
+        const accepted = (verifyClient as (info: VerifyClientInfo) => boolean)(info);
+        decided = true;
+        decide(accepted);
       }
     } catch (error) {
+      // Thrown after the decision: the user's 'connection' listener or callback, not verifyClient; it is theirs, as in ws.
+      if (decided) throw error;
       if (handshake.done) return;
       this.finish(handshake);
       failed(error);
