@@ -179,4 +179,67 @@ test('a verifyClient refusal whose headers cannot be written (a line break in a 
   }
 });
 
+/** Runs `body` with uncaught exceptions collected instead of failing the run (as a server with such a handler lives on). */
+async function catchingUncaught(body: (seen: string[]) => Promise<void>): Promise<void> {
+  const seen: string[] = [];
+  const onUncaught = (error: Error): number => seen.push(error.message);
+  const previous = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onUncaught);
+  try {
+    await body(seen);
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+    for (const listener of previous) process.on('uncaughtException', listener);
+  }
+}
+
+test("an 'error' listener that throws still lets the connection close: a protocol error, a heartbeat timeout", async () => {
+  await catchingUncaught(async (seen) => {
+    for (const cause of ['protocol error', 'heartbeat']) {
+      const wss = await listen({ closeTimeout: 200, ...(cause === 'heartbeat' ? { heartbeat: { interval: 50, timeout: 100 } } : {}) } as never);
+      const accepted = waitFor<[WebSocket]>(wss, 'connection');
+      const raw = await rawConnect(portOf(wss));
+      raw.socket.write(upgradeRequest());
+      const [ws] = await accepted;
+      ws.on('error', () => {
+        throw new Error(`listener threw on ${cause}`);
+      });
+      const closed = waitFor<[number]>(ws, 'close', 3000);
+      // RSV2 set: a protocol error; or nothing at all, which the heartbeat cuts off.
+      if (cause === 'protocol error') raw.socket.write(Buffer.from([0xa1, 0x80, 0, 0, 0, 0]));
+      const [code] = await closed;
+      assert.is(code, cause === 'protocol error' ? 1002 : 1006, cause);
+      assert.is(wss.clients.size, 0, cause);
+      assert.ok(seen.includes(`listener threw on ${cause}`), cause);
+      raw.socket.destroy();
+      await shutdown(wss);
+    }
+  });
+});
+
+test("allowSynchronousEvents: false and a 'message' listener that throws: the next messages and the close still come", async () => {
+  await catchingUncaught(async (seen) => {
+    const wss = await listen({ allowSynchronousEvents: false, closeTimeout: 500 } as never);
+    const accepted = waitFor<[WebSocket]>(wss, 'connection');
+    const client = new WebSocket(`ws://127.0.0.1:${portOf(wss)}`);
+    const [server] = await accepted;
+    await waitFor(client, 'open');
+    const got: string[] = [];
+    server.on('message', (data) => {
+      got.push(String(data));
+      if (String(data) === 'a') throw new Error('listener threw on a');
+    });
+    const closed = waitFor<[number]>(server, 'close', 3000);
+    client.send('a');
+    client.send('b');
+    client.close(1000);
+    assert.is((await closed)[0], 1000);
+    assert.equal(got, ['a', 'b']);
+    assert.equal(seen, ['listener threw on a']);
+    assert.is(wss.clients.size, 0);
+    await shutdown(wss);
+  });
+});
+
 test.run();

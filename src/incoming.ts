@@ -125,10 +125,23 @@ export class IncomingQueue {
       }
       this.head++;
       delivered++;
-      if (item.kind === MESSAGE) this.target.deliver(item.data, item.isBinary, item.fragments);
-      else if (item.kind === STREAM) this.target.deliverStream(item.stream!, item.isBinary);
-      else if (item.kind === PING) this.target.deliverPing(item.data);
-      else this.target.deliverPong(item.data);
+      try {
+        if (item.kind === MESSAGE) this.target.deliver(item.data, item.isBinary, item.fragments);
+        else if (item.kind === STREAM) this.target.deliverStream(item.stream!, item.isBinary);
+        else if (item.kind === PING) this.target.deliverPing(item.data);
+        else this.target.deliverPong(item.data);
+      } catch (error) {
+        // A listener threw (the error is its own, and goes on up): what follows
+        // is delivered on a later turn, as if it had returned, so the queue
+        // and the connection's close never wait for it forever.
+        this.delivering = false;
+        this.busy = true;
+        setImmediate(() => {
+          this.busy = false;
+          this.deliverReady(this.deferEach);
+        });
+        throw error;
+      }
     }
     this.delivering = false;
     if (!this.dropped && !this.busy && this.head === this.items.length) {

@@ -1317,8 +1317,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.failureCode = CloseCode.PolicyViolation;
     this.state = CLOSING;
     this.connection!.stopReceiving();
-    this.emitError(new WebSocketError('WS_ERR_SLOW_READER', message, { closeCode: CloseCode.PolicyViolation }));
+    // Cleanup first: an 'error' listener that throws must not leave the socket open.
     this.socket!.destroy();
+    this.emitError(new WebSocketError('WS_ERR_SLOW_READER', message, { closeCode: CloseCode.PolicyViolation }));
   }
 
   /** @internal The heartbeat's ping. */
@@ -1328,8 +1329,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** @internal No sign of life within the heartbeat's timeout. */
   heartbeatTimedOut(timeout: number): void {
-    this.emitError(new WebSocketError('WS_ERR_HEARTBEAT_TIMEOUT', `Nothing received within ${timeout} ms of a ping`));
     this.terminate();
+    this.emitError(new WebSocketError('WS_ERR_HEARTBEAT_TIMEOUT', `Nothing received within ${timeout} ms of a ping`));
   }
 
   /** @internal */
@@ -1365,10 +1366,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.failureCode = error.closeCode;
     this.dropIncoming();
     this.state = CLOSING;
-    this.emitError(error);
-    // Failing the connection (7.1.7): our close frame is written, now close TCP.
+    // Failing the connection (7.1.7): our close frame is written, now close
+    // TCP; before the 'error' event, whose listener may throw.
     this.socket!.end();
     this.armCloseTimer();
+    this.emitError(error);
   }
 
   /** @internal */
