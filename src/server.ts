@@ -275,9 +275,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
   }
 
-  /** Whether this server takes the request: true unless `path` is set and differs. */
+  /** Whether this server takes the request: true unless `path` is set and differs ('' is unset, as in ws). */
   shouldHandle(req: UpgradeRequest): boolean {
-    if (this.options.path === undefined) return true;
+    if (!this.options.path) return true;
     const url = req.url ?? '';
     const query = url.indexOf('?');
     return (query === -1 ? url : url.slice(0, query)) === this.options.path;

@@ -496,10 +496,14 @@ compat(upgrading, 'path mismatch in server mode', async (lib, t) => {
 compat(upgrading, 'shouldHandle(): default results for requests', (lib, t) => {
   const withPath = new lib.WebSocketServer({ noServer: true, path: '/chat' });
   const without = new lib.WebSocketServer({ noServer: true });
+  // An empty path is no path (a config like path: process.env.WS_PATH ?? '').
+  const empty = new lib.WebSocketServer({ noServer: true, path: '' });
   t.trackServer(withPath);
   t.trackServer(without);
+  t.trackServer(empty);
   for (const url of ['/chat', '/chat?x=1', '/chat/', '/', '/other?chat']) {
-    t.note(url, withPath.shouldHandle({ url, headers: {} }), without.shouldHandle({ url, headers: {} }));
+    const request = { url, headers: {} };
+    t.note(url, withPath.shouldHandle(request), without.shouldHandle(request), empty.shouldHandle(request));
   }
 });
 
