@@ -708,6 +708,56 @@ compat(limits, 'maxPayload: undefined, other options undefined too, on a compres
   t.note('echo', echo);
 });
 
+compat(
+  limits,
+  'maxPayload: null and clientTracking: null',
+  (lib, t) => {
+    for (const name of ['maxPayload', 'clientTracking']) {
+      try {
+        const wss = new lib.WebSocketServer({ noServer: true, [name]: null });
+        t.trackServer(wss);
+        t.note(name, 'accepted', name === 'clientTracking' ? wss.clients === undefined : 'no limit');
+      } catch (error) {
+        t.note(name, (error as Error).constructor.name);
+      }
+    }
+  },
+  {
+    differs: {
+      reason: 'ws reads null as 0 or false (maxPayload: null is no limit, clientTracking: null no tracking); netws refuses it with a TypeError',
+      ws: [
+        ['maxPayload', 'accepted', 'no limit'],
+        ['clientTracking', 'accepted', true],
+      ],
+      netws: [
+        ['maxPayload', 'TypeError'],
+        ['clientTracking', 'TypeError'],
+      ],
+    },
+  },
+);
+
+compat(
+  limits,
+  'the peer resets the TCP connection',
+  async (lib, t) => {
+    const { ws, raw } = await rawConnection(t);
+    recordConnection(t, ws);
+    raw.socket.resetAndDestroy();
+    await t.wait(ws, 'close');
+  },
+  {
+    differs: {
+      reason: "ws reports a failing socket only as 'close' 1006; netws gives the socket's error to an 'error' listener first",
+      ws: [['ws', 'close']],
+      netws: [
+        ['ws', 'error', { error: 'Error', code: 'ECONNRESET' }],
+        ['ws', 'close'],
+      ],
+    },
+  },
+);
+
 compat(verifying, 'verifyClient over https (server mode): info.secure and req.socket.encrypted', async (lib, t) => {
   const { readFileSync } = await import('node:fs');
   const https = await import('node:https');
