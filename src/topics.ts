@@ -216,12 +216,7 @@ export class TopicHub {
     for (const ws of members) {
       if (ws === except) continue;
       try {
-        if (!compress && ws.extensions !== '') {
-          // A compressing connection asked not to compress: send() is the way (it keeps the order).
-          if (ws.readyState !== OPEN) continue;
-          ws.send(message.data, { binary: message.isBinary, compress: false });
-          sent++;
-        } else if (ws[kSendPrepared](message)) {
+        if (ws[kSendPrepared](message, compress)) {
           sent++;
         }
       } catch (error) {

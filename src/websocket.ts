@@ -353,6 +353,8 @@ function socketOnDrain(this: Duplex): void {
 /** A broadcast or engine.io frame waiting for the user's open message to be finished. */
 interface HeldMessage {
   prepared: PreparedMessage | null;
+  /** A prepared message's compress option (publish() may ask for none). */
+  compress: boolean;
   frame: readonly Buffer[] | null;
   callback: WriteCallback | undefined;
 }
@@ -947,17 +949,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /**
    * Sends a message framed once for many connections: its bytes as they
    * are when the connection allows it, else framed here like send(). False
-   * (nothing sent) unless OPEN.
+   * (nothing sent) unless OPEN. `compress: false` sends it uncompressed on
+   * a compressing connection (publish()'s option).
    */
-  [kSendPrepared](message: PreparedMessage): boolean {
+  [kSendPrepared](message: PreparedMessage, compress = true): boolean {
     if (this.state !== OPEN) return false;
     const connection = this.connection!;
     if (this.messageOpen) {
-      this.hold({ prepared: message, frame: null, callback: undefined }, message.data.length);
+      // Held whatever the way it goes later: a send() now would end the user's message.
+      this.hold({ prepared: message, compress, frame: null, callback: undefined }, message.data.length);
     } else if (this.compressor !== null) {
-      const frame = this.sharedCompressedFrame(message);
+      const frame = compress ? this.sharedCompressedFrame(message) : null;
       // A compression context of its own, or something queued: the usual way.
-      if (frame === null) this.send(message.data, { binary: message.isBinary });
+      if (frame === null) this.send(message.data, { binary: message.isBinary, compress });
       else if (this.refuseOverLimit(this.bufferedAmount + frame.length, undefined)) return false;
       else connection.sendPreparedFrame(frame);
     } else if (this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
@@ -1095,7 +1099,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.messageOpen) {
       let size = 0;
       for (const buffer of frame) size += buffer.length;
-      this.hold({ prepared: null, frame, callback }, size);
+      this.hold({ prepared: null, compress: true, frame, callback }, size);
       return;
     }
     if (this.compressor !== null) {
@@ -1125,7 +1129,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.heldForMessageEnd = null;
     this.heldBytes = 0;
     for (const message of held) {
-      if (message.prepared !== null) this[kSendPrepared](message.prepared);
+      if (message.prepared !== null) this[kSendPrepared](message.prepared, message.compress);
       else this.sendFramed(message.frame!, message.callback);
     }
   }
