@@ -105,6 +105,40 @@ test('sendFrame and broadcast inside a fragmented message of ours wait for its e
   await stop();
 });
 
+/** `promise`, or a rejection if it is still pending after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('what waits for our open fragmented message is left out of backpressure: drained() and drain still come', async () => {
+  const { wss, client, server, stop } = await pair();
+  try {
+    const got: number[] = [];
+    client.on('message', (data) => got.push((data as Buffer).length));
+    server.send('a', { fin: false });
+    wss.broadcast(Buffer.alloc(100 * 1024)); // held, over highWaterMark
+    assert.ok(server.bufferedAmount > server.highWaterMark, 'held bytes still count in bufferedAmount');
+    assert.ok(server.send('b', { fin: false }), 'send() has room');
+    await within(server.drained(), 2000);
+    // A fragment over highWaterMark: 'drain' once it is handed to the kernel, the broadcast still held.
+    client.pause();
+    setTimeout(() => client.resume(), 100);
+    assert.not.ok(server.send(Buffer.alloc(4 * 1024 * 1024), { fin: false }));
+    const drained = waitFor(server, 'drain', 3000);
+    await within(server.drained(), 3000);
+    await drained;
+    server.send('end');
+    while (got.length < 2) await sleep(5);
+    assert.equal(got, [2 + 4 * 1024 * 1024 + 3, 100 * 1024]);
+  } finally {
+    await stop();
+  }
+});
+
 test('a client-side sendFrame is masked on the way out (the bytes cannot be shared)', async () => {
   const { client, server, stop } = await pair();
   client._sender!.sendFrame(serverFrame('from the client'));

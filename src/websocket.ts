@@ -511,6 +511,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return (this.socket?.writableLength ?? 0) + (this.outgoing?.bytes ?? 0) + this.heldBytes + this.bufferedAfterClose;
   }
 
+  /**
+   * bufferedAmount less what waits for the user's open fragmented message:
+   * backpressure and 'drain' leave that out, since it goes only once the user
+   * sends the next fragment, which a producer awaiting drained() never would.
+   */
+  private get unheldAmount(): number {
+    return this.bufferedAmount - this.heldBytes;
+  }
+
   /** True after pause() until resume(): only the user's pause counts. */
   get isPaused(): boolean {
     return this.userPaused;
@@ -669,7 +678,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   drained(): Promise<void> {
     if (this.state === CLOSING || this.state === CLOSED) return Promise.reject(notOpenError(this.state));
-    if (this.bufferedAmount < this.highWaterMark) return Promise.resolve();
+    if (this.unheldAmount < this.highWaterMark) return Promise.resolve();
     const flow = this.flowState();
     flow.needDrain = true;
     this.watchDrain();
@@ -785,7 +794,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Whether bufferedAmount is below highWaterMark; if not, 'drain' is due. */
   private hasRoom(): boolean {
-    if (this.bufferedAmount < this.options!.highWaterMark) return true;
+    if (this.unheldAmount < this.options!.highWaterMark) return true;
     this.flowState().needDrain = true;
     this.watchDrain();
     return false;
@@ -810,7 +819,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const flow = this.flow!;
     flow.watchingDrain = false;
     if (!flow.needDrain || this.state === CLOSED) return;
-    if (this.bufferedAmount === 0) {
+    if (this.unheldAmount === 0) {
       flow.needDrain = false;
       for (const waiter of flow.drainWaiters.splice(0)) waiter.resolve();
       this.emit('drain');
