@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketServer } from '../src/index.ts';
@@ -98,6 +99,27 @@ api('addEventListener: null listener ignored, AbortSignal removes, an aborted si
   await waitFor(client, 'message');
   assert.equal(seen, ['signalled', 'capture flag', 'capture flag']);
   client.removeEventListener('message', () => {}); // unknown listener: no-op
+  await stop();
+});
+
+api('a signal holds no listener of ours once the listener is removed, has run once, or its connection closed', async () => {
+  const { client, server, stop } = await pair();
+  const signal = new AbortController().signal; // lives longer than the connection, as an app's shutdown signal
+  const abortListeners = () => getEventListeners(signal, 'abort').length;
+  const removed = () => {};
+  client.addEventListener('message', removed, { signal });
+  client.removeEventListener('message', removed);
+  assert.is(abortListeners(), 0, 'removeEventListener');
+  client.addEventListener('message', () => {}, { signal, once: true });
+  server.send('one');
+  await waitFor(client, 'message');
+  assert.is(abortListeners(), 0, 'a once listener that ran');
+  client.addEventListener('message', () => {}, { signal });
+  client.addEventListener('close', () => {}, { signal });
+  assert.is(abortListeners(), 2);
+  client.close();
+  await waitFor(client, 'close');
+  assert.is(abortListeners(), 0, 'the connection closed: the signal no longer holds it');
   await stop();
 });
 

@@ -51,6 +51,32 @@ interface ListenerRecord {
   once: boolean;
   /** Registered by an `on<type>` attribute: replaced in place, invisible to removeEventListener. */
   attribute: boolean;
+  /** The `signal` option and our 'abort' listener on it, while both are bound. */
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/**
+ * The records bound to a signal, per connection: their 'abort' listeners
+ * hold the connection, so they are removed with the listener or at close
+ * (a long-lived signal would otherwise keep every connection alive).
+ */
+const signalBound = new WeakMap<object, Set<ListenerRecord>>();
+
+function unbindSignal(ws: object, record: ListenerRecord): void {
+  if (record.signal === undefined) return;
+  record.signal.removeEventListener('abort', record.onAbort!);
+  record.signal = undefined;
+  record.onAbort = undefined;
+  signalBound.get(ws)?.delete(record);
+}
+
+/** The connection closed: no listener of it can run again, so none needs its signal. */
+export function releaseSignals(ws: object): void {
+  const records = signalBound.get(ws);
+  if (records === undefined) return;
+  signalBound.delete(ws);
+  for (const record of records) unbindSignal(ws, record);
 }
 
 type Wrapper = ((first?: unknown, second?: unknown, third?: unknown) => void) & { [kRecord]: ListenerRecord };
@@ -112,7 +138,10 @@ function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, t
 
 function addWrapper(ws: WebSocket, type: string, record: ListenerRecord): Wrapper {
   const wrapper = ((first?: unknown, second?: unknown, third?: unknown) => {
-    if (record.once) emitterOf(ws).removeListener(type, wrapper);
+    if (record.once) {
+      emitterOf(ws).removeListener(type, wrapper);
+      unbindSignal(ws, record);
+    }
     const event = toEvent(ws, type, first, second, third);
     const callback = record.callback as WebSocketEventListener;
     if (typeof callback === 'function') callback.call(ws, event);
@@ -202,8 +231,18 @@ export class BrowserApi {
     if (signal?.aborted) return;
     const ws = asWebSocket(this);
     if (findWrapper(ws, type, (record) => !record.attribute && record.callback === listener)) return;
-    const wrapper = addWrapper(ws, type, { callback: listener, once, attribute: false });
-    signal?.addEventListener('abort', () => emitterOf(ws).removeListener(type, wrapper), { once: true });
+    const record: ListenerRecord = { callback: listener, once, attribute: false };
+    const wrapper = addWrapper(ws, type, record);
+    if (signal === undefined) return;
+    record.signal = signal;
+    record.onAbort = () => {
+      emitterOf(ws).removeListener(type, wrapper);
+      unbindSignal(ws, record);
+    };
+    signal.addEventListener('abort', record.onAbort, { once: true });
+    let records = signalBound.get(ws);
+    if (records === undefined) signalBound.set(ws, (records = new Set()));
+    records.add(record);
   }
 
   removeEventListener<K extends keyof WebSocketEventMap>(
@@ -214,7 +253,9 @@ export class BrowserApi {
   removeEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | { capture?: boolean }): void;
   removeEventListener(type: string, listener: WebSocketEventListener | null): void {
     const wrapper = findWrapper(asWebSocket(this), type, (record) => !record.attribute && record.callback === listener);
-    if (wrapper !== undefined) emitterOf(asWebSocket(this)).removeListener(type, wrapper);
+    if (wrapper === undefined) return;
+    emitterOf(asWebSocket(this)).removeListener(type, wrapper);
+    unbindSignal(this, wrapper[kRecord]);
   }
 
   /** Calls the WHATWG listeners of `event.type` (Node-style listeners are not called) with the WebSocket as target. */

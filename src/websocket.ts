@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
-import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, type BinaryType } from './browser-api.ts';
+import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, releaseSignals, type BinaryType } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client.ts';
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -1432,7 +1432,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this[kOnClosed]?.(this);
     if (this.flow !== null) this.endFlow(wasClean, code);
     this[kStreamHooks]?.closed(code, this.peerCloseReason, wasClean);
-    this.emit('close', code, this.peerCloseReason, wasClean);
+    try {
+      this.emit('close', code, this.peerCloseReason, wasClean);
+    } finally {
+      releaseSignals(this);
+    }
   }
 
   /** How the connection ended: the 'close' event's code and wasClean. */
