@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, prepareMessage, type WebSocketServer } from '../src/index.ts';
 import { Opcode, headerSize, writeHeader } from '../src/protocol/frame.ts';
-import { frame, pair, portOf, sleep, waitFor } from './helpers.ts';
+import { frame, isError, pair, portOf, sleep, waitFor } from './helpers.ts';
 import { listen, rawPeer, shutdown } from './security/peer.ts';
 
 const test = suite('outgoing queue');
@@ -88,6 +88,17 @@ test('sendFrame with bytes that are not one complete unmasked data frame: the ca
     assert.instance(error, TypeError, frameBytes[0].toString('hex'));
   }
   await stop();
+});
+
+test('sendFrame with no Buffers throws a TypeError at once, as ws does, with compression or without', async () => {
+  for (const deflate of [false, true]) {
+    const { server, stop } = await pair({ perMessageDeflate: deflate }, { perMessageDeflate: deflate });
+    let called = false;
+    assert.throws(() => server._sender!.sendFrame([], () => (called = true)), isError(TypeError), `deflate ${deflate}`);
+    await sleep(10);
+    assert.not.ok(called, 'the callback is not called as well');
+    await stop();
+  }
 });
 
 test('sendFrame and broadcast inside a fragmented message of ours wait for its end (frames never interleave); after close: refused', async () => {

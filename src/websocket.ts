@@ -369,6 +369,8 @@ class FrameSender {
   constructor(private readonly ws: WebSocket) {}
 
   sendFrame(frame: readonly Buffer[], callback?: WriteCallback): void {
+    // Nothing to write would never call back: a caller's mistake, thrown as ws's write(undefined) does.
+    if (frame.length === 0) throw new TypeError('sendFrame() needs at least one Buffer');
     this.ws.sendFramed(frame, callback);
   }
 }
