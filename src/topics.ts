@@ -198,7 +198,9 @@ export class TopicHub {
     checkTopic(topic);
     const { binary, compress, except } = checkPublishOptions(options);
     const message =
-      data instanceof PreparedMessage ? data : new PreparedMessage(toBuffer(data), binary ?? typeof data !== 'string');
+      data instanceof PreparedMessage
+        ? data
+        : new PreparedMessage(toBuffer(data), binary ?? (typeof data !== 'string' && typeof data !== 'number'));
     const adapter = this.current;
     try {
       return this.deliver(topic, message, compress, except);

@@ -985,7 +985,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } else {
       connection.sendMessage(message.data, message.isBinary, true);
     }
-    return true;
+    // A send() above refused over maxBufferedAmount failed the connection: not sent.
+    return this.state === OPEN;
   }
 
   /**
