@@ -247,6 +247,36 @@ test('a Blob ping waits its turn behind a Blob message', async () => {
   await stop();
 });
 
+test('a user ping or pong waits behind queued sends (a Blob, a message being deflated, a Blob ping), as in ws', async () => {
+  for (const deflate of [false, true]) {
+    const { client, server, stop } = await pair({ perMessageDeflate: deflate ? { threshold: 0 } : false }, { perMessageDeflate: deflate });
+    try {
+      const order: string[] = [];
+      client.on('message', (data) => order.push(`message ${String(data).length}`));
+      client.on('ping', (data) => order.push(`ping ${data}`));
+      client.on('pong', (data) => order.push(`pong ${data}`));
+      // Deflated off the main thread (too large to deflate inline) or a Blob: either is queued.
+      server.send(deflate ? Buffer.alloc(200_000, 'a') : new Blob(['m']));
+      server.ping('P');
+      server.pong('Q');
+      server.ping(new Blob(['R']));
+      server.ping('S');
+      for (let i = 0; i < 200 && order.length < 5; i++) await sleep(10);
+      assert.equal(order, [`message ${deflate ? 200_000 : 1}`, 'ping P', 'pong Q', 'ping R', 'ping S'], `deflate ${deflate}`);
+    } finally {
+      await stop();
+    }
+  }
+});
+
+test('ping() or pong() once closing calls back with the error whatever the payload size, as in ws', async () => {
+  const { server, stop } = await pair();
+  server.close();
+  const error = await new Promise<Error | null | undefined>((resolve) => server.ping(Buffer.alloc(200), false, resolve));
+  assert.instance(error, Error);
+  await stop();
+});
+
 test('data a paused connection left in the socket is still delivered when the connection ends (as ws)', async () => {
   const wss: WebSocketServer = await listen();
   const peer = await rawPeer(wss);

@@ -1499,14 +1499,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const isBlob = data instanceof Blob;
     const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob> | number | undefined);
     const size = isBlob ? (payload as Blob).size : (payload as Buffer).length;
-    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    // Once closing the callback gets the error, whatever the size (as in ws).
     if (this.state !== OPEN) {
       this.bufferedAfterClose += size;
       this.rejectSend(callback);
       return;
     }
-    // A Blob is read first, in line with the sends before it (as ws does).
-    if (isBlob) this.outgoingQueue().pushControl(opcode, payload as Blob, callback);
+    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    // The user's ping or pong goes in line with the sends before it, as ws's
+    // does (a Blob is read first, a message deflated). Automatic pongs and
+    // the heartbeat's pings go at once: they answer for the connection.
+    if (isBlob || (this.outgoing !== null && !this.outgoing.isEmpty)) this.outgoingQueue().pushControl(opcode, payload, callback);
     else this.transmitControl(opcode, payload as Buffer, callback);
   }
 
