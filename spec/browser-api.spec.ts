@@ -123,6 +123,41 @@ api('a signal holds no listener of ours once the listener is removed, has run on
   await stop();
 });
 
+api('one event per dispatch: listeners share it, stopImmediatePropagation() stops the rest, a listener removed meanwhile is skipped; origin is the URL\'s', async () => {
+  const { wss, client, server, stop } = await pair();
+  try {
+    const seen: string[] = [];
+    let firstEvent: Event | null = null;
+    const removed = () => seen.push('removed ran');
+    client.addEventListener('message', (event) => {
+      firstEvent = event;
+      seen.push(`A ${event.data} origin ${event.origin}`);
+      client.removeEventListener('message', removed);
+      if (event.data === 'stop') event.stopImmediatePropagation();
+    });
+    client.addEventListener('message', (event) => seen.push(`B ${event.data} same ${event === firstEvent}`));
+    client.addEventListener('message', removed);
+    client.addEventListener('message', () => seen.push('once'), { once: true });
+    server.send('stop');
+    await waitFor(client, 'message');
+    const origin = `ws://127.0.0.1:${portOf(wss)}`;
+    assert.equal(seen, [`A stop origin ${origin}`], 'stopped: B, the removed listener and the once listener did not run');
+    seen.length = 0;
+    client.addEventListener('message', removed);
+    server.send('go');
+    await waitFor(client, 'message');
+    assert.equal(seen, [`A go origin ${origin}`, 'B go same true', 'once'], 'a once listener not reached before stays');
+    seen.length = 0;
+    const dispatched = new Event('message');
+    client.addEventListener('message', (event) => event.stopImmediatePropagation());
+    client.addEventListener('message', () => seen.push('after the stop'));
+    client.dispatchEvent(dispatched);
+    assert.equal(seen.length, 2, 'a dispatched foreign Event stops too (A and B ran, nothing after)');
+  } finally {
+    await stop();
+  }
+});
+
 api('onclose gets a CloseEvent with the reason as a string; onerror an ErrorEvent with the error', async () => {
   const { client, server, stop } = await pair();
   const errors: ErrorEvent[] = [];
