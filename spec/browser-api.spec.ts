@@ -153,6 +153,9 @@ api('one event per dispatch: listeners share it, stopImmediatePropagation() stop
     client.addEventListener('message', () => seen.push('after the stop'));
     client.dispatchEvent(dispatched);
     assert.equal(seen.length, 2, 'a dispatched foreign Event stops too (A and B ran, nothing after)');
+    const serverSide = new Promise<string>((resolve) => server.addEventListener('message', (event) => resolve(event.origin)));
+    client.send('to the server');
+    assert.is(await serverSide, '', 'no URL on the server side');
   } finally {
     await stop();
   }

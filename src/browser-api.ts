@@ -72,15 +72,15 @@ function unbindSignal(ws: object, record: ListenerRecord): void {
   record.signal.removeEventListener('abort', record.onAbort!);
   record.signal = undefined;
   record.onAbort = undefined;
-  signalBound.get(ws)?.delete(record);
+  signalBound.get(ws)!.delete(record);
 }
 
 /** The connection closed: no listener of it can run again, so none needs its signal. */
 export function releaseSignals(ws: object): void {
   const records = signalBound.get(ws);
   if (records === undefined) return;
-  signalBound.delete(ws);
   for (const record of records) unbindSignal(ws, record);
+  signalBound.delete(ws);
 }
 
 type Wrapper = ((first?: unknown, second?: unknown, third?: unknown) => void) & { [kRecord]: ListenerRecord };
