@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CloseEvent, ErrorEvent, MessageEvent, WebSocket, WebSocketServer } from '../src/index.ts';
@@ -99,6 +100,65 @@ api('addEventListener: null listener ignored, AbortSignal removes, an aborted si
   assert.equal(seen, ['signalled', 'capture flag', 'capture flag']);
   client.removeEventListener('message', () => {}); // unknown listener: no-op
   await stop();
+});
+
+api('a signal holds no listener of ours once the listener is removed, has run once, or its connection closed', async () => {
+  const { client, server, stop } = await pair();
+  const signal = new AbortController().signal; // lives longer than the connection, as an app's shutdown signal
+  const abortListeners = () => getEventListeners(signal, 'abort').length;
+  const removed = () => {};
+  client.addEventListener('message', removed, { signal });
+  client.removeEventListener('message', removed);
+  assert.is(abortListeners(), 0, 'removeEventListener');
+  client.addEventListener('message', () => {}, { signal, once: true });
+  server.send('one');
+  await waitFor(client, 'message');
+  assert.is(abortListeners(), 0, 'a once listener that ran');
+  client.addEventListener('message', () => {}, { signal });
+  client.addEventListener('close', () => {}, { signal });
+  assert.is(abortListeners(), 2);
+  client.close();
+  await waitFor(client, 'close');
+  assert.is(abortListeners(), 0, 'the connection closed: the signal no longer holds it');
+  await stop();
+});
+
+api('one event per dispatch: listeners share it, stopImmediatePropagation() stops the rest, a listener removed meanwhile is skipped; origin is the URL\'s', async () => {
+  const { wss, client, server, stop } = await pair();
+  try {
+    const seen: string[] = [];
+    let firstEvent: Event | null = null;
+    const removed = () => seen.push('removed ran');
+    client.addEventListener('message', (event) => {
+      firstEvent = event;
+      seen.push(`A ${event.data} origin ${event.origin}`);
+      client.removeEventListener('message', removed);
+      if (event.data === 'stop') event.stopImmediatePropagation();
+    });
+    client.addEventListener('message', (event) => seen.push(`B ${event.data} same ${event === firstEvent}`));
+    client.addEventListener('message', removed);
+    client.addEventListener('message', () => seen.push('once'), { once: true });
+    server.send('stop');
+    await waitFor(client, 'message');
+    const origin = `ws://127.0.0.1:${portOf(wss)}`;
+    assert.equal(seen, [`A stop origin ${origin}`], 'stopped: B, the removed listener and the once listener did not run');
+    seen.length = 0;
+    client.addEventListener('message', removed);
+    server.send('go');
+    await waitFor(client, 'message');
+    assert.equal(seen, [`A go origin ${origin}`, 'B go same true', 'once'], 'a once listener not reached before stays');
+    seen.length = 0;
+    const dispatched = new Event('message');
+    client.addEventListener('message', (event) => event.stopImmediatePropagation());
+    client.addEventListener('message', () => seen.push('after the stop'));
+    client.dispatchEvent(dispatched);
+    assert.equal(seen.length, 2, 'a dispatched foreign Event stops too (A and B ran, nothing after)');
+    const serverSide = new Promise<string>((resolve) => server.addEventListener('message', (event) => resolve(event.origin)));
+    client.send('to the server');
+    assert.is(await serverSide, '', 'no URL on the server side');
+  } finally {
+    await stop();
+  }
 });
 
 api('onclose gets a CloseEvent with the reason as a string; onerror an ErrorEvent with the error', async () => {

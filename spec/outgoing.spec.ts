@@ -9,7 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, prepareMessage, type WebSocketServer } from '../src/index.ts';
 import { Opcode, headerSize, writeHeader } from '../src/protocol/frame.ts';
-import { frame, pair, portOf, sleep, waitFor } from './helpers.ts';
+import { frame, isError, pair, portOf, sleep, waitFor } from './helpers.ts';
 import { listen, rawPeer, shutdown } from './security/peer.ts';
 
 const test = suite('outgoing queue');
@@ -90,6 +90,17 @@ test('sendFrame with bytes that are not one complete unmasked data frame: the ca
   await stop();
 });
 
+test('sendFrame with no Buffers throws a TypeError at once, as ws does, with compression or without', async () => {
+  for (const deflate of [false, true]) {
+    const { server, stop } = await pair({ perMessageDeflate: deflate }, { perMessageDeflate: deflate });
+    let called = false;
+    assert.throws(() => server._sender!.sendFrame([], () => (called = true)), isError(TypeError), `deflate ${deflate}`);
+    await sleep(10);
+    assert.not.ok(called, 'the callback is not called as well');
+    await stop();
+  }
+});
+
 test('sendFrame and broadcast inside a fragmented message of ours wait for its end (frames never interleave); after close: refused', async () => {
   const { wss, client, server, stop } = await pair();
   server.send('frag', { fin: false });
@@ -103,6 +114,40 @@ test('sendFrame and broadcast inside a fragmented message of ours wait for its e
   const error = await new Promise<Error | null | undefined>((resolve) => server._sender!.sendFrame(serverFrame('late'), resolve));
   assert.instance(error, Error);
   await stop();
+});
+
+/** `promise`, or a rejection if it is still pending after `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('what waits for our open fragmented message is left out of backpressure: drained() and drain still come', async () => {
+  const { wss, client, server, stop } = await pair();
+  try {
+    const got: number[] = [];
+    client.on('message', (data) => got.push((data as Buffer).length));
+    server.send('a', { fin: false });
+    wss.broadcast(Buffer.alloc(100 * 1024)); // held, over highWaterMark
+    assert.ok(server.bufferedAmount > server.highWaterMark, 'held bytes still count in bufferedAmount');
+    assert.ok(server.send('b', { fin: false }), 'send() has room');
+    await within(server.drained(), 2000);
+    // A fragment over highWaterMark: 'drain' once it is handed to the kernel, the broadcast still held.
+    client.pause();
+    setTimeout(() => client.resume(), 100);
+    assert.not.ok(server.send(Buffer.alloc(4 * 1024 * 1024), { fin: false }));
+    const drained = waitFor(server, 'drain', 3000);
+    await within(server.drained(), 3000);
+    await drained;
+    server.send('end');
+    while (got.length < 2) await sleep(5);
+    assert.equal(got, [2 + 4 * 1024 * 1024 + 3, 100 * 1024]);
+  } finally {
+    await stop();
+  }
 });
 
 test('a client-side sendFrame is masked on the way out (the bytes cannot be shared)', async () => {
@@ -199,6 +244,36 @@ test('a Blob ping waits its turn behind a Blob message', async () => {
   await waitFor(client, 'pong');
   assert.equal(order, ['message m', 'ping p']);
   assert.throws(() => server.ping(new Blob([Buffer.alloc(126)])), (error: unknown) => error instanceof RangeError);
+  await stop();
+});
+
+test('a user ping or pong waits behind queued sends (a Blob, a message being deflated, a Blob ping), as in ws', async () => {
+  for (const deflate of [false, true]) {
+    const { client, server, stop } = await pair({ perMessageDeflate: deflate ? { threshold: 0 } : false }, { perMessageDeflate: deflate });
+    try {
+      const order: string[] = [];
+      client.on('message', (data) => order.push(`message ${String(data).length}`));
+      client.on('ping', (data) => order.push(`ping ${data}`));
+      client.on('pong', (data) => order.push(`pong ${data}`));
+      // Deflated off the main thread (too large to deflate inline) or a Blob: either is queued.
+      server.send(deflate ? Buffer.alloc(200_000, 'a') : new Blob(['m']));
+      server.ping('P');
+      server.pong('Q');
+      server.ping(new Blob(['R']));
+      server.ping('S');
+      for (let i = 0; i < 200 && order.length < 5; i++) await sleep(10);
+      assert.equal(order, [`message ${deflate ? 200_000 : 1}`, 'ping P', 'pong Q', 'ping R', 'ping S'], `deflate ${deflate}`);
+    } finally {
+      await stop();
+    }
+  }
+});
+
+test('ping() or pong() once closing calls back with the error whatever the payload size, as in ws', async () => {
+  const { server, stop } = await pair();
+  server.close();
+  const error = await new Promise<Error | null | undefined>((resolve) => server.ping(Buffer.alloc(200), false, resolve));
+  assert.instance(error, Error);
   await stop();
 });
 

@@ -408,6 +408,61 @@ broadcasts('a broadcast that comes while a fragmented message is open waits for 
   await stop(server);
 });
 
+broadcasts('an \'error\' listener that throws on a failing client stops nothing: the others get the message, then the error is thrown', async () => {
+  const server = await standalone({ maxBufferedAmount: 1000 });
+  try {
+    const clients = await connectClients(server, 2);
+    const got: string[] = [];
+    clients[1].on('message', (data) => got.push(String(data)));
+    const [slow, fast] = [...server.clients];
+    for (const ws of [slow, fast]) {
+      ws.on('error', (error) => {
+        throw error;
+      });
+    }
+    slow.send('open', { fin: false }); // what is broadcast to it is held, counting against maxBufferedAmount
+    const line = 'x'.repeat(600);
+    assert.is(server.broadcast(line), 2);
+    await sleep(20);
+    assert.throws(() => server.broadcast(line), (error: unknown) => (error as { code?: string }).code === 'WS_ERR_SLOW_READER');
+    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(10);
+    assert.equal(got, [line, line], 'the client after the failing one got both');
+  } finally {
+    await stop(server); // its clients' sockets end with it
+  }
+});
+
+broadcasts('a compressing client whose send() is refused over maxBufferedAmount is not counted', async () => {
+  const server = await standalone({ maxBufferedAmount: 1000, perMessageDeflate: true });
+  try {
+    const [client] = await connectClients(server, 1);
+    const [serverSide] = [...server.clients];
+    serverSide.on('error', () => {});
+    serverSide.send(new Blob([Buffer.alloc(900)])); // queued: the broadcast goes through send(), behind it
+    assert.is(server.broadcast('y'.repeat(200)), 0);
+    assert.is(serverSide.readyState, WebSocket.CLOSING);
+  } finally {
+    await stop(server); // its clients' sockets end with it
+  }
+});
+
+broadcasts('a number is sent as text, as send() sends it, by broadcast() and publish()', async () => {
+  const server = await standalone();
+  try {
+    const [client] = await connectClients(server, 1);
+    const [serverSide] = [...server.clients];
+    serverSide.subscribe('t');
+    const got: Array<[string, boolean]> = [];
+    client.on('message', (data, isBinary) => got.push([String(data), isBinary]));
+    server.broadcast(42 as unknown as string);
+    server.publish('t', 43 as unknown as string);
+    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(10);
+    assert.equal(got, [['42', false], ['43', false]]);
+  } finally {
+    await stop(server); // its clients' sockets end with it
+  }
+});
+
 broadcasts('without clientTracking there is nobody to broadcast to: it throws', async () => {
   const server = await standalone({ clientTracking: false });
   assert.throws(() => server.broadcast('x'), (error: Error & { code?: string }) => error.code === 'WS_ERR_NO_CLIENT_TRACKING');

@@ -227,6 +227,36 @@ topics('compressing connections get the message in order with their other sends;
   }
 });
 
+topics('compress: false waits for a compressing subscriber\'s open fragmented message, as broadcast does', async () => {
+  const deflating = await standalone({ perMessageDeflate: true });
+  try {
+    const raw = await rawConnect(portOf(deflating));
+    const accepted = waitFor<[WebSocket]>(deflating, 'connection');
+    raw.socket.write(upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate']));
+    const [server] = await accepted;
+    server.subscribe('z');
+    await until(() => raw.received().includes('\r\n\r\n'));
+    const head = raw.received().indexOf('\r\n\r\n') + 4;
+    server.send('part1-', { fin: false });
+    assert.is(deflating.publish('z', 'PUBLISHED', { compress: false }), 1);
+    server.send('part2');
+    await until(() => decodeFrames(raw.received().subarray(head)).length === 3);
+    const frames = decodeFrames(raw.received().subarray(head));
+    assert.equal(
+      frames.map((f) => [f.opcode, f.fin, f.rsv, f.payload.toString()]),
+      [
+        [1, false, 0, 'part1-'],
+        [0, true, 0, 'part2'],
+        [1, true, 0, 'PUBLISHED'],
+      ],
+      'the published message is its own message, after the user\'s',
+    );
+    raw.socket.destroy();
+  } finally {
+    await stop(deflating);
+  }
+});
+
 topics('without clientTracking topics still work, and a closed connection still leaves its topics', async () => {
   const untracked = await standalone({ clientTracking: false });
   try {

@@ -13,7 +13,7 @@
 
 import type { EventEmitter } from 'node:events';
 import { isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close.ts';
-import { CloseEvent, ErrorEvent, kTarget, MessageEvent, WebSocketEvent } from './events.ts';
+import { CloseEvent, ErrorEvent, kStopImmediate, kTarget, markStopImmediate, MessageEvent, WebSocketEvent } from './events.ts';
 import type { WebSocket } from './websocket.ts';
 
 /**
@@ -51,6 +51,36 @@ interface ListenerRecord {
   once: boolean;
   /** Registered by an `on<type>` attribute: replaced in place, invisible to removeEventListener. */
   attribute: boolean;
+  /** The dispatch that last called it (see `current`), so that it shares that dispatch's event at most once. */
+  dispatch: number;
+  /** Removed by us: an emit already under way (listeners copied) must skip it, as an EventTarget does. */
+  removed: boolean;
+  /** The `signal` option and our 'abort' listener on it, while both are bound. */
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/**
+ * The records bound to a signal, per connection: their 'abort' listeners
+ * hold the connection, so they are removed with the listener or at close
+ * (a long-lived signal would otherwise keep every connection alive).
+ */
+const signalBound = new WeakMap<object, Set<ListenerRecord>>();
+
+function unbindSignal(ws: object, record: ListenerRecord): void {
+  if (record.signal === undefined) return;
+  record.signal.removeEventListener('abort', record.onAbort!);
+  record.signal = undefined;
+  record.onAbort = undefined;
+  signalBound.get(ws)!.delete(record);
+}
+
+/** The connection closed: no listener of it can run again, so none needs its signal. */
+export function releaseSignals(ws: object): void {
+  const records = signalBound.get(ws);
+  if (records === undefined) return;
+  for (const record of records) unbindSignal(ws, record);
+  signalBound.delete(ws);
 }
 
 type Wrapper = ((first?: unknown, second?: unknown, third?: unknown) => void) & { [kRecord]: ListenerRecord };
@@ -92,13 +122,77 @@ export function binaryMessageData(
   return buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength);
 }
 
-/** Builds the WHATWG event for one Node-style emit, or passes a dispatched Event through. */
-function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, third: unknown): Event {
+/**
+ * The event of the Node-style emit under way, shared by its WHATWG listeners
+ * (one Event per dispatch, as an EventTarget gives: stopImmediatePropagation()
+ * and properties set by one listener reach the next). An emit is recognised
+ * by its connection, type and arguments; a listener that already had this
+ * event starts a new one (the same arguments emitted again). Cleared after
+ * the emit's synchronous run, so it keeps no message alive.
+ */
+const current = {
+  serial: 0,
+  ws: null as object | null,
+  type: '',
+  first: undefined as unknown,
+  second: undefined as unknown,
+  third: undefined as unknown,
+  event: null as Event | null,
+};
+
+function clearCurrent(): void {
+  current.ws = null;
+  current.first = current.second = current.third = undefined;
+  current.event = null;
+}
+
+/** The event for `record`'s call in an emit: the emit's shared one, or a new one. */
+function eventFor(ws: WebSocket, record: ListenerRecord, type: string, first: unknown, second: unknown, third: unknown): Event {
   if (first instanceof Event && second === undefined) return first;
+  if (
+    current.event !== null &&
+    current.ws === ws &&
+    current.type === type &&
+    current.first === first &&
+    current.second === second &&
+    current.third === third &&
+    record.dispatch !== current.serial
+  ) {
+    record.dispatch = current.serial;
+    return current.event;
+  }
+  if (current.event === null) queueMicrotask(clearCurrent);
+  const event = toEvent(ws, type, first, second, third);
+  current.serial++;
+  current.ws = ws;
+  current.type = type;
+  current.first = first;
+  current.second = second;
+  current.third = third;
+  current.event = event;
+  record.dispatch = current.serial;
+  return event;
+}
+
+/** The connection's URL origin for MessageEvent.origin, as browsers give it ('' on the server side). */
+const origins = new WeakMap<object, string>();
+
+function originOf(ws: WebSocket): string {
+  let origin = origins.get(ws);
+  if (origin === undefined) {
+    const url = ws.url;
+    origin = url === undefined ? '' : new URL(url).origin;
+    origins.set(ws, origin);
+  }
+  return origin;
+}
+
+/** Builds the WHATWG event for one Node-style emit. */
+function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, third: unknown): Event {
   let event: WebSocketEvent | MessageEvent | CloseEvent | ErrorEvent;
   if (type === 'message') {
     // Binary data arrives already shaped by binaryType; text as a Buffer.
-    event = new MessageEvent('message', { data: second ? first : String(first) });
+    event = new MessageEvent('message', { data: second ? first : String(first), origin: originOf(ws) });
   } else if (type === 'close') {
     event = new CloseEvent('close', { code: first as number, reason: String(second), wasClean: third as boolean });
   } else if (type === 'error') {
@@ -112,8 +206,10 @@ function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, t
 
 function addWrapper(ws: WebSocket, type: string, record: ListenerRecord): Wrapper {
   const wrapper = ((first?: unknown, second?: unknown, third?: unknown) => {
-    if (record.once) emitterOf(ws).removeListener(type, wrapper);
-    const event = toEvent(ws, type, first, second, third);
+    if (record.removed) return;
+    const event = eventFor(ws, record, type, first, second, third);
+    if ((event as { [kStopImmediate]?: boolean })[kStopImmediate]) return;
+    if (record.once) removeWrapper(ws, type, wrapper);
     const callback = record.callback as WebSocketEventListener;
     if (typeof callback === 'function') callback.call(ws, event);
     else callback.handleEvent(event);
@@ -121,6 +217,12 @@ function addWrapper(ws: WebSocket, type: string, record: ListenerRecord): Wrappe
   wrapper[kRecord] = record;
   emitterOf(ws).on(type, wrapper);
   return wrapper;
+}
+
+function removeWrapper(ws: object, type: string, wrapper: Wrapper): void {
+  wrapper[kRecord].removed = true;
+  emitterOf(ws).removeListener(type, wrapper);
+  unbindSignal(ws, wrapper[kRecord]);
 }
 
 function findWrapper(ws: WebSocket, type: string, match: (record: ListenerRecord) => boolean): Wrapper | undefined {
@@ -139,11 +241,11 @@ function getHandler<E extends Event>(ws: WebSocket, type: string): EventHandler<
 function setHandler(ws: WebSocket, type: string, handler: unknown): void {
   const existing = findWrapper(ws, type, (record) => record.attribute);
   if (typeof handler !== 'function') {
-    if (existing !== undefined) emitterOf(ws).removeListener(type, existing);
+    if (existing !== undefined) removeWrapper(ws, type, existing);
   } else if (existing !== undefined) {
     existing[kRecord].callback = handler as WebSocketEventListener;
   } else {
-    addWrapper(ws, type, { callback: handler as WebSocketEventListener, once: false, attribute: true });
+    addWrapper(ws, type, { callback: handler as WebSocketEventListener, once: false, attribute: true, dispatch: 0, removed: false });
   }
 }
 
@@ -202,8 +304,15 @@ export class BrowserApi {
     if (signal?.aborted) return;
     const ws = asWebSocket(this);
     if (findWrapper(ws, type, (record) => !record.attribute && record.callback === listener)) return;
-    const wrapper = addWrapper(ws, type, { callback: listener, once, attribute: false });
-    signal?.addEventListener('abort', () => emitterOf(ws).removeListener(type, wrapper), { once: true });
+    const record: ListenerRecord = { callback: listener, once, attribute: false, dispatch: 0, removed: false };
+    const wrapper = addWrapper(ws, type, record);
+    if (signal === undefined) return;
+    record.signal = signal;
+    record.onAbort = () => removeWrapper(ws, type, wrapper);
+    signal.addEventListener('abort', record.onAbort, { once: true });
+    let records = signalBound.get(ws);
+    if (records === undefined) signalBound.set(ws, (records = new Set()));
+    records.add(record);
   }
 
   removeEventListener<K extends keyof WebSocketEventMap>(
@@ -214,13 +323,14 @@ export class BrowserApi {
   removeEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | { capture?: boolean }): void;
   removeEventListener(type: string, listener: WebSocketEventListener | null): void {
     const wrapper = findWrapper(asWebSocket(this), type, (record) => !record.attribute && record.callback === listener);
-    if (wrapper !== undefined) emitterOf(asWebSocket(this)).removeListener(type, wrapper);
+    if (wrapper !== undefined) removeWrapper(this, type, wrapper);
   }
 
   /** Calls the WHATWG listeners of `event.type` (Node-style listeners are not called) with the WebSocket as target. */
   dispatchEvent(event: Event): boolean {
     if (!(event instanceof Event)) throw new TypeError('dispatchEvent() needs an Event');
     setTarget(event, this);
+    if (!(kTarget in event)) markStopImmediate(event);
     for (const listener of emitterOf(this).listeners(event.type)) {
       if ((listener as Partial<Wrapper>)[kRecord] !== undefined) listener(event);
     }

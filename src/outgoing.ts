@@ -150,9 +150,9 @@ export class OutgoingQueue {
     this.push(item);
   }
 
-  /** Queues a ping or pong whose payload is a Blob (read first, like a Blob message). */
-  pushControl(opcode: number, data: Blob, callback: WriteCallback | undefined): void {
-    const item = new OutgoingItem(CONTROL, data, data.size, callback);
+  /** Queues a ping or pong behind what waits (a Blob payload is read first, like a Blob message). */
+  pushControl(opcode: number, data: Buffer | Blob, callback: WriteCallback | undefined): void {
+    const item = new OutgoingItem(CONTROL, data, data instanceof Blob ? data.size : data.length, callback);
     item.opcode = opcode;
     this.push(item);
   }

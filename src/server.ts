@@ -59,11 +59,12 @@ export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientI
 
 /**
  * Frames a message once for wss.broadcast(), e.g. to send the same message to
- * several servers' clients or on every tick of a game loop. Strings are text
+ * several servers' clients or on every tick of a game loop. Strings (and numbers) are text
  * unless `binary` is set, anything else binary, as with send().
  */
 export function prepareMessage(data: Exclude<SendData, Blob>, options?: { binary?: boolean }): PreparedMessage {
-  const binary = options?.binary ?? typeof data !== 'string';
+  // Numbers are text, as send() sends them.
+  const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
   return new PreparedMessage(toBuffer(data), binary);
 }
 
@@ -218,7 +219,16 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     const message = data instanceof PreparedMessage ? data : prepareMessage(data, options);
     let sent = 0;
-    for (const client of targets) if (client[kSendPrepared](message)) sent++;
+    let thrown: { error: unknown } | null = null;
+    for (const client of targets) {
+      try {
+        if (client[kSendPrepared](message)) sent++;
+      } catch (error) {
+        // A failing client's 'error' listener threw: the others still get the message, then the caller gets the error.
+        thrown ??= { error };
+      }
+    }
+    if (thrown !== null) throw thrown.error;
     return sent;
   }
 

@@ -198,7 +198,9 @@ export class TopicHub {
     checkTopic(topic);
     const { binary, compress, except } = checkPublishOptions(options);
     const message =
-      data instanceof PreparedMessage ? data : new PreparedMessage(toBuffer(data), binary ?? typeof data !== 'string');
+      data instanceof PreparedMessage
+        ? data
+        : new PreparedMessage(toBuffer(data), binary ?? (typeof data !== 'string' && typeof data !== 'number'));
     const adapter = this.current;
     try {
       return this.deliver(topic, message, compress, except);
@@ -216,12 +218,7 @@ export class TopicHub {
     for (const ws of members) {
       if (ws === except) continue;
       try {
-        if (!compress && ws.extensions !== '') {
-          // A compressing connection asked not to compress: send() is the way (it keeps the order).
-          if (ws.readyState !== OPEN) continue;
-          ws.send(message.data, { binary: message.isBinary, compress: false });
-          sent++;
-        } else if (ws[kSendPrepared](message)) {
+        if (ws[kSendPrepared](message, compress)) {
           sent++;
         }
       } catch (error) {

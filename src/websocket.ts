@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
-import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, type BinaryType } from './browser-api.ts';
+import { BrowserApi, binaryMessageData, checkCloseArguments, installBrowserApi, releaseSignals, type BinaryType } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client.ts';
 import { MessageCompressor, type DeflateSettings } from './compression.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -353,6 +353,8 @@ function socketOnDrain(this: Duplex): void {
 /** A broadcast or engine.io frame waiting for the user's open message to be finished. */
 interface HeldMessage {
   prepared: PreparedMessage | null;
+  /** A prepared message's compress option (publish() may ask for none). */
+  compress: boolean;
   frame: readonly Buffer[] | null;
   callback: WriteCallback | undefined;
 }
@@ -367,6 +369,8 @@ class FrameSender {
   constructor(private readonly ws: WebSocket) {}
 
   sendFrame(frame: readonly Buffer[], callback?: WriteCallback): void {
+    // Nothing to write would never call back: a caller's mistake, thrown as ws's write(undefined) does.
+    if (frame.length === 0) throw new TypeError('sendFrame() needs at least one Buffer');
     this.ws.sendFramed(frame, callback);
   }
 }
@@ -507,6 +511,15 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   get bufferedAmount(): number {
     return (this.socket?.writableLength ?? 0) + (this.outgoing?.bytes ?? 0) + this.heldBytes + this.bufferedAfterClose;
+  }
+
+  /**
+   * bufferedAmount less what waits for the user's open fragmented message:
+   * backpressure and 'drain' leave that out, since it goes only once the user
+   * sends the next fragment, which a producer awaiting drained() never would.
+   */
+  private get unheldAmount(): number {
+    return this.bufferedAmount - this.heldBytes;
   }
 
   /** True after pause() until resume(): only the user's pause counts. */
@@ -667,7 +680,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    */
   drained(): Promise<void> {
     if (this.state === CLOSING || this.state === CLOSED) return Promise.reject(notOpenError(this.state));
-    if (this.bufferedAmount < this.highWaterMark) return Promise.resolve();
+    if (this.unheldAmount < this.highWaterMark) return Promise.resolve();
     const flow = this.flowState();
     flow.needDrain = true;
     this.watchDrain();
@@ -783,7 +796,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** Whether bufferedAmount is below highWaterMark; if not, 'drain' is due. */
   private hasRoom(): boolean {
-    if (this.bufferedAmount < this.options!.highWaterMark) return true;
+    if (this.unheldAmount < this.options!.highWaterMark) return true;
     this.flowState().needDrain = true;
     this.watchDrain();
     return false;
@@ -808,7 +821,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const flow = this.flow!;
     flow.watchingDrain = false;
     if (!flow.needDrain || this.state === CLOSED) return;
-    if (this.bufferedAmount === 0) {
+    if (this.unheldAmount === 0) {
       flow.needDrain = false;
       for (const waiter of flow.drainWaiters.splice(0)) waiter.resolve();
       this.emit('drain');
@@ -949,17 +962,19 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /**
    * Sends a message framed once for many connections: its bytes as they
    * are when the connection allows it, else framed here like send(). False
-   * (nothing sent) unless OPEN.
+   * (nothing sent) unless OPEN. `compress: false` sends it uncompressed on
+   * a compressing connection (publish()'s option).
    */
-  [kSendPrepared](message: PreparedMessage): boolean {
+  [kSendPrepared](message: PreparedMessage, compress = true): boolean {
     if (this.state !== OPEN) return false;
     const connection = this.connection!;
     if (this.messageOpen) {
-      this.hold({ prepared: message, frame: null, callback: undefined }, message.data.length);
+      // Held whatever the way it goes later: a send() now would end the user's message.
+      this.hold({ prepared: message, compress, frame: null, callback: undefined }, message.data.length);
     } else if (this.compressor !== null) {
-      const frame = this.sharedCompressedFrame(message);
+      const frame = compress ? this.sharedCompressedFrame(message) : null;
       // A compression context of its own, or something queued: the usual way.
-      if (frame === null) this.send(message.data, { binary: message.isBinary });
+      if (frame === null) this.send(message.data, { binary: message.isBinary, compress });
       else if (this.refuseOverLimit(this.bufferedAmount + frame.length, undefined)) return false;
       else connection.sendPreparedFrame(frame);
     } else if (this.refuseOverLimit(this.bufferedAmount + message.frame.length, undefined)) {
@@ -972,7 +987,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     } else {
       connection.sendMessage(message.data, message.isBinary, true);
     }
-    return true;
+    // A send() above refused over maxBufferedAmount failed the connection: not sent.
+    return this.state === OPEN;
   }
 
   /**
@@ -1097,7 +1113,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.messageOpen) {
       let size = 0;
       for (const buffer of frame) size += buffer.length;
-      this.hold({ prepared: null, frame, callback }, size);
+      this.hold({ prepared: null, compress: true, frame, callback }, size);
       return;
     }
     if (this.compressor !== null) {
@@ -1127,7 +1143,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.heldForMessageEnd = null;
     this.heldBytes = 0;
     for (const message of held) {
-      if (message.prepared !== null) this[kSendPrepared](message.prepared);
+      if (message.prepared !== null) this[kSendPrepared](message.prepared, message.compress);
       else this.sendFramed(message.frame!, message.callback);
     }
   }
@@ -1423,7 +1439,11 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this[kOnClosed]?.(this);
     if (this.flow !== null) this.endFlow(wasClean, code);
     this[kStreamHooks]?.closed(code, this.peerCloseReason, wasClean);
-    this.emit('close', code, this.peerCloseReason, wasClean);
+    try {
+      this.emit('close', code, this.peerCloseReason, wasClean);
+    } finally {
+      releaseSignals(this);
+    }
   }
 
   /** How the connection ended: the 'close' event's code and wasClean. */
@@ -1483,14 +1503,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const isBlob = data instanceof Blob;
     const payload = isBlob ? (data as Blob) : toBuffer(data as Exclude<SendData, Blob> | number | undefined);
     const size = isBlob ? (payload as Blob).size : (payload as Buffer).length;
-    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    // Once closing the callback gets the error, whatever the size (as in ws).
     if (this.state !== OPEN) {
       this.bufferedAfterClose += size;
       this.rejectSend(callback);
       return;
     }
-    // A Blob is read first, in line with the sends before it (as ws does).
-    if (isBlob) this.outgoingQueue().pushControl(opcode, payload as Blob, callback);
+    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    // The user's ping or pong goes in line with the sends before it, as ws's
+    // does (a Blob is read first, a message deflated). Automatic pongs and
+    // the heartbeat's pings go at once: they answer for the connection.
+    if (isBlob || (this.outgoing !== null && !this.outgoing.isEmpty)) this.outgoingQueue().pushControl(opcode, payload, callback);
     else this.transmitControl(opcode, payload as Buffer, callback);
   }
 

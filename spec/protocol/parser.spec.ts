@@ -259,5 +259,26 @@ errors('close frames are handed on whole, even split byte by byte', () => {
   assert.equal(out.controls, [{ opcode: Opcode.Close, payload: '\x03\xe8bye' }]);
 });
 
+frames('keepFragments is read at a message\'s first frame: switching it midway loses nothing', () => {
+  for (const [before, after] of [[true, false], [false, true]]) {
+    const got: Array<{ data: string; fragments: string[] | null }> = [];
+    const parser = new FrameParser(
+      { isServer: true, maxPayload: 1024 },
+      {
+        onMessage: (data, _isBinary, _compressed, fragments) =>
+          got.push({ data: data.toString(), fragments: fragments?.map((f) => f.toString()) ?? null }),
+        onControl: () => {},
+      },
+    );
+    parser.keepFragments = before;
+    parser.push(binary(Buffer.from('AAA'), { fin: false }));
+    parser.keepFragments = after;
+    parser.push(frame({ opcode: Opcode.Continuation, payload: 'BBB', fin: false }));
+    parser.push(frame({ opcode: Opcode.Continuation, payload: 'CCC' }));
+    const expected = before ? { data: '', fragments: ['AAA', 'BBB', 'CCC'] } : { data: 'AAABBBCCC', fragments: null };
+    assert.equal(got, [expected], `keepFragments ${before} -> ${after}`);
+  }
+});
+
 frames.run();
 errors.run();

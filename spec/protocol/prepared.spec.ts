@@ -43,15 +43,19 @@ test('5.1: a prepared frame is a final, unmasked frame of the right opcode', () 
 test('the payload is kept for connections that must frame it themselves', () => {
   const data = Buffer.from('payload');
   const prepared = new PreparedMessage(data, false);
-  assert.is(prepared.data, data);
+  assert.equal(prepared.data, data);
   assert.is(prepared.isBinary, false);
 });
 
-test('the frame is a copy: changing the data afterwards does not change it', () => {
+test('the frame and the payload are copies: changing the data afterwards changes neither (plain and compressing clients get the same)', () => {
   const data = Buffer.from('abc');
   const prepared = new PreparedMessage(data, true);
   data[0] = 0x7a;
   assert.is(decodeFrames(prepared.frame)[0].payload.toString(), 'abc');
+  assert.is(prepared.data.toString(), 'abc', 'what compressing connections deflate or send()');
+  let deflated = '';
+  prepared.compressedFrame('k', (payload) => ((deflated = payload.toString()), payload));
+  assert.is(deflated, 'abc');
 });
 
 test.run();

@@ -131,7 +131,7 @@ export class FrameParser {
   declare private pieces: Buffer[];
   declare private assembled: Buffer | null;
   declare private assembledLength: number;
-  /** Payloads of the message's finished frames, in keepFragments mode. */
+  /** Payloads of the message's finished frames, when keepFragments was on at its first frame. */
   declare private fragments: Buffer[] | null;
   /** Checks text that arrives in pieces; made on the first such message. */
   declare private utf8: Utf8Validator | null;
@@ -285,6 +285,9 @@ export class FrameParser {
       this.messageOpcode = opcode;
       this.messageCompressed = rsv1;
       this.streaming = streamed;
+      // keepFragments is read once per message: a binaryType change midway
+      // must not split how one message is collected (its pieces would be lost).
+      if (!streamed && this.keepFragments && opcode === Opcode.Binary && !rsv1) this.fragments = [];
       if (streamed) this.events.onMessageStart!(opcode === Opcode.Binary, rsv1);
     }
     return true;
@@ -309,15 +312,14 @@ export class FrameParser {
       if (this.fin) this.finishStreamedMessage();
       return true;
     }
-    if (this.keepFragments && this.messageOpcode === Opcode.Binary && !this.messageCompressed) this.finishFragment();
+    if (this.fragments !== null) this.finishFragment();
     if (this.fin) this.finishMessage();
     return true;
   }
 
   /** keepFragments mode: the frame's payload becomes one fragment. */
   private finishFragment(): void {
-    const fragments = this.fragments ?? (this.fragments = []);
-    fragments.push(this.joinPieces());
+    this.fragments!.push(this.joinPieces());
     this.pieces = NO_BUFFERS;
     this.assembled = null;
     this.assembledLength = 0;

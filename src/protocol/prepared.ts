@@ -27,7 +27,8 @@ export class PreparedMessage {
     writeHeader(frame, 0, isBinary ? Opcode.Binary : Opcode.Text, true, false, data.length, null);
     data.copy(frame, size);
     this.frame = frame;
-    this.data = data;
+    // A view of our copy: the caller may reuse its buffer, and every connection must get the same bytes.
+    this.data = frame.subarray(size);
     this.isBinary = isBinary;
   }
 
