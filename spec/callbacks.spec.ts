@@ -134,13 +134,23 @@ test('a subclass given as the WebSocket option is what connection listeners get'
   await shutdown(wss);
 });
 
-test("a 'connection' listener that throws is not swallowed by verifyClient's guard: it reaches the process, as without verifyClient (and as in ws)", async () => {
+/** Runs `body` with uncaught exceptions collected instead of failing the run (as a server with such a handler lives on). */
+async function catchingUncaught(body: (seen: string[]) => Promise<void>): Promise<void> {
   const seen: string[] = [];
   const onUncaught = (error: Error): number => seen.push(error.message);
   const previous = process.listeners('uncaughtException');
   process.removeAllListeners('uncaughtException');
   process.on('uncaughtException', onUncaught);
   try {
+    await body(seen);
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+    for (const listener of previous) process.on('uncaughtException', listener);
+  }
+}
+
+test("a 'connection' listener that throws is not swallowed by verifyClient's guard: it reaches the process, as without verifyClient (and as in ws)", async () => {
+  await catchingUncaught(async (seen) => {
     for (const verifyClient of [undefined, () => true, (_info: unknown, cb: VerifyClientCallback) => cb(true)]) {
       const wss = await listen(verifyClient === undefined ? {} : ({ verifyClient } as never));
       wss.on('connection', () => {
@@ -155,10 +165,7 @@ test("a 'connection' listener that throws is not swallowed by verifyClient's gua
       ws.terminate();
       await shutdown(wss);
     }
-  } finally {
-    process.removeListener('uncaughtException', onUncaught);
-    for (const listener of previous) process.on('uncaughtException', listener);
-  }
+  });
 });
 
 test('a verifyClient refusal whose headers cannot be written (a line break in a value): 500 and the error reported, not a socket left open', async () => {
@@ -178,21 +185,6 @@ test('a verifyClient refusal whose headers cannot be written (a line break in a 
     await shutdown(wss);
   }
 });
-
-/** Runs `body` with uncaught exceptions collected instead of failing the run (as a server with such a handler lives on). */
-async function catchingUncaught(body: (seen: string[]) => Promise<void>): Promise<void> {
-  const seen: string[] = [];
-  const onUncaught = (error: Error): number => seen.push(error.message);
-  const previous = process.listeners('uncaughtException');
-  process.removeAllListeners('uncaughtException');
-  process.on('uncaughtException', onUncaught);
-  try {
-    await body(seen);
-  } finally {
-    process.removeListener('uncaughtException', onUncaught);
-    for (const listener of previous) process.on('uncaughtException', listener);
-  }
-}
 
 test("an 'error' listener that throws still lets the connection close: a protocol error, a heartbeat timeout", async () => {
   await catchingUncaught(async (seen) => {
