@@ -11,12 +11,10 @@
  */
 
 import net from 'node:net';
-import { headerSize, writeHeader } from '../src/protocol/frame.ts';
-import { applyMask } from '../src/protocol/mask.ts';
+import { maskedFrame } from './load-generator.ts';
 
 export type Dialect = 'netws' | 'socketio';
 
-const KEY = Buffer.from([0x21, 0x43, 0x65, 0x07]);
 const HEAD_END = Buffer.from('\r\n\r\n');
 const LETTER_T = 0x54;
 /** Payload padding: every message is about 64 bytes of payload. */
@@ -24,13 +22,7 @@ const PAD = 'x'.repeat(40);
 
 /** A masked text frame, as a client sends it. */
 export function maskedText(text: string): Buffer {
-  const payload = Buffer.from(text);
-  const size = headerSize(payload.length, true);
-  const frame = Buffer.allocUnsafe(size + payload.length);
-  writeHeader(frame, 0, 1, true, false, payload.length, KEY);
-  payload.copy(frame, size);
-  applyMask(frame.subarray(size), KEY);
-  return frame;
+  return maskedFrame(1, Buffer.from(text));
 }
 
 function request(dialect: Dialect, query: string): string {
@@ -189,20 +181,3 @@ export function publishFrame(dialect: Dialect, room: string): Buffer {
   return maskedText(dialect === 'socketio' ? `42["pub","${room}","${payload}"]` : `${room}|${payload}`);
 }
 
-/** Opens `count` clients, `parallel` handshakes at a time. */
-export async function openClients(
-  count: number,
-  parallel: number,
-  open: (index: number) => Promise<net.Socket>,
-): Promise<net.Socket[]> {
-  const sockets: net.Socket[] = new Array(count);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const index = next++;
-      sockets[index] = await open(index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
-  return sockets;
-}

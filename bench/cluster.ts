@@ -27,7 +27,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RedisServer, redisAvailable } from '../spec/redis-server.ts';
 import { buildServers } from './servers.ts';
-import { LatencyHistogram, openClient, openClients, publishFrame, type Dialect, type LoadCounters } from './cluster-load.ts';
+import { LatencyHistogram, openClient, publishFrame, type Dialect, type LoadCounters } from './cluster-load.ts';
+import { openMany } from './load-generator.ts';
 import type { ClusterImpl, ClusterNodeMessage } from './cluster-node.ts';
 
 const NODES = 4;
@@ -158,7 +159,7 @@ async function runOnce(options: RunOptions): Promise<Omit<ClusterRun, 'repetitio
   let publishers: net.Socket[] = [];
   try {
     // Subscriber i is in room i % rooms; 'spread' puts each room on every node, 'by-room' each room on one.
-    sockets = await openClients(subscribers, 64, (i) => {
+    sockets = await openMany(subscribers, 64, (i) => {
       const room = i % rooms;
       const node = options.layout === 'spread' ? Math.floor(i / rooms) % nodeCount : room % nodeCount;
       return openClient(dialect, nodes[node].port, `room=r${room}`, counters);

@@ -10,12 +10,9 @@
 
 import net from 'node:net';
 import zlib from 'node:zlib';
-import { headerSize, writeHeader } from '../src/protocol/frame.ts';
-import { applyMask } from '../src/protocol/mask.ts';
 import { FrameCounter } from './frame-counter.ts';
-import { closeAll } from './load-generator.ts';
+import { closeAll, maskedFrame, openMany } from './load-generator.ts';
 
-const KEY = Buffer.from([0x1f, 0x2e, 0x3d, 0x4c]);
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /** What the client offers: the same for netws and ws, so both negotiate the same parameters. */
@@ -39,13 +36,7 @@ export function jsonText(size: number): Buffer {
 /** One masked text frame with RSV1 set: `payload` deflated on its own (RFC 7692 7.2.1), as a client sends it. */
 export function compressedFrame(payload: Buffer): Buffer {
   const deflated = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
-  const data = deflated.subarray(0, deflated.length - 4);
-  const size = headerSize(data.length, true);
-  const frame = Buffer.alloc(size + data.length);
-  writeHeader(frame, 0, 1, true, true, data.length, KEY);
-  data.copy(frame, size);
-  applyMask(frame.subarray(size), KEY);
-  return frame;
+  return maskedFrame(1, deflated.subarray(0, deflated.length - 4), true);
 }
 
 /** Opens a connection offering `mode`; resolves once the 101 (with permessage-deflate) arrived. */
@@ -80,22 +71,13 @@ export function openDeflateConnection(port: number, mode: DeflateMode, onData: (
   });
 }
 
-export async function openDeflateConnections(
+export function openDeflateConnections(
   port: number,
   mode: DeflateMode,
   count: number,
   onData: (index: number, chunk: Buffer) => void,
 ): Promise<net.Socket[]> {
-  const sockets: net.Socket[] = new Array(count);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count) {
-      const index = next++;
-      sockets[index] = await openDeflateConnection(port, mode, (chunk) => onData(index, chunk));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(256, count) }, worker));
-  return sockets;
+  return openMany(count, 256, (index) => openDeflateConnection(port, mode, (chunk) => onData(index, chunk)));
 }
 
 export interface DeflateEchoOptions {

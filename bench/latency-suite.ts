@@ -8,14 +8,11 @@
  */
 
 import type net from 'node:net';
-import { headerSize, writeHeader } from '../src/protocol/frame.ts';
-import { applyMask } from '../src/protocol/mask.ts';
 import { FrameCounter } from './frame-counter.ts';
-import { closeAll, openConnections } from './load-generator.ts';
+import { closeAll, maskedFrame, openConnections } from './load-generator.ts';
 import { BenchServer, type ServerImpl } from './servers.ts';
 import { summarize, type Summary } from './stats.ts';
 
-const KEY = Buffer.from([0x1f, 0x2e, 0x3d, 0x4c]);
 const SIZE = 64;
 
 export interface LatencyCase {
@@ -36,13 +33,8 @@ const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 /** A masked 64 B binary frame whose first 8 payload bytes are `sentAt` (ms, a double). */
 function timedFrame(sentAt: number, scratch: Buffer): Buffer {
-  const size = headerSize(SIZE, true);
-  const frame = Buffer.alloc(size + SIZE);
-  writeHeader(frame, 0, 2, true, false, SIZE, KEY);
   scratch.writeDoubleBE(sentAt, 0);
-  scratch.copy(frame, size);
-  applyMask(frame.subarray(size), KEY);
-  return frame;
+  return maskedFrame(2, scratch);
 }
 
 function percentile(sorted: Float64Array, fraction: number): number {

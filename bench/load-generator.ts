@@ -49,23 +49,28 @@ export function openConnection(port: number, onFrameBytes: (bytes: number) => vo
   });
 }
 
-/** Opens `count` connections with at most `parallel` handshakes under way. */
-export async function openConnections(
-  port: number,
-  count: number,
-  parallel: number,
-  onFrameBytes: (index: number, bytes: number) => void,
-): Promise<net.Socket[]> {
+/** Opens `count` sockets with `open`, at most `parallel` handshakes under way. */
+export async function openMany(count: number, parallel: number, open: (index: number) => Promise<net.Socket>): Promise<net.Socket[]> {
   const sockets: net.Socket[] = new Array(count);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const index = next++;
-      sockets[index] = await openConnection(port, (bytes) => onFrameBytes(index, bytes));
+      sockets[index] = await open(index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
   return sockets;
+}
+
+/** Opens `count` connections with at most `parallel` handshakes under way. */
+export function openConnections(
+  port: number,
+  count: number,
+  parallel: number,
+  onFrameBytes: (index: number, bytes: number) => void,
+): Promise<net.Socket[]> {
+  return openMany(count, parallel, (index) => openConnection(port, (bytes) => onFrameBytes(index, bytes)));
 }
 
 export function closeAll(sockets: net.Socket[]): Promise<void> {
@@ -96,6 +101,16 @@ export interface EchoOptions {
 export interface EchoResult {
   messagesPerSecond: number;
   bytesPerSecond: number;
+}
+
+/** One whole masked frame of `payload`, as a client sends it (`rsv1`: a compressed message). */
+export function maskedFrame(opcode: number, payload: Buffer, rsv1 = false): Buffer {
+  const size = headerSize(payload.length, true);
+  const frame = Buffer.allocUnsafe(size + payload.length);
+  writeHeader(frame, 0, opcode, true, rsv1, payload.length, KEY);
+  payload.copy(frame, size);
+  applyMask(frame.subarray(size), KEY);
+  return frame;
 }
 
 /** `count` masked binary frames of `size` bytes, as a client sends them, back to back. */
