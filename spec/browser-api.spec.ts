@@ -169,7 +169,7 @@ api('onclose gets a CloseEvent with the reason as a string; onerror an ErrorEven
   assert.is(typeof client.onclose, 'function');
   assert.is(typeof client.onerror, 'function');
   // A frame with RSV2 set fails the connection from the client side.
-  (server as unknown as { socket: { write(b: Buffer): void } }).socket.write(Buffer.from([0xa1, 0x00]));
+  server._socket!.write(Buffer.from([0xa1, 0x00]));
   const event = await closed;
   assert.instance(event, CloseEvent);
   assert.is(event.code, 1002);

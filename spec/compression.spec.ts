@@ -5,7 +5,9 @@ import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ProtocolError, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
-import { MessageCompressor, ZlibPool, resolveDeflateConfig, type DeflateConfig } from '../src/compression.ts';
+import { MessageCompressor } from '../src/compression/compressor.ts';
+import { ZlibPool } from '../src/compression/pool.ts';
+import { resolveDeflateConfig, type DeflateConfig } from '../src/compression/settings.ts';
 import { computeAccept } from '../src/protocol/handshake.ts';
 import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
 

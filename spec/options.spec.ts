@@ -6,24 +6,21 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { resolveDeflateConfig } from '../src/compression.ts';
+import { resolveDeflateConfig } from '../src/compression/settings.ts';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
 import {
   DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_BUFFERED_AMOUNT,
   DEFAULT_MAX_BUFFERED_CHUNKS,
   DEFAULT_MAX_FRAGMENTS,
-  DEFAULT_MAX_HEADER_COUNT,
-  DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_MAX_PENDING_AUTO_PONGS,
   DEFAULT_MAX_STREAM_PAYLOAD,
   MAX_MESSAGE_SIZE,
   resolveConnectionOptions,
-  resolveServerOptions,
-} from '../src/options.ts';
+} from '../src/options/connection.ts';
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_SIZE, resolveServerOptions } from '../src/options/server.ts';
 import { isError } from './helpers.ts';
 
 const test = suite('options: undefined, 0, negative, wrong type');
@@ -134,8 +131,8 @@ test('heartbeat: an object of two timeouts, each 1 ms to 2^31 - 1 ms', () => {
 test('perMessageDeflate: booleans, an object; each field checked; windowBits true/false allowed, 7 and 16 not', () => {
   assert.is(resolveDeflateConfig(false, true), null);
   assert.is(resolveDeflateConfig(true, true)!.threshold, 1024);
-  assert.throws(() => resolved({ perMessageDeflate: 'yes' }), isError(TypeError));
-  assert.throws(() => resolved({ perMessageDeflate: 0 }), isError(TypeError));
+  assert.throws(() => new WebSocketServer({ noServer: true, perMessageDeflate: 'yes' as never }), isError(TypeError));
+  assert.throws(() => new WebSocketServer({ noServer: true, perMessageDeflate: 0 as never }), isError(TypeError));
   const bad: Array<[Record<string, unknown>, typeof Error]> = [
     [{ threshold: -1 }, RangeError],
     [{ threshold: '1' }, RangeError],

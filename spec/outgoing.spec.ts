@@ -55,7 +55,6 @@ test('_sender.sendFrame writes frames made elsewhere as they are, in order with 
   server.send('text');
   assert.equal(await received(client, 4), ['first', 'a blob', 'behind the blob', 'text']);
   assert.equal(sent, [null, null]); // node's write callback, as in ws
-  assert.is(server._socket, (server as unknown as { socket: unknown }).socket);
   await stop();
 });
 
@@ -202,7 +201,7 @@ test('terminate() while sends wait: their callbacks get an error, nothing more i
 });
 
 test("the peer's close cuts the queue at a streamed message: what is ahead still goes out, then the answer", async () => {
-  const { OutgoingQueue } = await import('../src/outgoing.ts');
+  const { OutgoingQueue } = await import('../src/connection/outgoing.ts');
   const log: string[] = [];
   const rejected: Array<Error | undefined> = [];
   const target = {

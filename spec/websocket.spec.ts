@@ -309,7 +309,7 @@ closing('socket errors are reported and end in close', async () => {
   const { client, stop } = await pair();
   const closed = waitFor<[number]>(client, 'close');
   const errored = waitFor<[Error]>(client, 'error');
-  (client as unknown as { socket: { destroy(e: Error): void } }).socket.destroy(new Error('wire cut'));
+  client._socket!.destroy(new Error('wire cut'));
   assert.is((await errored)[0].message, 'wire cut');
   assert.is((await closed)[0], 1006);
   await stop();
@@ -322,7 +322,7 @@ closing('close() after the peer ended TCP writes nothing and raises no error', a
   const closed = waitFor<[number]>(server, 'close');
   let callbackError: unknown;
   // Right after netws has ended its side in answer to the peer's FIN.
-  const socket = (server as unknown as { socket: NodeJS.EventEmitter }).socket;
+  const socket = server._socket!;
   socket.on('end', () => {
     server.close(1000);
     server.ping('x', (e) => {

@@ -12,16 +12,11 @@
  */
 
 import type { EventEmitter } from 'node:events';
-import { isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close.ts';
+import { closeReasonLength, isValidCloseCode, MAX_CLOSE_REASON } from './protocol/close-code.ts';
 import { CloseEvent, ErrorEvent, kStopImmediate, kTarget, markStopImmediate, MessageEvent, WebSocketEvent } from './events.ts';
-import type { WebSocket } from './websocket.ts';
 
-/**
- * How binary messages are delivered (Node-style 'message' data and
- * MessageEvent.data alike): 'nodebuffer' (a Buffer, the default, as in ws),
- * 'arraybuffer', 'fragments' (a Buffer per frame, as in ws) or 'blob'.
- */
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
+/** The object the API is installed on (the WebSocket class, which this file does not import): an EventEmitter with a URL. */
+type ApiHost = EventEmitter & { readonly url: string | undefined };
 
 /** The event types of the WHATWG API: addEventListener() ignores any other, as ws does. */
 const EVENT_TYPES: readonly string[] = ['open', 'message', 'close', 'error'];
@@ -33,10 +28,10 @@ export interface WebSocketEventMap {
   error: ErrorEvent;
 }
 
-export type EventHandler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
-export type WebSocketEventListener<E extends Event = Event> =
-  | ((this: WebSocket, event: E) => unknown)
-  | { handleEvent(event: E): unknown };
+/** An `on<type>` handler; `This` is the WebSocket (websocket.ts exports EventHandler<E> with it). */
+export type EventHandlerOf<E extends Event, This> = ((this: This, event: E) => unknown) | null;
+/** A listener for addEventListener(); `This` as for EventHandlerOf. */
+export type EventListenerOf<E extends Event, This> = ((this: This, event: E) => unknown) | { handleEvent(event: E): unknown };
 
 export interface AddEventListenerOptions {
   once?: boolean;
@@ -46,8 +41,11 @@ export interface AddEventListenerOptions {
   passive?: boolean;
 }
 
+/** Any listener, as a record keeps it (called with the event its type gets). */
+type AnyListener = ((this: never, event: never) => unknown) | { handleEvent(event: never): unknown };
+
 interface ListenerRecord {
-  callback: WebSocketEventListener<never>;
+  callback: AnyListener;
   once: boolean;
   /** Registered by an `on<type>` attribute: replaced in place, invisible to removeEventListener. */
   attribute: boolean;
@@ -104,25 +102,6 @@ function setTarget(event: Event, target: object): void {
 }
 
 /**
- * A binary message's data as binaryType asks. `fragments` is set when the
- * parser kept the message's frames apart (binaryType was 'fragments' then).
- */
-export function binaryMessageData(
-  data: Buffer,
-  fragments: Buffer[] | null,
-  binaryType: BinaryType,
-): Buffer | ArrayBuffer | Buffer[] | Blob {
-  if (binaryType === 'fragments') return fragments ?? [data];
-  const whole = fragments === null ? data : fragments.length === 1 ? fragments[0] : Buffer.concat(fragments);
-  if (binaryType === 'nodebuffer') return whole;
-  if (binaryType === 'blob') return new Blob([whole]);
-  const buffer = whole.buffer as ArrayBuffer;
-  // A Buffer may be a view into a larger (pooled) ArrayBuffer: hand out only its bytes.
-  if (whole.byteOffset === 0 && whole.byteLength === buffer.byteLength) return buffer;
-  return buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength);
-}
-
-/**
  * The event of the Node-style emit under way, shared by its WHATWG listeners
  * (one Event per dispatch, as an EventTarget gives: stopImmediatePropagation()
  * and properties set by one listener reach the next). An emit is recognised
@@ -147,7 +126,7 @@ function clearCurrent(): void {
 }
 
 /** The event for `record`'s call in an emit: the emit's shared one, or a new one. */
-function eventFor(ws: WebSocket, record: ListenerRecord, type: string, first: unknown, second: unknown, third: unknown): Event {
+function eventFor(ws: ApiHost, record: ListenerRecord, type: string, first: unknown, second: unknown, third: unknown): Event {
   if (first instanceof Event && second === undefined) return first;
   if (
     current.event !== null &&
@@ -177,7 +156,7 @@ function eventFor(ws: WebSocket, record: ListenerRecord, type: string, first: un
 /** The connection's URL origin for MessageEvent.origin, as browsers give it ('' on the server side). */
 const origins = new WeakMap<object, string>();
 
-function originOf(ws: WebSocket): string {
+function originOf(ws: ApiHost): string {
   let origin = origins.get(ws);
   if (origin === undefined) {
     const url = ws.url;
@@ -188,7 +167,7 @@ function originOf(ws: WebSocket): string {
 }
 
 /** Builds the WHATWG event for one Node-style emit. */
-function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, third: unknown): Event {
+function toEvent(ws: ApiHost, type: string, first: unknown, second: unknown, third: unknown): Event {
   let event: WebSocketEvent | MessageEvent | CloseEvent | ErrorEvent;
   if (type === 'message') {
     // Binary data arrives already shaped by binaryType; text as a Buffer.
@@ -204,13 +183,13 @@ function toEvent(ws: WebSocket, type: string, first: unknown, second: unknown, t
   return event;
 }
 
-function addWrapper(ws: WebSocket, type: string, record: ListenerRecord): Wrapper {
+function addWrapper(ws: ApiHost, type: string, record: ListenerRecord): Wrapper {
   const wrapper = ((first?: unknown, second?: unknown, third?: unknown) => {
     if (record.removed) return;
     const event = eventFor(ws, record, type, first, second, third);
     if ((event as { [kStopImmediate]?: boolean })[kStopImmediate]) return;
     if (record.once) removeWrapper(ws, type, wrapper);
-    const callback = record.callback as WebSocketEventListener;
+    const callback = record.callback as EventListenerOf<Event, unknown>;
     if (typeof callback === 'function') callback.call(ws, event);
     else callback.handleEvent(event);
   }) as Wrapper;
@@ -225,7 +204,7 @@ function removeWrapper(ws: object, type: string, wrapper: Wrapper): void {
   unbindSignal(ws, wrapper[kRecord]);
 }
 
-function findWrapper(ws: WebSocket, type: string, match: (record: ListenerRecord) => boolean): Wrapper | undefined {
+function findWrapper(ws: ApiHost, type: string, match: (record: ListenerRecord) => boolean): Wrapper | undefined {
   for (const listener of emitterOf(ws).listeners(type)) {
     const record = (listener as Partial<Wrapper>)[kRecord];
     if (record !== undefined && match(record)) return listener as Wrapper;
@@ -233,24 +212,24 @@ function findWrapper(ws: WebSocket, type: string, match: (record: ListenerRecord
   return undefined;
 }
 
-function getHandler<E extends Event>(ws: WebSocket, type: string): EventHandler<E> {
-  return (findWrapper(ws, type, (record) => record.attribute)?.[kRecord].callback as EventHandler<E>) ?? null;
+function getHandler<H>(ws: ApiHost, type: string): H {
+  return (findWrapper(ws, type, (record) => record.attribute)?.[kRecord].callback as H) ?? (null as H);
 }
 
 /** Setting a handler again keeps its place among the listeners, as in browsers. */
-function setHandler(ws: WebSocket, type: string, handler: unknown): void {
+function setHandler(ws: ApiHost, type: string, handler: unknown): void {
   const existing = findWrapper(ws, type, (record) => record.attribute);
   if (typeof handler !== 'function') {
     if (existing !== undefined) removeWrapper(ws, type, existing);
   } else if (existing !== undefined) {
-    existing[kRecord].callback = handler as WebSocketEventListener;
+    existing[kRecord].callback = handler as AnyListener;
   } else {
-    addWrapper(ws, type, { callback: handler as WebSocketEventListener, once: false, attribute: true, dispatch: 0, removed: false });
+    addWrapper(ws, type, { callback: handler as AnyListener, once: false, attribute: true, dispatch: 0, removed: false });
   }
 }
 
-function asWebSocket(api: BrowserApi): WebSocket {
-  return api as unknown as WebSocket;
+function asSource(api: BrowserApi): ApiHost {
+  return api as unknown as ApiHost;
 }
 
 /**
@@ -259,50 +238,50 @@ function asWebSocket(api: BrowserApi): WebSocket {
  * WebSocket.prototype.
  */
 export class BrowserApi {
-  get onopen(): EventHandler<Event> {
-    return getHandler(asWebSocket(this), 'open');
+  get onopen(): EventHandlerOf<Event, this> {
+    return getHandler(asSource(this), 'open');
   }
 
-  set onopen(handler: EventHandler<Event>) {
-    setHandler(asWebSocket(this), 'open', handler);
+  set onopen(handler: EventHandlerOf<Event, this>) {
+    setHandler(asSource(this), 'open', handler);
   }
 
-  get onmessage(): EventHandler<MessageEvent> {
-    return getHandler(asWebSocket(this), 'message');
+  get onmessage(): EventHandlerOf<MessageEvent, this> {
+    return getHandler(asSource(this), 'message');
   }
 
-  set onmessage(handler: EventHandler<MessageEvent>) {
-    setHandler(asWebSocket(this), 'message', handler);
+  set onmessage(handler: EventHandlerOf<MessageEvent, this>) {
+    setHandler(asSource(this), 'message', handler);
   }
 
-  get onclose(): EventHandler<CloseEvent> {
-    return getHandler(asWebSocket(this), 'close');
+  get onclose(): EventHandlerOf<CloseEvent, this> {
+    return getHandler(asSource(this), 'close');
   }
 
-  set onclose(handler: EventHandler<CloseEvent>) {
-    setHandler(asWebSocket(this), 'close', handler);
+  set onclose(handler: EventHandlerOf<CloseEvent, this>) {
+    setHandler(asSource(this), 'close', handler);
   }
 
-  get onerror(): EventHandler<ErrorEvent> {
-    return getHandler(asWebSocket(this), 'error');
+  get onerror(): EventHandlerOf<ErrorEvent, this> {
+    return getHandler(asSource(this), 'error');
   }
 
-  set onerror(handler: EventHandler<ErrorEvent>) {
-    setHandler(asWebSocket(this), 'error', handler);
+  set onerror(handler: EventHandlerOf<ErrorEvent, this>) {
+    setHandler(asSource(this), 'error', handler);
   }
 
   /** Adds a listener once (a second add of the same function is ignored); supports `once` and `signal`. */
   addEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener: WebSocketEventListener<WebSocketEventMap[K]> | null,
+    listener: EventListenerOf<WebSocketEventMap[K], this> | null,
     options?: boolean | AddEventListenerOptions,
   ): void;
-  addEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | AddEventListenerOptions): void;
-  addEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | AddEventListenerOptions): void {
+  addEventListener(type: string, listener: EventListenerOf<Event, this> | null, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOf<Event, this> | null, options?: boolean | AddEventListenerOptions): void {
     if (listener === null || listener === undefined || !EVENT_TYPES.includes(type)) return;
     const { once = false, signal } = typeof options === 'object' && options !== null ? options : {};
     if (signal?.aborted) return;
-    const ws = asWebSocket(this);
+    const ws = asSource(this);
     if (findWrapper(ws, type, (record) => !record.attribute && record.callback === listener)) return;
     const record: ListenerRecord = { callback: listener, once, attribute: false, dispatch: 0, removed: false };
     const wrapper = addWrapper(ws, type, record);
@@ -317,12 +296,12 @@ export class BrowserApi {
 
   removeEventListener<K extends keyof WebSocketEventMap>(
     type: K,
-    listener: WebSocketEventListener<WebSocketEventMap[K]> | null,
+    listener: EventListenerOf<WebSocketEventMap[K], this> | null,
     options?: boolean | { capture?: boolean },
   ): void;
-  removeEventListener(type: string, listener: WebSocketEventListener | null, options?: boolean | { capture?: boolean }): void;
-  removeEventListener(type: string, listener: WebSocketEventListener | null): void {
-    const wrapper = findWrapper(asWebSocket(this), type, (record) => !record.attribute && record.callback === listener);
+  removeEventListener(type: string, listener: EventListenerOf<Event, this> | null, options?: boolean | { capture?: boolean }): void;
+  removeEventListener(type: string, listener: EventListenerOf<Event, this> | null): void {
+    const wrapper = findWrapper(asSource(this), type, (record) => !record.attribute && record.callback === listener);
     if (wrapper !== undefined) removeWrapper(this, type, wrapper);
   }
 
@@ -364,7 +343,7 @@ export function checkCloseArguments(
     throw new DOMException(`Invalid close code: ${String(rawCode)}`, 'InvalidAccessError');
   }
   const reason = rawReason === undefined || rawReason instanceof Uint8Array ? rawReason : String(rawReason);
-  const reasonLength = typeof reason === 'string' ? Buffer.byteLength(reason) : (reason?.byteLength ?? 0);
+  const reasonLength = closeReasonLength(reason);
   if (reasonLength > MAX_CLOSE_REASON) {
     throw new DOMException(`Close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON} fit`, 'SyntaxError');
   }

@@ -18,14 +18,24 @@ export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage
 export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
 export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
-export type { MessagesOptions, RawData, SendData, SendOptions } from './websocket.ts';
-export type { ReceivedMessage } from './streams/reader.ts';
+export type {
+  BinaryType,
+  ClientOptions,
+  EventHandler,
+  MessagesOptions,
+  RawData,
+  SendData,
+  SendOptions,
+  SendStreamOptions,
+  WebSocketEventListener,
+} from './websocket.ts';
+export type { ReceivedMessage } from './connection/reader.ts';
 export type { WebSocketCloseInfo, WebSocketOpenInfo, WebSocketStreamOptions } from './streams/websocket-stream.ts';
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
-export type { AddEventListenerOptions, BinaryType, EventHandler, WebSocketEventListener, WebSocketEventMap } from './browser-api.ts';
-export type { ClientOptions, ConnectionOptions, ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options.ts';
+export type { AddEventListenerOptions, WebSocketEventMap } from './browser-api.ts';
+export type { ConnectionOptions, HeartbeatOptions } from './options/connection.ts';
+export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options/server.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
-export type { HeartbeatOptions } from './heartbeat.ts';
 export type { ProtocolHandler, ProtocolOptions } from './protocol/protocol.ts';
 export type { PublishData, PublishOptions, ServerPublishOptions } from './topics.ts';
 export type { AdapterHost, TopicAdapter } from './adapters/interface.ts';
@@ -36,10 +46,25 @@ const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSock
 // (`require('netws').CloseCode`); not enumerable, so Object.keys() of the
 // class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
 const netwsStatics = {
-  prepareMessage, PreparedMessage, WebSocketStream, WebSocketStreamError, CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent,
-  WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol, InProcessBus,
+  prepareMessage,
+  PreparedMessage,
+  WebSocketStream,
+  WebSocketStreamError,
+  CloseEvent,
+  ErrorEvent,
+  MessageEvent,
+  WebSocketEvent,
+  WebSocketError,
+  ProtocolError,
+  CloseCode,
+  isValidCloseCode,
+  Protocol,
+  InProcessBus,
 };
-for (const [statics, enumerable] of [[wsStatics, true], [netwsStatics, false]] as const) {
+for (const [statics, enumerable] of [
+  [wsStatics, true],
+  [netwsStatics, false],
+] as const) {
   for (const [name, value] of Object.entries(statics)) {
     Object.defineProperty(WebSocketClass, name, { value, enumerable, writable: true, configurable: true });
   }
@@ -62,7 +87,7 @@ declare namespace WebSocket {
   export type WebSocketOpenInfo = import('./streams/websocket-stream.ts').WebSocketOpenInfo;
   export type WebSocketCloseInfo = import('./streams/websocket-stream.ts').WebSocketCloseInfo;
   export type MessagesOptions = import('./websocket.ts').MessagesOptions;
-  export type ReceivedMessage<Data = unknown> = import('./streams/reader.ts').ReceivedMessage<Data>;
+  export type ReceivedMessage<Data = unknown> = import('./connection/reader.ts').ReceivedMessage<Data>;
   export type CloseEvent = import('./events.ts').CloseEvent;
   export type ErrorEvent = import('./events.ts').ErrorEvent;
   export type MessageEvent = import('./events.ts').MessageEvent;
@@ -73,23 +98,24 @@ declare namespace WebSocket {
   export type RawData = import('./websocket.ts').RawData;
   export type SendData = import('./websocket.ts').SendData;
   export type SendOptions = import('./websocket.ts').SendOptions;
+  export type SendStreamOptions = import('./websocket.ts').SendStreamOptions;
   export type EventInit = import('./events.ts').EventInit;
   export type CloseEventInit = import('./events.ts').CloseEventInit;
   export type ErrorEventInit = import('./events.ts').ErrorEventInit;
   export type MessageEventInit = import('./events.ts').MessageEventInit;
   export type AddEventListenerOptions = import('./browser-api.ts').AddEventListenerOptions;
-  export type BinaryType = import('./browser-api.ts').BinaryType;
-  export type EventHandler<E extends Event> = import('./browser-api.ts').EventHandler<E>;
-  export type WebSocketEventListener<E extends Event = Event> = import('./browser-api.ts').WebSocketEventListener<E>;
+  export type BinaryType = import('./websocket.ts').BinaryType;
+  export type EventHandler<E extends Event> = import('./websocket.ts').EventHandler<E>;
+  export type WebSocketEventListener<E extends Event = Event> = import('./websocket.ts').WebSocketEventListener<E>;
   export type WebSocketEventMap = import('./browser-api.ts').WebSocketEventMap;
-  export type ClientOptions = import('./options.ts').ClientOptions;
-  export type ConnectionOptions = import('./options.ts').ConnectionOptions;
-  export type ServerOptions = import('./options.ts').ServerOptions;
-  export type UpgradeRequest = import('./options.ts').UpgradeRequest;
-  export type VerifyClientInfo = import('./options.ts').VerifyClientInfo;
-  export type VerifyClientCallback = import('./options.ts').VerifyClientCallback;
+  export type ClientOptions = import('./websocket.ts').ClientOptions;
+  export type ConnectionOptions = import('./options/connection.ts').ConnectionOptions;
+  export type ServerOptions = import('./options/server.ts').ServerOptions;
+  export type UpgradeRequest = import('./options/server.ts').UpgradeRequest;
+  export type VerifyClientInfo = import('./options/server.ts').VerifyClientInfo;
+  export type VerifyClientCallback = import('./options/server.ts').VerifyClientCallback;
   export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
-  export type HeartbeatOptions = import('./heartbeat.ts').HeartbeatOptions;
+  export type HeartbeatOptions = import('./options/connection.ts').HeartbeatOptions;
   export type ProtocolHandler = import('./protocol/protocol.ts').ProtocolHandler;
   export type ProtocolOptions = import('./protocol/protocol.ts').ProtocolOptions;
   export type InProcessBus = import('./adapters/in-process.ts').InProcessBus;

@@ -7,23 +7,25 @@
  */
 
 import { EventEmitter } from 'node:events';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression.ts';
+import { resolveDeflateConfig, type DeflateConfig, type DeflateSettings } from './compression/settings.ts';
+import { isBinaryData, toBuffer, type SendData } from './connection/data.ts';
+import type { TransportTraits } from './connection/transport.ts';
+import type { HandshakeChannel, CheckedRequest } from './http/channel.ts';
 import { HeadError, HeadReader, parseRequestHead } from './http/head.ts';
 import { toIncomingMessage } from './http/request.ts';
+import { rejectHandshake, UpgradeChannel } from './http/upgrade.ts';
 import {
   claimStream,
   isHttp2Server,
-  isSecureStream,
-  refuseStream,
+  StreamChannel,
   takeWebSocketStreams,
   toHttp2Request,
   type ServerStream,
   type StreamHeaders,
 } from './http2/server.ts';
-import { closeAfterEnd, resetWithCancel } from './http2/stream.ts';
 import {
   resolveServerOptions,
   type ResolvedServerOptions,
@@ -31,31 +33,15 @@ import {
   type UpgradeRequest,
   type VerifyClientCallback,
   type VerifyClientInfo,
-} from './options.ts';
+} from './options/server.ts';
 import { WebSocketError } from './protocol/errors.ts';
-import {
-  checkConnectRequest,
-  connectResponseHeaders,
-  linesToHeaders,
-  responseLines,
-  type ConnectRequest,
-  type Http2HeaderRecord,
-} from './protocol/extended-connect.ts';
-import {
-  acceptResponseLines,
-  buildRejectResponse,
-  checkUpgradeRequest,
-  isRejection,
-  type AcceptedRequest,
-  type HeaderValue,
-  type OfferedFields,
-} from './protocol/handshake.ts';
+import { isRejection, type HandshakeRejection, type HeaderValue, type OfferedFields } from './protocol/handshake.ts';
 import { acceptDeflateOffer } from './protocol/permessage-deflate.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
 import { TopicHub, type PublishData, type ServerPublishOptions, type TopicAdapter } from './topics.ts';
-import { WebSocket, kAttach, kOnClosed, kSendPrepared, toBuffer, type SendData } from './websocket.ts';
+import { kAttach, kOnClosed, kSendPrepared, WebSocket } from './websocket.ts';
 
-export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientInfo } from './options.ts';
+export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientInfo } from './options/server.ts';
 
 /**
  * Frames a message once for wss.broadcast(), e.g. to send the same message to
@@ -64,33 +50,14 @@ export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientI
  */
 export function prepareMessage(data: Exclude<SendData, Blob>, options?: { binary?: boolean }): PreparedMessage {
   // Numbers are text, as send() sends them.
-  const binary = options?.binary ?? (typeof data !== 'string' && typeof data !== 'number');
-  return new PreparedMessage(toBuffer(data), binary);
+  return new PreparedMessage(toBuffer(data), options?.binary ?? isBinaryData(data));
 }
 
 const RUNNING = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
-const kUpgraded = Symbol('netws.upgraded');
-
 type UpgradeCallback = (ws: WebSocket, req: UpgradeRequest) => void;
-
-/** Ends a socket after an HTTP answer; destroys it once the answer is flushed. */
-function rejectHandshake(
-  socket: Duplex,
-  status: number,
-  message?: string,
-  headers?: Record<string, string | number | readonly string[]>,
-): void {
-  socket.removeAllListeners('data');
-  if (socket.writable) {
-    socket.once('finish', () => socket.destroy());
-    socket.end(buildRejectResponse(status, message || STATUS_CODES[status] || 'Error', headers));
-  } else {
-    socket.destroy();
-  }
-}
 
 function ignoreSocketError(this: Duplex): void {
   this.destroy();
@@ -119,8 +86,6 @@ interface Negotiated {
   deflate: DeflateSettings | null;
 }
 
-const NO_HEAD = Buffer.alloc(0);
-
 export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /** Open connections (only with clientTracking, as in ws). */
   declare readonly clients: Set<WebSocket>;
@@ -142,6 +107,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     super();
     const resolved = resolveServerOptions(options);
     this.options = resolved;
+    // The option's one check (compression/settings.ts).
     this.deflate = resolveDeflateConfig(resolved.perMessageDeflate, true);
     const ConnectionClass = (options.WebSocket ?? WebSocket) as typeof WebSocket;
     if (ConnectionClass !== WebSocket && !(ConnectionClass.prototype instanceof WebSocket)) {
@@ -209,10 +175,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * the message through send(), in order. Returns how many clients it went
    * to. Without `to` it needs clientTracking.
    */
-  broadcast(
-    data: Exclude<SendData, Blob> | PreparedMessage,
-    options?: { binary?: boolean; to?: Iterable<WebSocket> },
-  ): number {
+  broadcast(data: Exclude<SendData, Blob> | PreparedMessage, options?: { binary?: boolean; to?: Iterable<WebSocket> }): number {
     const targets = options?.to ?? this.clients;
     if (targets === undefined) {
       throw new WebSocketError('WS_ERR_NO_CLIENT_TRACKING', 'broadcast() needs the clientTracking option or `to`');
@@ -300,47 +263,63 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * Invalid requests get an HTTP error answer and the socket is closed.
    */
   handleUpgrade(req: UpgradeRequest | IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
-    this.upgrade(req, socket, head, callback, null);
+    this.handshake(new UpgradeChannel(req, socket, head), req, callback, null);
   }
 
-  /** handleUpgrade, within the deadline the standalone listener started when the socket connected. */
-  private upgrade(
-    req: UpgradeRequest,
-    socket: Duplex,
-    head: Buffer,
-    callback: UpgradeCallback,
-    pending: PendingUpgrade | null,
-  ): void {
-    socket.on('error', ignoreSocketError);
-    const handshake = pending ?? this.startDeadline(() => rejectHandshake(socket, 408, 'Opening handshake timed out'));
-    const result = checkUpgradeRequest(req);
-    if (isRejection(result)) {
-      this.refuse(handshake, req, socket, result.status, result.message, result.headers);
+  /**
+   * Completes an RFC 8441 handshake: `stream` carries an extended CONNECT
+   * (`:protocol websocket`) that the user took from a node:http2 server's
+   * 'stream' event. Calls back with the open WebSocket, or emits
+   * 'connection' without a callback. The server must have been created with
+   * `settings: { enableConnectProtocol: true }`. Refusals are HTTP/2
+   * responses with the statuses HTTP/1.1 gets; 'wsClientError' is not
+   * emitted for them (its listeners write HTTP/1.1 to a socket).
+   */
+  handleStream(stream: ServerStream, headers: StreamHeaders, callback?: UpgradeCallback): void {
+    if (stream.headersSent) throw new Error('handleStream() was called with a stream already answered');
+    this.acceptStream(
+      stream,
+      headers,
+      toHttp2Request(stream, headers, undefined),
+      callback ?? ((ws, req) => this.emit('connection', ws, req)),
+    );
+  }
+
+  /** handleStream, with the request the `{ server }` path made from the 'stream' event. */
+  private acceptStream(stream: ServerStream, headers: StreamHeaders, req: UpgradeRequest, callback: UpgradeCallback): void {
+    // Two handshakes on one stream would answer it twice, the second one killing the first's WebSocket.
+    if (!claimStream(stream)) throw new Error('handleStream() was called more than once with the same stream');
+    this.handshake(new StreamChannel(stream, headers), req, callback, null);
+  }
+
+  /**
+   * The opening handshake, whatever the transport (the channel says how it
+   * is checked, answered and refused), within the deadline: the standalone
+   * listener's, started when the socket connected, or one of its own.
+   */
+  private handshake(channel: HandshakeChannel, req: UpgradeRequest, callback: UpgradeCallback, pending: PendingUpgrade | null): void {
+    channel.duplex.on('error', ignoreSocketError);
+    const deadline = pending ?? this.startDeadline(() => channel.refuse(408, 'Opening handshake timed out'));
+    const request = channel.check();
+    if (isRejection(request)) {
+      this.finish(deadline);
+      this.refuseRequest(channel, req, request);
       return;
     }
     // As in ws: a path this server does not serve is a plain 400 (no wsClientError).
-    if (!this.shouldHandle(req)) {
-      this.finish(handshake);
-      rejectHandshake(socket, 400);
-      return;
-    }
-    if (this.state !== RUNNING) {
-      this.finish(handshake);
-      rejectHandshake(socket, 503);
-      return;
-    }
-    if (this.options.verifyClient === undefined) {
-      this.completeUpgrade(handshake, result, req, socket, head, callback);
+    if (!this.shouldHandle(req) || this.state !== RUNNING) {
+      this.finish(deadline);
+      channel.refuse(this.shouldHandle(req) ? 503 : 400);
       return;
     }
     // verifyClient's refusals are answered as given, never through wsClientError (as in ws).
     this.verify(
       req,
-      isSecure(socket),
-      handshake,
-      () => this.completeUpgrade(handshake, result, req, socket, head, callback),
-      (code, message, headers) => rejectHandshake(socket, code, message, headers),
-      (error) => this.callbackFailed(error, req, socket),
+      channel.secure,
+      deadline,
+      () => this.complete(deadline, channel, request, req, callback),
+      (code, message, headers) => channel.refuse(code, message, headers),
+      (error) => this.callbackFailed(channel, error, req),
     );
   }
 
@@ -424,58 +403,59 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   /**
    * A user callback (verifyClient, handleProtocols, a 'headers' listener)
    * threw during a handshake: the peer gets 500, and the error goes to a
-   * 'wsClientError' listener or else an 'error' listener of the server.
-   * A remote request must not be able to crash the process through it.
+   * 'wsClientError' listener (HTTP/1.1) or else an 'error' listener of the
+   * server. A remote request must not be able to crash the process through it.
    */
-  private callbackFailed(error: unknown, req: UpgradeRequest, socket: Duplex): void {
+  private callbackFailed(channel: HandshakeChannel, error: unknown, req: UpgradeRequest): void {
     const failure = error instanceof Error ? error : new Error(String(error));
-    if (this.listenerCount('wsClientError') > 0) {
+    if (channel.reportsClientErrors && this.listenerCount('wsClientError') > 0) {
       const wrapped = new WebSocketError('WS_ERR_HANDSHAKE_CALLBACK', failure.message, { statusCode: 500 });
       wrapped.cause = failure;
-      this.emit('wsClientError', wrapped, socket, req);
+      this.emit('wsClientError', wrapped, channel.duplex, req);
       return;
     }
-    rejectHandshake(socket, 500);
+    channel.refuse(500);
     if (this.listenerCount('error') > 0) this.emit('error', failure);
   }
 
-  private completeUpgrade(
+  /** Answers a request the transport's rules refuse, or lets a 'wsClientError' listener do it (HTTP/1.1). */
+  private refuseRequest(channel: HandshakeChannel, req: UpgradeRequest, rejection: HandshakeRejection): void {
+    if (channel.reportsClientErrors && this.listenerCount('wsClientError') > 0) {
+      const error = new WebSocketError('WS_ERR_HANDSHAKE_REJECTED', rejection.message, { statusCode: rejection.status });
+      this.emit('wsClientError', error, channel.duplex, req);
+      return;
+    }
+    channel.refuse(rejection.status, rejection.message, rejection.headers);
+  }
+
+  /** verifyClient accepted: negotiate, answer (with what 'headers' listeners added), and open the WebSocket. */
+  private complete(
     pending: PendingUpgrade,
-    request: AcceptedRequest,
+    channel: HandshakeChannel,
+    request: CheckedRequest,
     req: UpgradeRequest,
-    socket: Duplex,
-    head: Buffer,
     callback: UpgradeCallback,
   ): void {
     this.finish(pending);
-    if (!socket.readable || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const marked = socket as Duplex & { [kUpgraded]?: boolean };
-    if (marked[kUpgraded]) {
-      throw new Error('handleUpgrade() was called more than once with the same socket');
-    }
+    if (channel.gone()) return;
+    channel.claim();
     // verifyClient may have answered after close().
     if (this.state !== RUNNING) {
-      rejectHandshake(socket, 503);
+      channel.refuse(503);
       return;
     }
-
     let negotiated: Negotiated;
-    let lines: string[];
     try {
       negotiated = this.negotiate(request, req);
-      lines = acceptResponseLines(request.key, negotiated.protocol, negotiated.extensions);
+      const lines = channel.responseLines(request, negotiated.protocol, negotiated.extensions);
       this.emit('headers', lines, req);
+      channel.answer(lines);
     } catch (error) {
-      this.callbackFailed(error, req, socket);
+      this.callbackFailed(channel, error, req);
       return;
     }
-    marked[kUpgraded] = true;
-    socket.write(lines.join('\r\n') + '\r\n\r\n');
-    socket.removeListener('error', ignoreSocketError);
-    this.adopt(socket, head, negotiated, req, callback);
+    channel.duplex.removeListener('error', ignoreSocketError);
+    this.adopt(channel.duplex, channel.head, channel.traits, negotiated, req, callback);
   }
 
   /** Picks the subprotocol (handleProtocols, which may throw) and accepts permessage-deflate if offered. */
@@ -490,110 +470,21 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     return { protocol, extensions: accepted.header, deflate: { params: accepted.params, config: this.deflate! } };
   }
 
-  /** The handshake is answered: the connection opens on `socket` (an upgraded socket or an HTTP/2 stream). */
-  private adopt(socket: Duplex, head: Buffer, negotiated: Negotiated, req: UpgradeRequest, callback: UpgradeCallback): void {
+  /** The handshake is answered: the connection opens on `duplex` (an upgraded socket or an HTTP/2 stream). */
+  private adopt(
+    duplex: Duplex,
+    head: Buffer,
+    traits: TransportTraits | null,
+    negotiated: Negotiated,
+    req: UpgradeRequest,
+    callback: UpgradeCallback,
+  ): void {
     const ws = new this.ConnectionClass(null, undefined, this.options as ServerOptions);
     const { protocol, extensions, deflate } = negotiated;
-    ws[kAttach](socket, head, { isServer: true, protocol: protocol ?? '', extensions, deflate, options: this.options });
+    ws[kAttach](duplex, head, { isServer: true, protocol: protocol ?? '', extensions, deflate, options: this.options, traits });
     this.clients?.add(ws);
     ws[kOnClosed] = this.onConnectionClosed;
     callback(ws, req);
-  }
-
-  /**
-   * Completes an RFC 8441 handshake: `stream` carries an extended CONNECT
-   * (`:protocol websocket`) that the user took from a node:http2 server's
-   * 'stream' event. Calls back with the open WebSocket, or emits
-   * 'connection' without a callback. The server must have been created with
-   * `settings: { enableConnectProtocol: true }`. Refusals are HTTP/2
-   * responses with the statuses HTTP/1.1 gets; 'wsClientError' is not
-   * emitted for them (its listeners write HTTP/1.1 to a socket).
-   */
-  handleStream(stream: ServerStream, headers: StreamHeaders, callback?: UpgradeCallback): void {
-    if (stream.headersSent) throw new Error('handleStream() was called with a stream already answered');
-    this.acceptStream(stream, headers, toHttp2Request(stream, headers, undefined), callback ?? ((ws, req) => this.emit('connection', ws, req)));
-  }
-
-  /** handleStream, with the request the `{ server }` path made from the 'stream' event. */
-  private acceptStream(stream: ServerStream, headers: StreamHeaders, req: UpgradeRequest, callback: UpgradeCallback): void {
-    // Two handshakes on one stream would answer it twice, the second one killing the first's WebSocket.
-    if (!claimStream(stream)) throw new Error('handleStream() was called more than once with the same stream');
-    stream.on('error', ignoreSocketError);
-    const handshake = this.startDeadline(() => refuseStream(stream, 408, 'Opening handshake timed out'));
-    const result = checkConnectRequest(headers as Http2HeaderRecord);
-    if (isRejection(result)) {
-      this.finish(handshake);
-      refuseStream(stream, result.status, result.message, result.headers);
-      return;
-    }
-    if (!this.shouldHandle(req) || this.state !== RUNNING) {
-      this.finish(handshake);
-      refuseStream(stream, this.state === RUNNING ? 400 : 503);
-      return;
-    }
-    this.verify(
-      req,
-      isSecureStream(stream),
-      handshake,
-      () => this.completeStream(handshake, result, req, stream, callback),
-      (code, message, fields) => refuseStream(stream, code, message, fields),
-      (error) => this.streamCallbackFailed(error, stream),
-    );
-  }
-
-  /** Answers 200 (with what 'headers' listeners added) and opens the WebSocket on the stream. */
-  private completeStream(
-    pending: PendingUpgrade,
-    request: ConnectRequest,
-    req: UpgradeRequest,
-    stream: ServerStream,
-    callback: UpgradeCallback,
-  ): void {
-    this.finish(pending);
-    if (stream.destroyed || stream.closed) return; // reset by the client while verifyClient decided
-    if (this.state !== RUNNING) {
-      refuseStream(stream, 503);
-      return;
-    }
-    let negotiated: Negotiated;
-    try {
-      negotiated = this.negotiate(request, req);
-      const lines = responseLines(connectResponseHeaders(request.key, negotiated.protocol, negotiated.extensions));
-      this.emit('headers', lines, req);
-      // node:http2 checks the fields before sending anything: a bad line from a listener throws here.
-      stream.respond(linesToHeaders(200, lines));
-    } catch (error) {
-      this.streamCallbackFailed(error, stream);
-      return;
-    }
-    stream.removeListener('error', ignoreSocketError);
-    resetWithCancel(stream);
-    closeAfterEnd(stream);
-    this.adopt(stream, NO_HEAD, negotiated, req, callback);
-  }
-
-  /** A user callback threw during an HTTP/2 handshake: 500, and the error to an 'error' listener if any. */
-  private streamCallbackFailed(error: unknown, stream: ServerStream): void {
-    refuseStream(stream, 500);
-    if (this.listenerCount('error') > 0) this.emit('error', error instanceof Error ? error : new Error(String(error)));
-  }
-
-  /** Answers a refused handshake, or lets a 'wsClientError' listener do it. */
-  private refuse(
-    pending: PendingUpgrade,
-    req: UpgradeRequest,
-    socket: Duplex,
-    status: number,
-    message: string,
-    headers?: Record<string, string>,
-  ): void {
-    this.finish(pending);
-    if (this.listenerCount('wsClientError') > 0) {
-      const error = new WebSocketError('WS_ERR_HANDSHAKE_REJECTED', message, { statusCode: status });
-      this.emit('wsClientError', error, socket, req);
-      return;
-    }
-    rejectHandshake(socket, status, message, headers);
   }
 
   /** Reads the request head off a raw connection of our own listener. */
@@ -623,7 +514,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       socket.removeListener('close', onClose);
       socket.pause();
       const req = toIncomingMessage(request, socket);
-      this.upgrade(req, socket, received.rest, (ws) => this.emit('connection', ws, req), pending);
+      this.handshake(new UpgradeChannel(req, socket, received.rest), req, (ws) => this.emit('connection', ws, req), pending);
     };
     const onClose = (): void => this.finish(pending);
     socket.on('data', onData);
@@ -661,15 +552,9 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
 
   private emitCloseWhenIdle(): void {
     if (this.state !== CLOSING) return;
-    if (this.ownServer !== null && this.ownServer.listening) return;
+    if (this.ownServer?.listening) return;
     if (this.clients !== undefined && this.clients.size > 0) return;
     this.state = CLOSED;
     this.emit('close');
   }
-}
-
-/** `secure` of verifyClient's info: the connection is TLS (as ws decides it). */
-function isSecure(socket: Duplex): boolean {
-  const tlsSocket = socket as { authorized?: boolean; encrypted?: boolean };
-  return tlsSocket.authorized === true || tlsSocket.encrypted === true;
 }

@@ -14,10 +14,11 @@
  */
 
 import type { AdapterHost, TopicAdapter } from './adapters/interface.ts';
-import { checkAdapter } from './options.ts';
+import { isBinaryData, toBuffer, type SendData } from './connection/data.ts';
+import { checkAdapter } from './options/server.ts';
 import { WebSocketError } from './protocol/errors.ts';
 import { PreparedMessage } from './protocol/prepared.ts';
-import { OPEN, WebSocket, kOnClosed, kSendPrepared, toBuffer, type SendData } from './websocket.ts';
+import { OPEN, WebSocket, kOnClosed, kSendPrepared } from './websocket.ts';
 
 export type { AdapterHost, TopicAdapter } from './adapters/interface.ts';
 
@@ -197,10 +198,7 @@ export class TopicHub {
   publish(topic: string, data: PublishData, options: ServerPublishOptions | undefined): number {
     checkTopic(topic);
     const { binary, compress, except } = checkPublishOptions(options);
-    const message =
-      data instanceof PreparedMessage
-        ? data
-        : new PreparedMessage(toBuffer(data), binary ?? (typeof data !== 'string' && typeof data !== 'number'));
+    const message = data instanceof PreparedMessage ? data : new PreparedMessage(toBuffer(data), binary ?? isBinaryData(data));
     const adapter = this.current;
     try {
       return this.deliver(topic, message, compress, except);
@@ -255,8 +253,8 @@ function hubOf(ws: WebSocket): TopicHub {
 
 /**
  * The topic methods of server-side connections. Written as a class so the
- * types and the code are one thing; installTopicApi copies them onto
- * WebSocket.prototype (non-enumerable, as class methods are).
+ * types and the code are one thing; the loop at the end of this file copies
+ * them onto WebSocket.prototype (non-enumerable, as class methods are).
  */
 export class TopicApi {
   /**

@@ -1,4 +1,5 @@
 /** RFC 7692 section 7: permessage-deflate offers, answers and their checks. */
+import { resolveDeflateConfig } from '../../src/compression/settings.ts';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketError } from '../../src/protocol/errors.ts';
@@ -7,7 +8,6 @@ import {
   acceptDeflateOffer,
   acceptDeflateResponse,
   buildDeflateOffer,
-  checkDeflateOptions,
   type PerMessageDeflateOptions,
 } from '../../src/protocol/permessage-deflate.ts';
 import { isError } from '../helpers.ts';
@@ -253,9 +253,9 @@ test('options: window bits outside 8-15 and bad numbers are RangeErrors', () => 
     { memLevel: 0 },
     { concurrency: 0 },
   ]) {
-    assert.throws(() => checkDeflateOptions(options), isError(RangeError), JSON.stringify(options));
+    assert.throws(() => resolveDeflateConfig(options, true), isError(RangeError), JSON.stringify(options));
   }
-  checkDeflateOptions({ serverMaxWindowBits: 8, clientMaxWindowBits: 15, threshold: 0, level: 0, memLevel: 9, concurrency: 1 });
+  resolveDeflateConfig({ serverMaxWindowBits: 8, clientMaxWindowBits: 15, threshold: 0, level: 0, memLevel: 9, concurrency: 1 }, true);
 });
 
 test.run();

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer, type WebSocketError } from '../../src/index.ts';
-import { DEFAULT_MAX_PENDING_AUTO_PONGS as MAX_PENDING_PONGS } from '../../src/options.ts';
+import { DEFAULT_MAX_PENDING_AUTO_PONGS as MAX_PENDING_PONGS } from '../../src/options/connection.ts';
 import { frame, isError, portOf, sleep, waitFor } from '../helpers.ts';
 import { listen, rawPeer, shutdown } from './peer.ts';
 
@@ -194,8 +194,8 @@ test('heartbeat: invalid settings throw on the server and the client (RangeError
 
 test('heartbeat timers are cleared when the connection closes (nothing keeps the process alive)', async () => {
   const { wss, client, server } = await pair({ heartbeat: { interval: 1000, timeout: 1000 } }, { heartbeat: { interval: 1000, timeout: 1000 } });
-  type Timers = { heartbeat: { intervalTimer: { _destroyed: boolean }; timeoutTimer: unknown } };
-  const beats = [client, server].map((ws) => (ws as unknown as Timers).heartbeat);
+  type Timers = { transport: { heartbeat: { intervalTimer: { _destroyed: boolean }; timeoutTimer: unknown } } };
+  const beats = [client, server].map((ws) => (ws as unknown as Timers).transport.heartbeat);
   assert.ok(beats.every((beat) => !beat.intervalTimer._destroyed));
   client.terminate();
   await waitFor(server, 'close');

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocketError, type WebSocket } from '../../src/index.ts';
-import { MessageStream } from '../../src/streams/message-stream.ts';
+import { MessageStream } from '../../src/connection/message-stream.ts';
 import { frame, pair, sleep, waitFor } from '../helpers.ts';
 
 const test = suite('streams: messages({ stream: true })');

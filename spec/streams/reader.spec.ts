@@ -2,9 +2,14 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocketError } from '../../src/index.ts';
-import { MessageReader, messageSize } from '../../src/streams/reader.ts';
+import { type WebSocket, WebSocketError } from '../../src/index.ts';
+import { MessageReader, messageSize } from '../../src/connection/reader.ts';
 import { isError, pair, sleep, waitFor } from '../helpers.ts';
+
+/** The reader messages() gave `ws` (internal state: what it holds). */
+function readerOf(ws: WebSocket): MessageReader {
+  return (ws as unknown as { receiver: { streamed: { reader: MessageReader } } }).receiver.streamed.reader;
+}
 
 const test = suite('streams: for await (const message of ws)');
 
@@ -43,7 +48,7 @@ test('binaryType shapes the data; the iterator throws on an unclean close, after
   const first = await iterator.next();
   assert.ok(first.value!.data instanceof ArrayBuffer);
   client.send('last');
-  await until(() => (server as unknown as { flow: { reader: MessageReader } }).flow.reader.length === 1, 2000, 'buffered');
+  await until(() => readerOf(server).length === 1, 2000, 'buffered');
   client.terminate();
   await waitFor(server, 'close');
   assert.is(String((await iterator.next()).value!.data), 'last');
@@ -62,7 +67,7 @@ test('binaryType shapes the data; the iterator throws on an unclean close, after
 test('empty messages count too: a peer sending nothing but empty messages fills the mark and is not read', async () => {
   const { client, server, stop } = await pair({ highWaterMark: 16 * 1024 });
   const iterator = server.messages();
-  const reader = (server as unknown as { flow: { reader: MessageReader } }).flow.reader;
+  const reader = readerOf(server);
   const socket = client._socket as unknown as { write(data: Buffer): boolean };
   // 100,000 masked empty binary frames, 600,000 bytes: far more than one receive chunk.
   const empty = Buffer.from([0x82, 0x80, 0, 0, 0, 0]);
@@ -98,7 +103,7 @@ test('a protocol error is what the iterator throws', async () => {
 test('past the high-water mark the socket is not read; isPaused stays the user\'s; pulling resumes reading', async () => {
   const { client, server, stop } = await pair({ highWaterMark: 1024 });
   const iterator = server.messages();
-  const reader = (server as unknown as { flow: { reader: MessageReader } }).flow.reader;
+  const reader = readerOf(server);
   for (let i = 0; i < 64; i++) client.send(Buffer.alloc(4096, i));
   await until(() => reader.full, 2000, 'reader full');
   await sleep(50);

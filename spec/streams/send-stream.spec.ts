@@ -371,7 +371,7 @@ test('not open, or not a source: rejected', async () => {
 });
 
 test('chunkSource: return() twice, and after the end, does nothing more', async () => {
-  const { chunkSource } = await import('../../src/streams/source.ts');
+  const { chunkSource } = await import('../../src/connection/source.ts');
   let returned = 0;
   const source = chunkSource({
     [Symbol.iterator]: () => ({ next: () => ({ value: undefined, done: true }), return: () => (returned++, { value: undefined, done: true }) }),

@@ -27,7 +27,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { numberOption } from '../options.ts';
+import { numberOption } from '../options/values.ts';
 import { WebSocketError } from '../protocol/errors.ts';
 import { PreparedMessage } from '../protocol/prepared.ts';
 import type { AdapterHost, TopicAdapter } from './interface.ts';

@@ -1,7 +1,8 @@
 /** What a client WebSocket gets once its opening handshake succeeded, over HTTP/1.1 or HTTP/2. */
 
 import type { Duplex } from 'node:stream';
-import type { DeflateSettings } from '../compression.ts';
+import type { DeflateSettings } from '../compression/settings.ts';
+import type { TransportTraits } from '../connection/transport.ts';
 
 export interface HandshakeResult {
   /** The URL finally connected to (after redirects). */
@@ -12,6 +13,6 @@ export interface HandshakeResult {
   protocol: string;
   extensions: string;
   deflate: DeflateSettings | null;
-  /** The transport is an HTTP/2 stream: our side ends once the closing handshake is through (see AttachOptions.endsFirst). */
-  endsFirst?: boolean;
+  /** How the transport ends and aborts, when it is not a TCP or TLS socket (an HTTP/2 stream). */
+  traits?: TransportTraits;
 }

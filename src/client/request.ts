@@ -9,7 +9,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { ClientHeaderValue, ClientOptions } from '../options.ts';
+import type { ClientHeaderValue, ClientOptions } from '../options/client.ts';
 import type { Target } from './address.ts';
 
 /** Header fields by lowercase name: the name as written and the value. */

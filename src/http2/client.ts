@@ -13,12 +13,12 @@ import type { TLSSocket } from 'node:tls';
 import type { Target } from '../client/address.ts';
 import type { HandshakeResult } from '../client/handshake-result.ts';
 import { basicAuthorization, type HeaderFields } from '../client/request.ts';
-import type { DeflateConfig } from '../compression.ts';
+import type { DeflateConfig } from '../compression/settings.ts';
 import { WebSocketError } from '../protocol/errors.ts';
 import { buildConnectHeaders, checkConnectResponse, type Http2HeaderRecord } from '../protocol/extended-connect.ts';
 import { formatExtensions } from '../protocol/headers.ts';
 import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type DeflateParams } from '../protocol/permessage-deflate.ts';
-import { closeAfterEnd, resetWithCancel } from './stream.ts';
+import { cancelStream, HTTP2_STREAM } from './stream.ts';
 import { acquireConnection, releaseSession, type Connection } from './sessions.ts';
 
 const NO_HEAD = Buffer.alloc(0);
@@ -121,10 +121,7 @@ class Http2Handshake implements FallbackHandshake {
   start(): void {
     const timeout = this.setup.handshakeTimeout;
     if (timeout > 0) {
-      this.timer = setTimeout(
-        () => this.fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')),
-        timeout,
-      );
+      this.timer = setTimeout(() => this.fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')), timeout);
     }
     if (this.setup.session !== null) {
       this.useSession(this.setup.session);
@@ -163,7 +160,8 @@ class Http2Handshake implements FallbackHandshake {
     if (origin) fields.push([this.setup.protocolVersion === 8 ? 'sec-websocket-origin' : 'origin', origin]);
     const auth = this.setup.options.auth;
     const credentials = target.credentials ?? (typeof auth === 'string' ? auth : undefined);
-    if (credentials !== undefined && !this.setup.headers.has('authorization')) fields.push(['authorization', basicAuthorization(credentials)]);
+    if (credentials !== undefined && !this.setup.headers.has('authorization'))
+      fields.push(['authorization', basicAuthorization(credentials)]);
     let stream: ClientHttp2Stream;
     try {
       const headers = buildConnectHeaders({
@@ -182,8 +180,6 @@ class Http2Handshake implements FallbackHandshake {
       return;
     }
     this.stream = stream;
-    resetWithCancel(stream);
-    closeAfterEnd(stream);
     stream.on('error', this.onStreamError);
     stream.once('response', this.onStreamResponse);
     stream.once('close', () => {
@@ -218,8 +214,7 @@ class Http2Handshake implements FallbackHandshake {
       protocol: accepted.protocol,
       extensions: formatExtensions(accepted.extensions),
       deflate: deflateParams && { params: deflateParams, config: deflate! },
-      // No TIME_WAIT on a stream to leave to the server: END_STREAM as soon as both close frames passed.
-      endsFirst: true,
+      traits: HTTP2_STREAM,
     });
   }
 
@@ -257,8 +252,10 @@ class Http2Handshake implements FallbackHandshake {
     this.cancelWait = null;
     this.releaseUnusedSession();
     // node emits 'response' on a later tick: one already on its way must find no listener.
-    this.stream?.removeListener('response', this.onStreamResponse);
-    this.stream?.destroy();
+    const stream = this.stream;
+    if (stream === null) return;
+    stream.removeListener('response', this.onStreamResponse);
+    cancelStream(stream);
   }
 
   /** Every path here runs before the handshake finished: later events find their listener gone or check `finished`. */

@@ -1,15 +1,27 @@
 /**
  * The server side of RFC 8441 on node:http2: taking the WebSocket streams of
  * an http2 server (`{ server }`), the request object user code gets, and
- * answering a stream. The handshake itself runs in WebSocketServer, as for
- * HTTP/1.1; the checks are src/protocol/extended-connect.ts's.
+ * answering a stream (its channel: see http/channel.ts). The handshake
+ * itself runs in WebSocketServer, as for HTTP/1.1; the checks are
+ * src/protocol/extended-connect.ts's.
  */
 
 import type { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { HeaderValue } from '../protocol/handshake.ts';
-import { isWebSocketConnect, refusalBody, refusalHeaders, type Http2HeaderRecord } from '../protocol/extended-connect.ts';
+import type { CheckedRequest, HandshakeChannel } from '../http/channel.ts';
+import type { HandshakeRejection, HeaderValue } from '../protocol/handshake.ts';
+import {
+  checkConnectRequest,
+  connectResponseHeaders,
+  isWebSocketConnect,
+  linesToHeaders,
+  refusalBody,
+  refusalHeaders,
+  responseLines,
+  type Http2HeaderRecord,
+} from '../protocol/extended-connect.ts';
+import { HTTP2_STREAM } from './stream.ts';
 
 export type ServerStream = http2.ServerHttp2Stream;
 export type StreamHeaders = http2.IncomingHttpHeaders;
@@ -113,7 +125,10 @@ function installHub(server: Http2SettingsServer): Hub {
   // above, so this listener only stands aside for them, and gives the rest
   // node's own answer when nobody else listens. An HTTP/1.1 CONNECT (with
   // allowHTTP1) comes here too, with a socket: node closes it then.
-  const onConnect = (req: { headers: StreamHeaders; httpVersionMajor?: number }, res: { statusCode: number; end(): void } | Duplex): void => {
+  const onConnect = (
+    req: { headers: StreamHeaders; httpVersionMajor?: number },
+    res: { statusCode: number; end(): void } | Duplex,
+  ): void => {
     if (req.httpVersionMajor === 2 && isWebSocketConnect(req.headers as Http2HeaderRecord)) return;
     if (server.listenerCount('connect') > 1) return;
     if (req.httpVersionMajor === 2) {
@@ -205,4 +220,46 @@ export function refuseStream(stream: ServerStream, status: number, message?: str
   }
   if (body.length === 0) stream.close();
   else stream.end(body, () => stream.close());
+}
+
+const NO_HEAD = Buffer.alloc(0);
+
+/** The HTTP/2 channel of a server handshake: an extended CONNECT (RFC 8441) answered on its stream. */
+export class StreamChannel implements HandshakeChannel {
+  readonly head = NO_HEAD;
+  readonly traits = HTTP2_STREAM;
+  readonly reportsClientErrors = false;
+  readonly secure: boolean;
+
+  constructor(
+    readonly duplex: ServerStream,
+    private readonly headers: StreamHeaders,
+  ) {
+    this.secure = isSecureStream(duplex);
+  }
+
+  check(): CheckedRequest | HandshakeRejection {
+    return checkConnectRequest(this.headers as Http2HeaderRecord);
+  }
+
+  refuse(status: number, message?: string, headers?: Record<string, HeaderValue>): void {
+    refuseStream(this.duplex, status, message, headers);
+  }
+
+  /** Reset by the client while verifyClient decided. */
+  gone(): boolean {
+    return this.duplex.destroyed || this.duplex.closed;
+  }
+
+  /** Claimed when it was handed to the server (claimStream). */
+  claim(): void {}
+
+  responseLines(request: CheckedRequest, protocol: string | undefined, extensions: string): string[] {
+    return responseLines(connectResponseHeaders(request.key, protocol, extensions));
+  }
+
+  answer(lines: string[]): void {
+    // node:http2 checks the fields before sending anything: a bad line from a 'headers' listener throws here.
+    this.duplex.respond(linesToHeaders(200, lines));
+  }
 }

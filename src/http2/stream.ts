@@ -1,14 +1,36 @@
-/** What both ends do to an HTTP/2 stream that carries a WebSocket. */
+/**
+ * What both ends do to an HTTP/2 stream that carries a WebSocket: the
+ * stream's traits as a transport (how it ends and aborts), and the PING
+ * round trips behind them.
+ */
 
 import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { TransportTraits } from '../connection/transport.ts';
 
 /**
  * RFC 8441 section 5: an abrupt end of a WebSocket stream (terminate(), a
- * failure, a timeout) is RST_STREAM(CANCEL), the counterpart of TCP's RST;
- * node's destroy() resets with NO_ERROR. A stream that already closed
- * cleanly (END_STREAM both ways) sends nothing.
+ * failure, a timeout, a handshake cancelled) is RST_STREAM(CANCEL), the
+ * counterpart of TCP's RST; node's destroy() alone resets with NO_ERROR. A
+ * stream that already closed cleanly (END_STREAM both ways) sends nothing.
  */
-export function resetWithCancel(stream: http2.Http2Stream): void {
+export function cancelStream(stream: http2.Http2Stream): void {
+  if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  stream.destroy();
+}
+
+/**
+ * Makes every destroy() of a WebSocket's stream a cancelStream(): ours, a
+ * user's `ws._socket.destroy()`, and node's own when its session is
+ * destroyed, which destroys the open streams directly. The last one is why
+ * this cannot be left to the transport's abort: besides sending NO_ERROR
+ * where RFC 8441 asks for CANCEL, a server session destroyed with an open
+ * WebSocket stream on it never returned on Node 20.20 (the RST_STREAM
+ * submission looped until the process ran out of memory; reproduced by
+ * spec/http2/client.spec.ts, "terminate() resets only its stream"), while
+ * closing the stream first, as this does, avoids it.
+ */
+function cancelOnDestroy(stream: http2.Http2Stream): void {
   const destroy = stream.destroy;
   stream.destroy = function destroyWithCancel(this: http2.Http2Stream, error?: Error) {
     if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL);
@@ -75,3 +97,18 @@ export function closeAfterEnd(stream: http2.Http2Stream): void {
     });
   });
 }
+
+/**
+ * An HTTP/2 stream as a WebSocket's transport: no TIME_WAIT to leave to
+ * the server, so both ends end their side once both close frames passed;
+ * any destroy, an abort included, is a CANCEL (cancelOnDestroy); and once
+ * our side ended, the stream closes itself when the peer has everything
+ * (closeAfterEnd).
+ */
+export const HTTP2_STREAM: TransportTraits = {
+  endsFirst: true,
+  bind(duplex: Duplex) {
+    cancelOnDestroy(duplex as http2.Http2Stream);
+    closeAfterEnd(duplex as http2.Http2Stream);
+  },
+};

@@ -1,39 +1,10 @@
 /** Close codes and close frame payloads (RFC 6455 sections 5.5.1 and 7.4). */
 
+import { CloseCode, MAX_CLOSE_REASON, isValidCloseCode } from './close-code.ts';
 import { ProtocolError } from './errors.ts';
-import { Utf8Validator } from './utf8.ts';
+import { invalidUtf8, Utf8Validator } from './utf8.ts';
 
-export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  ProtocolError: 1002,
-  UnsupportedData: 1003,
-  /** Reported locally when a close frame carried no code; never sent. */
-  NoStatus: 1005,
-  /** Reported locally when the connection ended without a close frame; never sent. */
-  Abnormal: 1006,
-  InvalidPayload: 1007,
-  PolicyViolation: 1008,
-  MessageTooBig: 1009,
-  MandatoryExtension: 1010,
-  InternalError: 1011,
-} as const;
-
-/** A close frame's reason: the 125-byte control payload less the 2-byte code. */
-export const MAX_CLOSE_REASON = 123;
-
-/**
- * May `code` appear in a close frame on the wire? 1004-1006 and 1015 are
- * reserved for local use; 1000-2999 beyond the registered ones are reserved
- * for the RFC and its extensions (1012-1014 are IANA-registered since);
- * 3000-4999 belong to libraries and applications.
- */
-export function isValidCloseCode(code: number): boolean {
-  return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
-  );
-}
+export { CloseCode, MAX_CLOSE_REASON, isValidCloseCode } from './close-code.ts';
 
 export interface ClosePayload {
   /** 1005 when the frame carried no code. */
@@ -54,9 +25,7 @@ export function parseClosePayload(payload: Buffer, skipUTF8Validation = false): 
   const reason = payload.subarray(2);
   if (skipUTF8Validation) return { code, reason };
   const validator = new Utf8Validator();
-  if (!validator.feed(reason) || !validator.end()) {
-    throw new ProtocolError('WS_ERR_INVALID_UTF8', 'Close reason is not valid UTF-8', CloseCode.InvalidPayload);
-  }
+  if (!validator.feed(reason) || !validator.end()) throw invalidUtf8('Close reason');
   return { code, reason };
 }
 

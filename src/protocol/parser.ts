@@ -13,7 +13,7 @@ import { CloseCode } from './close.ts';
 import { ProtocolError } from './errors.ts';
 import { MAX_CONTROL_PAYLOAD, Opcode, isControlOpcode, isKnownOpcode } from './frame.ts';
 import { applyMask } from './mask.ts';
-import { Utf8Validator, isValidUtf8 } from './utf8.ts';
+import { Utf8Validator, invalidUtf8, isValidUtf8 } from './utf8.ts';
 
 export interface ParserOptions {
   /** A server requires masked frames, a client unmasked ones (5.1). */
@@ -357,9 +357,7 @@ export class FrameParser {
       // A message that arrived in one piece is checked natively in one call;
       // anything else goes through the incremental validator (6.4.x: fail fast).
       const valid = wholeMessage ? isValidUtf8(piece) : (this.utf8 ??= new Utf8Validator()).feed(piece);
-      if (!valid) {
-        throw protocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload);
-      }
+      if (!valid) throw invalidUtf8('Text message');
     }
     this.messageLength += piece.length;
     if (this.streaming) {
@@ -381,7 +379,7 @@ export class FrameParser {
 
   private checkTextEnd(): void {
     if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation && this.utf8 !== null && !this.utf8.end()) {
-      throw protocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload);
+      throw invalidUtf8('Text message', true);
     }
   }
 
@@ -472,7 +470,7 @@ export class FrameParser {
 /**
  * The parser's state starts at defaults on the prototype: an idle
  * connection's parser holds only what it was given, and a field becomes its
- * own on first use (issue 15: heap per idle connection).
+ * own on first use (bench/: heap per idle connection).
  */
 Object.assign(FrameParser.prototype, {
   perMessageDeflate: false,

@@ -2,7 +2,7 @@
  * permessage-deflate negotiation (RFC 7692 section 7): which offer a server
  * accepts and what it answers, what a client offers, and whether the
  * server's answer fits that offer. Pure data in and out; the zlib streams
- * live in src/compression.ts.
+ * live in src/compression/, which also checks the options (settings.ts).
  */
 
 import { WebSocketError } from './errors.ts';
@@ -76,42 +76,13 @@ function windowBits(value: string | true): number | null {
   return Number(value);
 }
 
-/** A window-bits option as a number, or undefined for the default (unset or a boolean). */
-function windowBitsOption(value: number | boolean | undefined, name: string): number | undefined {
-  if (value === undefined || typeof value === 'boolean') return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 8 || value > 15) {
-    throw new RangeError(`perMessageDeflate.${name} must be an integer from 8 to 15 or a boolean`);
-  }
-  return value;
-}
-
-function checkBoolean(value: unknown, name: string): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new TypeError(`perMessageDeflate.${name} must be a boolean`);
-  }
-}
-
-/** Checks the options once, when a server or client is created. */
-export function checkDeflateOptions(options: PerMessageDeflateOptions): void {
-  windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
-  windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
-  checkBoolean(options.serverNoContextTakeover, 'serverNoContextTakeover');
-  checkBoolean(options.clientNoContextTakeover, 'clientNoContextTakeover');
-  const { threshold, level, memLevel, concurrency, concurrencyLimit } = options;
-  if (threshold !== undefined && !(typeof threshold === 'number' && threshold >= 0)) {
-    throw new RangeError('perMessageDeflate.threshold must be a number >= 0');
-  }
-  if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
-    throw new RangeError('perMessageDeflate.level must be an integer from 0 to 9');
-  }
-  if (memLevel !== undefined && !(Number.isInteger(memLevel) && memLevel >= 1 && memLevel <= 9)) {
-    throw new RangeError('perMessageDeflate.memLevel must be an integer from 1 to 9');
-  }
-  for (const [name, value] of [['concurrency', concurrency], ['concurrencyLimit', concurrencyLimit]] as const) {
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-      throw new RangeError(`perMessageDeflate.${name} must be a positive integer`);
-    }
-  }
+/**
+ * A window-bits option as a number, or undefined for the default (unset or
+ * a boolean). The options were checked when the server or client was made
+ * (compression/settings.ts).
+ */
+function ownWindowBits(value: number | boolean | undefined): number | undefined {
+  return typeof value === 'number' ? value : undefined;
 }
 
 /**
@@ -159,7 +130,7 @@ function acceptOne(offer: ExtensionOffer, options: PerMessageDeflateOptions): Ac
   if (clientNoContextTakeover) response.set('client_no_context_takeover', true);
 
   // Our window: never above what the client asked for (7.1.2.1); we may always choose a smaller one.
-  const ownServerBits = windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
+  const ownServerBits = ownWindowBits(options.serverMaxWindowBits);
   const serverBits = Math.min(offeredServerBits ?? MAX_WINDOW_BITS, ownServerBits ?? MAX_WINDOW_BITS);
   if (offeredServerBits !== undefined || ownServerBits !== undefined) {
     response.set('server_max_window_bits', String(serverBits));
@@ -167,7 +138,7 @@ function acceptOne(offer: ExtensionOffer, options: PerMessageDeflateOptions): Ac
 
   // The client's window may only be limited when it sent the parameter (7.1.2.2).
   let clientBits = MAX_WINDOW_BITS;
-  const ownClientBits = windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
+  const ownClientBits = ownWindowBits(options.clientMaxWindowBits);
   // false: the client's window is not limited, so the parameter is left out of the answer.
   if (offeredClientBits !== undefined && options.clientMaxWindowBits !== false) {
     const offered = offeredClientBits === true ? MAX_WINDOW_BITS : offeredClientBits;
@@ -193,10 +164,10 @@ export function buildDeflateOffer(options: PerMessageDeflateOptions): string {
   const params = new Map<string, string | true>();
   if (options.serverNoContextTakeover !== false) params.set('server_no_context_takeover', true);
   if (options.clientNoContextTakeover !== false) params.set('client_no_context_takeover', true);
-  const serverBits = windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
+  const serverBits = ownWindowBits(options.serverMaxWindowBits);
   if (serverBits !== undefined) params.set('server_max_window_bits', String(serverBits));
   // Sent unless switched off, so the server may ask for a smaller client window (7.1.2.2).
-  const clientBits = windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits');
+  const clientBits = ownWindowBits(options.clientMaxWindowBits);
   if (options.clientMaxWindowBits !== false) params.set('client_max_window_bits', clientBits === undefined ? true : String(clientBits));
   return formatExtensions([{ name: PERMESSAGE_DEFLATE, params }]);
 }
@@ -210,20 +181,17 @@ function invalidResponse(message: string): WebSocketError {
  * what the connection uses. Anything the offer did not allow fails the
  * connection (7.1), so this throws a WebSocketError.
  */
-export function acceptDeflateResponse(
-  extensions: ExtensionOffer[],
-  options: PerMessageDeflateOptions,
-): DeflateParams | null {
+export function acceptDeflateResponse(extensions: ExtensionOffer[], options: PerMessageDeflateOptions): DeflateParams | null {
   const answers = extensions.filter((extension) => extension.name === PERMESSAGE_DEFLATE);
   if (answers.length === 0) return null;
   if (answers.length > 1) throw invalidResponse('accepted more than once');
   const answer = answers[0];
   if (answer.duplicateParams.length > 0) throw invalidResponse(`repeated parameter ${answer.duplicateParams[0]}`);
 
-  const ownServerBits = windowBitsOption(options.serverMaxWindowBits, 'serverMaxWindowBits');
+  const ownServerBits = ownWindowBits(options.serverMaxWindowBits);
   const params: DeflateParams = {
     sendNoContextTakeover: options.clientNoContextTakeover !== false,
-    sendWindowBits: windowBitsOption(options.clientMaxWindowBits, 'clientMaxWindowBits') ?? MAX_WINDOW_BITS,
+    sendWindowBits: ownWindowBits(options.clientMaxWindowBits) ?? MAX_WINDOW_BITS,
     receiveNoContextTakeover: false,
     receiveWindowBits: MAX_WINDOW_BITS,
   };

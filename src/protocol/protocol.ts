@@ -9,7 +9,7 @@ import { CloseCode, encodeClosePayload, parseClosePayload } from './close.ts';
 import { ProtocolError } from './errors.ts';
 import { Opcode, headerSize, writeHeader } from './frame.ts';
 import { applyMask, nextMaskKey } from './mask.ts';
-import { FrameParser } from './parser.ts';
+import { FrameParser, type ParserOptions } from './parser.ts';
 
 export type WriteCallback = (error?: Error | null) => void;
 
@@ -43,23 +43,12 @@ export interface ProtocolHandler {
   onProtocolError(error: ProtocolError): void;
 }
 
-export interface ProtocolOptions {
-  isServer: boolean;
-  maxPayload: number;
-  /** permessage-deflate was negotiated, so RSV1 marks compressed messages. */
-  perMessageDeflate?: boolean;
-  /** Most frames in one received message (see FrameParser). */
-  maxFragments?: number;
-  /** Most received chunks waiting to be parsed (see FrameParser). */
-  maxBufferedChunks?: number;
-  /** Accept text and close reasons without checking their UTF-8 (trusted peers only). */
-  skipUTF8Validation?: boolean;
+/** The parser's options, and what the protocol adds on top of framing. */
+export interface ProtocolOptions extends ParserOptions {
   /** Answer pings with pongs; default true. */
   autoPong?: boolean;
   /** Client: fills each frame's 4-byte masking key; default random keys (5.3). */
   generateMask?: ((mask: Buffer) => void) | null;
-  /** Largest streamed message (see streamMessages); default no limit. */
-  maxStreamPayload?: number;
 }
 
 /**

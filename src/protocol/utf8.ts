@@ -10,6 +10,8 @@
  */
 
 import { isUtf8 } from 'node:buffer';
+import { CloseCode } from './close-code.ts';
+import { ProtocolError } from './errors.ts';
 
 // States: how many continuation bytes are still owed, and for the first of
 // them, which narrower range is allowed.
@@ -110,4 +112,23 @@ export class Utf8Validator {
 /** Whole-buffer check for text that arrived complete. */
 export function isValidUtf8(data: Uint8Array): boolean {
   return isUtf8(data);
+}
+
+/**
+ * The one failure for text that is not UTF-8 (RFC 6455 section 8.1): close
+ * 1007, wherever the text was checked (as it arrived, once inflated, in a
+ * streamed message, in a close reason).
+ */
+export function invalidUtf8(subject: 'Text message' | 'Close reason', endsInside = false): ProtocolError {
+  const message = endsInside ? `${subject} ends inside a UTF-8 sequence` : `${subject} is not valid UTF-8`;
+  return new ProtocolError('WS_ERR_INVALID_UTF8', message, CloseCode.InvalidPayload);
+}
+
+/**
+ * The rule for text whose bytes could not be checked as they arrived (a
+ * compressed message, checked once inflated): null when it is UTF-8, else
+ * the failure to fail the connection with.
+ */
+export function checkInflatedText(data: Buffer): ProtocolError | null {
+  return isValidUtf8(data) ? null : invalidUtf8('Text message');
 }

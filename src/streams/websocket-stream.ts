@@ -18,23 +18,20 @@
  * rejects `opened` and `closed` with an AbortError.
  */
 
-import { CloseCode } from '../protocol/close.ts';
+import type { ReceivedMessage } from '../connection/reader.ts';
+import { CloseCode, closeReasonLength, isApplicationCloseCode, MAX_CLOSE_REASON } from '../protocol/close-code.ts';
 import { WebSocketError as NetwsError } from '../protocol/errors.ts';
-import { CLOSED, CLOSING, CONNECTING, OPEN, WebSocket, kStreamHooks, type RawData } from '../websocket.ts';
-import type { ClientOptions } from '../options.ts';
-import type { ReceivedMessage } from './reader.ts';
-
-const MAX_CLOSE_REASON = 123;
+import { CLOSED, CLOSING, CONNECTING, OPEN, WebSocket, kStreamHooks, type ClientOptions, type RawData } from '../websocket.ts';
 
 /** WHATWG's close code check for WebSocketStream: 1000 or 3000-4999, as Chromium enforces it. */
 function checkStreamCloseCode(code: number): void {
-  if (code !== CloseCode.Normal && (code < 3000 || code > 4999)) {
+  if (!isApplicationCloseCode(code)) {
     throw new DOMException(`The close code must be either 1000, or between 3000 and 4999. ${code} is neither.`, 'InvalidAccessError');
   }
 }
 
 function checkStreamCloseReason(reason: string): void {
-  if (Buffer.byteLength(reason) > MAX_CLOSE_REASON) {
+  if (closeReasonLength(reason) > MAX_CLOSE_REASON) {
     throw new DOMException(`The close reason must not be greater than ${MAX_CLOSE_REASON} UTF-8 bytes.`, 'SyntaxError');
   }
 }
@@ -119,7 +116,8 @@ async function toWebMessage(message: ReceivedMessage<RawData>): Promise<string |
 function toMessage(chunk: unknown): { data: string | Buffer; binary: boolean } {
   if (typeof chunk === 'string') return { data: chunk, binary: false };
   if (chunk instanceof ArrayBuffer) return { data: Buffer.from(chunk.slice(0)), binary: true };
-  if (ArrayBuffer.isView(chunk)) return { data: Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), binary: true };
+  if (ArrayBuffer.isView(chunk))
+    return { data: Buffer.from(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), binary: true };
   return { data: String(chunk), binary: false };
 }
 
@@ -313,7 +311,9 @@ export class WebSocketStream {
         const { data, binary } = toMessage(chunk);
         if (ws.send(data, { binary })) return;
         // Closed while waiting: the writable fails as `closed` says (an InvalidStateError after a clean close).
-        await ws.drained().catch(() => this.closed.then(closedWriteError, (error: unknown) => error).then((error) => Promise.reject(error)));
+        await ws
+          .drained()
+          .catch(() => this.closed.then(closedWriteError, (error: unknown) => error).then((error) => Promise.reject(error)));
       },
       close: () => this.closeWith(undefined, undefined),
       abort: (reason) => {

@@ -5,8 +5,7 @@
  * IncomingMessage objects of the 'redirect', 'unexpected-response' and
  * 'upgrade' events are node's own. This file follows redirects, bounds each
  * request in time, checks the 101 answer, and hands the socket over to the
- * WebSocket. It imports nothing from websocket.ts: the WebSocket reports
- * through hooks.
+ * WebSocket. It imports nothing from websocket.ts: it reports to its owner.
  */
 
 import type { EventEmitter } from 'node:events';
@@ -14,25 +13,25 @@ import http from 'node:http';
 import type { ClientHttp2Session } from 'node:http2';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { checkProtocols, toTarget, toUrl, type Target } from './client/address.ts';
-import type { HandshakeResult } from './client/handshake-result.ts';
-import { originOf, redirectDrops, type Origin } from './client/redirect.ts';
-import { basicAuthorization, connectSecure, headerFields, requestOptions, type HeaderFields } from './client/request.ts';
-import { resolveDeflateConfig, type DeflateConfig } from './compression.ts';
-import { startHttp2Handshake } from './http2/client.ts';
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.ts';
-import { WebSocketError } from './protocol/errors.ts';
-import { checkUpgradeResponse, generateKey } from './protocol/handshake.ts';
-import { formatExtensions } from './protocol/headers.ts';
-import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type DeflateParams } from './protocol/permessage-deflate.ts';
+import { resolveDeflateConfig, type DeflateConfig } from '../compression/settings.ts';
+import { startHttp2Handshake } from '../http2/client.ts';
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from '../options/client.ts';
+import { WebSocketError } from '../protocol/errors.ts';
+import { checkUpgradeResponse, generateKey } from '../protocol/handshake.ts';
+import { formatExtensions } from '../protocol/headers.ts';
+import { PERMESSAGE_DEFLATE, acceptDeflateResponse, buildDeflateOffer, type DeflateParams } from '../protocol/permessage-deflate.ts';
+import { checkProtocols, toTarget, toUrl, type Target } from './address.ts';
+import type { HandshakeResult } from './handshake-result.ts';
+import { originOf, redirectDrops, type Origin } from './redirect.ts';
+import { basicAuthorization, connectSecure, headerFields, requestOptions, type HeaderFields } from './request.ts';
 
 /** The server's answer, as 'upgrade' and 'unexpected-response' listeners get it. */
 export type UpgradeResponse = http.IncomingMessage;
 
 export type { HandshakeResult };
 
-/** How the handshake reports to the WebSocket that started it. */
-export interface ClientHandshakeHooks {
+/** How the handshake reports to the WebSocket that started it (closures of the WebSocket's, for the handshake's life). */
+export interface HandshakeOwner {
   /** The WebSocket itself: finishRequest's second argument; its 'redirect' listeners decide what a redirect keeps. */
   readonly websocket: EventEmitter;
   /** A 101 answer arrived ('upgrade' event), before it is checked, as in ws. */
@@ -70,13 +69,13 @@ function ignoreError(): void {}
 /**
  * Starts the opening handshake. URL, subprotocol and option mistakes throw
  * here, synchronously (node:http's own option checks included); network and
- * handshake failures arrive later through `hooks.fail`.
+ * handshake failures arrive later through `owner.fail`.
  */
 export function startClientHandshake(
   address: string | URL,
   protocolList: string | string[],
   options: ClientOptions,
-  hooks: ClientHandshakeHooks,
+  owner: HandshakeOwner,
 ): ClientHandshake {
   const resolved = resolveClientOptions(options);
   const url = toUrl(address);
@@ -89,7 +88,7 @@ export function startClientHandshake(
   if (invalid !== null) throw syntaxError(invalid);
   const deflate = resolveDeflateConfig(resolved.perMessageDeflate, false);
   const overHttp1 = (socket: Duplex | null): Handshake => {
-    const handshake = new Handshake(socket === null ? options : withSocket(options, socket), resolved, protocols, deflate, hooks, target);
+    const handshake = new Handshake(socket === null ? options : withSocket(options, socket), resolved, protocols, deflate, owner, target);
     handshake.send(handshake.createRequest(target));
     return handshake;
   };
@@ -104,8 +103,8 @@ export function startClientHandshake(
     protocolVersion: resolved.protocolVersion,
     origin: resolved.origin,
     handshakeTimeout: resolved.handshakeTimeout,
-    open: (result) => hooks.open(result),
-    fail: (error) => hooks.fail(error),
+    open: (result) => owner.open(result),
+    fail: (error) => owner.fail(error),
     fallback: overHttp1,
   });
   return { url: target.url.href, abort: () => http2.abort() };
@@ -153,7 +152,7 @@ class Handshake implements ClientHandshake {
     private readonly resolved: ResolvedClientOptions,
     private readonly protocols: string[],
     private readonly deflate: DeflateConfig | null,
-    private readonly hooks: ClientHandshakeHooks,
+    private readonly owner: HandshakeOwner,
     first: Target,
   ) {
     this.url = first.url.href;
@@ -184,16 +183,13 @@ class Handshake implements ClientHandshake {
   send(request: http.ClientRequest): void {
     const timeout = this.resolved.handshakeTimeout;
     if (timeout > 0) {
-      this.timer = setTimeout(
-        () => this.fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')),
-        timeout,
-      );
+      this.timer = setTimeout(() => this.fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')), timeout);
     }
-    if (this.redirects > 0) this.userCall(() => this.hooks.redirect(this.target.url.href, request));
+    if (this.redirects > 0) this.userCall(() => this.owner.redirect(this.target.url.href, request));
     if (this.finished) return; // closed from a 'redirect' listener
     const finishRequest = this.resolved.finishRequest;
     if (finishRequest === undefined) request.end();
-    else this.userCall(() => finishRequest(request, this.hooks.websocket as Parameters<typeof finishRequest>[1]));
+    else this.userCall(() => finishRequest(request, this.owner.websocket as Parameters<typeof finishRequest>[1]));
   }
 
   /**
@@ -203,7 +199,7 @@ class Handshake implements ClientHandshake {
   private requestHeaders(target: Target): HeaderFields {
     const fields = new Map(this.userHeaders);
     let credentials = target.credentials ?? (typeof this.options.auth === 'string' ? this.options.auth : undefined);
-    if (this.redirects > 0 && this.hooks.websocket.listenerCount('redirect') === 0) {
+    if (this.redirects > 0 && this.owner.websocket.listenerCount('redirect') === 0) {
       const drops = redirectDrops(this.origin, target);
       if (drops.credentials) {
         fields.delete('authorization');
@@ -247,7 +243,7 @@ class Handshake implements ClientHandshake {
       this.redirect(location);
       return;
     }
-    if (this.userCall(() => this.hooks.unexpectedResponse(request, response))) return;
+    if (this.userCall(() => this.owner.unexpectedResponse(request, response))) return;
     let error: Error;
     try {
       // A 101 lands here only when node did not see an upgrade in it: say what is missing.
@@ -301,8 +297,8 @@ class Handshake implements ClientHandshake {
     this.socket = socket;
     // node removed its own listeners; until the WebSocket adds its own, errors are ours to catch.
     socket.on('error', ignoreError);
-    this.userCall(() => this.hooks.upgrade(response));
-    if (this.finished || !this.hooks.isConnecting()) return; // closed from an 'upgrade' listener
+    this.userCall(() => this.owner.upgrade(response));
+    if (this.finished || !this.owner.isConnecting()) return; // closed from an 'upgrade' listener
     let accepted;
     let deflateParams: DeflateParams | null = null;
     try {
@@ -319,7 +315,7 @@ class Handshake implements ClientHandshake {
     this.finished = true;
     this.socket = null;
     socket.removeListener('error', ignoreError);
-    this.hooks.open({
+    this.owner.open({
       url: this.target.url.href,
       socket,
       head,
@@ -364,7 +360,7 @@ class Handshake implements ClientHandshake {
     this.finished = true;
     this.stop();
     this.socket = null;
-    this.hooks.fail(error, socket);
+    this.owner.fail(error, socket);
   }
 
   abort(): Duplex | null {

@@ -15,15 +15,7 @@
 import zlib from 'node:zlib';
 
 interface ZlibHandle {
-  writeSync(
-    flush: number,
-    input: Buffer,
-    inOffset: number,
-    inLength: number,
-    output: Buffer,
-    outOffset: number,
-    outLength: number,
-  ): void;
+  writeSync(flush: number, input: Buffer, inOffset: number, inLength: number, output: Buffer, outOffset: number, outLength: number): void;
 }
 
 interface ZlibInternals {

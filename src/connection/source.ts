@@ -21,7 +21,9 @@ function chunkBytes(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return Buffer.from(chunk);
-  throw new TypeError(`A message source must yield strings, Buffers, typed arrays or ArrayBuffers, not ${chunk === null ? 'null' : typeof chunk}`);
+  throw new TypeError(
+    `A message source must yield strings, Buffers, typed arrays or ArrayBuffers, not ${chunk === null ? 'null' : typeof chunk}`,
+  );
 }
 
 interface AnyIterator {

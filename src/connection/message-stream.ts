@@ -9,13 +9,9 @@
 
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import type { MessageCompressor } from '../compression.ts';
-import { CloseCode } from '../protocol/close.ts';
-import { ProtocolError, WebSocketError } from '../protocol/errors.ts';
-import { Utf8Validator } from '../protocol/utf8.ts';
-
-/** The end of a sync-flushed deflate block, implied on the wire (RFC 7692 7.2.2). */
-const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+import { inflateError, TRAILER, tooBig, type MessageCompressor } from '../compression/compressor.ts';
+import { type ProtocolError, WebSocketError } from '../protocol/errors.ts';
+import { invalidUtf8, Utf8Validator } from '../protocol/utf8.ts';
 
 /** What a message stream needs of its connection. */
 export interface MessageStreamOwner {
@@ -116,10 +112,7 @@ export class MessageStream extends Readable {
     const inflater = this.compressor!.takeStreamInflater();
     this.inflater = inflater;
     inflater.on('data', (chunk: Buffer) => this.onInflated(chunk));
-    inflater.on('error', (error: Error) => {
-      const code = (error as { code?: string }).code ?? 'WS_ERR_INVALID_COMPRESSED_DATA';
-      this.fail(new ProtocolError(code, `Invalid compressed message: ${error.message}`, CloseCode.InvalidPayload));
-    });
+    inflater.on('error', (error: Error) => this.fail(inflateError(error)));
     return inflater;
   }
 
@@ -127,17 +120,11 @@ export class MessageStream extends Readable {
     if (this.finished) return;
     this.inflated += chunk.length;
     if (this.inflated > this.maxStreamPayload) {
-      this.fail(
-        new ProtocolError(
-          'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-          `Inflated message larger than maxStreamPayload (${this.maxStreamPayload} bytes)`,
-          CloseCode.MessageTooBig,
-        ),
-      );
+      this.fail(tooBig(this.maxStreamPayload, 'maxStreamPayload'));
       return;
     }
     if (this.utf8 !== null && !this.utf8.feed(chunk)) {
-      this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload));
+      this.fail(invalidUtf8('Text message'));
       return;
     }
     // The reader's pace is the inflater's: a bomb inflates only as fast as it is read.
@@ -149,7 +136,7 @@ export class MessageStream extends Readable {
 
   private finishInflating(): void {
     if (this.utf8 !== null && !this.utf8.end()) {
-      this.fail(new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message ends inside a UTF-8 sequence', CloseCode.InvalidPayload));
+      this.fail(invalidUtf8('Text message', true));
       return;
     }
     this.releaseInflater();

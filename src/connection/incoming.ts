@@ -9,11 +9,11 @@
  * behind queued messages is acted on after they were delivered.
  */
 
-import { CloseCode } from './protocol/close.ts';
-import { ProtocolError } from './protocol/errors.ts';
-import { isValidUtf8 } from './protocol/utf8.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import { checkInflatedText } from '../protocol/utf8.ts';
 
-export interface IncomingTarget {
+/** What the queue hands on, in order: the receiver. */
+export interface IncomingOwner {
   deliver(data: Buffer, isBinary: boolean, fragments: Buffer[] | null): void;
   /** A streamed message's stream, handed on in its turn (its bytes go into it meanwhile). */
   deliverStream(stream: object, isBinary: boolean): void;
@@ -44,7 +44,7 @@ interface IncomingItem {
 }
 
 export class IncomingQueue {
-  private readonly target: IncomingTarget;
+  private readonly owner: IncomingOwner;
   /** One event per macrotask (allowSynchronousEvents: false). */
   private readonly deferEach: boolean;
   private readonly skipUTF8Validation: boolean;
@@ -55,8 +55,8 @@ export class IncomingQueue {
   private delivering = false;
   private dropped = false;
 
-  constructor(target: IncomingTarget, deferEach: boolean, skipUTF8Validation: boolean) {
-    this.target = target;
+  constructor(owner: IncomingOwner, deferEach: boolean, skipUTF8Validation: boolean) {
+    this.owner = owner;
     this.deferEach = deferEach;
     this.skipUTF8Validation = skipUTF8Validation;
   }
@@ -126,10 +126,10 @@ export class IncomingQueue {
       this.head++;
       delivered++;
       try {
-        if (item.kind === MESSAGE) this.target.deliver(item.data, item.isBinary, item.fragments);
-        else if (item.kind === STREAM) this.target.deliverStream(item.stream!, item.isBinary);
-        else if (item.kind === PING) this.target.deliverPing(item.data);
-        else this.target.deliverPong(item.data);
+        if (item.kind === MESSAGE) this.owner.deliver(item.data, item.isBinary, item.fragments);
+        else if (item.kind === STREAM) this.owner.deliverStream(item.stream!, item.isBinary);
+        else if (item.kind === PING) this.owner.deliverPing(item.data);
+        else this.owner.deliverPong(item.data);
       } catch (error) {
         // A listener threw (the error is its own, and goes on up): what follows
         // is delivered on a later turn, as if it had returned, so the queue
@@ -147,28 +147,27 @@ export class IncomingQueue {
     if (!this.dropped && !this.busy && this.head === this.items.length) {
       this.items = [];
       this.head = 0;
-      this.target.incomingIdle();
+      this.owner.incomingIdle();
     }
   }
 
   private inflate(item: IncomingItem): void {
     this.busy = true;
     let sync = true;
-    this.target.inflate(item.data, (error, output) => {
+    this.owner.inflate(item.data, (error, output) => {
       if (this.dropped) return;
       this.busy = false;
       item.compressed = false;
       if (error !== null) {
         this.drop();
         // Anything but a ProtocolError means the connection is already closing (its compressor was closed).
-        if (error instanceof ProtocolError) this.target.incomingFailed(error);
+        if (error instanceof ProtocolError) this.owner.incomingFailed(error);
         return;
       }
-      if (!item.isBinary && !this.skipUTF8Validation && !isValidUtf8(output!)) {
+      const invalid = item.isBinary || this.skipUTF8Validation ? null : checkInflatedText(output!);
+      if (invalid !== null) {
         this.drop();
-        this.target.incomingFailed(
-          new ProtocolError('WS_ERR_INVALID_UTF8', 'Text message is not valid UTF-8', CloseCode.InvalidPayload),
-        );
+        this.owner.incomingFailed(invalid);
         return;
       }
       item.data = output!;

@@ -18,12 +18,12 @@
  * peer's close does not: it cuts the queue there (cutAtStream).
  */
 
-import type { MessageCompressor } from './compression.ts';
-import type { WriteCallback } from './protocol/protocol.ts';
-import type { ChunkSource } from './streams/source.ts';
+import type { MessageCompressor } from '../compression/compressor.ts';
+import type { WriteCallback } from '../protocol/protocol.ts';
+import type { ChunkSource } from './source.ts';
 
-/** What the queue hands on, in order, once an item is ready. */
-export interface OutgoingTarget {
+/** What the queue hands on, in order, once an item is ready: the sender. */
+export interface OutgoingOwner {
   /** Frames one message (or fragment); `compressed` data is already deflated. */
   transmit(data: Buffer, isBinary: boolean, fin: boolean, compressed: boolean, callback: WriteCallback | undefined): void;
   /** Sends a ping or pong whose Blob payload has been read. */
@@ -96,7 +96,7 @@ class OutgoingItem {
 }
 
 export class OutgoingQueue {
-  private readonly target: OutgoingTarget;
+  private readonly owner: OutgoingOwner;
   private readonly compressor: MessageCompressor | null;
   private items: OutgoingItem[] = [];
   /** Index of the first item not yet sent (shifting a long array at every send would be quadratic). */
@@ -107,15 +107,14 @@ export class OutgoingQueue {
   /** Bytes of data held (Blob sizes included). */
   bytes = 0;
 
-  constructor(target: OutgoingTarget, compressor: MessageCompressor | null) {
-    this.target = target;
+  constructor(owner: OutgoingOwner, compressor: MessageCompressor | null) {
+    this.owner = owner;
     this.compressor = compressor;
   }
 
   get isEmpty(): boolean {
     return this.head === this.items.length;
   }
-
 
   /** Queues a message or fragment; `data` may be a Blob still to be read. */
   pushMessage(data: Buffer | Blob, isBinary: boolean, fin: boolean, compress: boolean, callback: WriteCallback | undefined): void {
@@ -209,12 +208,12 @@ export class OutgoingQueue {
       item.finished = true;
       void item.source!.return().catch(ignore);
     }
-    if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.target.rejectSend(item.callback, error);
+    if (item.kind !== CLOSE && item.kind !== CLOSE_ECHO) this.owner.rejectSend(item.callback, error);
   }
 
   private push(item: OutgoingItem): void {
     if (this.dropped) {
-      this.target.rejectSend(item.callback);
+      this.owner.rejectSend(item.callback);
       return;
     }
     this.items.push(item);
@@ -265,19 +264,19 @@ export class OutgoingQueue {
   private send(item: OutgoingItem): void {
     switch (item.kind) {
       case MESSAGE:
-        this.target.transmit(item.data as Buffer, item.isBinary, item.fin, item.compressed, item.callback);
+        this.owner.transmit(item.data as Buffer, item.isBinary, item.fin, item.compressed, item.callback);
         break;
       case FRAME:
-        this.target.transmitFrame(item.frame!, item.callback);
+        this.owner.transmitFrame(item.frame!, item.callback);
         break;
       case CONTROL:
-        this.target.transmitControl(item.opcode, item.data as Buffer, item.callback);
+        this.owner.transmitControl(item.opcode, item.data as Buffer, item.callback);
         break;
       case CLOSE:
-        this.target.transmitClose(item.closeCode, item.closeReason);
+        this.owner.transmitClose(item.closeCode, item.closeReason);
         break;
       default:
-        this.target.transmitCloseEcho();
+        this.owner.transmitCloseEcho();
     }
   }
 
@@ -344,10 +343,10 @@ export class OutgoingQueue {
 
   private transmitFragment(item: OutgoingItem, data: Buffer, fin: boolean): void {
     item.started = true;
-    this.target.transmit(data, item.isBinary, fin, item.deflateFragments, (error) => this.fragmentWritten(item, fin, error));
+    this.owner.transmit(data, item.isBinary, fin, item.deflateFragments, (error) => this.fragmentWritten(item, fin, error));
     if (fin || item.finished) return;
     // Room left: read on now; else the fragment's write callback reads the next chunk.
-    if (this.target.streamHasRoom()) this.readChunk(item);
+    if (this.owner.streamHasRoom()) this.readChunk(item);
     else item.waitingForWrite = true;
   }
 
@@ -386,7 +385,7 @@ export class OutgoingQueue {
     item.finished = true;
     this.drop();
     item.callback!(error);
-    this.target.streamFailed(error);
+    this.owner.streamFailed(error);
   }
 
   private readBlob(item: OutgoingItem, blob: Blob): void {
@@ -402,7 +401,7 @@ export class OutgoingQueue {
         if (this.dropped) return;
         // As in ws: this send and every one behind it fail with the error, then the connection.
         this.drop(error);
-        this.target.blobUnreadable(error);
+        this.owner.blobUnreadable(error);
       },
     );
   }
@@ -416,7 +415,7 @@ export class OutgoingQueue {
       if (error !== null) {
         this.shift();
         this.bytes -= item.size;
-        this.target.rejectSend(item.callback, error);
+        this.owner.rejectSend(item.callback, error);
       } else {
         item.data = output!;
         item.compressed = true;

@@ -11,48 +11,29 @@
  * answer can arrive, so the heartbeat is suspended instead of blaming the peer.
  */
 
-export interface HeartbeatOptions {
-  /** Milliseconds between pings. */
-  interval: number;
-  /** Milliseconds to wait, after a ping, for anything from the peer before the connection is destroyed. */
-  timeout: number;
-}
+import type { HeartbeatOptions } from '../options/connection.ts';
 
-/** What a heartbeat drives. */
-export interface HeartbeatTarget {
-  sendHeartbeat(): void;
-  heartbeatTimedOut(timeout: number): void;
-}
+/** Time to ping. */
+export const kHeartbeatPing = Symbol('netws.heartbeatPing');
+/** Nothing arrived within `timeout` ms of a ping. */
+export const kHeartbeatTimedOut = Symbol('netws.heartbeatTimedOut');
 
-const MAX_TIMER = 2 ** 31 - 1;
-
-/** Throws for options that would ping in a busy loop, never time out, or are not numbers. */
-export function checkHeartbeatOptions(options: HeartbeatOptions | undefined): void {
-  if (options === undefined) return;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('The "heartbeat" option must be an object { interval, timeout }');
-  }
-  for (const name of ['interval', 'timeout'] as const) {
-    const value = options[name];
-    if (typeof value !== 'number' || Number.isNaN(value)) {
-      throw new TypeError(`heartbeat.${name} must be a number of milliseconds`);
-    }
-    if (!(value >= 1 && value <= MAX_TIMER)) {
-      throw new RangeError(`heartbeat.${name} must be from 1 to ${MAX_TIMER} milliseconds`);
-    }
-  }
+/** What a heartbeat drives: the connection it keeps alive. */
+export interface HeartbeatOwner {
+  [kHeartbeatPing](): void;
+  [kHeartbeatTimedOut](timeout: number): void;
 }
 
 export class Heartbeat {
   private readonly timeout: number;
-  private readonly target: HeartbeatTarget;
+  private readonly owner: HeartbeatOwner;
   private readonly intervalTimer: NodeJS.Timeout;
   private timeoutTimer: NodeJS.Timeout | null = null;
   private suspended = false;
 
-  constructor(options: HeartbeatOptions, target: HeartbeatTarget) {
+  constructor(options: HeartbeatOptions, owner: HeartbeatOwner) {
     this.timeout = options.timeout;
-    this.target = target;
+    this.owner = owner;
     this.intervalTimer = setInterval(() => this.beat(), options.interval);
   }
 
@@ -85,8 +66,8 @@ export class Heartbeat {
     this.timeoutTimer = setTimeout(() => {
       this.timeoutTimer = null;
       this.stop();
-      this.target.heartbeatTimedOut(this.timeout);
+      this.owner[kHeartbeatTimedOut](this.timeout);
     }, this.timeout);
-    this.target.sendHeartbeat();
+    this.owner[kHeartbeatPing]();
   }
 }

@@ -1,155 +1,44 @@
 /**
  * permessage-deflate's data path over node:zlib (RFC 7692 section 7.2): one
  * MessageCompressor per connection, which deflates and inflates whole
- * messages (or the fragments of one being sent) on zlib's thread pool.
+ * messages (or the fragments of one being sent): small ones on the main
+ * thread (zlib-sync.ts), the rest on zlib's thread pool within the slots of
+ * the connection's pool (pool.ts).
  *
- * Memory stays bounded three ways. zlib streams are created on a
- * connection's first compressed message, not at the handshake. A side with
- * no context takeover borrows a stream from its server's idle pool for one
- * message and gives it back reset, so thousands of such connections share a
- * handful of streams. And a per-server limit on running jobs keeps the
- * number of zlib buffers in use at once small, while each connection waits
- * only for a free slot, never for another connection's whole queue.
+ * zlib streams are created on a connection's first compressed message, not
+ * at the handshake, and a side with no context takeover borrows a reset
+ * stream from its pool for one message and gives it back.
  */
 
 import zlib from 'node:zlib';
-import { CloseCode } from './protocol/close.ts';
-import { ProtocolError } from './protocol/errors.ts';
+import { CloseCode } from '../protocol/close.ts';
+import { ProtocolError } from '../protocol/errors.ts';
+import { discard, type ZlibPool, type ZlibStream } from './pool.ts';
+import type { DeflateConfig, DeflateSettings } from './settings.ts';
 import { canRunSync, flushSync, hasEnded, joined, type SyncFlush } from './zlib-sync.ts';
-import { checkDeflateOptions, type DeflateParams, type PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
+import type { DeflateParams } from '../protocol/permessage-deflate.ts';
 
 /** The end of a sync-flushed deflate block, removed from messages on the wire (7.2.1). */
-const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+export const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
-export const DEFAULT_THRESHOLD = 1024;
-export const DEFAULT_LEVEL = 6;
-export const DEFAULT_MEM_LEVEL = 8;
-export const DEFAULT_CONCURRENCY = 10;
-
-type ZlibStream = zlib.DeflateRaw | zlib.InflateRaw;
 type Done = (error: Error | null, result?: Buffer) => void;
-
-/**
- * Runs at most `limit` zlib jobs at once, first come first served. A job
- * that ends synchronously (a closed connection's job releases its slot at
- * once) does not start the next one from inside itself: slots are handed out
- * by one loop, so thousands of queued jobs never grow the stack.
- */
-class JobSlots {
-  readonly limit: number;
-  running = 0;
-  private waiting: Array<() => void> = [];
-  private next = 0;
-  private handingOut = false;
-
-  constructor(limit: number) {
-    this.limit = limit;
-  }
-
-  run(job: () => void): void {
-    this.waiting.push(job);
-    this.handOut();
-  }
-
-  get waitingCount(): number {
-    return this.waiting.length - this.next;
-  }
-
-  release(): void {
-    this.running--;
-    this.handOut();
-  }
-
-  private handOut(): void {
-    if (this.handingOut) return;
-    this.handingOut = true;
-    while (this.running < this.limit && this.next < this.waiting.length) {
-      const job = this.waiting[this.next++];
-      if (this.next === this.waiting.length) {
-        this.waiting = [];
-        this.next = 0;
-      }
-      this.running++;
-      job();
-    }
-    this.handingOut = false;
-  }
-}
-
-function ignoreError(): void {}
-
-function discard(stream: ZlibStream): void {
-  stream.removeAllListeners();
-  // A write still queued inside the destroyed stream reports its error here, not as a crash.
-  stream.on('error', ignoreError);
-  stream.destroy();
-}
-
-/**
- * The zlib resources connections share: a limit on jobs running at once and
- * the reset streams of connections without context takeover. Each server
- * has its own (its `concurrency`); clients share a default one.
- */
-export class ZlibPool {
-  private readonly slots: JobSlots;
-  /** Reset streams by kind and settings. */
-  private readonly idleStreams = new Map<string, ZlibStream[]>();
-
-  constructor(concurrency = DEFAULT_CONCURRENCY) {
-    this.slots = new JobSlots(concurrency);
-  }
-
-  get concurrency(): number {
-    return this.slots.limit;
-  }
-
-  /** zlib jobs running and waiting for a slot (for tests and monitoring). */
-  get jobs(): { running: number; waiting: number } {
-    return { running: this.slots.running, waiting: this.slots.waitingCount };
-  }
-
-  run(job: () => void): void {
-    this.slots.run(job);
-  }
-
-  release(): void {
-    this.slots.release();
-  }
-
-  take(key: string): ZlibStream | undefined {
-    return this.idleStreams.get(key)?.pop();
-  }
-
-  giveBack(key: string, stream: ZlibStream): void {
-    let pool = this.idleStreams.get(key);
-    if (pool === undefined) this.idleStreams.set(key, (pool = []));
-    if (pool.length >= this.slots.limit || stream.destroyed || hasEnded(stream)) {
-      discard(stream);
-      return;
-    }
-    stream.reset();
-    pool.push(stream);
-  }
-}
-
-/** The pool of clients that were not given a `concurrency` of their own. */
-export const defaultZlibPool = new ZlibPool();
 
 /** Main thread or thread pool: see MessageCompressor.compressSync and decompressSync. */
 const SYNC_DEFLATE_MAX = 64 * 1024;
 const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
 const SYNC_INFLATE_OUTPUT_MAX = 1024 * 1024;
 
-function tooBig(limit: number): ProtocolError {
+/** The 1009 failure of a message that inflates past `limit` (`name`: the option that set it). */
+export function tooBig(limit: number, name = 'maxPayload'): ProtocolError {
   return new ProtocolError(
     'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-    `Inflated message larger than maxPayload (${limit} bytes)`,
+    `Inflated message larger than ${name} (${limit} bytes)`,
     CloseCode.MessageTooBig,
   );
 }
 
 /** A 1009 or 1007 failure for a message that cannot be inflated; zlib's own code (Z_DATA_ERROR, ...) is kept, as in ws. */
-function inflateError(error: Error): ProtocolError {
+export function inflateError(error: Error): ProtocolError {
   if (error instanceof ProtocolError) return error;
   const code = (error as { code?: string }).code ?? 'WS_ERR_INVALID_COMPRESSED_DATA';
   return new ProtocolError(code, `Invalid compressed message: ${error.message}`, CloseCode.InvalidPayload);
@@ -190,28 +79,6 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
   for (const input of inputs) stream.write(input);
   stream.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(null));
   return finish;
-}
-
-/**
- * A server's or client's permessage-deflate configuration, resolved once:
- * what to negotiate, the zlib settings and the pool its connections share.
- */
-export interface DeflateConfig {
-  /** The user's options, for negotiation. */
-  negotiation: PerMessageDeflateOptions;
-  /** Messages smaller than this are sent uncompressed when our side keeps no context (as ws does). */
-  threshold: number;
-  /** Options for our deflate streams (`zlibDeflateOptions`, `level`, `memLevel`); windowBits is negotiated. */
-  deflateOptions: zlib.ZlibOptions;
-  /** Options for our inflate streams (`zlibInflateOptions`). */
-  inflateOptions: zlib.ZlibOptions;
-  pool: ZlibPool;
-}
-
-/** permessage-deflate as negotiated for one connection. */
-export interface DeflateSettings {
-  params: DeflateParams;
-  config: DeflateConfig;
 }
 
 /** Options of one stream as a pool key: streams are shared only between identical settings. */
@@ -478,43 +345,4 @@ function closedError(): Error {
  */
 function zlibWindowBits(bits: number): number {
   return Math.max(bits, 9);
-}
-
-/** zlib options a user may pass on (`zlibDeflateOptions`, `zlibInflateOptions`); windowBits is negotiated. */
-function zlibOptions(value: unknown, name: string): zlib.ZlibOptions {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object') throw new TypeError(`perMessageDeflate.${name} must be an object`);
-  const { windowBits: _negotiated, ...rest } = value as zlib.ZlibOptions;
-  return rest;
-}
-
-/**
- * The `perMessageDeflate` option of a server or client, checked: null when
- * off, else the configuration (`true` means all defaults). `ownPool` gives
- * a server its own zlib pool; clients share the default one unless they set
- * a concurrency of their own.
- */
-export function resolveDeflateConfig(value: boolean | PerMessageDeflateOptions, ownPool: boolean): DeflateConfig | null {
-  if (value === false) return null;
-  const options = value === true ? {} : value;
-  checkDeflateOptions(options);
-  const deflateOptions = zlibOptions(options.zlibDeflateOptions, 'zlibDeflateOptions');
-  if (options.level !== undefined) deflateOptions.level = options.level;
-  if (options.memLevel !== undefined) deflateOptions.memLevel = options.memLevel;
-  deflateOptions.level ??= DEFAULT_LEVEL;
-  deflateOptions.memLevel ??= DEFAULT_MEM_LEVEL;
-  const concurrency = options.concurrencyLimit ?? options.concurrency;
-  const pool = ownPool || concurrency !== undefined ? new ZlibPool(concurrency) : defaultZlibPool;
-  const inflateOptions = zlibOptions(options.zlibInflateOptions, 'zlibInflateOptions');
-  // zlib checks its options when a stream is made: make one of each now, so a
-  // bad value throws here rather than from inside a send on a live connection.
-  if (options.zlibDeflateOptions != null) zlib.createDeflateRaw({ ...deflateOptions, windowBits: 15 }).close();
-  if (options.zlibInflateOptions != null) zlib.createInflateRaw({ ...inflateOptions, windowBits: 15 }).close();
-  return {
-    negotiation: options,
-    threshold: options.threshold ?? DEFAULT_THRESHOLD,
-    deflateOptions,
-    inflateOptions,
-    pool,
-  };
 }
