@@ -16,7 +16,10 @@ import { parseArgs } from 'node:util';
 import { WebSocket as Ws } from 'ws';
 import { summarize } from './stats.ts';
 
-type ClientClass = new (url: string, options?: Record<string, unknown>) => {
+type ClientClass = new (
+  url: string,
+  options?: Record<string, unknown>,
+) => {
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   close(): void;
 };
@@ -92,7 +95,9 @@ async function main(): Promise<void> {
       console.log(`\n${count} connections opened and closed, ${concurrency} at a time (connections/s):`);
       for (const [name, values] of samples) {
         const summary = summarize(values);
-        console.log(`  ${name.padEnd(28)} median ${summary.median.toFixed(0).padStart(6)}  min ${summary.min.toFixed(0).padStart(6)}  max ${summary.max.toFixed(0).padStart(6)}`);
+        console.log(
+          `  ${name.padEnd(28)} median ${summary.median.toFixed(0).padStart(6)}  min ${summary.min.toFixed(0).padStart(6)}  max ${summary.max.toFixed(0).padStart(6)}`,
+        );
       }
     }
   } finally {

@@ -28,7 +28,14 @@ export type DeflateMode = keyof typeof OFFERS;
 export function jsonText(size: number): Buffer {
   let text = '[';
   for (let i = 0; text.length < size; i++) {
-    text += JSON.stringify({ id: i, room: `room-${i % 17}`, user: `user${i % 97}`, text: `message number ${i} in the room`, ts: 1_700_000_000_000 + i * 37 }) + ',';
+    text +=
+      JSON.stringify({
+        id: i,
+        room: `room-${i % 17}`,
+        user: `user${i % 97}`,
+        text: `message number ${i} in the room`,
+        ts: 1_700_000_000_000 + i * 37,
+      }) + ',';
   }
   return Buffer.from(text.slice(0, size));
 }

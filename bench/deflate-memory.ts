@@ -31,11 +31,17 @@ const MESSAGE = JSON.stringify(
 
 function serve(impl: Impl): void {
   const gc = (globalThis as { gc?: () => void }).gc!;
-  const onConnection = (ws: { on(event: 'message', cb: (data: Buffer, isBinary: boolean) => void): void; send(data: Buffer, options: { binary: boolean }): void }) =>
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  const onConnection = (ws: {
+    on(event: 'message', cb: (data: Buffer, isBinary: boolean) => void): void;
+    send(data: Buffer, options: { binary: boolean }): void;
+  }) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   const server =
     impl === 'netws'
-      ? new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: process.env.NETWS_DEFLATE ? JSON.parse(process.env.NETWS_DEFLATE) : true })
+      ? new WebSocketServer({
+          port: 0,
+          host: '127.0.0.1',
+          perMessageDeflate: process.env.NETWS_DEFLATE ? JSON.parse(process.env.NETWS_DEFLATE) : true,
+        })
       : new WsServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
   server.on('connection', onConnection as never);
   server.on('listening', () => {
@@ -57,7 +63,10 @@ async function measure(child: ChildProcess): Promise<Memory> {
   return message;
 }
 
-async function runOnce(impl: Impl, connections: number): Promise<{ idle: number; afterMessage: number; heapAfter: number; extension: string }> {
+async function runOnce(
+  impl: Impl,
+  connections: number,
+): Promise<{ idle: number; afterMessage: number; heapAfter: number; extension: string }> {
   const child = fork(new URL(import.meta.url).pathname, ['--serve', impl], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
   });

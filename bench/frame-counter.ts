@@ -45,8 +45,7 @@ export class FrameCounter {
       const length7 = this.header[1] & 0x7f;
       const size = length7 === 126 ? 4 : length7 === 127 ? 10 : 2;
       if (this.headerHave < size) continue;
-      const length =
-        length7 === 126 ? this.header.readUInt16BE(2) : length7 === 127 ? Number(this.header.readBigUInt64BE(2)) : length7;
+      const length = length7 === 126 ? this.header.readUInt16BE(2) : length7 === 127 ? Number(this.header.readBigUInt64BE(2)) : length7;
       this.headerHave = 0;
       this.frames++;
       this.skip = length;

@@ -85,7 +85,14 @@ function openHttp1(port: number): Promise<Duplex> {
 function openHttp2(session: http2.ClientHttp2Session): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const stream = session.request(
-      { ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/', ':scheme': 'https', ':authority': 'localhost', 'sec-websocket-version': '13' },
+      {
+        ':method': 'CONNECT',
+        ':protocol': 'websocket',
+        ':path': '/',
+        ':scheme': 'https',
+        ':authority': 'localhost',
+        'sec-websocket-version': '13',
+      },
       { endStream: false },
     );
     stream.once('error', reject);
@@ -144,7 +151,10 @@ async function main(): Promise<void> {
   const { WebSocket } = await import('../src/index.ts');
   const { child, port } = await startServer(windowSize);
   const url = `wss://localhost:${port}/`;
-  const session = http2.connect(`https://localhost:${port}`, { ca: cert, settings: windowSize === undefined ? {} : { initialWindowSize: windowSize } });
+  const session = http2.connect(`https://localhost:${port}`, {
+    ca: cert,
+    settings: windowSize === undefined ? {} : { initialWindowSize: windowSize },
+  });
   await new Promise((resolve) => session.once('remoteSettings', resolve));
   if (windowSize !== undefined) session.setLocalWindowSize(windowSize);
 

@@ -30,7 +30,14 @@ interface Results {
     broadcast: Array<{ clients: number; size: number; deliveredMs: Record<string, Stat> }>;
     stall: Array<{ load: string; size: number; maxStallMs: Record<string, Stat> }>;
   } | null;
-  latency: Array<{ connections: number; rate: number; p50: Record<string, Stat>; p99: Record<string, Stat>; p999: Record<string, Stat>; cpuMicrosPerMessage: Record<string, Stat> }>;
+  latency: Array<{
+    connections: number;
+    rate: number;
+    p50: Record<string, Stat>;
+    p99: Record<string, Stat>;
+    p999: Record<string, Stat>;
+    cpuMicrosPerMessage: Record<string, Stat>;
+  }>;
 }
 
 const results = JSON.parse(readFileSync(new URL('./results/results.json', import.meta.url), 'utf8')) as Results;
@@ -57,7 +64,9 @@ for (const row of results.echo) {
 }
 
 const names: Record<string, string> = { net: 'bare `node:net` (canned 101)', netws: 'netws', 'ws-bu': 'ws+bufferutil' };
-console.log(`\n| ${(results.connections[0] as { connections?: number } | undefined)?.connections?.toLocaleString('en-US') ?? ''} idle connections | RSS per conn | heap per conn | handshakes/s | per server CPU second |`);
+console.log(
+  `\n| ${(results.connections[0] as { connections?: number } | undefined)?.connections?.toLocaleString('en-US') ?? ''} idle connections | RSS per conn | heap per conn | handshakes/s | per server CPU second |`,
+);
 console.log('| --- | --- | --- | --- | --- |');
 for (const row of results.connections) {
   console.log(
@@ -68,7 +77,9 @@ for (const row of results.connections) {
 console.log('');
 for (const size of [16, 1024]) {
   const of = (impl: string) => results.broadcast.find((b) => b.impl === impl && b.size === size)?.deliveredMs.median ?? NaN;
-  console.log(`Broadcast of ${sizeName(size)} to 10,000 clients: netws ${of('netws').toFixed(0)} ms, ws+bufferutil ${of('ws-bu').toFixed(0)} ms.`);
+  console.log(
+    `Broadcast of ${sizeName(size)} to 10,000 clients: netws ${of('netws').toFixed(0)} ms, ws+bufferutil ${of('ws-bu').toFixed(0)} ms.`,
+  );
 }
 for (const row of results.micro.filter((m) => m.group === 'mask' && m.size >= 1024)) {
   const gb = (impl: string) => (row.rates[impl]?.median ?? NaN) / 1e9; // rates are bytes per second
@@ -93,14 +104,20 @@ if (results.deflate) {
   }
   console.log('');
   for (const row of d.cpu) {
-    console.log(`CPU per million compressed 2 KiB messages at ${row.rate}/s (${row.mode}): netws ${row.cpuSecondsPerMillion.netws.median.toFixed(0)} s, ws+bufferutil ${row.cpuSecondsPerMillion['ws-bu'].median.toFixed(0)} s.`);
+    console.log(
+      `CPU per million compressed 2 KiB messages at ${row.rate}/s (${row.mode}): netws ${row.cpuSecondsPerMillion.netws.median.toFixed(0)} s, ws+bufferutil ${row.cpuSecondsPerMillion['ws-bu'].median.toFixed(0)} s.`,
+    );
   }
   for (const row of d.broadcast) {
     const ratio = row.deliveredMs['ws-bu'].median / row.deliveredMs.netws.median;
-    console.log(`Compressed broadcast of ${sizeName(row.size)} JSON to ${row.clients.toLocaleString('en-US')}: netws ${row.deliveredMs.netws.median.toFixed(0)} ms, ws+bufferutil ${row.deliveredMs['ws-bu'].median.toFixed(0)} ms (${ratio.toFixed(2)}x).`);
+    console.log(
+      `Compressed broadcast of ${sizeName(row.size)} JSON to ${row.clients.toLocaleString('en-US')}: netws ${row.deliveredMs.netws.median.toFixed(0)} ms, ws+bufferutil ${row.deliveredMs['ws-bu'].median.toFixed(0)} ms (${ratio.toFixed(2)}x).`,
+    );
   }
   for (const row of d.stall) {
-    console.log(`Longest event-loop stall, ${row.load} ${sizeName(row.size)}: netws ${row.maxStallMs.netws.median.toFixed(1)} ms, ws+bufferutil ${row.maxStallMs['ws-bu'].median.toFixed(1)} ms.`);
+    console.log(
+      `Longest event-loop stall, ${row.load} ${sizeName(row.size)}: netws ${row.maxStallMs.netws.median.toFixed(1)} ms, ws+bufferutil ${row.maxStallMs['ws-bu'].median.toFixed(1)} ms.`,
+    );
   }
 }
 

@@ -62,8 +62,14 @@ function parseCase(size: number, masked: boolean, options: MicroOptions): MicroR
   // Masked payloads are unmasked in place by both parsers, so the chunk flips
   // between masked and plain bytes; binary frames make that harmless.
   const rates = {
-    netws: scale(opsPerSecond(() => parser.push(chunk), options.minMs, options.rounds), bytes),
-    ws: scale(opsPerSecond(() => receiver.write(chunk), options.minMs, options.rounds), bytes),
+    netws: scale(
+      opsPerSecond(() => parser.push(chunk), options.minMs, options.rounds),
+      bytes,
+    ),
+    ws: scale(
+      opsPerSecond(() => receiver.write(chunk), options.minMs, options.rounds),
+      bytes,
+    ),
   };
   if (received === 0) throw new Error('parsers delivered nothing');
   return { group: 'parse', case: masked ? 'parse masked (server)' : 'parse unmasked (client)', size, rates };
@@ -83,7 +89,10 @@ function buildCase(size: number, masked: boolean, options: MicroOptions): MicroR
   const protocol = new Protocol({ isServer: !masked, maxPayload: 1 << 30 }, handler);
   const frameOptions = { fin: true, rsv1: false, opcode: 2, mask: masked, readOnly: true };
   const rates = {
-    netws: scale(opsPerSecond(() => protocol.sendMessage(payload, true, true), options.minMs, options.rounds), size),
+    netws: scale(
+      opsPerSecond(() => protocol.sendMessage(payload, true, true), options.minMs, options.rounds),
+      size,
+    ),
     ws: scale(
       opsPerSecond(() => (written += Sender.frame(payload, frameOptions).length), options.minMs, options.rounds),
       size,
@@ -96,9 +105,18 @@ function buildCase(size: number, masked: boolean, options: MicroOptions): MicroR
 function maskCase(size: number, options: MicroOptions, wsJs: ReturnType<typeof loadWsJsMask>): MicroResult {
   const data = Buffer.alloc(size, 0x61);
   const rates: Record<string, Summary> = {
-    netws: scale(opsPerSecond(() => applyMask(data, KEY), options.minMs, options.rounds), size),
-    bufferutil: scale(opsPerSecond(() => bufferutil.unmask(data, KEY), options.minMs, options.rounds), size),
-    'ws js': scale(opsPerSecond(() => wsJs.unmask(data, KEY), options.minMs, options.rounds), size),
+    netws: scale(
+      opsPerSecond(() => applyMask(data, KEY), options.minMs, options.rounds),
+      size,
+    ),
+    bufferutil: scale(
+      opsPerSecond(() => bufferutil.unmask(data, KEY), options.minMs, options.rounds),
+      size,
+    ),
+    'ws js': scale(
+      opsPerSecond(() => wsJs.unmask(data, KEY), options.minMs, options.rounds),
+      size,
+    ),
   };
   return { group: 'mask', case: 'unmask in place', size, rates };
 }
@@ -112,12 +130,18 @@ function utf8Case(size: number, options: MicroOptions): MicroResult {
   text.fill(0x20, used);
   const validator = new Utf8Validator();
   const rates = {
-    'netws whole': scale(opsPerSecond(() => isValidUtf8(text), options.minMs, options.rounds), size),
+    'netws whole': scale(
+      opsPerSecond(() => isValidUtf8(text), options.minMs, options.rounds),
+      size,
+    ),
     'netws incremental': scale(
       opsPerSecond(() => validator.feed(text) && validator.end(), options.minMs, options.rounds),
       size,
     ),
-    ws: scale(opsPerSecond(() => wsIsValidUtf8(text), options.minMs, options.rounds), size),
+    ws: scale(
+      opsPerSecond(() => wsIsValidUtf8(text), options.minMs, options.rounds),
+      size,
+    ),
   };
   if (!isValidUtf8(text) || !wsIsValidUtf8(text)) throw new Error('utf8 sample is invalid');
   return { group: 'utf8', case: 'validate mixed text', size, rates };

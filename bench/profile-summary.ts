@@ -17,9 +17,7 @@ export function summarizeProfile(file: string, count: number): string {
   const selfSamples = new Map<string, number>();
   for (const id of profile.samples) {
     const frame = byNode.get(id)!.callFrame;
-    const where = frame.url
-      ? `${frame.url.replace(/^.*\/(node_modules|src|bench|lib)\//, '$1/')}:${frame.lineNumber + 1}`
-      : '';
+    const where = frame.url ? `${frame.url.replace(/^.*\/(node_modules|src|bench|lib)\//, '$1/')}:${frame.lineNumber + 1}` : '';
     const key = `${frame.functionName || '(anonymous)'} ${where}`.trim();
     selfSamples.set(key, (selfSamples.get(key) ?? 0) + 1);
   }

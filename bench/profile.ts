@@ -85,7 +85,8 @@ const deflateEcho = (size: number, connections: number) => async (server: BenchS
 
 /** Latency under load, where CPU per message stays above half of ws's: 64 B timed messages, the steady phase only. */
 const latency = (connections: number, rate: number) => async (server: BenchServer, dir: string) => {
-  const toggle = async (): Promise<void> => void (await server.request({ type: 'profile', file: path.join(dir, 'phase.cpuprofile') }, 'profiled'));
+  const toggle = async (): Promise<void> =>
+    void (await server.request({ type: 'profile', file: path.join(dir, 'phase.cpuprofile') }, 'profiled'));
   const run = await measureLatency(server, connections, rate, 4000, { begin: toggle, end: toggle });
   await server.waitForClients(0);
   return `p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, ${run.cpuMicrosPerMessage.toFixed(1)} µs CPU per message`;

@@ -90,9 +90,7 @@ export function formatTables(results: Results): string {
       `${formatNumber(c.handshakesPerSecond.median)} ${pct(c.handshakesPerSecond.spread)}`,
       `${formatNumber(c.handshakesPerCpuSecond.median)} ${pct(c.handshakesPerCpuSecond.spread)}`,
     ]);
-    out.push(
-      table(['server', 'conns', 'RSS KiB/conn', 'heap KiB/conn', 'handshakes/s', 'per server CPU s'], rows),
-    );
+    out.push(table(['server', 'conns', 'RSS KiB/conn', 'heap KiB/conn', 'handshakes/s', 'per server CPU s'], rows));
   }
   if (results.broadcast.length > 0) {
     out.push('', 'Broadcast (ms until every client has the message; server ms = time in the send call)');
@@ -123,13 +121,25 @@ export function formatTables(results: Results): string {
     out.push('', 'Compressed: server CPU seconds per million messages at a fixed rate; broadcast; longest event-loop stall');
     const rows: string[][] = [];
     for (const c of d.cpu) {
-      rows.push([`CPU s / million, 2 KiB at ${c.rate}/s, ${c.mode}`, c.cpuSecondsPerMillion.netws!.median.toFixed(1), c.cpuSecondsPerMillion['ws-bu']!.median.toFixed(1)]);
+      rows.push([
+        `CPU s / million, 2 KiB at ${c.rate}/s, ${c.mode}`,
+        c.cpuSecondsPerMillion.netws!.median.toFixed(1),
+        c.cpuSecondsPerMillion['ws-bu']!.median.toFixed(1),
+      ]);
     }
     for (const b of d.broadcast) {
-      rows.push([`broadcast ${formatBytes(b.size)} JSON to ${b.clients}, ms`, b.deliveredMs.netws!.median.toFixed(0), b.deliveredMs['ws-bu']!.median.toFixed(0)]);
+      rows.push([
+        `broadcast ${formatBytes(b.size)} JSON to ${b.clients}, ms`,
+        b.deliveredMs.netws!.median.toFixed(0),
+        b.deliveredMs['ws-bu']!.median.toFixed(0),
+      ]);
     }
     for (const st of d.stall) {
-      rows.push([`longest stall, ${st.load} ${formatBytes(st.size)}, ms`, st.maxStallMs.netws!.median.toFixed(1), st.maxStallMs['ws-bu']!.median.toFixed(1)]);
+      rows.push([
+        `longest stall, ${st.load} ${formatBytes(st.size)}, ms`,
+        st.maxStallMs.netws!.median.toFixed(1),
+        st.maxStallMs['ws-bu']!.median.toFixed(1),
+      ]);
     }
     out.push(table(['case', 'netws', 'ws+bufferutil'], rows));
   }
@@ -259,7 +269,10 @@ export function renderSvg(results: Results): string {
   const width = labelWidth + plotWidth + 60;
   const one = scaleX(1);
   const legend = Object.entries(colors)
-    .map(([name, color], i) => `<rect x="${labelWidth + i * 140}" y="${height - 20}" width="10" height="10" fill="${color}"/><text x="${labelWidth + i * 140 + 14}" y="${height - 11}">${escapeXml(name)}</text>`)
+    .map(
+      ([name, color], i) =>
+        `<rect x="${labelWidth + i * 140}" y="${height - 20}" width="10" height="10" fill="${color}"/><text x="${labelWidth + i * 140 + 14}" y="${height - 11}">${escapeXml(name)}</text>`,
+    )
     .join('');
   const m = results.machine;
   return [

@@ -20,7 +20,10 @@ import { runLatencySuite } from './latency-suite.ts';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
-const only = args.find((arg) => arg.startsWith('--only='))?.slice(7).split(',');
+const only = args
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 const wants = (suite: string): boolean => only === undefined || only.includes(suite);
 const log = (line: string): void => console.log(line);
 

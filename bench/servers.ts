@@ -1,6 +1,7 @@
 /** Starts and talks to benchmark servers, each in its own child process. */
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ParentMessage, ServerMessage } from './server-process.ts';
 
@@ -15,8 +16,7 @@ export const SERVER_LABELS: Record<ServerImpl, string> = {
 };
 
 const root = new URL('../', import.meta.url);
-const script = fileURLToPath(new URL('bench/.build/bench/server-process.js', root));
-let built = false;
+const built = new Set<string>();
 
 /**
  * Compiles src/ and bench/ with tsc for the server processes. They must not
@@ -25,11 +25,13 @@ let built = false;
  * own property store (about 250 bytes) and would inflate netws' memory per
  * connection several times over, while ws (plain JavaScript) pays nothing.
  */
-export function buildServers(): void {
-  if (built) return;
+export function buildServers(checkout: string = fileURLToPath(root)): string {
+  const script = path.join(checkout, 'bench/.build/bench/server-process.js');
+  if (built.has(checkout)) return script;
   const tsc = fileURLToPath(new URL('node_modules/typescript/bin/tsc', root));
-  execFileSync(process.execPath, [tsc, '-p', fileURLToPath(new URL('tsconfig.bench.json', root))], { stdio: 'inherit' });
-  built = true;
+  execFileSync(process.execPath, [tsc, '-p', path.join(checkout, 'tsconfig.bench.json')], { stdio: 'inherit' });
+  built.add(checkout);
+  return script;
 }
 
 /** The soft and hard open-file limits of a shell started like the children. */
@@ -57,15 +59,17 @@ export class BenchServer {
   /**
    * Spawns a server. The child runs under `sh -c 'ulimit -n <hard>'` so it can
    * hold as many sockets as the machine allows; extra node flags (e.g.
-   * --cpu-prof) come from `nodeFlags`.
+   * --cpu-prof) come from `nodeFlags`. `checkout`: another checkout of this
+   * repository (a git worktree of an older commit, say) whose servers to
+   * run instead, built there (bench/compare.ts).
    */
-  static start(impl: ServerImpl, nodeFlags: string[] = [], serverArgs: string[] = []): Promise<BenchServer> {
+  static start(impl: ServerImpl, nodeFlags: string[] = [], serverArgs: string[] = [], checkout?: string): Promise<BenchServer> {
     const env = { ...process.env };
     // ws loads bufferutil by itself whenever it is installed; this is the one
     // switch that keeps it out (the child verifies which mask ws really uses).
     if (impl === 'ws') env.WS_NO_BUFFER_UTIL = '1';
     else delete env.WS_NO_BUFFER_UTIL;
-    buildServers();
+    const script = buildServers(checkout);
     const args = ['--expose-gc', ...nodeFlags, script, impl, ...serverArgs];
     const quoted = [process.execPath, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
     const child = spawn('/bin/sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {

@@ -98,14 +98,17 @@ function startConnection(): void {
     echoed++;
     stats.messagesEchoed++;
     if (echoed !== count) return;
-    setTimeout(() => {
-      if (ws.readyState !== WebSocket.OPEN) return;
-      if (mode === 'client-close') ws.close(1000);
-      else if (mode === 'server-close') {
-        byeSent = true;
-        ws.send('bye');
-      } else if (mode === 'reset') socketOf(ws).resetAndDestroy();
-    }, holdMin + Math.random() * (holdMax - holdMin));
+    setTimeout(
+      () => {
+        if (ws.readyState !== WebSocket.OPEN) return;
+        if (mode === 'client-close') ws.close(1000);
+        else if (mode === 'server-close') {
+          byeSent = true;
+          ws.send('bye');
+        } else if (mode === 'reset') socketOf(ws).resetAndDestroy();
+      },
+      holdMin + Math.random() * (holdMax - holdMin),
+    );
   });
   ws.on('close', (code, _reason, wasClean) => {
     live.delete(ws);
@@ -133,7 +136,9 @@ const heapBefore = gcHeap();
 let peakFds = 0;
 const sampler = setInterval(() => {
   peakFds = Math.max(peakFds, fds());
-  console.log(`clients: open ${open}, connecting ${connecting}, opened ${stats.opened}, messages ${stats.messagesSent}/${stats.messagesEchoed}`);
+  console.log(
+    `clients: open ${open}, connecting ${connecting}, opened ${stats.opened}, messages ${stats.messagesSent}/${stats.messagesEchoed}`,
+  );
 }, 10_000);
 fill();
 await new Promise((resolve) => setTimeout(resolve, durationMs));

@@ -86,14 +86,25 @@ const sampler = setInterval(() => {
 
 const child = fork(
   fileURLToPath(new URL('./soak-clients.ts', import.meta.url)),
-  ['--port', String(port), '--connections', String(connections), '--duration', String(values.duration), '--connecting', String(values.connecting), '--hold', String(values.hold)],
+  [
+    '--port',
+    String(port),
+    '--connections',
+    String(connections),
+    '--duration',
+    String(values.duration),
+    '--connecting',
+    String(values.connecting),
+    '--hold',
+    String(values.hold),
+  ],
   { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
 );
 let clientResult: Record<string, unknown> | null = null;
 let childOutput = '';
 child.stdout!.on('data', (data: Buffer) => {
   childOutput += data;
-  let newline;
+  let newline: number;
   while ((newline = childOutput.indexOf('\n')) !== -1) {
     const line = childOutput.slice(0, newline);
     childOutput = childOutput.slice(newline + 1);
@@ -111,7 +122,7 @@ clearInterval(sampler);
 await new Promise<void>((resolve) => wss.close(() => resolve()));
 await new Promise((resolve) => setTimeout(resolve, 500));
 const closedAt = Date.now();
-const c = clientResult as unknown as Record<string, number> & { endings: object; errors: object; activeResources: string[] } | null;
+const c = clientResult as unknown as (Record<string, number> & { endings: object; errors: object; activeResources: string[] }) | null;
 console.log(
   [
     `--- server (this process) ---`,

@@ -163,7 +163,10 @@ export async function runConnectionSuite(
               await done;
               const ms = Number(process.hrtime.bigint() - sent) / 1e6;
               const key = `${impl}:${size}`;
-              if (!delivered.has(key)) delivered.set(key, []), serverTime.set(key, []);
+              if (!delivered.has(key)) {
+                delivered.set(key, []);
+                serverTime.set(key, []);
+              }
               delivered.get(key)!.push(ms);
               serverTime.get(key)!.push(reply.ms);
             }
@@ -195,7 +198,9 @@ export async function runConnectionSuite(
     });
   }
   for (const b of broadcasts) {
-    options.log(`  broadcast ${b.size} B to ${b.clients}: ${b.impl} ${b.deliveredMs.median.toFixed(1)} ms (server ${b.serverMs.median.toFixed(1)} ms)`);
+    options.log(
+      `  broadcast ${b.size} B to ${b.clients}: ${b.impl} ${b.deliveredMs.median.toFixed(1)} ms (server ${b.serverMs.median.toFixed(1)} ms)`,
+    );
   }
   return { costs, broadcasts };
 }

@@ -47,7 +47,14 @@ api('Node-style and WHATWG message listeners see the same message, in the order 
   server.send(Buffer.from([1, 2, 3]));
   await waitFor(client, 'message');
   await sleep(10);
-  assert.equal(seen, [['node', true, true], ['web', true]], "binaryType 'nodebuffer' hands out the Buffer");
+  assert.equal(
+    seen,
+    [
+      ['node', true, true],
+      ['web', true],
+    ],
+    "binaryType 'nodebuffer' hands out the Buffer",
+  );
   await stop();
 });
 
@@ -57,7 +64,9 @@ api('binaryType: an invalid value is ignored; arraybuffer copies out only the me
   client.binaryType = 'bogus' as never;
   assert.is(client.binaryType, 'nodebuffer');
   client.binaryType = 'arraybuffer';
-  const received = new Promise<MessageEvent>((resolve) => { client.onmessage = resolve; });
+  const received = new Promise<MessageEvent>((resolve) => {
+    client.onmessage = resolve;
+  });
   // A small message arrives as a view into a larger chunk.
   server.send(Buffer.from([9, 8, 7]));
   const event = await received;
@@ -123,49 +132,54 @@ api('a signal holds no listener of ours once the listener is removed, has run on
   await stop();
 });
 
-api('one event per dispatch: listeners share it, stopImmediatePropagation() stops the rest, a listener removed meanwhile is skipped; origin is the URL\'s', async () => {
-  const { wss, client, server, stop } = await pair();
-  try {
-    const seen: string[] = [];
-    let firstEvent: Event | null = null;
-    const removed = () => seen.push('removed ran');
-    client.addEventListener('message', (event) => {
-      firstEvent = event;
-      seen.push(`A ${event.data} origin ${event.origin}`);
-      client.removeEventListener('message', removed);
-      if (event.data === 'stop') event.stopImmediatePropagation();
-    });
-    client.addEventListener('message', (event) => seen.push(`B ${event.data} same ${event === firstEvent}`));
-    client.addEventListener('message', removed);
-    client.addEventListener('message', () => seen.push('once'), { once: true });
-    server.send('stop');
-    await waitFor(client, 'message');
-    const origin = `ws://127.0.0.1:${portOf(wss)}`;
-    assert.equal(seen, [`A stop origin ${origin}`], 'stopped: B, the removed listener and the once listener did not run');
-    seen.length = 0;
-    client.addEventListener('message', removed);
-    server.send('go');
-    await waitFor(client, 'message');
-    assert.equal(seen, [`A go origin ${origin}`, 'B go same true', 'once'], 'a once listener not reached before stays');
-    seen.length = 0;
-    const dispatched = new Event('message');
-    client.addEventListener('message', (event) => event.stopImmediatePropagation());
-    client.addEventListener('message', () => seen.push('after the stop'));
-    client.dispatchEvent(dispatched);
-    assert.equal(seen.length, 2, 'a dispatched foreign Event stops too (A and B ran, nothing after)');
-    const serverSide = new Promise<string>((resolve) => server.addEventListener('message', (event) => resolve(event.origin)));
-    client.send('to the server');
-    assert.is(await serverSide, '', 'no URL on the server side');
-  } finally {
-    await stop();
-  }
-});
+api(
+  "one event per dispatch: listeners share it, stopImmediatePropagation() stops the rest, a listener removed meanwhile is skipped; origin is the URL's",
+  async () => {
+    const { wss, client, server, stop } = await pair();
+    try {
+      const seen: string[] = [];
+      let firstEvent: Event | null = null;
+      const removed = () => seen.push('removed ran');
+      client.addEventListener('message', (event) => {
+        firstEvent = event;
+        seen.push(`A ${event.data} origin ${event.origin}`);
+        client.removeEventListener('message', removed);
+        if (event.data === 'stop') event.stopImmediatePropagation();
+      });
+      client.addEventListener('message', (event) => seen.push(`B ${event.data} same ${event === firstEvent}`));
+      client.addEventListener('message', removed);
+      client.addEventListener('message', () => seen.push('once'), { once: true });
+      server.send('stop');
+      await waitFor(client, 'message');
+      const origin = `ws://127.0.0.1:${portOf(wss)}`;
+      assert.equal(seen, [`A stop origin ${origin}`], 'stopped: B, the removed listener and the once listener did not run');
+      seen.length = 0;
+      client.addEventListener('message', removed);
+      server.send('go');
+      await waitFor(client, 'message');
+      assert.equal(seen, [`A go origin ${origin}`, 'B go same true', 'once'], 'a once listener not reached before stays');
+      seen.length = 0;
+      const dispatched = new Event('message');
+      client.addEventListener('message', (event) => event.stopImmediatePropagation());
+      client.addEventListener('message', () => seen.push('after the stop'));
+      client.dispatchEvent(dispatched);
+      assert.equal(seen.length, 2, 'a dispatched foreign Event stops too (A and B ran, nothing after)');
+      const serverSide = new Promise<string>((resolve) => server.addEventListener('message', (event) => resolve(event.origin)));
+      client.send('to the server');
+      assert.is(await serverSide, '', 'no URL on the server side');
+    } finally {
+      await stop();
+    }
+  },
+);
 
 api('onclose gets a CloseEvent with the reason as a string; onerror an ErrorEvent with the error', async () => {
   const { client, server, stop } = await pair();
   const errors: ErrorEvent[] = [];
   client.onerror = (event) => errors.push(event);
-  const closed = new Promise<CloseEvent>((resolve) => { client.onclose = resolve; });
+  const closed = new Promise<CloseEvent>((resolve) => {
+    client.onclose = resolve;
+  });
   assert.is(typeof client.onclose, 'function');
   assert.is(typeof client.onerror, 'function');
   // A frame with RSV2 set fails the connection from the client side.
@@ -196,7 +210,10 @@ api('dispatchEvent calls only the WHATWG listeners, sets the target and reports 
   assert.is(client.dispatchEvent(new MessageEvent('message', { data: 'again' })), true, 'once: removed');
   assert.is(client.dispatchEvent(new Event('close', { cancelable: true })), false);
   assert.equal(seen, ['web:synthetic', 'close:true']);
-  assert.throws(() => client.dispatchEvent({ type: 'message' } as never), (error: unknown) => error instanceof TypeError);
+  assert.throws(
+    () => client.dispatchEvent({ type: 'message' } as never),
+    (error: unknown) => error instanceof TypeError,
+  );
   await stop();
 });
 
@@ -247,7 +264,12 @@ blobs('a Blob is sent as binary, and later sends wait for it', async () => {
   const sent = new Promise<Error | null | undefined>((resolve) => client.send(Buffer.from('last'), resolve));
   assert.not.ok(await sent);
   await sleep(20);
-  assert.equal(got, [['blob one', true], ['text after', false], ['blob as text', false], ['last', true]]);
+  assert.equal(got, [
+    ['blob one', true],
+    ['text after', false],
+    ['blob as text', false],
+    ['last', true],
+  ]);
   await stop();
 });
 
@@ -278,4 +300,3 @@ blobs('a Blob that cannot be read: its callback and an error event get the error
 });
 
 blobs.run();
-

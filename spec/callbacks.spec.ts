@@ -22,11 +22,21 @@ async function answerTo(port: number, request = upgradeRequest('/', ['Sec-WebSoc
 }
 
 const throwing = {
-  verifyClient: { verifyClient: () => { throw new Error('verifyClient broke'); } },
-  'verifyClient (async form)': {
-    verifyClient: (_info: unknown, _cb: VerifyClientCallback) => { throw new Error('verifyClient broke'); },
+  verifyClient: {
+    verifyClient: () => {
+      throw new Error('verifyClient broke');
+    },
   },
-  handleProtocols: { handleProtocols: () => { throw new Error('handleProtocols broke'); } },
+  'verifyClient (async form)': {
+    verifyClient: (_info: unknown, _cb: VerifyClientCallback) => {
+      throw new Error('verifyClient broke');
+    },
+  },
+  handleProtocols: {
+    handleProtocols: () => {
+      throw new Error('handleProtocols broke');
+    },
+  },
 };
 
 for (const [name, options] of Object.entries(throwing)) {
@@ -57,7 +67,11 @@ test("a 'headers' listener that throws: 500, and a wsClientError listener gets t
 });
 
 test('a throwing callback with no error listener at all: still a 500, and no crash', async () => {
-  const wss = await listen({ verifyClient: () => { throw 'not even an Error'; } } as never);
+  const wss = await listen({
+    verifyClient: () => {
+      throw 'not even an Error';
+    },
+  } as never);
   assert.match(await answerTo(portOf(wss)), /^HTTP\/1\.1 500 /);
   await shutdown(wss);
 });
@@ -189,7 +203,10 @@ test('a verifyClient refusal whose headers cannot be written (a line break in a 
 test("an 'error' listener that throws still lets the connection close: a protocol error, a heartbeat timeout", async () => {
   await catchingUncaught(async (seen) => {
     for (const cause of ['protocol error', 'heartbeat']) {
-      const wss = await listen({ closeTimeout: 200, ...(cause === 'heartbeat' ? { heartbeat: { interval: 50, timeout: 100 } } : {}) } as never);
+      const wss = await listen({
+        closeTimeout: 200,
+        ...(cause === 'heartbeat' ? { heartbeat: { interval: 50, timeout: 100 } } : {}),
+      } as never);
       const accepted = waitFor<[WebSocket]>(wss, 'connection');
       const raw = await rawConnect(portOf(wss));
       raw.socket.write(upgradeRequest());

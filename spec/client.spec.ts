@@ -452,33 +452,36 @@ client('a client socket is handed over clean: bytes right behind the 101 arrive 
   await peer.close();
 });
 
-client("terminate() after a failed handshake (the usual on('error', () => ws.terminate())) does not throw; close() then terminate() while connecting neither", async () => {
-  const refusing = http.createServer((_request, response) => response.writeHead(403).end());
-  refusing.on('upgrade', (_request, socket) => socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'));
-  await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', () => resolve()));
-  const port = (refusing.address() as net.AddressInfo).port;
-  for (const url of [`ws://127.0.0.1:${port}/`, 'ws://127.0.0.1:1/']) {
-    const ws = new WebSocket(url);
-    const outcome: string[] = [];
-    ws.on('error', () => {
-      try {
-        ws.terminate();
-        outcome.push('terminated');
-      } catch (error) {
-        outcome.push(`threw ${(error as Error).message}`);
-      }
-    });
-    const [code] = await waitFor<[number]>(ws, 'close');
-    assert.equal(outcome, ['terminated'], url);
-    assert.is(code, 1006);
-  }
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
-  ws.on('error', () => {});
-  ws.close();
-  ws.terminate();
-  ws.terminate();
-  assert.is((await waitFor<[number]>(ws, 'close'))[0], 1006);
-  refusing.close();
-});
+client(
+  "terminate() after a failed handshake (the usual on('error', () => ws.terminate())) does not throw; close() then terminate() while connecting neither",
+  async () => {
+    const refusing = http.createServer((_request, response) => response.writeHead(403).end());
+    refusing.on('upgrade', (_request, socket) => socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'));
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', () => resolve()));
+    const port = (refusing.address() as net.AddressInfo).port;
+    for (const url of [`ws://127.0.0.1:${port}/`, 'ws://127.0.0.1:1/']) {
+      const ws = new WebSocket(url);
+      const outcome: string[] = [];
+      ws.on('error', () => {
+        try {
+          ws.terminate();
+          outcome.push('terminated');
+        } catch (error) {
+          outcome.push(`threw ${(error as Error).message}`);
+        }
+      });
+      const [code] = await waitFor<[number]>(ws, 'close');
+      assert.equal(outcome, ['terminated'], url);
+      assert.is(code, 1006);
+    }
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.on('error', () => {});
+    ws.close();
+    ws.terminate();
+    ws.terminate();
+    assert.is((await waitFor<[number]>(ws, 'close'))[0], 1006);
+    refusing.close();
+  },
+);
 
 client.run();

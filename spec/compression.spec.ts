@@ -90,7 +90,11 @@ const paramSets: Array<[string, PerMessageDeflateOptions, PerMessageDeflateOptio
   ['context takeover both ways', TAKEOVER, TAKEOVER],
   ['context takeover asked by the server, refused by the client', TAKEOVER, {}],
   ['9-bit windows, context takeover', { ...TAKEOVER, serverMaxWindowBits: 9 }, { ...TAKEOVER, clientMaxWindowBits: 9 }],
-  ['8-bit windows, context takeover (deflated with 9, distances stay inside 256)', TAKEOVER, { ...TAKEOVER, serverMaxWindowBits: 8, clientMaxWindowBits: 8 }],
+  [
+    '8-bit windows, context takeover (deflated with 9, distances stay inside 256)',
+    TAKEOVER,
+    { ...TAKEOVER, serverMaxWindowBits: 8, clientMaxWindowBits: 8 },
+  ],
   ['12-bit windows, level 1, memLevel 4', { level: 1, memLevel: 4 }, { serverMaxWindowBits: 12 }],
   ['threshold 0 compresses everything', { threshold: 0 }, { threshold: 0 }],
 ];
@@ -315,13 +319,21 @@ wire('an empty compressed message is a single 0x00 byte each way', async () => {
 });
 
 const failures: Array<[string, () => Buffer[], number]> = [
-  ['RSV1 on a continuation frame', () => [frame({ opcode: 1, fin: false, rsv: 4, payload: deflate('ab') }), frame({ opcode: 0, rsv: 4, payload: 'x' })], 1002],
+  [
+    'RSV1 on a continuation frame',
+    () => [frame({ opcode: 1, fin: false, rsv: 4, payload: deflate('ab') }), frame({ opcode: 0, rsv: 4, payload: 'x' })],
+    1002,
+  ],
   ['RSV1 on a ping', () => [frame({ opcode: 9, rsv: 4, payload: 'x' })], 1002],
   ['RSV1 on a close frame', () => [frame({ opcode: 8, rsv: 4, payload: Buffer.from([0x03, 0xe8]) })], 1002],
   ['RSV2 with permessage-deflate negotiated', () => [frame({ opcode: 1, rsv: 2, payload: 'x' })], 1002],
   ['RSV3 with permessage-deflate negotiated', () => [frame({ opcode: 1, rsv: 1, payload: 'x' })], 1002],
   ['invalid deflate data', () => [frame({ opcode: 2, rsv: 4, payload: Buffer.from([0xff, 0xff, 0xff, 0xff]) })], 1007],
-  ['compressed text that is not UTF-8', () => [frame({ opcode: 1, rsv: 4, payload: deflate(Buffer.from([0xce, 0xba, 0xe1, 0xbd])) })], 1007],
+  [
+    'compressed text that is not UTF-8',
+    () => [frame({ opcode: 1, rsv: 4, payload: deflate(Buffer.from([0xce, 0xba, 0xe1, 0xbd])) })],
+    1007,
+  ],
 ];
 for (const [name, frames, code] of failures) {
   wire(`${name} → ${code}`, async () => {
@@ -478,7 +490,6 @@ bomb('other connections keep working while one is failed for a bomb', async () =
   await waitFor(good, 'close');
   await stop(server);
 });
-
 
 // ---------------------------------------------------------------- lifecycle
 
@@ -656,7 +667,10 @@ wire('messages that end in a BFINAL block: each inflates, with context takeover 
     await waitFor(server, 'listening');
     const got: Buffer[] = [];
     server.on('connection', (ws) => ws.on('message', (data) => got.push(data as Buffer)));
-    const raw = await rawDeflateClient(portOf(server), name === 'context takeover' ? 'permessage-deflate' : 'permessage-deflate; client_no_context_takeover');
+    const raw = await rawDeflateClient(
+      portOf(server),
+      name === 'context takeover' ? 'permessage-deflate' : 'permessage-deflate; client_no_context_takeover',
+    );
     const messages = [Buffer.from('hello one'), big(1), Buffer.from('hello two'), big(2), Buffer.from('hello three')];
     for (const message of messages) raw.socket.write(frame({ opcode: 2, rsv: 4, payload: deflateFinal(message) }));
     const deadline = Date.now() + 5000;
@@ -721,7 +735,9 @@ onMainThread('compressSync and decompressSync round-trip what zlib and the async
       const text = Buffer.from(sample(size, size));
       const wire = compressor.compressSync(text);
       assert.ok(wire !== null, `compressSync took ${size} bytes`);
-      const inflated = await new Promise<Buffer>((resolve, reject) => peer.decompress(wire!, (error, out) => (error ? reject(error) : resolve(out!))));
+      const inflated = await new Promise<Buffer>((resolve, reject) =>
+        peer.decompress(wire!, (error, out) => (error ? reject(error) : resolve(out!))),
+      );
       assert.ok(inflated.equals(text), `what the peer inflates, ${size} bytes`);
       const back = compressor.decompressSync(deflate(text));
       assert.ok(back!.equals(text), `decompressSync of ${size} bytes`);
@@ -731,60 +747,74 @@ onMainThread('compressSync and decompressSync round-trip what zlib and the async
   }
 });
 
-onMainThread('what the main thread does not take: large messages, a running job, an open fragmented message, a closed compressor', async () => {
-  const compressor = compressorWith(true);
-  assert.is(compressor.compressSync(Buffer.alloc(64 * 1024 + 1)), null);
-  assert.is(compressor.decompressSync(Buffer.alloc(64 * 1024 + 1)), null);
-  const done = new Promise<void>((resolve) => compressor.compress(Buffer.from('x'.repeat(5000)), true, () => resolve()));
-  assert.is(compressor.compressSync(Buffer.from('busy')), null, 'a deflate job is queued or running');
-  await done;
-  assert.ok(compressor.compressSync(Buffer.from('free again')));
-  const fragment = new Promise<void>((resolve) => compressor.compress(Buffer.from('first part'), false, () => resolve()));
-  await fragment;
-  assert.is(compressor.compressSync(Buffer.from('inside the message')), null, 'the fragmented message owns the context');
-  const inflating = new Promise<void>((resolve) => compressor.decompress(deflate('async'), () => resolve()));
-  assert.is(compressor.decompressSync(deflate('sync')), null, 'an inflate job is queued or running');
-  await inflating;
-  compressor.close();
-  assert.is(compressor.compressSync(Buffer.from('closed')), null);
-  assert.is(compressor.decompressSync(deflate('closed')), null);
-});
+onMainThread(
+  'what the main thread does not take: large messages, a running job, an open fragmented message, a closed compressor',
+  async () => {
+    const compressor = compressorWith(true);
+    assert.is(compressor.compressSync(Buffer.alloc(64 * 1024 + 1)), null);
+    assert.is(compressor.decompressSync(Buffer.alloc(64 * 1024 + 1)), null);
+    const done = new Promise<void>((resolve) => compressor.compress(Buffer.from('x'.repeat(5000)), true, () => resolve()));
+    assert.is(compressor.compressSync(Buffer.from('busy')), null, 'a deflate job is queued or running');
+    await done;
+    assert.ok(compressor.compressSync(Buffer.from('free again')));
+    const fragment = new Promise<void>((resolve) => compressor.compress(Buffer.from('first part'), false, () => resolve()));
+    await fragment;
+    assert.is(compressor.compressSync(Buffer.from('inside the message')), null, 'the fragmented message owns the context');
+    const inflating = new Promise<void>((resolve) => compressor.decompress(deflate('async'), () => resolve()));
+    assert.is(compressor.decompressSync(deflate('sync')), null, 'an inflate job is queued or running');
+    await inflating;
+    compressor.close();
+    assert.is(compressor.compressSync(Buffer.from('closed')), null);
+    assert.is(compressor.decompressSync(deflate('closed')), null);
+  },
+);
 
-onMainThread('an input that inflates past 1 MiB is begun on the main thread and finished on the thread pool, within maxPayload', async () => {
-  const bomb = deflate(Buffer.alloc(4 << 20)); // 4 MiB of zeros in about 4 KiB
-  assert.ok(bomb.length <= 4096, `${bomb.length} bytes`);
-  for (const fresh of [true, false]) {
-    const roomy = compressorWith(fresh, 8 << 20, fresh);
-    assert.is(roomy.decompressSync(bomb), null, 'begun, not finished');
-    assert.is(roomy.decompressSync(deflate('meanwhile')), null, 'nothing else runs on the main thread meanwhile');
-    const finished = await new Promise<Buffer>((resolve, reject) => roomy.decompress(bomb, (error, out) => (error ? reject(error) : resolve(out!))));
-    assert.is(finished.length, 4 << 20);
-    assert.ok(finished.every((byte) => byte === 0));
-    assert.is(String(roomy.decompressSync(deflate('the stream goes on'))), 'the stream goes on');
-    roomy.close();
-    const tight = compressorWith(fresh, 2 << 20, fresh);
-    assert.is(tight.decompressSync(bomb), null);
-    const error = await new Promise<unknown>((resolve) => tight.decompress(bomb, (failure) => resolve(failure)));
-    assert.is((error as ProtocolError).closeCode, 1009);
-    assert.match((error as Error).message, /2097152/);
-    tight.close();
-  }
-  const small = compressorWith(true, 1000);
-  assert.throws(() => small.decompressSync(deflate(Buffer.alloc(5000))), (error: unknown) => (error as ProtocolError).closeCode === 1009);
-  small.close();
-});
+onMainThread(
+  'an input that inflates past 1 MiB is begun on the main thread and finished on the thread pool, within maxPayload',
+  async () => {
+    const bomb = deflate(Buffer.alloc(4 << 20)); // 4 MiB of zeros in about 4 KiB
+    assert.ok(bomb.length <= 4096, `${bomb.length} bytes`);
+    for (const fresh of [true, false]) {
+      const roomy = compressorWith(fresh, 8 << 20, fresh);
+      assert.is(roomy.decompressSync(bomb), null, 'begun, not finished');
+      assert.is(roomy.decompressSync(deflate('meanwhile')), null, 'nothing else runs on the main thread meanwhile');
+      const finished = await new Promise<Buffer>((resolve, reject) =>
+        roomy.decompress(bomb, (error, out) => (error ? reject(error) : resolve(out!))),
+      );
+      assert.is(finished.length, 4 << 20);
+      assert.ok(finished.every((byte) => byte === 0));
+      assert.is(String(roomy.decompressSync(deflate('the stream goes on'))), 'the stream goes on');
+      roomy.close();
+      const tight = compressorWith(fresh, 2 << 20, fresh);
+      assert.is(tight.decompressSync(bomb), null);
+      const error = await new Promise<unknown>((resolve) => tight.decompress(bomb, (failure) => resolve(failure)));
+      assert.is((error as ProtocolError).closeCode, 1009);
+      assert.match((error as Error).message, /2097152/);
+      tight.close();
+    }
+    const small = compressorWith(true, 1000);
+    assert.throws(
+      () => small.decompressSync(deflate(Buffer.alloc(5000))),
+      (error: unknown) => (error as ProtocolError).closeCode === 1009,
+    );
+    small.close();
+  },
+);
 
-onMainThread('empty messages in a row with context takeover still carry their empty block (zlib emits nothing for a repeated sync flush)', async () => {
-  const sender = compressorWith(false, 1 << 20, false);
-  const receiver = compressorWith(false, 1 << 20, false);
-  for (const text of ['', '', 'x', '', 'after']) {
-    const wire = sender.compressSync(Buffer.from(text))!;
-    assert.ok(wire.length > 0, 'an empty message still has its stored block');
-    assert.is(String(receiver.decompressSync(wire)), text);
-  }
-  sender.close();
-  receiver.close();
-});
+onMainThread(
+  'empty messages in a row with context takeover still carry their empty block (zlib emits nothing for a repeated sync flush)',
+  async () => {
+    const sender = compressorWith(false, 1 << 20, false);
+    const receiver = compressorWith(false, 1 << 20, false);
+    for (const text of ['', '', 'x', '', 'after']) {
+      const wire = sender.compressSync(Buffer.from(text))!;
+      assert.ok(wire.length > 0, 'an empty message still has its stored block');
+      assert.is(String(receiver.decompressSync(wire)), text);
+    }
+    sender.close();
+    receiver.close();
+  },
+);
 
 onMainThread('invalid deflate data on the main thread: a 1007 ProtocolError, and the next message still inflates', () => {
   const compressor = compressorWith(true);

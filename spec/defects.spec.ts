@@ -248,7 +248,7 @@ test("8. one server's concurrency does not change another server's or the client
   const second = new WebSocketServer({ noServer: true, perMessageDeflate: { concurrencyLimit: 7 } });
   assert.is((first as unknown as WithDeflate).deflate.pool.concurrency, 1);
   assert.is((second as unknown as WithDeflate).deflate.pool.concurrency, 7);
-  assert.is(resolveDeflateConfig(true, false)!.pool.concurrency, 10, 'the clients\' default pool');
+  assert.is(resolveDeflateConfig(true, false)!.pool.concurrency, 10, "the clients' default pool");
 });
 
 test('9. a connection whose listeners the user removed still leaves wss.clients, and wss.close() completes', async () => {

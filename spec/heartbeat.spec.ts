@@ -37,7 +37,13 @@ test('pings every interval while pongs come back; never declares a live peer dea
 test('no pong within timeout: onDead once, and no more pings after', async () => {
   let pings = 0;
   let dead = 0;
-  const heartbeat = new Heartbeat({ interval: 20, timeout: 30 }, owner(() => pings++, () => dead++));
+  const heartbeat = new Heartbeat(
+    { interval: 20, timeout: 30 },
+    owner(
+      () => pings++,
+      () => dead++,
+    ),
+  );
   await sleep(150);
   assert.is(dead, 1);
   assert.is(pings, 1, 'pinged again while waiting for the first pong');
@@ -46,7 +52,13 @@ test('no pong within timeout: onDead once, and no more pings after', async () =>
 
 test('stop() before the first beat: nothing fires', async () => {
   let calls = 0;
-  const heartbeat = new Heartbeat({ interval: 10, timeout: 10 }, owner(() => calls++, () => calls++));
+  const heartbeat = new Heartbeat(
+    { interval: 10, timeout: 10 },
+    owner(
+      () => calls++,
+      () => calls++,
+    ),
+  );
   heartbeat.stop();
   await sleep(40);
   assert.is(calls, 0);

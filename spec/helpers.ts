@@ -32,10 +32,8 @@ export function frame(spec: FrameSpec): Buffer {
   return out;
 }
 
-export const text = (payload: string | Buffer, options: Partial<FrameSpec> = {}): Buffer =>
-  frame({ opcode: 1, payload, ...options });
-export const binary = (payload: Buffer, options: Partial<FrameSpec> = {}): Buffer =>
-  frame({ opcode: 2, payload, ...options });
+export const text = (payload: string | Buffer, options: Partial<FrameSpec> = {}): Buffer => frame({ opcode: 1, payload, ...options });
+export const binary = (payload: Buffer, options: Partial<FrameSpec> = {}): Buffer => frame({ opcode: 2, payload, ...options });
 
 export function closePayload(code: number, reason = ''): Buffer {
   const out = Buffer.alloc(2 + Buffer.byteLength(reason));
@@ -91,11 +89,7 @@ export function portOf(server: { address(): unknown }): number {
  * Resolves with the args of the next `event`, or rejects after `ms`. Unlike
  * events.once, an 'error' event does not reject (tests wait for errors too).
  */
-export function waitFor<T extends unknown[] = unknown[]>(
-  emitter: NodeJS.EventEmitter,
-  event: string,
-  ms = 5000,
-): Promise<T> {
+export function waitFor<T extends unknown[] = unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms = 5000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       emitter.removeListener(event, listener);

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket, * as netws from '../src/index.ts';
 
-const test = suite('index: the public surface in ws\'s two shapes');
+const test = suite("index: the public surface in ws's two shapes");
 
 test('the default export is the WebSocket class carrying Server, WebSocketServer, WebSocket, createWebSocketStream', () => {
   assert.is(WebSocket, netws.WebSocket);

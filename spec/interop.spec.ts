@@ -152,9 +152,14 @@ const deflatePayloads: Array<string | Buffer> = [
   Buffer.alloc(300_000, 'abcdefghij'),
 ];
 
-async function echoAll(ws: { send(data: string | Buffer): void; once(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown }): Promise<void> {
+async function echoAll(ws: {
+  send(data: string | Buffer): void;
+  once(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): unknown;
+}): Promise<void> {
   for (const payload of deflatePayloads) {
-    const reply = new Promise<[Buffer, boolean]>((resolve) => ws.once('message', (data, isBinary) => resolve([Buffer.from(data), isBinary])));
+    const reply = new Promise<[Buffer, boolean]>((resolve) =>
+      ws.once('message', (data, isBinary) => resolve([Buffer.from(data), isBinary])),
+    );
     ws.send(payload);
     const [data, isBinary] = await reply;
     assert.is(isBinary, typeof payload !== 'string');
@@ -207,10 +212,7 @@ deflate('no context takeover both ways, each side asking', async () => {
   const ws = new WsWebSocket(`ws://127.0.0.1:${portOf(server)}`, { perMessageDeflate: { serverNoContextTakeover: true, threshold: 0 } });
   const opened = waitFor(ws, 'open');
   const [response] = await waitFor<[{ headers: Record<string, string> }]>(ws, 'upgrade');
-  assert.is(
-    response.headers['sec-websocket-extensions'],
-    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
-  );
+  assert.is(response.headers['sec-websocket-extensions'], 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
   await opened;
   await echoAll(ws);
   ws.close();

@@ -20,7 +20,12 @@ import {
   MAX_MESSAGE_SIZE,
   resolveConnectionOptions,
 } from '../src/options/connection.ts';
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_COUNT, DEFAULT_MAX_HEADER_SIZE, resolveServerOptions } from '../src/options/server.ts';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  DEFAULT_MAX_HEADER_COUNT,
+  DEFAULT_MAX_HEADER_SIZE,
+  resolveServerOptions,
+} from '../src/options/server.ts';
 import { isError } from './helpers.ts';
 
 const test = suite('options: undefined, 0, negative, wrong type');
@@ -82,7 +87,12 @@ test('timeouts past what setTimeout can wait throw instead of firing at once', (
   }
 });
 
-for (const [name, fallback] of [['autoPong', true], ['allowSynchronousEvents', true], ['skipUTF8Validation', false], ['clientTracking', true]] as const) {
+for (const [name, fallback] of [
+  ['autoPong', true],
+  ['allowSynchronousEvents', true],
+  ['skipUTF8Validation', false],
+  ['clientTracking', true],
+] as const) {
   test(`${name}: undefined is ${fallback}; a non-boolean throws TypeError`, () => {
     assert.is(resolved({ [name]: undefined })[name], fallback);
     assert.is(resolved({ [name]: !fallback })[name], !fallback);
@@ -153,7 +163,11 @@ test('perMessageDeflate: booleans, an object; each field checked; windowBits tru
   ];
   for (const [options, type] of bad) {
     assert.throws(() => resolveDeflateConfig(options, true), isError(type), JSON.stringify(options));
-    assert.throws(() => new WebSocket('ws://127.0.0.1:1', { perMessageDeflate: options }), isError(type), `client ${JSON.stringify(options)}`);
+    assert.throws(
+      () => new WebSocket('ws://127.0.0.1:1', { perMessageDeflate: options }),
+      isError(type),
+      `client ${JSON.stringify(options)}`,
+    );
   }
   for (const good of [{ clientMaxWindowBits: true }, { serverMaxWindowBits: false }, { threshold: 0 }, { concurrencyLimit: 1 }]) {
     assert.ok(resolveDeflateConfig(good, true), JSON.stringify(good));

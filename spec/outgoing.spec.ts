@@ -242,7 +242,10 @@ test('a Blob ping waits its turn behind a Blob message', async () => {
   server.pong(new Blob(['q']));
   await waitFor(client, 'pong');
   assert.equal(order, ['message m', 'ping p']);
-  assert.throws(() => server.ping(new Blob([Buffer.alloc(126)])), (error: unknown) => error instanceof RangeError);
+  assert.throws(
+    () => server.ping(new Blob([Buffer.alloc(126)])),
+    (error: unknown) => error instanceof RangeError,
+  );
   await stop();
 });
 

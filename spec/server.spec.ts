@@ -2,8 +2,8 @@ import http from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PreparedMessage, WebSocket, WebSocketServer, prepareMessage } from '../src/index.ts';
-import type { UpgradeRequest } from '../src/server.ts';
-import { SAMPLE_KEY, closePayload, decodeFrames, frame, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError } from './helpers.ts';
+import type { UpgradeRequest } from '../src/options/server.ts';
+import { closePayload, decodeFrames, frame, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError } from './helpers.ts';
 
 async function standalone(options: Record<string, unknown> = {}): Promise<WebSocketServer> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
@@ -51,7 +51,14 @@ const refusals: Array<[string, string, RegExp]> = [
   ['a wrong path (400, as ws answers)', upgradeRequest('/other'), /^HTTP\/1\.1 400 /],
   ['a malformed request line', 'GARBAGE\r\n\r\n', /^HTTP\/1\.1 400 /],
   ['an obs-fold header', upgradeRequest('/ws', ['X-A: 1', ' folded']), /^HTTP\/1\.1 400 /],
-  ['too many header lines', upgradeRequest('/ws', Array.from({ length: 30 }, (_, i) => `X-${i}: 1`)), /^HTTP\/1\.1 431 /],
+  [
+    'too many header lines',
+    upgradeRequest(
+      '/ws',
+      Array.from({ length: 30 }, (_, i) => `X-${i}: 1`),
+    ),
+    /^HTTP\/1\.1 431 /,
+  ],
   ['one huge header', upgradeRequest('/ws', [`X-Big: ${'a'.repeat(4000)}`]), /^HTTP\/1\.1 431 /],
   ['a bad subprotocol list', upgradeRequest('/ws', ['Sec-WebSocket-Protocol: a b']), /^HTTP\/1\.1 400 /],
 ];
@@ -102,9 +109,7 @@ const accept = suite('server: accepted handshakes');
 
 accept('frames pipelined right behind the request head are not lost', async () => {
   const server = await standalone();
-  const got = new Promise<string>((resolve) =>
-    server.on('connection', (ws) => ws.on('message', (data) => resolve(data.toString()))),
-  );
+  const got = new Promise<string>((resolve) => server.on('connection', (ws) => ws.on('message', (data) => resolve(data.toString()))));
   const conn = await rawConnect(portOf(server));
   conn.socket.write(Buffer.concat([Buffer.from(upgradeRequest('/')), text('early bird')]));
   assert.is(await got, 'early bird');
@@ -311,7 +316,10 @@ lifecycle('server-side WebSocket: close handshake from the server, ping/pong eve
   assert.is(code, 1001);
   assert.ok(wasClean);
   const frames = decodeFrames(conn.received().subarray(conn.received().indexOf('\r\n\r\n') + 4));
-  assert.equal(frames.map((f) => f.opcode), [10, 8]);
+  assert.equal(
+    frames.map((f) => f.opcode),
+    [10, 8],
+  );
   assert.is(frames[1].payload.subarray(2).toString(), 'going');
   await stop(server);
 });
@@ -353,7 +361,11 @@ broadcasts('strings go as text, buffers as binary, and { binary: true } makes a 
   server.broadcast(Buffer.from('b'));
   server.broadcast('s', { binary: true });
   while (messages.length < 3) await sleep(5);
-  assert.equal(messages, [['t', false], ['b', true], ['s', true]]);
+  assert.equal(messages, [
+    ['t', false],
+    ['b', true],
+    ['s', true],
+  ]);
   client.close();
   await stop(server);
 });
@@ -384,58 +396,67 @@ broadcasts('clients that are closing are skipped', async () => {
   await stop(server);
 });
 
-broadcasts('a broadcast that comes while a fragmented message is open waits for its end: frames of two messages never interleave', async () => {
-  const server = await standalone();
-  const conn = await rawConnect(portOf(server));
-  conn.socket.write(upgradeRequest());
-  while (server.clients.size < 1) await sleep(5);
-  const [serverSide] = [...server.clients];
-  serverSide.send('first ', { fin: false });
-  assert.is(server.broadcast('broadcast'), 1);
-  serverSide.send('last', { fin: true });
-  await sleep(50);
-  const received = conn.received();
-  conn.socket.destroy();
-  const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
-  assert.equal(
-    frames.map((f) => [f.opcode, f.fin, f.payload.toString()]),
-    [
-      [1, false, 'first '],
-      [0, true, 'last'],
-      [1, true, 'broadcast'],
-    ],
-  );
-  await stop(server);
-});
+broadcasts(
+  'a broadcast that comes while a fragmented message is open waits for its end: frames of two messages never interleave',
+  async () => {
+    const server = await standalone();
+    const conn = await rawConnect(portOf(server));
+    conn.socket.write(upgradeRequest());
+    while (server.clients.size < 1) await sleep(5);
+    const [serverSide] = [...server.clients];
+    serverSide.send('first ', { fin: false });
+    assert.is(server.broadcast('broadcast'), 1);
+    serverSide.send('last', { fin: true });
+    await sleep(50);
+    const received = conn.received();
+    conn.socket.destroy();
+    const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
+    assert.equal(
+      frames.map((f) => [f.opcode, f.fin, f.payload.toString()]),
+      [
+        [1, false, 'first '],
+        [0, true, 'last'],
+        [1, true, 'broadcast'],
+      ],
+    );
+    await stop(server);
+  },
+);
 
-broadcasts('an \'error\' listener that throws on a failing client stops nothing: the others get the message, then the error is thrown', async () => {
-  const server = await standalone({ maxBufferedAmount: 1000 });
-  try {
-    const clients = await connectClients(server, 2);
-    const got: string[] = [];
-    clients[1].on('message', (data) => got.push(String(data)));
-    const [slow, fast] = [...server.clients];
-    for (const ws of [slow, fast]) {
-      ws.on('error', (error) => {
-        throw error;
-      });
+broadcasts(
+  "an 'error' listener that throws on a failing client stops nothing: the others get the message, then the error is thrown",
+  async () => {
+    const server = await standalone({ maxBufferedAmount: 1000 });
+    try {
+      const clients = await connectClients(server, 2);
+      const got: string[] = [];
+      clients[1].on('message', (data) => got.push(String(data)));
+      const [slow, fast] = [...server.clients];
+      for (const ws of [slow, fast]) {
+        ws.on('error', (error) => {
+          throw error;
+        });
+      }
+      slow.send('open', { fin: false }); // what is broadcast to it is held, counting against maxBufferedAmount
+      const line = 'x'.repeat(600);
+      assert.is(server.broadcast(line), 2);
+      await sleep(20);
+      assert.throws(
+        () => server.broadcast(line),
+        (error: unknown) => (error as { code?: string }).code === 'WS_ERR_SLOW_READER',
+      );
+      for (let i = 0; i < 100 && got.length < 2; i++) await sleep(10);
+      assert.equal(got, [line, line], 'the client after the failing one got both');
+    } finally {
+      await stop(server); // its clients' sockets end with it
     }
-    slow.send('open', { fin: false }); // what is broadcast to it is held, counting against maxBufferedAmount
-    const line = 'x'.repeat(600);
-    assert.is(server.broadcast(line), 2);
-    await sleep(20);
-    assert.throws(() => server.broadcast(line), (error: unknown) => (error as { code?: string }).code === 'WS_ERR_SLOW_READER');
-    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(10);
-    assert.equal(got, [line, line], 'the client after the failing one got both');
-  } finally {
-    await stop(server); // its clients' sockets end with it
-  }
-});
+  },
+);
 
 broadcasts('a compressing client whose send() is refused over maxBufferedAmount is not counted', async () => {
   const server = await standalone({ maxBufferedAmount: 1000, perMessageDeflate: true });
   try {
-    const [client] = await connectClients(server, 1);
+    await connectClients(server, 1);
     const [serverSide] = [...server.clients];
     serverSide.on('error', () => {});
     serverSide.send(new Blob([Buffer.alloc(900)])); // queued: the broadcast goes through send(), behind it
@@ -457,7 +478,10 @@ broadcasts('a number is sent as text, as send() sends it, by broadcast() and pub
     server.broadcast(42 as unknown as string);
     server.publish('t', 43 as unknown as string);
     for (let i = 0; i < 100 && got.length < 2; i++) await sleep(10);
-    assert.equal(got, [['42', false], ['43', false]]);
+    assert.equal(got, [
+      ['42', false],
+      ['43', false],
+    ]);
   } finally {
     await stop(server); // its clients' sockets end with it
   }
@@ -465,7 +489,10 @@ broadcasts('a number is sent as text, as send() sends it, by broadcast() and pub
 
 broadcasts('without clientTracking there is nobody to broadcast to: it throws', async () => {
   const server = await standalone({ clientTracking: false });
-  assert.throws(() => server.broadcast('x'), (error: Error & { code?: string }) => error.code === 'WS_ERR_NO_CLIENT_TRACKING');
+  assert.throws(
+    () => server.broadcast('x'),
+    (error: Error & { code?: string }) => error.code === 'WS_ERR_NO_CLIENT_TRACKING',
+  );
   await stop(server);
 });
 
@@ -473,7 +500,7 @@ broadcasts.run();
 
 const footprint = suite('server: idle connection footprint');
 
-footprint('a standalone upgrade leaves only the connection\'s own listeners on the socket', async () => {
+footprint("a standalone upgrade leaves only the connection's own listeners on the socket", async () => {
   // A handshake listener left attached keeps the head reader, its timer and
   // closures alive for as long as the connection stays open.
   const server = await standalone();
@@ -505,7 +532,10 @@ batching('a message sent right before terminate() in the same tick still reaches
   await conn.closed;
   const received = conn.received();
   const frames = decodeFrames(received.subarray(received.indexOf('\r\n\r\n') + 4));
-  assert.equal(frames.map((f) => f.payload.toString()), ['last words']);
+  assert.equal(
+    frames.map((f) => f.payload.toString()),
+    ['last words'],
+  );
   await stop(server);
 });
 

@@ -105,7 +105,11 @@ topics('publish reaches every subscriber once, and nobody else; it returns the n
   assert.is(wss.publish('news', 'as binary', { binary: true }), 2);
   assert.is(wss.publish('nobody', 'lost'), 0);
   await until(() => a.received.length === 3 && b.received.length === 3);
-  const expected = [['headline', false], ['bytes', true], ['as binary', true]];
+  const expected = [
+    ['headline', false],
+    ['bytes', true],
+    ['as binary', true],
+  ];
   assert.equal(a.received, expected);
   assert.equal(b.received, expected);
   await sleep(20);
@@ -120,7 +124,10 @@ topics('a PreparedMessage is published as it is (its own text or binary type)', 
   assert.is(wss.publish('prepared', message), 1);
   assert.is(wss.publish('prepared', message, { binary: false }), 1, 'binary does not change a prepared message');
   await until(() => a.received.length === 2);
-  assert.equal(a.received, [['once', true], ['once', true]]);
+  assert.equal(a.received, [
+    ['once', true],
+    ['once', true],
+  ]);
   a.client.close();
 });
 
@@ -138,7 +145,10 @@ topics('the bytes on the wire are the same for every subscriber (framed once)', 
   await until(() => sockets.every(({ received }, i) => received().length > heads[i] + 300));
   const frames = sockets.map(({ received }, i) => received().subarray(heads[i]));
   assert.equal(frames[0], frames[1]);
-  assert.equal(decodeFrames(frames[0]).map((f) => [f.opcode, f.payload.toString()]), [[1, 'x'.repeat(300)]]);
+  assert.equal(
+    decodeFrames(frames[0]).map((f) => [f.opcode, f.payload.toString()]),
+    [[1, 'x'.repeat(300)]],
+  );
   for (const { socket } of sockets) socket.destroy();
 });
 
@@ -151,8 +161,14 @@ topics('ws.publish goes to the other subscribers, not to the sender; except does
   assert.is(wss.publish('room', 'not to b', { except: b.server }), 1);
   assert.is(wss.publish('room', 'to both', { except: null }), 2);
   await until(() => b.received.length === 2 && a.received.length === 2);
-  assert.equal(a.received, [['not to b', false], ['to both', false]]);
-  assert.equal(b.received, [['from a', false], ['to both', false]]);
+  assert.equal(a.received, [
+    ['not to b', false],
+    ['to both', false],
+  ]);
+  assert.equal(b.received, [
+    ['from a', false],
+    ['to both', false],
+  ]);
   a.client.close();
   b.client.close();
 });
@@ -217,7 +233,10 @@ topics('compressing connections get the message in order with their other sends;
     );
     assert.is(frames[2].payload.toString(), 'after');
     assert.is(frames[3].payload.toString(), big);
-    assert.equal(plain.received, [[big, false], [big, false]]);
+    assert.equal(plain.received, [
+      [big, false],
+      [big, false],
+    ]);
     server.close();
     assert.is(deflating.publish('z', big, { compress: false }), 1, 'a closing compressing connection is skipped');
     raw.socket.destroy();
@@ -227,7 +246,7 @@ topics('compressing connections get the message in order with their other sends;
   }
 });
 
-topics('compress: false waits for a compressing subscriber\'s open fragmented message, as broadcast does', async () => {
+topics("compress: false waits for a compressing subscriber's open fragmented message, as broadcast does", async () => {
   const deflating = await standalone({ perMessageDeflate: true });
   try {
     const raw = await rawConnect(portOf(deflating));
@@ -249,7 +268,7 @@ topics('compress: false waits for a compressing subscriber\'s open fragmented me
         [0, true, 0, 'part2'],
         [1, true, 0, 'PUBLISHED'],
       ],
-      'the published message is its own message, after the user\'s',
+      "the published message is its own message, after the user's",
     );
     raw.socket.destroy();
   } finally {
@@ -397,7 +416,10 @@ adapters('publish delivers locally at once and hands the message to the adapter;
     assert.is(adapter.host!.deliver('none', new PreparedMessage(Buffer.from('remote'), false), true), 0);
     assert.equal([...adapter.host!.topics()], ['r']);
     await until(() => a.received.length === 2);
-    assert.equal(a.received, [['local', false], ['remote', false]]);
+    assert.equal(a.received, [
+      ['local', false],
+      ['remote', false],
+    ]);
     a.client.close();
   } finally {
     await stop(server);

@@ -1,7 +1,20 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
-import { closePayload, decodeFrames, frame, pair, portOf, rawConnect, sleep, text, upgradeRequest, waitFor, isError, isDOMException } from './helpers.ts';
+import {
+  closePayload,
+  decodeFrames,
+  frame,
+  pair,
+  portOf,
+  rawConnect,
+  sleep,
+  text,
+  upgradeRequest,
+  waitFor,
+  isError,
+  isDOMException,
+} from './helpers.ts';
 
 /** A netws server with a raw TCP peer that speaks frames by hand. */
 async function rawPeer(serverOptions: Record<string, unknown> = {}) {
@@ -155,7 +168,12 @@ closing('server-initiated close without a code: 1005 on both sides', async () =>
 
 closing('close() converts its arguments as WebIDL does: [Clamp] unsigned short code, string reason', async () => {
   const sent: Array<[number, string]> = [];
-  for (const [code, reason] of [[1000.5, undefined], [3000.5, 'half'], ['4000', 42], [4001.49, new Uint8Array([0x61])]] as const) {
+  for (const [code, reason] of [
+    [1000.5, undefined],
+    [3000.5, 'half'],
+    ['4000', 42],
+    [4001.49, new Uint8Array([0x61])],
+  ] as const) {
     const { client, server, stop } = await pair();
     const closed = waitFor<[number, Buffer]>(server, 'close');
     client.close(code as number, reason as string);
@@ -164,7 +182,12 @@ closing('close() converts its arguments as WebIDL does: [Clamp] unsigned short c
     await stop();
   }
   // Halves round to even: 1000.5 is 1000, 3000.5 is 3000.
-  assert.equal(sent, [[1000, ''], [3000, 'half'], [4000, '42'], [4001, 'a']]);
+  assert.equal(sent, [
+    [1000, ''],
+    [3000, 'half'],
+    [4000, '42'],
+    [4001, 'a'],
+  ]);
 });
 
 closing('invalid close codes throw InvalidAccessError and long reasons SyntaxError, as in browsers', async () => {
@@ -240,7 +263,9 @@ closing('the client waits for the server to close TCP, and closes after closeTim
   const tcp = net.createServer((socket) => {
     socket.once('data', (data) => {
       const key = /Sec-WebSocket-Key: (.*)\r\n/.exec(data.toString())![1];
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${computeAccept(key)}\r\n\r\n`,
+      );
       socket.on('data', () => socket.write(frame({ opcode: 8, payload: closePayload(1000), mask: false })));
     });
     socket.on('error', () => {});

@@ -1,9 +1,29 @@
 /**
- * The event classes of the WHATWG WebSocket API. Node 20 has `Event` and
+ * A WebSocket's events: their Node-style arguments (WebSocketEvents), and
+ * the event classes of the WHATWG WebSocket API. Node 20 has `Event` and
  * `MessageEvent` as globals but neither `CloseEvent` nor `ErrorEvent`, so
  * those two are defined here on top of the global `Event`; `MessageEvent`
  * extends Node's own, so `instanceof MessageEvent` holds with either.
  */
+
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { RawData } from './connection/data.ts';
+
+/** Events and their arguments, ws-compatible ('close' adds wasClean). */
+export interface WebSocketEvents {
+  open: [];
+  /** `data` is a Buffer for text; for binary, shaped by binaryType (Buffer, ArrayBuffer, Buffer[] or Blob). */
+  message: [data: RawData, isBinary: boolean];
+  close: [code: number, reason: Buffer, wasClean: boolean];
+  error: [error: Error];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  upgrade: [response: IncomingMessage];
+  redirect: [url: string, request: ClientRequest];
+  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
+  /** The send queue has emptied after a send filled it past the socket's high-water mark. */
+  drain: [];
+}
 
 /** The Event constructor's options (not a global type in @types/node). */
 export interface EventInit {
@@ -42,17 +62,14 @@ export interface MessageEventInit extends EventInit {
 
 /** The members of Node's global MessageEvent that a WebSocket uses (`data` is `any`, as in the DOM types). */
 export interface NodeMessageEvent extends Event {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: the DOM types have `any` here, and user code written for them expects it
   readonly data: any;
   readonly origin: string;
   readonly lastEventId: string;
 }
 
 /** Node's MessageEvent (from undici), typed likewise. */
-export const NodeMessageEvent = globalThis.MessageEvent as unknown as new (
-  type: string,
-  init?: MessageEventInit,
-) => NodeMessageEvent;
+export const NodeMessageEvent = globalThis.MessageEvent as unknown as new (type: string, init?: MessageEventInit) => NodeMessageEvent;
 
 /** What `onopen` receives (and listeners of events with no class of their own). */
 export class WebSocketEvent extends NodeEvent {

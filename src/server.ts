@@ -41,8 +41,6 @@ import { PreparedMessage } from './protocol/prepared.ts';
 import { TopicHub, type PublishData, type ServerPublishOptions, type TopicAdapter } from './topics.ts';
 import { kAttach, kOnClosed, kSendPrepared, WebSocket } from './websocket.ts';
 
-export type { ServerOptions, UpgradeRequest, VerifyClientCallback, VerifyClientInfo } from './options/server.ts';
-
 /**
  * Frames a message once for wss.broadcast(), e.g. to send the same message to
  * several servers' clients or on every tick of a game loop. Strings (and numbers) are text
@@ -495,8 +493,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     // A peer that is slow or silent (slowloris), or a verifyClient that never answers, is cut off at the deadline.
     const pending = this.startDeadline(() => rejectHandshake(socket, 408, 'Opening handshake timed out'));
     const onData = (chunk: Buffer): void => {
-      let received;
-      let request;
+      let received: ReturnType<HeadReader['push']>;
+      let request: ReturnType<typeof parseRequestHead>;
       try {
         received = reader.push(chunk);
         if (received === null) return;

@@ -12,11 +12,10 @@
  */
 
 import { EventEmitter } from 'node:events';
-import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { BrowserApi, EventHandlerOf, EventListenerOf } from './browser-api.ts';
 import { checkCloseArguments, installBrowserApi, releaseSignals } from './browser-api.ts';
-import { startClientHandshake, type ClientHandshake, type HandshakeResult, type UpgradeResponse } from './client/handshake.ts';
+import { startClientHandshake, type ClientHandshake, type HandshakeResult } from './client/handshake.ts';
 import { MessageCompressor } from './compression/compressor.ts';
 import { dataLength, isBinaryData, toBuffer, type BinaryType, type RawData, type SendData } from './connection/data.ts';
 import { Heartbeat, kHeartbeatPing, kHeartbeatTimedOut } from './connection/heartbeat.ts';
@@ -27,11 +26,21 @@ import { kBlobUnreadable, kFailSlowReader, kStreamBroken, Sender, type SendOptio
 import { kAttach, kOnClosed, kSendPrepared, kStreamHooks, type AttachOptions, type StreamHooks } from './connection/entry.ts';
 import { chunkSource, type MessageSource } from './connection/source.ts';
 import { CLOSED, CLOSING, CONNECTING, OPEN } from './connection/state.ts';
-import { closedBeforeConnect, defineReadyStates, listenerTable, notOpenError, refuseSend } from './connection/state.ts';
-import { kPeerEnded, kTransportClosed, kTransportDrained, kTransportFailed, Transport } from './connection/transport.ts';
+import { closedAbnormally, closedBeforeConnect, defineReadyStates, listenerTable, notOpenError, refuseSend } from './connection/state.ts';
+import {
+  CLIENT_SOCKET,
+  kPeerEnded,
+  kTransportClosed,
+  kTransportData,
+  kTransportDrained,
+  kTransportFailed,
+  SERVER_SOCKET,
+  Transport,
+} from './connection/transport.ts';
 import type { ClientOptions as ClientOptionsOf } from './options/client.ts';
 import type { ResolvedConnectionOptions } from './options/connection.ts';
 import { DEFAULT_HIGH_WATER_MARK, highWaterMarkOption, resolveConnectionOptions } from './options/connection.ts';
+import type { WebSocketEvents } from './events.ts';
 import { CloseCode } from './protocol/close-code.ts';
 import { type ProtocolError, WebSocketError } from './protocol/errors.ts';
 import { Opcode } from './protocol/frame.ts';
@@ -42,6 +51,7 @@ export { CONNECTING, OPEN, CLOSING, CLOSED } from './connection/state.ts';
 export type { BinaryType, RawData, SendData } from './connection/data.ts';
 export type { SendOptions, SendStreamOptions } from './connection/sender.ts';
 export type { MessagesOptions } from './connection/streamed.ts';
+export type { WebSocketEvents } from './events.ts';
 export { kAttach, kOnClosed, kSendPrepared, kStreamHooks, type AttachOptions, type StreamHooks } from './connection/entry.ts';
 
 /** The client's options; finishRequest gets the WebSocket. */
@@ -51,22 +61,6 @@ export type EventHandler<E extends Event> = EventHandlerOf<E, WebSocket>;
 /** A listener for addEventListener(): a function called with the WebSocket as `this`, or an object with handleEvent(). */
 export type WebSocketEventListener<E extends Event = Event> = EventListenerOf<E, WebSocket>;
 
-/** Events and their arguments, ws-compatible ('close' adds wasClean). */
-export interface WebSocketEvents {
-  open: [];
-  /** `data` is a Buffer for text; for binary, shaped by binaryType (Buffer, ArrayBuffer, Buffer[] or Blob). */
-  message: [data: RawData, isBinary: boolean];
-  close: [code: number, reason: Buffer, wasClean: boolean];
-  error: [error: Error];
-  ping: [data: Buffer];
-  pong: [data: Buffer];
-  upgrade: [response: UpgradeResponse];
-  redirect: [url: string, request: ClientRequest];
-  'unexpected-response': [request: ClientRequest, response: IncomingMessage];
-  /** The send queue has emptied after a send filled it past the socket's high-water mark. */
-  drain: [];
-}
-
 /** What ping() and pong() take: data as send() takes it (at most 125 bytes), or the callback in its place. */
 type ControlData = SendData | number | WriteCallback | undefined;
 
@@ -74,6 +68,7 @@ type ControlData = SendData | number | WriteCallback | undefined;
 const NO_REASON = Buffer.alloc(0);
 const EMPTY = Buffer.alloc(0);
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: a mixin: installBrowserApi() puts BrowserApi's members on the prototype (the end of this file)
 export class WebSocket extends EventEmitter<WebSocketEvents> {
   declare static readonly CONNECTING: typeof CONNECTING;
   declare static readonly OPEN: typeof OPEN;
@@ -86,8 +81,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   private state = CONNECTING;
   private transport: Transport | null = null;
-  /** The sans-I/O protocol (`protocol` is the subprotocol's name, as in ws). */
-  private core: Protocol | null = null;
+  /** The protocol's handler; it holds the sans-I/O protocol too (`protocol` is the subprotocol's name, as in ws). */
   private receiver: Receiver | null = null;
   private options: ResolvedConnectionOptions | null = null;
   // The rest starts at a default on the prototype (the end of this file): an
@@ -184,7 +178,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     // WebIDL: assigning a string outside the enumeration is ignored.
     if (value !== 'nodebuffer' && value !== 'arraybuffer' && value !== 'fragments' && value !== 'blob') return;
     this.binaryTypeValue = value;
-    if (this.core !== null) this.core.keepFragments = value === 'fragments';
+    const core = this.receiver?.protocol;
+    if (core) core.keepFragments = value === 'fragments';
   }
 
   /**
@@ -334,8 +329,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     ({ code, reason } = checkCloseArguments(code, reason)); // validated before any state changes
-    const core = this.core;
-    if (core === null) return; // a client handshake being aborted
+    const core = this.receiver?.protocol;
+    if (!core) return; // a client handshake being aborted
     if (this.state === CLOSING) {
       // Both close frames are through: nothing is left but to close TCP.
       if (core.closeSent && core.closeReceived) this.transport!.end();
@@ -380,8 +375,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const compressor = attach.deflate === null ? null : new MessageCompressor(attach.deflate, options.maxPayload);
     const receiver = (this.receiver ??= new Receiver(this));
     const core = new Protocol({ ...options, isServer: attach.isServer, perMessageDeflate: compressor !== null }, receiver);
-    const transport = new Transport(duplex, this, core, attach.isServer, attach.traits ?? null);
-    this.core = core;
+    const transport = new Transport(duplex, this, attach.traits ?? (attach.isServer ? SERVER_SOCKET : CLIENT_SOCKET));
     this.transport = transport;
     receiver.bind(transport, core, options, compressor);
     this.state = OPEN;
@@ -398,9 +392,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.state === OPEN && this.senderPart().sendPrepared(message, compress);
   }
 
+  /** The sans-I/O protocol, once the connection opened (the receiver holds it). */
+  private get core(): Protocol {
+    return this.receiver!.protocol!;
+  }
+
   /** The sender, made on the first send: a connection that never sends carries none. */
   private senderPart(): Sender {
-    return (this.sender ??= new Sender(this, this.core!, this.transport!, this.options!, this.receiver!.compressor));
+    return (this.sender ??= new Sender(this, this.core, this.transport!, this.options!, this.receiver!.compressor));
   }
 
   /** send() after the connection closed: nothing is sent; the bytes still count in bufferedAmount (WHATWG). */
@@ -494,7 +493,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** How the connection ended: the 'close' event's code and wasClean. */
   private closeOutcome(): { wasClean: boolean; code: number } {
-    const core = this.core;
+    const core = this.receiver?.protocol;
     const wasClean = core?.closeSent === true && core.closeReceived;
     const code = core?.closeReceived ? this.peerCloseCode : this.failureCode || CloseCode.Abnormal;
     return { wasClean, code };
@@ -502,10 +501,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   /** What an iterator throws after an unclean close: the connection's error, or one saying how it ended. */
   private closeError(code: number): Error {
-    return (
-      this.error ??
-      new WebSocketError('WS_ERR_CLOSED_ABNORMALLY', `The connection closed without a closing handshake (${code})`, { closeCode: code })
-    );
+    return this.error ?? closedAbnormally(code);
   }
 
   private armCloseTimer(): void {
@@ -524,16 +520,21 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   // ---- what the parts report (owner interfaces) ------------------------------
 
+  /** @internal Transport: bytes arrived. */
+  [kTransportData](chunk: Buffer): void {
+    this.core.receiveData(chunk);
+  }
+
   /** @internal Transport: the peer ended its side. */
   [kPeerEnded](): void {
     this.state = CLOSING;
-    this.core!.stopReceiving();
+    this.core.stopReceiving();
     this.transport!.end();
   }
 
   /** @internal Transport: it is gone. */
   [kTransportClosed](): void {
-    const core = this.core!;
+    const core = this.core;
     // Data the user left paused in the transport arrived before the close: parse it (as ws does).
     if (!core.closeReceived && this.failureCode === 0) {
       const rest = this.transport!.readRest();
@@ -546,7 +547,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   /** @internal Transport: it failed. */
   [kTransportFailed](error: Error): void {
     // After a completed closing handshake a reset from the peer is no news.
-    const core = this.core!;
+    const core = this.core;
     if (!(core.closeSent && core.closeReceived)) this.emitError(error);
     this.transport!.duplex.destroy();
   }
@@ -563,7 +564,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
     this.state = CLOSING;
     this.armCloseTimer();
-    if (this.core!.closeEchoPending) this.sender!.answerCloseWhenSent();
+    if (this.core.closeEchoPending) this.sender!.answerCloseWhenSent();
     // The server closes TCP first (7.1.1); the client waits for it, within the timeout.
     else if (this.transport!.endsFirst) this.transport!.end();
   }
@@ -598,7 +599,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.failureCode !== 0) return; // already failed (a pong write and its ping can both trip)
     this.failureCode = CloseCode.PolicyViolation;
     this.state = CLOSING;
-    this.core!.stopReceiving();
+    this.core.stopReceiving();
     // Cleanup first: an 'error' listener that throws must not leave the socket open.
     this.transport!.abort();
     this.emitError(new WebSocketError('WS_ERR_SLOW_READER', message, { closeCode: CloseCode.PolicyViolation }));
@@ -616,14 +617,14 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   [kStreamBroken](): void {
     if (this.state === CLOSED) return;
     this.startClosing();
-    const core = this.core!;
+    const core = this.core;
     if (!core.closeSent) core.close(CloseCode.InternalError, 'Message source failed');
     if (core.closeReceived) this.transport!.end();
   }
 
   /** @internal Heartbeat: time to ping. */
   [kHeartbeatPing](): void {
-    if (this.state === OPEN) this.core!.ping(EMPTY);
+    if (this.state === OPEN) this.core.ping(EMPTY);
   }
 
   /** @internal Heartbeat: nothing received within its timeout. */

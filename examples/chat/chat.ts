@@ -211,4 +211,3 @@ export function parseChatText(data: Buffer, isBinary: boolean): string | { error
 function sendTo(ws: WebSocket, event: object): void {
   ws.send(JSON.stringify(event));
 }
-

@@ -76,7 +76,7 @@ test('roundtrip.js runs unchanged in Chromium against a netws server and reports
   }
 });
 
-test('websocketstream.js runs unchanged against Chromium\'s native WebSocketStream and reports what netws\'s reports in Node', async () => {
+test("websocketstream.js runs unchanged against Chromium's native WebSocketStream and reports what netws's reports in Node", async () => {
   const chrome = await browser();
   const server = await startEchoServer();
   try {

@@ -209,7 +209,10 @@ export class Tab {
 
   async navigate(url: string): Promise<void> {
     await this.send('Page.navigate', { url });
-    await this.waitUntil(`document.readyState === 'complete' && location.href.startsWith(${JSON.stringify(url.split('?')[0])})`, 'page load');
+    await this.waitUntil(
+      `document.readyState === 'complete' && location.href.startsWith(${JSON.stringify(url.split('?')[0])})`,
+      'page load',
+    );
   }
 
   /** Polls `expression` in the page until it is truthy. */

@@ -23,10 +23,15 @@ export interface EchoServer {
 }
 
 /** The shared scripts, served to the browser as they are. */
-const scripts = new Map(['roundtrip.js', 'websocketstream.js'].map((name) => [`/${name}`, readFileSync(new URL(`./${name}`, import.meta.url))]));
+const scripts = new Map(
+  ['roundtrip.js', 'websocketstream.js'].map((name) => [`/${name}`, readFileSync(new URL(`./${name}`, import.meta.url))]),
+);
 
 /** The scripts, and a blank page to run them from (HTTP/1.1, or HTTP/2 through node's compatibility API). */
-function servePage(req: { url?: string }, res: { writeHead(status: number, headers: Record<string, string>): unknown; end(body: unknown): unknown }): void {
+function servePage(
+  req: { url?: string },
+  res: { writeHead(status: number, headers: Record<string, string>): unknown; end(body: unknown): unknown },
+): void {
   const script = scripts.get(req.url ?? '');
   if (script !== undefined) {
     res.writeHead(200, { 'Content-Type': 'text/javascript' });

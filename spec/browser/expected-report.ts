@@ -9,7 +9,10 @@ export function expectedReport(): Record<string, unknown> {
     arrayBuffer: { isArrayBuffer: true, digest: '256:' + digestOf(Uint8Array.from({ length: 256 }, (_, i) => i)) },
     view: '10:' + digestOf(Uint8Array.from({ length: 10 }, (_, i) => i + 10)),
     binaryType: 'blob',
-    blob: { isBlob: true, digest: '104:' + digestOf(Buffer.concat([Buffer.from(Uint8Array.from({ length: 100 }, (_, i) => i)), Buffer.from('tail')])) },
+    blob: {
+      isBlob: true,
+      digest: '104:' + digestOf(Buffer.concat([Buffer.from(Uint8Array.from({ length: 100 }, (_, i) => i)), Buffer.from('tail')])),
+    },
     order: ['binary', 'second'],
     big: '1048576:' + digestOf(Uint8Array.from({ length: 1024 * 1024 }, (_, i) => (i * 7) & 0xff)),
     bigFromServer: '1048576:' + digestOf(Uint8Array.from({ length: 1024 * 1024 }, (_, i) => (i * 7) & 0xff)),
@@ -27,4 +30,3 @@ function digestOf(bytes: Uint8Array): number {
   for (let i = 0; i < bytes.length; i++) sum = (sum * 31 + bytes[i]) >>> 0;
   return sum;
 }
-

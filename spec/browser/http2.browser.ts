@@ -51,7 +51,11 @@ test('roundtrip.js over HTTP/2: text, binary, 1 MiB both ways, close codes both 
   const server = await startHttp2EchoServer();
   try {
     const tab = await chrome.open(`${server.httpUrl}/`);
-    assert.is(await tab.evaluate<string>(`performance.getEntriesByType('navigation')[0].nextHopProtocol`), 'h2', 'the page came over HTTP/2');
+    assert.is(
+      await tab.evaluate<string>(`performance.getEntriesByType('navigation')[0].nextHopProtocol`),
+      'h2',
+      'the page came over HTTP/2',
+    );
     const report = await tab.evaluate(`import('/roundtrip.js').then((m) => m.roundTrip(WebSocket, ${JSON.stringify(server.url)}))`);
     assert.equal(report, expectedReport());
     // The server's view: every WebSocket an extended CONNECT stream, all on the page's one connection.
@@ -66,7 +70,9 @@ test('roundtrip.js over HTTP/2: text, binary, 1 MiB both ways, close codes both 
     assert.match(server.extensionOffers.at(-1)!, /permessage-deflate/);
     assert.is(negotiated, server.extensionsAccepted.at(-1), 'the browser and the server agree on the extensions');
     assert.match(negotiated, /^permessage-deflate/);
-    console.log(`\n  ${server.transports.length} WebSockets, all HTTP/2 streams on ${server.connectionsUsed()} connection; negotiated: ${negotiated}`);
+    console.log(
+      `\n  ${server.transports.length} WebSockets, all HTTP/2 streams on ${server.connectionsUsed()} connection; negotiated: ${negotiated}`,
+    );
     await chrome.send('Target.closeTarget', { targetId: tab.targetId });
   } finally {
     await server.close();

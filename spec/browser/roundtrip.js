@@ -10,17 +10,26 @@ function within(promise, what) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_TIMEOUT);
     promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error) => { clearTimeout(timer); reject(error); },
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
     );
   });
 }
 
 function opened(ws) {
-  return within(new Promise((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error('error before open'));
-  }), 'open');
+  return within(
+    new Promise((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error('error before open'));
+    }),
+    'open',
+  );
 }
 
 function nextMessage(ws) {
@@ -28,7 +37,12 @@ function nextMessage(ws) {
 }
 
 function closed(ws) {
-  return within(new Promise((resolve) => { ws.onclose = resolve; }), 'close');
+  return within(
+    new Promise((resolve) => {
+      ws.onclose = resolve;
+    }),
+    'close',
+  );
 }
 
 async function bytesOf(data) {
@@ -83,7 +97,10 @@ export async function roundTrip(WebSocket, baseUrl) {
   const pattern = new Uint8Array(256).map((_, i) => i);
   ws.send(pattern.buffer);
   const arrayBufferEvent = await nextMessage(ws);
-  report.arrayBuffer = { isArrayBuffer: arrayBufferEvent.data instanceof ArrayBuffer, digest: digest(await bytesOf(arrayBufferEvent.data)) };
+  report.arrayBuffer = {
+    isArrayBuffer: arrayBufferEvent.data instanceof ArrayBuffer,
+    digest: digest(await bytesOf(arrayBufferEvent.data)),
+  };
   ws.send(pattern.subarray(10, 20));
   report.view = digest(await bytesOf((await nextMessage(ws)).data));
 
@@ -100,7 +117,17 @@ export async function roundTrip(WebSocket, baseUrl) {
   ws.addEventListener('message', collect);
   ws.send(new Blob(['first']));
   ws.send('second');
-  await within(new Promise((resolve) => { const poll = setInterval(() => { if (order.length === 2) { clearInterval(poll); resolve(); } }, 5); }), 'ordered pair');
+  await within(
+    new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (order.length === 2) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    }),
+    'ordered pair',
+  );
   ws.removeEventListener('message', collect);
   report.order = order;
 
@@ -114,8 +141,14 @@ export async function roundTrip(WebSocket, baseUrl) {
 
   // Listener styles: attribute, handleEvent object, once, duplicates ignored.
   const calls = [];
-  const handler = { handleEvent(event) { calls.push(`object:${event.data}`); } };
-  function plain(event) { calls.push(`plain:${event.data}`); }
+  const handler = {
+    handleEvent(event) {
+      calls.push(`object:${event.data}`);
+    },
+  };
+  function plain(event) {
+    calls.push(`plain:${event.data}`);
+  }
   ws.addEventListener('message', handler);
   ws.addEventListener('message', plain);
   ws.addEventListener('message', plain);

@@ -10,8 +10,14 @@ function within(promise, what) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), STEP_TIMEOUT);
     promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error) => { clearTimeout(timer); reject(error); },
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
     );
   });
 }
@@ -177,11 +183,17 @@ export async function streamRoundTrip(WebSocketStream, WebSocketError, baseUrl) 
   const controller = new AbortController();
   controller.abort();
   const abortedBefore = new WebSocketStream(`${baseUrl}/echo?id=aborted`, { signal: controller.signal });
-  report.abortedBeforeConstruction = { opened: await settle(abortedBefore.opened, 'opened'), closed: await settle(abortedBefore.closed, 'closed') };
+  report.abortedBeforeConstruction = {
+    opened: await settle(abortedBefore.opened, 'opened'),
+    closed: await settle(abortedBefore.closed, 'closed'),
+  };
   const later = new AbortController();
   const abortedSoon = new WebSocketStream(`${baseUrl}/echo?id=aborted-soon`, { signal: later.signal });
   later.abort(new Error('a reason of its own'));
-  report.abortedWhileConnecting = { opened: await settle(abortedSoon.opened, 'opened'), closed: await settle(abortedSoon.closed, 'closed') };
+  report.abortedWhileConnecting = {
+    opened: await settle(abortedSoon.opened, 'opened'),
+    closed: await settle(abortedSoon.closed, 'closed'),
+  };
   const afterOpen = new AbortController();
   const notAborted = new WebSocketStream(`${baseUrl}/echo?id=abort-after-open`, { signal: afterOpen.signal });
   await within(notAborted.opened, 'opened');

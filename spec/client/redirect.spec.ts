@@ -79,7 +79,10 @@ follow('a redirect to the same origin: url follows, headers and URL credentials 
   assert.is(await opened(ws), 'hello');
   assert.is(ws.url, `ws://user:pass@127.0.0.1:${peer.port}/second?q=1`);
   assert.equal(redirects, [[`ws://user:pass@127.0.0.1:${peer.port}/second?q=1`, true]]);
-  assert.equal(peer.requests.map((r) => r.url), ['/first', '/second?q=1']);
+  assert.equal(
+    peer.requests.map((r) => r.url),
+    ['/first', '/second?q=1'],
+  );
   for (const { headers } of peer.requests) {
     assert.is(headers.authorization, 'Bearer secret');
     assert.is(headers.cookie, 'session=1');
@@ -91,7 +94,10 @@ follow('a redirect to the same origin: url follows, headers and URL credentials 
 follow('a redirect to another origin (no redirect listener): Authorization, Cookie and Host dropped, the rest kept', async () => {
   const target = await httpPeer();
   const origin = await httpPeer(() => `ws://localhost:${target.port}/landed`);
-  const ws = new WebSocket(`ws://127.0.0.1:${origin.port}/start`, { followRedirects: true, headers: { ...secret, Host: 'custom.example' } });
+  const ws = new WebSocket(`ws://127.0.0.1:${origin.port}/start`, {
+    followRedirects: true,
+    headers: { ...secret, Host: 'custom.example' },
+  });
   assert.is(await opened(ws), 'hello');
   assert.is(ws.url, `ws://localhost:${target.port}/landed`);
   assert.equal(origin.requests[0].headers.host, 'custom.example');
@@ -111,7 +117,13 @@ follow('credentials from the URL or auth go to the first origin only; back at th
   const basic = `Basic ${Buffer.from('user:pass').toString('base64')}`;
   const ws = new WebSocket(`ws://user:pass@127.0.0.1:${origin.port}/`, { followRedirects: true });
   assert.is(await opened(ws), 'hello');
-  assert.equal(origin.requests.map((r) => [r.url, r.headers.authorization]), [['/', basic], ['/home', basic]]);
+  assert.equal(
+    origin.requests.map((r) => [r.url, r.headers.authorization]),
+    [
+      ['/', basic],
+      ['/home', basic],
+    ],
+  );
   assert.is(away.requests[0].headers.authorization, undefined);
   const viaAuth = new WebSocket(`ws://127.0.0.1:${origin.port}/`, { followRedirects: true, auth: 'user:pass' });
   assert.is(await opened(viaAuth), 'hello');
@@ -139,7 +151,11 @@ follow("with a 'redirect' listener nothing is dropped; the listener may change t
 
 follow('maxRedirects: a loop fails with "Maximum redirects exceeded" after maxRedirects redirects; 0 allows none', async () => {
   const loop = await httpPeer((url) => `/${Number(url.slice(1)) + 1}`);
-  for (const [maxRedirects, requests] of [[3, 4], [0, 1], [undefined, 11]] as const) {
+  for (const [maxRedirects, requests] of [
+    [3, 4],
+    [0, 1],
+    [undefined, 11],
+  ] as const) {
     loop.requests.length = 0;
     const ws = new WebSocket(`ws://127.0.0.1:${loop.port}/0`, { followRedirects: true, maxRedirects });
     const closed = waitFor<[number]>(ws, 'close');
@@ -237,45 +253,56 @@ follow('finishRequest runs for every request of the handshake', async () => {
   await peer.close();
 });
 
-follow('createConnection throwing, for the first request or a later one: the handshake fails with its error (node:http reports it)', async () => {
-  const peer = await httpPeer((url) => (url === '/a' ? '/b' : null));
-  let calls = 0;
-  const broken = new Error('no more connections');
-  const createConnection = (options: http.ClientRequestArgs) => {
-    if (++calls > 1) throw broken;
-    return net.connect(Number(options.port), options.host!);
-  };
-  const ws = new WebSocket(`ws://127.0.0.1:${peer.port}/a`, { followRedirects: true, createConnection });
-  const closed = waitFor(ws, 'close');
-  const [error] = await waitFor<[Error]>(ws, 'error');
-  assert.is(error, broken);
-  await closed;
-  const first = new WebSocket(`ws://127.0.0.1:${peer.port}/a`, { createConnection });
-  const firstClosed = waitFor(first, 'close');
-  assert.is((await waitFor<[Error]>(first, 'error'))[0], broken);
-  await firstClosed;
-  await peer.close();
-});
+follow(
+  'createConnection throwing, for the first request or a later one: the handshake fails with its error (node:http reports it)',
+  async () => {
+    const peer = await httpPeer((url) => (url === '/a' ? '/b' : null));
+    let calls = 0;
+    const broken = new Error('no more connections');
+    const createConnection = (options: http.ClientRequestArgs) => {
+      if (++calls > 1) throw broken;
+      return net.connect(Number(options.port), options.host!);
+    };
+    const ws = new WebSocket(`ws://127.0.0.1:${peer.port}/a`, { followRedirects: true, createConnection });
+    const closed = waitFor(ws, 'close');
+    const [error] = await waitFor<[Error]>(ws, 'error');
+    assert.is(error, broken);
+    await closed;
+    const first = new WebSocket(`ws://127.0.0.1:${peer.port}/a`, { createConnection });
+    const firstClosed = waitFor(first, 'close');
+    assert.is((await waitFor<[Error]>(first, 'error'))[0], broken);
+    await firstClosed;
+    await peer.close();
+  },
+);
 
 rule.run();
-follow("a redirect node:http refuses (an http: agent given a wss: URL) fails the WebSocket; nothing is thrown from node's 'response' event", async () => {
-  const server = http.createServer();
-  server.on('upgrade', (_request, socket) => socket.end('HTTP/1.1 302 Found\r\nLocation: wss://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const uncaught: Error[] = [];
-  const onUncaught = (error: Error): number => uncaught.push(error);
-  process.on('uncaughtException', onUncaught);
-  try {
-    const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}/`, { followRedirects: true, agent: new http.Agent() });
-    const closed = waitFor<[number]>(ws, 'close');
-    const [error] = await waitFor<[Error & { code?: string }]>(ws, 'error');
-    assert.is(error.code, 'ERR_INVALID_PROTOCOL');
-    assert.equal(await closed, [1006, Buffer.alloc(0), false]);
-    assert.equal(uncaught, []);
-  } finally {
-    process.removeListener('uncaughtException', onUncaught);
-    server.close();
-  }
-});
+follow(
+  "a redirect node:http refuses (an http: agent given a wss: URL) fails the WebSocket; nothing is thrown from node's 'response' event",
+  async () => {
+    const server = http.createServer();
+    server.on('upgrade', (_request, socket) =>
+      socket.end('HTTP/1.1 302 Found\r\nLocation: wss://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error): number => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as { port: number }).port}/`, {
+        followRedirects: true,
+        agent: new http.Agent(),
+      });
+      const closed = waitFor<[number]>(ws, 'close');
+      const [error] = await waitFor<[Error & { code?: string }]>(ws, 'error');
+      assert.is(error.code, 'ERR_INVALID_PROTOCOL');
+      assert.equal(await closed, [1006, Buffer.alloc(0), false]);
+      assert.equal(uncaught, []);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+      server.close();
+    }
+  },
+);
 
 follow.run();

@@ -90,15 +90,18 @@ request('protocolVersion 8: Sec-WebSocket-Version 8 and Sec-WebSocket-Origin; a 
   await new Promise<void>((resolve) => wss.close(() => resolve()));
 });
 
-request('credentials: from the URL (percent-decoded) or the auth option, as Authorization: Basic; an Authorization header wins', async () => {
-  const fromUrl = await requestOf((p) => `ws://us%40er:p%3Ass@127.0.0.1:${p}/`);
-  assert.is(headerValue(fromUrl.head, 'authorization'), `Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
-  const fromAuth = await requestOf(at, { auth: 'user:secret' });
-  assert.is(headerValue(fromAuth.head, 'authorization'), `Basic ${Buffer.from('user:secret').toString('base64')}`);
-  const header = await requestOf((p) => `ws://u:p@127.0.0.1:${p}/`, { headers: { authorization: 'Bearer t' }, auth: 'a:b' });
-  assert.equal(headerValues(header.head, 'authorization'), ['Bearer t']);
-  assert.is(new WebSocket('ws://u:p@127.0.0.1:1/').url, 'ws://u:p@127.0.0.1:1/');
-});
+request(
+  'credentials: from the URL (percent-decoded) or the auth option, as Authorization: Basic; an Authorization header wins',
+  async () => {
+    const fromUrl = await requestOf((p) => `ws://us%40er:p%3Ass@127.0.0.1:${p}/`);
+    assert.is(headerValue(fromUrl.head, 'authorization'), `Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
+    const fromAuth = await requestOf(at, { auth: 'user:secret' });
+    assert.is(headerValue(fromAuth.head, 'authorization'), `Basic ${Buffer.from('user:secret').toString('base64')}`);
+    const header = await requestOf((p) => `ws://u:p@127.0.0.1:${p}/`, { headers: { authorization: 'Bearer t' }, auth: 'a:b' });
+    assert.equal(headerValues(header.head, 'authorization'), ['Bearer t']);
+    assert.is(new WebSocket('ws://u:p@127.0.0.1:1/').url, 'ws://u:p@127.0.0.1:1/');
+  },
+);
 
 // ---------------------------------------------------------------- transports
 
@@ -154,7 +157,13 @@ class TunnelAgent extends http.Agent {
   }
 
   override createConnection(options: http.ClientRequestArgs, callback: (error: Error | null, socket?: Duplex) => void): undefined {
-    const connect = http.request({ host: '127.0.0.1', port: this.proxyPort, method: 'CONNECT', path: `${options.host}:${options.port}`, agent: false });
+    const connect = http.request({
+      host: '127.0.0.1',
+      port: this.proxyPort,
+      method: 'CONNECT',
+      path: `${options.host}:${options.port}`,
+      agent: false,
+    });
     connect.on('connect', (_response, socket) => callback(null, socket));
     connect.on('error', callback);
     connect.end();
@@ -201,7 +210,13 @@ transport("createConnection: http.request's signature (the request options, a ca
   const ws = new WebSocket(`ws://127.0.0.1:${portOf(wss)}/p?q`, {
     ca: cert,
     createConnection: (options, oncreate) => {
-      seen.push({ host: options.host, port: Number(options.port), method: options.method, ca: (options as { ca?: unknown }).ca === cert, oncreate: typeof oncreate });
+      seen.push({
+        host: options.host,
+        port: Number(options.port),
+        method: options.method,
+        ca: (options as { ca?: unknown }).ca === cert,
+        oncreate: typeof oncreate,
+      });
       return net.connect(Number(options.port), options.host!);
     },
   });
@@ -309,4 +324,3 @@ transport('node:http checks the options it owns: a bad agent throws a TypeError 
 
 request.run();
 transport.run();
-

@@ -34,7 +34,11 @@ function requestShape(head: HttpHead, port: number): ReturnType<typeof headShape
 }
 
 /** Starts a client of the library under test against a raw server; returns the request it sent. */
-async function capture(t: Run, url: (port: number) => string, ...rest: unknown[]): Promise<{ client: Loose; raw: RawSocket; head: HttpHead; server: RawServer }> {
+async function capture(
+  t: Run,
+  url: (port: number) => string,
+  ...rest: unknown[]
+): Promise<{ client: Loose; raw: RawSocket; head: HttpHead; server: RawServer }> {
   const server = await t.rawServer();
   const client = t.client(url(server.port), ...rest);
   client.on('error', () => {});
@@ -62,7 +66,13 @@ compat(constructing, 'the opening request (no permessage-deflate)', async (lib, 
 });
 
 compat(constructing, 'url: the value of ws.url for ws:, http:, https: and URL objects', (lib, t) => {
-  for (const address of ['ws://127.0.0.1:1/a?b', 'http://127.0.0.1:1/x', 'https://127.0.0.1:1', new URL('ws://127.0.0.1:1/u'), 'ws://127.0.0.1:1']) {
+  for (const address of [
+    'ws://127.0.0.1:1/a?b',
+    'http://127.0.0.1:1/x',
+    'https://127.0.0.1:1',
+    new URL('ws://127.0.0.1:1/u'),
+    'ws://127.0.0.1:1',
+  ]) {
     const ws = t.client(address);
     ws.on('error', () => {});
     t.note(String(address), ws.url);
@@ -150,12 +160,18 @@ compat(constructing, 'headers: extra headers, array values as repeated lines', a
 
 compat(constructing, 'headers: an overridden Host is the only Host line', async (lib, t) => {
   const { head, server } = await capture(t, at, { headers: { Host: 'front.example' } });
-  t.note('host lines', head.headers.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value.replace(String(server.port), '<port>')));
+  t.note(
+    'host lines',
+    head.headers.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value.replace(String(server.port), '<port>')),
+  );
 });
 
 compat(constructing, 'headers: an overridden host in lowercase is the only Host line', async (lib, t) => {
   const { head, server } = await capture(t, at, { headers: { host: 'front.example:8443' } });
-  t.note('host lines', head.headers.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value.replace(String(server.port), '<port>')));
+  t.note(
+    'host lines',
+    head.headers.filter(([name]) => name.toLowerCase() === 'host').map(([, value]) => value.replace(String(server.port), '<port>')),
+  );
 });
 
 compat(constructing, 'credentials in the URL become Authorization: Basic', async (lib, t) => {
@@ -265,7 +281,11 @@ compat(handshake, "'unexpected-response' with a listener: (request, response), t
 for (const [title, response] of [
   ['a garbage status line fails at once', () => 'foo\r\n'],
   ['HTTP/1.1 101 without the accept header', () => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'],
-  ['a wrong Sec-WebSocket-Accept', () => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n'],
+  [
+    'a wrong Sec-WebSocket-Accept',
+    () =>
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n',
+  ],
   ['Upgrade: other', (head: HttpHead) => switchingProtocols(head).replace('Upgrade: websocket', 'Upgrade: other')],
   ['a subprotocol that was not requested', (head: HttpHead) => switchingProtocols(head, ['Sec-WebSocket-Protocol: chat'])],
   ['an extension that was not offered', (head: HttpHead) => switchingProtocols(head, ['Sec-WebSocket-Extensions: x-unknown'])],
@@ -304,7 +324,9 @@ compat(handshake, 'handshakeTimeout: error and close when the server does not an
   const client = t.client(at(server.port), { handshakeTimeout: 100 });
   const start = Date.now();
   client.on('error', (error: Error) => t.note('error', errorShape(error, true)));
-  client.on('close', (code: number) => t.note('close', code, 'after about handshakeTimeout', Date.now() - start >= 80 && Date.now() - start < 1000));
+  client.on('close', (code: number) =>
+    t.note('close', code, 'after about handshakeTimeout', Date.now() - start >= 80 && Date.now() - start < 1000),
+  );
   await t.wait(client, 'close');
 });
 
@@ -372,7 +394,12 @@ const redirects = suite('compat: WebSocket client redirects');
  * (or accepting them with a ws reference server when `location` is null),
  * noting the headers each request had.
  */
-async function hop(t: Run, name: string, location: ((self: number) => string) | null, status = 302): Promise<http.Server & { port: number }> {
+async function hop(
+  t: Run,
+  name: string,
+  location: ((self: number) => string) | null,
+  status = 302,
+): Promise<http.Server & { port: number }> {
   const server = await t.httpServer();
   const wss = new Ref.WebSocketServer({ noServer: true });
   t.trackServer(wss);
@@ -381,7 +408,12 @@ async function hop(t: Run, name: string, location: ((self: number) => string) | 
       const value = req.headers[header];
       return typeof value === 'string' ? value.replace(/:\d+$/, ':<port>') : value;
     };
-    t.note(name, req.url, { authorization: seen('authorization'), cookie: seen('cookie'), host: seen('host'), 'x-custom': seen('x-custom') });
+    t.note(name, req.url, {
+      authorization: seen('authorization'),
+      cookie: seen('cookie'),
+      host: seen('host'),
+      'x-custom': seen('x-custom'),
+    });
     if (location === null) {
       wss.handleUpgrade(req, socket, head, (ws: Loose) => t.track(ws));
     } else {
@@ -434,7 +466,13 @@ compat(redirects, "'redirect' event (url, request): with a listener, no header i
   const client = t.client(`ws://127.0.0.1:${origin.port}/`, { followRedirects: true, ...credentials });
   client.on('redirect', (...args: Loose[]) => {
     const [url, request] = args;
-    t.note('redirect', args.length, url.replace(String(target.port), '<port>'), request instanceof http.ClientRequest, request.getHeader('authorization'));
+    t.note(
+      'redirect',
+      args.length,
+      url.replace(String(target.port), '<port>'),
+      request instanceof http.ClientRequest,
+      request.getHeader('authorization'),
+    );
     request.removeHeader('cookie');
   });
   t.record(client, 'client', ['open', 'error']);
@@ -533,7 +571,13 @@ class TunnelAgent extends http.Agent {
   }
 
   override createConnection(options: Loose, callback: Loose): undefined {
-    const request = http.request({ host: '127.0.0.1', port: this.proxyPort, method: 'CONNECT', path: `${options.host}:${options.port}`, agent: false });
+    const request = http.request({
+      host: '127.0.0.1',
+      port: this.proxyPort,
+      method: 'CONNECT',
+      path: `${options.host}:${options.port}`,
+      agent: false,
+    });
     request.on('connect', (_response, socket) => callback(null, socket));
     request.on('error', callback);
     request.end();
@@ -629,7 +673,10 @@ compat(options, 'generateMask: the masking key on the wire is the one it writes'
   client.send(Buffer.from([1, 2, 3]));
   client.ping('p');
   const frames = await raw.readFrames(3);
-  t.note('frames', frames.map((frame) => frame.raw.toString('hex')));
+  t.note(
+    'frames',
+    frames.map((frame) => frame.raw.toString('hex')),
+  );
   t.note('calls', calls);
 });
 
@@ -667,7 +714,12 @@ compat(options, 'autoPong: false: the client does not answer pings', async (lib,
   const { client, raw } = await rawPeer(t, { autoPong: false });
   t.record(client, 'client', ['ping']);
   client.on('message', () => client.send('reply'));
-  raw.write(Buffer.concat([encodeFrame({ opcode: OP.ping, payload: 'p', mask: null }), encodeFrame({ opcode: OP.text, payload: 'go', mask: null })]));
+  raw.write(
+    Buffer.concat([
+      encodeFrame({ opcode: OP.ping, payload: 'p', mask: null }),
+      encodeFrame({ opcode: OP.text, payload: 'go', mask: null }),
+    ]),
+  );
   const [frame] = await raw.readFrames(1);
   t.note('first frame from the client', describeFrame(frame));
 });
@@ -678,7 +730,9 @@ compat(options, 'allowSynchronousEvents: false on the client', async (lib, t) =>
     t.note('message', String(data));
     queueMicrotask(() => t.note('microtask after', String(data)));
   });
-  raw.write(Buffer.concat([encodeFrame({ opcode: OP.text, payload: '1', mask: null }), encodeFrame({ opcode: OP.text, payload: '2', mask: null })]));
+  raw.write(
+    Buffer.concat([encodeFrame({ opcode: OP.text, payload: '1', mask: null }), encodeFrame({ opcode: OP.text, payload: '2', mask: null })]),
+  );
   await t.until(() => t.log.length >= 4, 1000, 'two messages and their microtasks');
 });
 
@@ -688,13 +742,21 @@ compat(options, 'closeTimeout: the client destroys the socket when the server do
   client.close(1000);
   const [code] = await t.wait(client, 'close', 1500);
   t.note('close', code, 'after about closeTimeout', Date.now() - start >= 80 && Date.now() - start < 1000);
-  t.note('frames', raw.takeFrames().map((frame) => describeFrame(frame)));
+  t.note(
+    'frames',
+    raw.takeFrames().map((frame) => describeFrame(frame)),
+  );
 });
 
 compat(options, 'maxFragments on the client', async (lib, t) => {
   const { client, raw } = await rawPeer(t, { maxFragments: 1 });
   t.record(client, 'client', ['message', 'error']);
-  raw.write(Buffer.concat([encodeFrame({ opcode: OP.text, payload: 'a', fin: false, mask: null }), encodeFrame({ opcode: OP.cont, payload: 'b', mask: null })]));
+  raw.write(
+    Buffer.concat([
+      encodeFrame({ opcode: OP.text, payload: 'a', fin: false, mask: null }),
+      encodeFrame({ opcode: OP.cont, payload: 'b', mask: null }),
+    ]),
+  );
   const [frame] = await raw.readFrames(1);
   t.note('client sent', describeFrame(frame));
 });

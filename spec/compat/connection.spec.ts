@@ -32,7 +32,19 @@ compat(surface, 'ready state constants: values and descriptors on the prototype,
 compat(surface, 'accessors on the prototype: descriptors, and no own property of the same name', (lib, t) => {
   const ws = t.client('ws://127.0.0.1:1');
   ws.on('error', () => {});
-  for (const name of ['binaryType', 'bufferedAmount', 'extensions', 'isPaused', 'protocol', 'readyState', 'url', 'onopen', 'onmessage', 'onclose', 'onerror']) {
+  for (const name of [
+    'binaryType',
+    'bufferedAmount',
+    'extensions',
+    'isPaused',
+    'protocol',
+    'readyState',
+    'url',
+    'onopen',
+    'onmessage',
+    'onclose',
+    'onerror',
+  ]) {
     t.note(name, describeProperty(lib.WebSocket.prototype, name), Object.hasOwn(ws, name));
   }
 });
@@ -114,18 +126,22 @@ async function dataShape(t: Run, data: unknown): Promise<unknown> {
 }
 
 for (const binaryType of ['nodebuffer', 'arraybuffer', 'fragments', 'blob']) {
-  bothEnds(binary, `binaryType '${binaryType}': Node-style 'message' data for a binary message in one and in two frames`, async (lib, t, end) => {
-    const { local, peer } = await t.pair(end);
-    local.binaryType = binaryType;
-    const messages: Array<[unknown, boolean]> = [];
-    local.on('message', (data: unknown, isBinary: boolean) => messages.push([data, isBinary]));
-    peer.send(Buffer.from([1, 2, 3]));
-    peer.send(Buffer.from([4, 5]), { fin: false });
-    peer.send(Buffer.from([6]), { fin: true });
-    peer.send('text');
-    await t.until(() => messages.length === 3, 1000, 'three messages');
-    for (const [data, isBinary] of messages) t.note('message', await dataShape(t, data), isBinary);
-  });
+  bothEnds(
+    binary,
+    `binaryType '${binaryType}': Node-style 'message' data for a binary message in one and in two frames`,
+    async (lib, t, end) => {
+      const { local, peer } = await t.pair(end);
+      local.binaryType = binaryType;
+      const messages: Array<[unknown, boolean]> = [];
+      local.on('message', (data: unknown, isBinary: boolean) => messages.push([data, isBinary]));
+      peer.send(Buffer.from([1, 2, 3]));
+      peer.send(Buffer.from([4, 5]), { fin: false });
+      peer.send(Buffer.from([6]), { fin: true });
+      peer.send('text');
+      await t.until(() => messages.length === 3, 1000, 'three messages');
+      for (const [data, isBinary] of messages) t.note('message', await dataShape(t, data), isBinary);
+    },
+  );
 
   bothEnds(binary, `binaryType '${binaryType}': MessageEvent.data`, async (lib, t, end) => {
     const { local, peer } = await t.pair(end);
@@ -192,7 +208,12 @@ for (const [title, value] of sendValues) {
     const { local, peer } = await t.pair(end);
     const received = t.wait(peer, 'message');
     try {
-      local.send(value(), (...args: unknown[]) => t.note('callback', args.map((arg) => (arg === null ? 'null' : t.shape(arg)))));
+      local.send(value(), (...args: unknown[]) =>
+        t.note(
+          'callback',
+          args.map((arg) => (arg === null ? 'null' : t.shape(arg))),
+        ),
+      );
     } catch (error) {
       t.note('threw', errorShape(error));
       return;
@@ -204,7 +225,8 @@ for (const [title, value] of sendValues) {
 }
 
 /** Decided in issue 13: netws's send() returns Node's write() answer where ws returns undefined. */
-const SEND_RETURNS = "netws's send() returns false once bufferedAmount reaches highWaterMark or nothing was sent, true otherwise (Node's write() convention); ws returns undefined";
+const SEND_RETURNS =
+  "netws's send() returns false once bufferedAmount reaches highWaterMark or nothing was sent, true otherwise (Node's write() convention); ws returns undefined";
 
 bothEnds(
   sending,
@@ -238,13 +260,15 @@ bothEnds(sending, 'send options: fin false sends fragments; the frames on the wi
 });
 
 /** The mask argument or option is ignored by netws: RFC 6455 5.1/5.3 decide (clients mask, servers do not). */
-const maskIgnored = (frames: (masked: string) => unknown[]) => (end: End): CaseOptions => ({
-  differs: {
-    reason: 'netws ignores the mask argument/option: RFC 6455 5.1 and 5.3 decide (a client masks, a server does not); ws honours it',
-    ws: frames(end === 'server' ? ' masked' : ''),
-    netws: frames(end === 'client' ? ' masked' : ''),
-  },
-});
+const maskIgnored =
+  (frames: (masked: string) => unknown[]) =>
+  (end: End): CaseOptions => ({
+    differs: {
+      reason: 'netws ignores the mask argument/option: RFC 6455 5.1 and 5.3 decide (a client masks, a server does not); ws honours it',
+      ws: frames(end === 'server' ? ' masked' : ''),
+      netws: frames(end === 'client' ? ' masked' : ''),
+    },
+  });
 
 bothEnds(
   sending,
@@ -297,7 +321,10 @@ bothEnds(sending, 'send(blob) then close(): the Blob goes out before the close f
   local.send(new Blob(['from a blob']), (error?: Error) => t.note('callback', error ? errorShape(error) : 'ok'));
   local.send('after the blob');
   local.close(1000, 'bye');
-  t.note('frames', (await raw.readFrames(3)).map((frame) => describeFrame(frame)));
+  t.note(
+    'frames',
+    (await raw.readFrames(3)).map((frame) => describeFrame(frame)),
+  );
 });
 
 bothEnds(sending, 'an unreadable Blob: the callback gets the read error, then an error event and the close', async (lib, t, end) => {
@@ -313,7 +340,10 @@ bothEnds(sending, 'an unreadable Blob: the callback gets the read error, then an
   await t.until(() => t.log.length >= 2, 1000, 'the callbacks');
   await t.sleep(50);
   t.note('readyState 50 ms later', local.readyState);
-  t.note('frames', raw.takeFrames().map((frame) => describeFrame(frame)));
+  t.note(
+    'frames',
+    raw.takeFrames().map((frame) => describeFrame(frame)),
+  );
 });
 
 bothEnds(
@@ -327,7 +357,8 @@ bothEnds(
   },
   (end) => ({
     differs: {
-      reason: "netws counts the frames of the current tick, written together in one writev on the next (a 2-byte header, 4 more for a client's masking key)",
+      reason:
+        "netws counts the frames of the current tick, written together in one writev on the next (a 2-byte header, 4 more for a client's masking key)",
       ws: [['bufferedAmount', 0]],
       netws: [['bufferedAmount', end === 'client' ? 11 : 7]],
     },
@@ -501,14 +532,18 @@ const closeArguments: Array<[string, unknown[]]> = [
  * invalid; '1000' is 1000), the reason a string (42 is "42"), the errors
  * DOMExceptions. Each library's transcript for the cases that differ.
  */
-const closeRefused = (error: unknown): unknown[] => [['close()', 'threw', error], ['readyState', 1]];
+const closeRefused = (error: unknown): unknown[] => [
+  ['close()', 'threw', error],
+  ['readyState', 1],
+];
 const closeSent = (end: End, frame: string): unknown[] => [
   ['close()', 'returned', undefined],
   ['readyState', 2],
   ['frames', [`close${end === 'client' ? ' masked' : ''} ${frame}`]],
 ];
 const INVALID_ACCESS = { error: 'DOMException', name: 'InvalidAccessError' };
-const CLOSE_REASON = 'close() follows WebIDL/WHATWG in netws: DOMExceptions, the code a [Clamp] unsigned short, the reason a string; ws throws TypeError/RangeError';
+const CLOSE_REASON =
+  'close() follows WebIDL/WHATWG in netws: DOMExceptions, the code a [Clamp] unsigned short, the reason a string; ws throws TypeError/RangeError';
 const declaredClose = (title: string, end: End): CaseOptions['differs'] => {
   if (/^code (0|999|1004|1005|1006|1015|1016|2999|5000|NaN|null)$/.test(title)) {
     return { reason: CLOSE_REASON, ws: closeRefused({ error: 'TypeError' }), netws: closeRefused(INVALID_ACCESS) };
@@ -517,7 +552,11 @@ const declaredClose = (title: string, end: End): CaseOptions['differs'] => {
     return { reason: CLOSE_REASON, ws: closeRefused({ error: 'TypeError' }), netws: closeSent(end, '1000 ""') };
   }
   if (title.startsWith('a reason of')) {
-    return { reason: CLOSE_REASON, ws: closeRefused({ error: 'RangeError' }), netws: closeRefused({ error: 'DOMException', name: 'SyntaxError' }) };
+    return {
+      reason: CLOSE_REASON,
+      ws: closeRefused({ error: 'RangeError' }),
+      netws: closeRefused({ error: 'DOMException', name: 'SyntaxError' }),
+    };
   }
   if (title === 'a reason that is a number') {
     return { reason: CLOSE_REASON, ws: closeSent(end, '1000 ""'), netws: closeSent(end, '1000 "42"') };
@@ -533,7 +572,11 @@ for (const [title, args] of closeArguments) {
       const { local, raw } = await rawPeer(t, end);
       t.attempt('close()', () => local.close(...args));
       t.note('readyState', local.readyState);
-      if (local.readyState === 2) t.note('frames', (await raw.readFrames(1)).map((frame) => describeFrame(frame)));
+      if (local.readyState === 2)
+        t.note(
+          'frames',
+          (await raw.readFrames(1)).map((frame) => describeFrame(frame)),
+        );
     },
     (end) => ({ differs: declaredClose(title, end) }),
   );
@@ -555,13 +598,24 @@ bothEnds(
     const { local, raw } = await rawPeer(t, end);
     t.attempt('close(undefined, "why")', () => local.close(undefined, 'why'));
     t.note('readyState', local.readyState);
-    if (local.readyState === 2) t.note('frames', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+    if (local.readyState === 2)
+      t.note(
+        'frames',
+        (await raw.readFrames(1)).map((f) => describeFrame(f)),
+      );
   },
   (end) => ({
     differs: {
       reason: 'a reason without a code is an InvalidAccessError in netws (WHATWG); ws sends an empty close frame, the reason dropped',
-      ws: [['close(undefined, "why")', 'returned', undefined], ['readyState', 2], ['frames', [`close${end === 'client' ? ' masked' : ''} ""`]]],
-      netws: [['close(undefined, "why")', 'threw', INVALID_ACCESS], ['readyState', 1]],
+      ws: [
+        ['close(undefined, "why")', 'returned', undefined],
+        ['readyState', 2],
+        ['frames', [`close${end === 'client' ? ' masked' : ''} ""`]],
+      ],
+      netws: [
+        ['close(undefined, "why")', 'threw', INVALID_ACCESS],
+        ['readyState', 1],
+      ],
     },
   }),
 );
@@ -570,7 +624,10 @@ bothEnds(closing, 'close() twice and close() after the close event do nothing', 
   const { local, raw, frame, serverCloses } = await rawPeer(t, end);
   local.close(1000, 'first');
   t.attempt('second close()', () => local.close(1001, 'second'));
-  t.note('frames', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+  t.note(
+    'frames',
+    (await raw.readFrames(1)).map((f) => describeFrame(f)),
+  );
   raw.write(frame({ opcode: OP.close, payload: closePayload(1000) }));
   serverCloses();
   await t.wait(local, 'close');
@@ -609,7 +666,9 @@ bothEnds(
 bothEnds(closing, "message then close frame in one chunk: 'message' comes before 'close'", async (lib, t, end) => {
   const { local, raw, frame, serverCloses } = await rawPeer(t, end);
   t.record(local, 'local', ['message', 'close']);
-  raw.write(Buffer.concat([frame({ opcode: OP.text, payload: 'last words' }), frame({ opcode: OP.close, payload: closePayload(1000, 'done') })]));
+  raw.write(
+    Buffer.concat([frame({ opcode: OP.text, payload: 'last words' }), frame({ opcode: OP.close, payload: closePayload(1000, 'done') })]),
+  );
   await raw.readFrames(1);
   serverCloses();
   await t.wait(local, 'close');
@@ -617,9 +676,14 @@ bothEnds(closing, "message then close frame in one chunk: 'message' comes before
 
 bothEnds(closing, 'a reply sent from the message handler goes out before the close echo', async (lib, t, end) => {
   const { local, raw, frame, serverCloses } = await rawPeer(t, end);
-  local.on('message', (data: Buffer) => local.send(`reply to ${data}`, (error?: Error) => t.note('reply callback', error ? errorShape(error) : 'ok')));
+  local.on('message', (data: Buffer) =>
+    local.send(`reply to ${data}`, (error?: Error) => t.note('reply callback', error ? errorShape(error) : 'ok')),
+  );
   raw.write(Buffer.concat([frame({ opcode: OP.text, payload: 'question' }), frame({ opcode: OP.close, payload: closePayload(1000) })]));
-  t.note('frames', (await raw.readFrames(2)).map((f) => describeFrame(f)));
+  t.note(
+    'frames',
+    (await raw.readFrames(2)).map((f) => describeFrame(f)),
+  );
   serverCloses();
   await t.wait(local, 'close');
 });
@@ -631,16 +695,28 @@ compat(
     const { local, raw, frame } = await rawPeer(t, 'client');
     const closed = t.wait(local, 'close');
     raw.write(frame({ opcode: OP.close, payload: closePayload(1000) }));
-    t.note('echo', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+    t.note(
+      'echo',
+      (await raw.readFrames(1)).map((f) => describeFrame(f)),
+    );
     t.note('the client ended TCP within 100 ms', await raw.closedWithin(100));
     raw.socket.end(); // the server's part (RFC 6455 7.1.1)
     t.note('then the close event', ...(await closed).slice(0, 2));
   },
   {
     differs: {
-      reason: "a netws client waits for the server to close TCP after the closing handshake (RFC 6455 7.1.1, bounded by closeTimeout); ws's client ends TCP itself at once",
-      ws: [['echo', ['close masked 1000 ""']], ['the client ended TCP within 100 ms', true], ['then the close event', 1000, 'Buffer ""']],
-      netws: [['echo', ['close masked 1000 ""']], ['the client ended TCP within 100 ms', false], ['then the close event', 1000, 'Buffer ""']],
+      reason:
+        "a netws client waits for the server to close TCP after the closing handshake (RFC 6455 7.1.1, bounded by closeTimeout); ws's client ends TCP itself at once",
+      ws: [
+        ['echo', ['close masked 1000 ""']],
+        ['the client ended TCP within 100 ms', true],
+        ['then the close event', 1000, 'Buffer ""'],
+      ],
+      netws: [
+        ['echo', ['close masked 1000 ""']],
+        ['the client ended TCP within 100 ms', false],
+        ['then the close event', 1000, 'Buffer ""'],
+      ],
     },
   },
 );
@@ -656,7 +732,10 @@ bothEnds(closing, "the peer's close frame without a code: 1005 and an empty clos
   const { local, raw, frame, serverCloses } = await rawPeer(t, end);
   t.record(local, 'local', ['close']);
   raw.write(frame({ opcode: OP.close }));
-  t.note('echo', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+  t.note(
+    'echo',
+    (await raw.readFrames(1)).map((f) => describeFrame(f)),
+  );
   serverCloses();
   await t.wait(local, 'close');
 });
@@ -665,7 +744,10 @@ bothEnds(closing, "the peer's close code is echoed back", async (lib, t, end) =>
   const { local, raw, frame, serverCloses } = await rawPeer(t, end);
   t.record(local, 'local', ['close']);
   raw.write(frame({ opcode: OP.close, payload: closePayload(4321, 'peer reason') }));
-  t.note('echo', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+  t.note(
+    'echo',
+    (await raw.readFrames(1)).map((f) => describeFrame(f)),
+  );
   serverCloses();
   await t.wait(local, 'close');
 });
@@ -679,7 +761,11 @@ const protocolErrors: Array<[string, End[], (frame: Loose) => Buffer]> = [
   ['RSV1 set without permessage-deflate', ['client', 'server'], (frame) => frame({ opcode: OP.text, payload: 'x', rsv1: true })],
   ['a reserved opcode', ['client', 'server'], (frame) => frame({ opcode: 3, payload: 'x' })],
   ['a continuation frame without a message', ['client', 'server'], (frame) => frame({ opcode: OP.cont, payload: 'x' })],
-  ['a new message inside a fragmented one', ['client', 'server'], (frame) => Buffer.concat([frame({ opcode: OP.text, payload: 'a', fin: false }), frame({ opcode: OP.text, payload: 'b' })])],
+  [
+    'a new message inside a fragmented one',
+    ['client', 'server'],
+    (frame) => Buffer.concat([frame({ opcode: OP.text, payload: 'a', fin: false }), frame({ opcode: OP.text, payload: 'b' })]),
+  ],
   ['a fragmented ping', ['client', 'server'], (frame) => frame({ opcode: OP.ping, payload: 'x', fin: false })],
   ['a ping of 126 bytes', ['client', 'server'], (frame) => frame({ opcode: OP.ping, payload: Buffer.alloc(126) })],
   ['a close frame with code 1005', ['client', 'server'], (frame) => frame({ opcode: OP.close, payload: closePayload(1005) })],
@@ -687,15 +773,27 @@ const protocolErrors: Array<[string, End[], (frame: Loose) => Buffer]> = [
   ['a close frame with a one-byte payload', ['client', 'server'], (frame) => frame({ opcode: OP.close, payload: Buffer.from([3]) })],
   ['a close reason that is not UTF-8', ['client', 'server'], (frame) => frame({ opcode: OP.close, payload: Buffer.from([3, 232, 0xff]) })],
   ['text that is not UTF-8', ['client', 'server'], (frame) => frame({ opcode: OP.text, payload: Buffer.from([0xc0, 0x80]) })],
-  ['text with a UTF-8 sequence cut between fragments, then invalid', ['client', 'server'], (frame) => Buffer.concat([frame({ opcode: OP.text, payload: Buffer.from([0xe2, 0x82]), fin: false }), frame({ opcode: OP.cont, payload: Buffer.from([0x28]) })])],
-  ['a 64-bit length with the top bit set', ['client', 'server'], (frame) => {
-    const bytes = frame({ opcode: OP.binary, payload: Buffer.alloc(0), length: 70_000 });
-    bytes[1] = (bytes[1] & 0x80) | 127;
-    const header = Buffer.alloc(8);
-    header.writeBigUInt64BE(0x8000000000000000n);
-    const masked = (bytes[1] & 0x80) !== 0;
-    return Buffer.concat([bytes.subarray(0, 2), header, masked ? bytes.subarray(bytes.length - 4) : Buffer.alloc(0)]);
-  }],
+  [
+    'text with a UTF-8 sequence cut between fragments, then invalid',
+    ['client', 'server'],
+    (frame) =>
+      Buffer.concat([
+        frame({ opcode: OP.text, payload: Buffer.from([0xe2, 0x82]), fin: false }),
+        frame({ opcode: OP.cont, payload: Buffer.from([0x28]) }),
+      ]),
+  ],
+  [
+    'a 64-bit length with the top bit set',
+    ['client', 'server'],
+    (frame) => {
+      const bytes = frame({ opcode: OP.binary, payload: Buffer.alloc(0), length: 70_000 });
+      bytes[1] = (bytes[1] & 0x80) | 127;
+      const header = Buffer.alloc(8);
+      header.writeBigUInt64BE(0x8000000000000000n);
+      const masked = (bytes[1] & 0x80) !== 0;
+      return Buffer.concat([bytes.subarray(0, 2), header, masked ? bytes.subarray(bytes.length - 4) : Buffer.alloc(0)]);
+    },
+  ],
 ];
 
 for (const [title, ends, build] of protocolErrors) {
@@ -723,7 +821,10 @@ compat(
   {
     differs: {
       reason: "netws emits 'error' only when it has a listener, so a hostile peer cannot crash a process that forgot one; ws throws",
-      ws: [['uncaught', { code: 'WS_ERR_INVALID_UTF8' }], ['closed', 3]],
+      ws: [
+        ['uncaught', { code: 'WS_ERR_INVALID_UTF8' }],
+        ['closed', 3],
+      ],
       netws: [['closed', 3]],
     },
   },
@@ -803,12 +904,14 @@ compat(events, 'Event objects: the open event of a client', async (lib, t) => {
 
 bothEnds(events, 'Event objects: error', async (lib, t, end) => {
   const { local, raw, frame } = await rawPeer(t, end);
-  local.addEventListener('error', (event: Loose) => t.note('error event', event.type, event.target === local, errorShape(event.error), typeof event.message));
+  local.addEventListener('error', (event: Loose) =>
+    t.note('error event', event.type, event.target === local, errorShape(event.error), typeof event.message),
+  );
   raw.write(frame({ opcode: OP.text, payload: Buffer.from([0xff]) }));
   await t.wait(local, 'close');
 });
 
-bothEnds(events, "addEventListener ignores types other than open, message, close and error", async (lib, t, end) => {
+bothEnds(events, 'addEventListener ignores types other than open, message, close and error', async (lib, t, end) => {
   const { local } = await t.pair(end);
   for (const type of ['foo', 'ping', 'pong', 'upgrade', 'drain']) {
     local.addEventListener(type, () => t.note('called', type));

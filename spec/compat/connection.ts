@@ -31,7 +31,8 @@ export async function rawPeer(
   extraRequestHeaders: string[] = [],
   extraResponseLines: string[] = [],
 ): Promise<{ local: Loose; raw: RawSocket; frame: (spec: FrameSpec) => Buffer; wss?: Loose; serverCloses: () => void }> {
-  const frame = (spec: FrameSpec): Buffer => encodeFrame({ ...spec, mask: spec.mask === undefined ? (end === 'server' ? MASK : null) : spec.mask });
+  const frame = (spec: FrameSpec): Buffer =>
+    encodeFrame({ ...spec, mask: spec.mask === undefined ? (end === 'server' ? MASK : null) : spec.mask });
   // After the closing handshake a server closes the TCP connection (RFC 6455 7.1.1); a raw server peer does it when told.
   const serverCloses = (raw: RawSocket) => (): void => {
     if (end === 'client') raw.socket.end();

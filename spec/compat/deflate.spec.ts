@@ -79,19 +79,47 @@ const TAKEOVER = { serverNoContextTakeover: false, clientNoContextTakeover: fals
  */
 const answers: Array<[string, unknown, string, string[]?]> = [
   ['context takeover both ways, a browser offer', TAKEOVER, CHROME_OFFER],
-  ['context takeover both ways, the client asks for none', TAKEOVER, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
+  [
+    'context takeover both ways, the client asks for none',
+    TAKEOVER,
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+  ],
   ['serverNoContextTakeover: true', { serverNoContextTakeover: true }, CHROME_OFFER, ['server_no_context_takeover']],
   ['clientNoContextTakeover: true', { clientNoContextTakeover: true }, CHROME_OFFER, ['client_no_context_takeover']],
-  ['serverNoContextTakeover: false against an offer that asks for it', { serverNoContextTakeover: false }, 'permessage-deflate; server_no_context_takeover'],
+  [
+    'serverNoContextTakeover: false against an offer that asks for it',
+    { serverNoContextTakeover: false },
+    'permessage-deflate; server_no_context_takeover',
+  ],
   ['serverMaxWindowBits: 10', { ...TAKEOVER, serverMaxWindowBits: 10 }, CHROME_OFFER],
-  ['serverMaxWindowBits: 12 against an offer of server_max_window_bits=10', { ...TAKEOVER, serverMaxWindowBits: 12 }, 'permessage-deflate; server_max_window_bits=10'],
-  ['serverMaxWindowBits: 10 against an offer of server_max_window_bits=12', { ...TAKEOVER, serverMaxWindowBits: 10 }, 'permessage-deflate; server_max_window_bits=12'],
+  [
+    'serverMaxWindowBits: 12 against an offer of server_max_window_bits=10',
+    { ...TAKEOVER, serverMaxWindowBits: 12 },
+    'permessage-deflate; server_max_window_bits=10',
+  ],
+  [
+    'serverMaxWindowBits: 10 against an offer of server_max_window_bits=12',
+    { ...TAKEOVER, serverMaxWindowBits: 10 },
+    'permessage-deflate; server_max_window_bits=12',
+  ],
   ['clientMaxWindowBits: 10', { ...TAKEOVER, clientMaxWindowBits: 10 }, CHROME_OFFER],
-  ['clientMaxWindowBits: 10 against an offer without client_max_window_bits', { ...TAKEOVER, clientMaxWindowBits: 10 }, 'permessage-deflate'],
+  [
+    'clientMaxWindowBits: 10 against an offer without client_max_window_bits',
+    { ...TAKEOVER, clientMaxWindowBits: 10 },
+    'permessage-deflate',
+  ],
   ['clientMaxWindowBits: true', { ...TAKEOVER, clientMaxWindowBits: true }, CHROME_OFFER],
-  ['clientMaxWindowBits: 12 against an offer of client_max_window_bits=10', { ...TAKEOVER, clientMaxWindowBits: 12 }, 'permessage-deflate; client_max_window_bits=10'],
+  [
+    'clientMaxWindowBits: 12 against an offer of client_max_window_bits=10',
+    { ...TAKEOVER, clientMaxWindowBits: 12 },
+    'permessage-deflate; client_max_window_bits=10',
+  ],
   ['an offer of server_max_window_bits=8', TAKEOVER, 'permessage-deflate; server_max_window_bits=8'],
-  ['the first acceptable of two offers', { ...TAKEOVER, serverMaxWindowBits: 12 }, 'permessage-deflate; server_max_window_bits=10, permessage-deflate'],
+  [
+    'the first acceptable of two offers',
+    { ...TAKEOVER, serverMaxWindowBits: 12 },
+    'permessage-deflate; server_max_window_bits=10, permessage-deflate',
+  ],
   ['an offer with an unknown parameter', TAKEOVER, 'permessage-deflate; foo=1'],
   ['an offer with an invalid window size', TAKEOVER, 'permessage-deflate; client_max_window_bits=7'],
   ['an offer with a repeated parameter', TAKEOVER, 'permessage-deflate; server_no_context_takeover; server_no_context_takeover'],
@@ -107,7 +135,8 @@ const answers: Array<[string, unknown, string, string[]?]> = [
  * less than the server's options (no context takeover, a smaller window),
  * taken as asked; of several offers, the first one netws can take wins.
  */
-const NEGOTIATION = 'netws negotiates permessage-deflate as RFC 7692 7.1 has it: it takes an offer asking for less than its options as asked and declines one it cannot take; ws refuses the handshake with 400';
+const NEGOTIATION =
+  'netws negotiates permessage-deflate as RFC 7692 7.1 has it: it takes an offer asking for less than its options as asked and declines one it cannot take; ws refuses the handshake with 400';
 const REFUSED = [['HTTP/1.1 400 Bad Request', 'none']];
 const declaredAnswers: Record<string, CaseOptions['differs']> = {
   'context takeover both ways, the client asks for none': {
@@ -168,8 +197,14 @@ compat(
   {
     differs: {
       reason: EXTENSIONS,
-      ws: [['HTTP/1.1 101 Switching Protocols', 'permessage-deflate; server_max_window_bits=11'], ['extensions', 'permessage-deflate']],
-      netws: [['HTTP/1.1 101 Switching Protocols', 'permessage-deflate; server_max_window_bits=11'], ['extensions', 'permessage-deflate; server_max_window_bits=11']],
+      ws: [
+        ['HTTP/1.1 101 Switching Protocols', 'permessage-deflate; server_max_window_bits=11'],
+        ['extensions', 'permessage-deflate'],
+      ],
+      netws: [
+        ['HTTP/1.1 101 Switching Protocols', 'permessage-deflate; server_max_window_bits=11'],
+        ['extensions', 'permessage-deflate; server_max_window_bits=11'],
+      ],
     },
   },
 );
@@ -221,12 +256,14 @@ for (const [title, options] of [
 /** Server answers a netws client takes or refuses as RFC 7692 has it, unlike ws (decided in issue 11). */
 const declaredAcceptances: Record<string, CaseOptions['differs']> = {
   'client_no_context_takeover when the client wants takeover': {
-    reason: 'a netws client accepts a server answer with client_no_context_takeover (RFC 7692 7.1.1.2 lets the server ask it); ws fails the connection',
+    reason:
+      'a netws client accepts a server answer with client_no_context_takeover (RFC 7692 7.1.1.2 lets the server ask it); ws fails the connection',
     ws: [['error', { error: 'Error' }], 'close'],
     netws: ['open'],
   },
   'permessage-deflate twice': {
-    reason: 'a netws client fails the connection when the server answers permessage-deflate twice (RFC 7692 7.1: one per response); ws takes it',
+    reason:
+      'a netws client fails the connection when the server answers permessage-deflate twice (RFC 7692 7.1: one per response); ws takes it',
     ws: ['open'],
     netws: [['error', { error: 'Error' }], 'close'],
   },
@@ -267,8 +304,16 @@ for (const [title, options, answer] of [
   ['no parameters', { perMessageDeflate: TAKEOVER }, 'permessage-deflate'],
   ['server_max_window_bits=10', { perMessageDeflate: TAKEOVER }, 'permessage-deflate; server_max_window_bits=10'],
   ['client_max_window_bits=9', { perMessageDeflate: TAKEOVER }, 'permessage-deflate; client_max_window_bits=9'],
-  ['client_no_context_takeover when the client wants takeover', { perMessageDeflate: TAKEOVER }, 'permessage-deflate; client_no_context_takeover'],
-  ['client_max_window_bits=12 when the client offered 10', { perMessageDeflate: { ...TAKEOVER, clientMaxWindowBits: 10 } }, 'permessage-deflate; client_max_window_bits=12'],
+  [
+    'client_no_context_takeover when the client wants takeover',
+    { perMessageDeflate: TAKEOVER },
+    'permessage-deflate; client_no_context_takeover',
+  ],
+  [
+    'client_max_window_bits=12 when the client offered 10',
+    { perMessageDeflate: { ...TAKEOVER, clientMaxWindowBits: 10 } },
+    'permessage-deflate; client_max_window_bits=12',
+  ],
   ['an invalid value', { perMessageDeflate: TAKEOVER }, 'permessage-deflate; server_max_window_bits=16'],
   ['permessage-deflate twice', { perMessageDeflate: TAKEOVER }, 'permessage-deflate, permessage-deflate'],
   ['an extension when none was offered', { perMessageDeflate: false }, 'permessage-deflate'],
@@ -291,10 +336,22 @@ const wire = suite('compat: permessage-deflate, the bytes on the wire');
  * against a raw peer; `response` is what the raw server answers (client end),
  * `offer` what the raw client offers (server end).
  */
-async function deflatePeer(t: Run, end: 'client' | 'server', options: Record<string, unknown>, offer = CHROME_OFFER, response = 'permessage-deflate') {
+async function deflatePeer(
+  t: Run,
+  end: 'client' | 'server',
+  options: Record<string, unknown>,
+  offer = CHROME_OFFER,
+  response = 'permessage-deflate',
+) {
   return end === 'server'
     ? rawPeer(t, 'server', { perMessageDeflate: options }, [`Sec-WebSocket-Extensions: ${offer}`])
-    : rawPeer(t, 'client', { perMessageDeflate: options, generateMask: (mask: Buffer) => mask.fill(0x5a) }, [], [`Sec-WebSocket-Extensions: ${response}`]);
+    : rawPeer(
+        t,
+        'client',
+        { perMessageDeflate: options, generateMask: (mask: Buffer) => mask.fill(0x5a) },
+        [],
+        [`Sec-WebSocket-Extensions: ${response}`],
+      );
 }
 
 // Payloads are compared unmasked: the masking key is generateMask's business (client.spec.ts).
@@ -303,7 +360,14 @@ bothEnds(wire, 'the first compressed message: the exact frame', async (lib, t, e
   const { local, raw } = await deflatePeer(t, end, TAKEOVER);
   local.send(TEXT);
   const [frame] = await raw.readFrames(1);
-  t.note('rsv1', frame.rsv1, 'payload', frame.payload.toString('hex'), 'inflates to the text', inflater()(frame.payload).toString() === TEXT);
+  t.note(
+    'rsv1',
+    frame.rsv1,
+    'payload',
+    frame.payload.toString('hex'),
+    'inflates to the text',
+    inflater()(frame.payload).toString() === TEXT,
+  );
 });
 
 bothEnds(wire, 'a second identical message with context takeover: back-references to the first', async (lib, t, end) => {
@@ -320,7 +384,13 @@ const noTakeover = (end: 'client' | 'server'): Record<string, unknown> =>
 
 bothEnds(wire, 'a second identical message without context takeover: compressed afresh', async (lib, t, end) => {
   const options = noTakeover(end);
-  const { local, raw } = await deflatePeer(t, end, options, `${CHROME_OFFER}; server_no_context_takeover`, 'permessage-deflate; client_no_context_takeover');
+  const { local, raw } = await deflatePeer(
+    t,
+    end,
+    options,
+    `${CHROME_OFFER}; server_no_context_takeover`,
+    'permessage-deflate; client_no_context_takeover',
+  );
   local.send(TEXT);
   local.send(TEXT);
   const frames = await raw.readFrames(2);
@@ -335,7 +405,13 @@ bothEnds(wire, 'threshold with context takeover: a small message', async (lib, t
 
 bothEnds(wire, 'threshold without context takeover: smaller messages go uncompressed', async (lib, t, end) => {
   const options = { ...noTakeover(end), threshold: 100 };
-  const { local, raw } = await deflatePeer(t, end, options, `${CHROME_OFFER}; server_no_context_takeover`, 'permessage-deflate; client_no_context_takeover');
+  const { local, raw } = await deflatePeer(
+    t,
+    end,
+    options,
+    `${CHROME_OFFER}; server_no_context_takeover`,
+    'permessage-deflate; client_no_context_takeover',
+  );
   local.send('x'.repeat(99));
   local.send('y'.repeat(100));
   t.note((await raw.readFrames(2)).map((frame) => describeFrame(frame, inflater())));
@@ -343,7 +419,13 @@ bothEnds(wire, 'threshold without context takeover: smaller messages go uncompre
 
 bothEnds(wire, 'threshold: 0 compresses every message', async (lib, t, end) => {
   const options = { ...noTakeover(end), threshold: 0 };
-  const { local, raw } = await deflatePeer(t, end, options, `${CHROME_OFFER}; server_no_context_takeover`, 'permessage-deflate; client_no_context_takeover');
+  const { local, raw } = await deflatePeer(
+    t,
+    end,
+    options,
+    `${CHROME_OFFER}; server_no_context_takeover`,
+    'permessage-deflate; client_no_context_takeover',
+  );
   local.send('a');
   t.note((await raw.readFrames(1)).map((frame) => `rsv1 ${frame.rsv1} ${frame.payload.toString('hex')}`));
 });
@@ -381,7 +463,10 @@ bothEnds(wire, 'zlibDeflateOptions and zlibInflateOptions reach zlib', async (li
     replace('createInflateRaw', createInflateRaw);
   };
   replace('createDeflateRaw', (options: Loose) => {
-    created.push(['deflate', { level: options?.level, memLevel: options?.memLevel, strategy: options?.strategy, windowBits: options?.windowBits }]);
+    created.push([
+      'deflate',
+      { level: options?.level, memLevel: options?.memLevel, strategy: options?.strategy, windowBits: options?.windowBits },
+    ]);
     return createDeflateRaw(options);
   });
   replace('createInflateRaw', (options: Loose) => {
@@ -410,14 +495,24 @@ bothEnds(wire, 'receiving: a compressed message, and one in two fragments', asyn
   raw.write(frame({ opcode: OP.text, rsv1: true, payload: deflated('hello') }));
   await t.wait(local, 'message');
   const payload = deflated(Buffer.from('fragmented hello'), {});
-  raw.write(Buffer.concat([frame({ opcode: OP.binary, rsv1: true, fin: false, payload: payload.subarray(0, 5) }), frame({ opcode: OP.cont, payload: payload.subarray(5) })]));
+  raw.write(
+    Buffer.concat([
+      frame({ opcode: OP.binary, rsv1: true, fin: false, payload: payload.subarray(0, 5) }),
+      frame({ opcode: OP.cont, payload: payload.subarray(5) }),
+    ]),
+  );
   await t.wait(local, 'message');
 });
 
 bothEnds(wire, 'receiving: RSV1 on a continuation frame fails with 1002', async (lib, t, end) => {
   const { local, raw, frame } = await deflatePeer(t, end, TAKEOVER);
   t.record(local, 'local', ['message', 'error']);
-  raw.write(Buffer.concat([frame({ opcode: OP.text, rsv1: true, fin: false, payload: deflated('a') }), frame({ opcode: OP.cont, rsv1: true, payload: deflated('b') })]));
+  raw.write(
+    Buffer.concat([
+      frame({ opcode: OP.text, rsv1: true, fin: false, payload: deflated('a') }),
+      frame({ opcode: OP.cont, rsv1: true, payload: deflated('b') }),
+    ]),
+  );
   t.note((await raw.readFrames(1)).map((f) => describeFrame(f)));
 });
 
@@ -450,10 +545,20 @@ bothEnds(wire, 'isPaused stays false while a compressed message is being inflate
 
 bothEnds(wire, 'a reply from the message handler goes out before the close echo (message and close in one chunk)', async (lib, t, end) => {
   const { local, raw, frame, serverCloses } = await deflatePeer(t, end, TAKEOVER);
-  local.on('message', (data: Buffer) => local.send(`reply to ${data} `.repeat(80), (error?: Error) => t.note('reply callback', error ? errorShape(error) : 'ok')));
-  raw.write(Buffer.concat([frame({ opcode: OP.text, rsv1: true, payload: deflated('question') }), frame({ opcode: OP.close, payload: closePayload(1000) })]));
+  local.on('message', (data: Buffer) =>
+    local.send(`reply to ${data} `.repeat(80), (error?: Error) => t.note('reply callback', error ? errorShape(error) : 'ok')),
+  );
+  raw.write(
+    Buffer.concat([
+      frame({ opcode: OP.text, rsv1: true, payload: deflated('question') }),
+      frame({ opcode: OP.close, payload: closePayload(1000) }),
+    ]),
+  );
   const frames = await raw.readFrames(2);
-  t.note('frames', frames.map((f) => describeFrame(f, inflater())));
+  t.note(
+    'frames',
+    frames.map((f) => describeFrame(f, inflater())),
+  );
   serverCloses();
   await t.wait(local, 'close');
 });
@@ -469,7 +574,9 @@ bothEnds(wire, 'close() right after compressed sends: they all go out first', as
 });
 
 compat(wire, 'concurrencyLimit is accepted and messages still flow', async (lib, t) => {
-  const { local, raw, frame } = await rawPeer(t, 'server', { perMessageDeflate: { ...TAKEOVER, concurrencyLimit: 1 } }, [`Sec-WebSocket-Extensions: ${CHROME_OFFER}`]);
+  const { local, raw, frame } = await rawPeer(t, 'server', { perMessageDeflate: { ...TAKEOVER, concurrencyLimit: 1 } }, [
+    `Sec-WebSocket-Extensions: ${CHROME_OFFER}`,
+  ]);
   local.on('message', (data: Buffer) => local.send(data));
   raw.write(frame({ opcode: OP.text, rsv1: true, payload: deflated(TEXT) }));
   const [echo] = await raw.readFrames(1);

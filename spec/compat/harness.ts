@@ -13,7 +13,7 @@
  * reported as a leak, then closed so the suite still exits.
  */
 
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { appendFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -26,7 +26,7 @@ import * as netwsModule from '../../src/index.ts';
 import { RawServer, RawSocket, bytes } from './wire.ts';
 
 /** Both libraries are driven through one untyped surface: the point is to compare them, not to typecheck them. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: both libraries through one untyped surface, on purpose
 export type Loose = any;
 
 export type LibName = 'ws' | 'netws';
@@ -216,7 +216,8 @@ export class Run {
     if (depth > 6) return '…';
     if (Buffer.isBuffer(value)) return `Buffer ${bytes(value)}`;
     if (value instanceof ArrayBuffer) return `ArrayBuffer ${bytes(new Uint8Array(value))}`;
-    if (ArrayBuffer.isView(value)) return `${value.constructor.name} ${bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))}`;
+    if (ArrayBuffer.isView(value))
+      return `${value.constructor.name} ${bytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))}`;
     if (value instanceof Blob) return `Blob size=${value.size} type=${JSON.stringify(value.type)}`;
     if (value instanceof Error || value instanceof DOMException) return errorShape(value);
     if (value instanceof WS || value instanceof netwsModule.WebSocket) return '<WebSocket>';
@@ -557,7 +558,15 @@ export function compat(test: Test, title: string, body: Body, options: CaseOptio
         const expected = options.differs ? options.differs.netws : ws.transcript;
         appendFileSync(
           process.env.COMPAT_DUMP,
-          JSON.stringify({ file, title, passed, declared: options.differs?.reason ?? null, ws: ws.transcript, netws: netws.transcript, expected }) + '\n',
+          JSON.stringify({
+            file,
+            title,
+            passed,
+            declared: options.differs?.reason ?? null,
+            ws: ws.transcript,
+            netws: netws.transcript,
+            expected,
+          }) + '\n',
         );
       }
     }
@@ -578,4 +587,3 @@ export function describeProperty(target: object, name: string): Record<string, u
   }
   return out;
 }
-

@@ -7,7 +7,6 @@ import { compat, errorShape, type CaseOptions, type Loose, type Run } from './ha
 import {
   KEY,
   OP,
-  closeFrame,
   describeFrame,
   encodeFrame,
   headShape,
@@ -177,7 +176,14 @@ const refused = (start: string, headers: string[], closed = true): unknown[] => 
 ];
 const accepted: unknown[] = [
   ['wss', 'connection', '<WebSocket>'],
-  ['answer', { start: 'HTTP/1.1 101 Switching Protocols', headers: ['connection: Upgrade', 'sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=', 'upgrade: websocket'], body: '' }],
+  [
+    'answer',
+    {
+      start: 'HTTP/1.1 101 Switching Protocols',
+      headers: ['connection: Upgrade', 'sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=', 'upgrade: websocket'],
+      body: '',
+    },
+  ],
 ];
 
 /** The requests netws answers differently on purpose (decided in issue 11), with both answers. */
@@ -198,7 +204,8 @@ const declaredAnswers: Record<string, CaseOptions['differs']> = {
     netws: refused('HTTP/1.1 426 Upgrade Required', ['connection: Upgrade', 'upgrade: websocket']),
   },
   'Upgrade without Connection: Upgrade': {
-    reason: 'netws refuses a missing Connection: Upgrade with 400 (RFC 6455 4.2.1); ws in port mode leaves the request to node:http, which answers 426',
+    reason:
+      'netws refuses a missing Connection: Upgrade with 400 (RFC 6455 4.2.1); ws in port mode leaves the request to node:http, which answers 426',
     ws: refused('HTTP/1.1 426 Upgrade Required', ['connection: keep-alive', 'keep-alive: timeout=5'], false),
     netws: refused('HTTP/1.1 400 Bad Request', ['connection: close']),
   },
@@ -214,7 +221,10 @@ const declaredAnswers: Record<string, CaseOptions['differs']> = {
   },
   'a garbage request line': {
     reason: 'netws says why in a body; ws (node:http underneath) answers 400 without one',
-    ws: [['answer', { start: 'HTTP/1.1 400 Bad Request', headers: ['connection: close'], body: '' }], ['closed after answer', true]],
+    ws: [
+      ['answer', { start: 'HTTP/1.1 400 Bad Request', headers: ['connection: close'], body: '' }],
+      ['closed after answer', true],
+    ],
     netws: refused('HTTP/1.1 400 Bad Request', ['connection: close']),
   },
 };
@@ -232,7 +242,7 @@ for (const [title, request] of requests) {
   );
 }
 
-compat(answers, "wsClientError: the listener gets (error, socket, request) and answers itself", async (lib, t) => {
+compat(answers, 'wsClientError: the listener gets (error, socket, request) and answers itself', async (lib, t) => {
   const wss = await t.server();
   wss.on('wsClientError', (error: Error, socket: net.Socket, req: Loose) => {
     t.note('wsClientError', errorShape(error, true), typeof socket.write, req.url, req.headers['sec-websocket-key']);
@@ -430,7 +440,8 @@ compat(
   },
   {
     differs: {
-      reason: "netws removes a closed connection from wss.clients whatever listeners the user removed; ws's removal is a listener removeAllListeners() drops",
+      reason:
+        "netws removes a closed connection from wss.clients whatever listeners the user removed; ws's removal is a listener removeAllListeners() drops",
       ws: ['wss close', ['wss closed within 200 ms', false], ['clients', 1]],
       netws: ['wss close', ['wss closed within 200 ms', false], ['clients', 0]],
     },
@@ -692,12 +703,22 @@ compat(limits, 'maxPayload: undefined means the default', async (lib, t) => {
   await t.wait(ws, 'message');
   raw.write(encodeFrame({ opcode: OP.binary, payload: Buffer.alloc(70_000, 1) }));
   await t.wait(ws, 'message');
-  raw.write(Buffer.concat([encodeFrame({ opcode: OP.binary, payload: Buffer.alloc(100, 2), fin: false }), encodeFrame({ opcode: OP.cont, payload: Buffer.alloc(70_000, 3) })]));
+  raw.write(
+    Buffer.concat([
+      encodeFrame({ opcode: OP.binary, payload: Buffer.alloc(100, 2), fin: false }),
+      encodeFrame({ opcode: OP.cont, payload: Buffer.alloc(70_000, 3) }),
+    ]),
+  );
   await t.wait(ws, 'message');
 });
 
 compat(limits, 'maxPayload: undefined, other options undefined too, on a compressing connection', async (lib, t) => {
-  const wss = await t.server({ maxPayload: undefined, closeTimeout: undefined, maxFragments: undefined, perMessageDeflate: { threshold: undefined } });
+  const wss = await t.server({
+    maxPayload: undefined,
+    closeTimeout: undefined,
+    maxFragments: undefined,
+    perMessageDeflate: { threshold: undefined },
+  });
   const connection = t.wait(wss, 'connection');
   const peer = t.refClient(`ws://127.0.0.1:${portOf(wss)}`);
   const [ws] = await connection;
@@ -724,7 +745,8 @@ compat(
   },
   {
     differs: {
-      reason: 'ws reads null as 0 or false (maxPayload: null is no limit, clientTracking: null no tracking); netws refuses it with a TypeError',
+      reason:
+        'ws reads null as 0 or false (maxPayload: null is no limit, clientTracking: null no tracking); netws refuses it with a TypeError',
       ws: [
         ['maxPayload', 'accepted', 'no limit'],
         ['clientTracking', 'accepted', true],
@@ -791,12 +813,18 @@ compat(
     recordConnection(t, ws);
     raw.write(encodeFrame({ opcode: OP.binary, length: 64 * 1024 * 1024 + 1, payload: Buffer.alloc(10) }));
     t.note('closed within 150 ms', await t.happens(ws, 'close', 150));
-    t.note('frames', raw.takeFrames().map((frame) => describeFrame(frame)));
+    t.note(
+      'frames',
+      raw.takeFrames().map((frame) => describeFrame(frame)),
+    );
   },
   {
     differs: {
       reason: 'netws defaults maxPayload to 64 MiB, ws to 100 MiB',
-      ws: [['closed within 150 ms', false], ['frames', []]],
+      ws: [
+        ['closed within 150 ms', false],
+        ['frames', []],
+      ],
       netws: [
         ['ws', 'error', { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }],
         ['ws', 'close'],
@@ -850,8 +878,15 @@ compat(
   {
     differs: {
       reason: "netws's default maxFragments is 131,072, the value ws documents; ws's code uses 16,384",
-      ws: [['ws', 'error', { code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS' }], ['ws', 'close'], ['first event', 'close']],
-      netws: [['ws', 'message', 'Buffer 16385 bytes sha1:521b836124c4', false], ['first event', 'message']],
+      ws: [
+        ['ws', 'error', { code: 'WS_ERR_TOO_MANY_BUFFERED_PARTS' }],
+        ['ws', 'close'],
+        ['first event', 'close'],
+      ],
+      netws: [
+        ['ws', 'message', 'Buffer 16385 bytes sha1:521b836124c4', false],
+        ['first event', 'message'],
+      ],
     },
   },
 );
@@ -899,7 +934,10 @@ compat(limits, 'autoPong default: the pong goes out before a reply to a later me
   recordConnection(t, ws);
   ws.on('message', (data: Buffer) => ws.send(data));
   raw.write(Buffer.concat([encodeFrame({ opcode: OP.ping, payload: 'p' }), textFrame('after')]));
-  t.note('frames', (await raw.readFrames(2)).map((frame) => describeFrame(frame)));
+  t.note(
+    'frames',
+    (await raw.readFrames(2)).map((frame) => describeFrame(frame)),
+  );
 });
 
 /** The order of message handlers and the microtasks they queue, for three messages in one chunk. */
@@ -933,7 +971,10 @@ compat(limits, 'closeTimeout: the socket is destroyed when the peer does not ans
   const [code] = await t.wait(ws, 'close', 2000);
   const elapsed = Date.now() - start;
   t.note('close code', code, 'after about closeTimeout', elapsed >= 120 && elapsed < 1000);
-  t.note('frames', raw.takeFrames().map((frame) => describeFrame(frame)));
+  t.note(
+    'frames',
+    raw.takeFrames().map((frame) => describeFrame(frame)),
+  );
 });
 
 compat(
@@ -946,7 +987,8 @@ compat(
   },
   {
     differs: {
-      reason: 'in netws undefined means the default for every option (issue 11, defect 1); ws spreads undefined over its default and arms a 1 ms timer',
+      reason:
+        'in netws undefined means the default for every option (issue 11, defect 1); ws spreads undefined over its default and arms a 1 ms timer',
       ws: [['closed within 100 ms', true]],
       netws: [['closed within 100 ms', false]],
     },
@@ -966,7 +1008,11 @@ compat(
     differs: {
       reason: "in netws undefined means the default for every option (issue 11, defect 1); ws's receiver coerces undefined to 0, no limit",
       ws: [['closed within 150 ms', false]],
-      netws: [['ws', 'error', { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }], ['ws', 'close'], ['closed within 150 ms', true]],
+      netws: [
+        ['ws', 'error', { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' }],
+        ['ws', 'close'],
+        ['closed within 150 ms', true],
+      ],
     },
   },
 );
@@ -994,7 +1040,10 @@ compat(
     const { ws, raw } = await rawConnection(t);
     t.record(ws, 'ws', ['error', 'close']);
     raw.write(textFrame(Buffer.from([0xff])));
-    t.note('frames', (await raw.readFrames(1)).map((frame) => describeFrame(frame)));
+    t.note(
+      'frames',
+      (await raw.readFrames(1)).map((frame) => describeFrame(frame)),
+    );
     await t.wait(ws, 'close');
   },
   {

@@ -78,7 +78,8 @@ bothEnds(test, 'backpressure: the socket is paused while the readable side is fu
 });
 
 /** A netws client waits for the server to close TCP after the closing handshake (decided in issue 11), so the server's close event comes later. */
-const CLIENT_CLOSES_LATER = "a netws client waits for the server to close TCP after the closing handshake (RFC 6455 7.1.1); ws's client ends TCP itself, so the server's close event comes before the stream's close there";
+const CLIENT_CLOSES_LATER =
+  "a netws client waits for the server to close TCP after the closing handshake (RFC 6455 7.1.1); ws's client ends TCP itself, so the server's close event comes before the stream's close there";
 
 bothEnds(
   test,
@@ -100,8 +101,20 @@ bothEnds(
       ? {
           differs: {
             reason: CLIENT_CLOSES_LATER,
-            ws: [['stream', 'finish'], ['peer close', 1005], ['stream', 'end'], ['stream', 'close'], ['readyState', 3]],
-            netws: [['stream', 'finish'], ['stream', 'end'], ['stream', 'close'], ['readyState', 3], ['peer close', 1005]],
+            ws: [
+              ['stream', 'finish'],
+              ['peer close', 1005],
+              ['stream', 'end'],
+              ['stream', 'close'],
+              ['readyState', 3],
+            ],
+            netws: [
+              ['stream', 'finish'],
+              ['stream', 'end'],
+              ['stream', 'close'],
+              ['readyState', 3],
+              ['peer close', 1005],
+            ],
           },
         }
       : {},
@@ -145,7 +158,10 @@ bothEnds(test, "a WebSocket error: the stream's error, the close frame still sen
   const duplex = createStream(lib, local);
   recordStream(t, duplex, ['error', 'close']);
   raw.write(frame({ opcode: OP.text, payload: Buffer.from([0xff]) }));
-  t.note('on the wire', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+  t.note(
+    'on the wire',
+    (await raw.readFrames(1)).map((f) => describeFrame(f)),
+  );
   await t.wait(duplex, 'close');
 });
 
@@ -162,8 +178,16 @@ bothEnds(test, "the peer's close frame: the stream's readable side ends; end() t
   const duplex = createStream(lib, local);
   recordStream(t, duplex);
   duplex.resume();
-  raw.write(Buffer.concat([frame({ opcode: OP.binary, payload: Buffer.from('tail') }), frame({ opcode: OP.close, payload: closePayload(4000, 'done') })]));
-  t.note('echo', (await raw.readFrames(1)).map((f) => describeFrame(f)));
+  raw.write(
+    Buffer.concat([
+      frame({ opcode: OP.binary, payload: Buffer.from('tail') }),
+      frame({ opcode: OP.close, payload: closePayload(4000, 'done') }),
+    ]),
+  );
+  t.note(
+    'echo',
+    (await raw.readFrames(1)).map((f) => describeFrame(f)),
+  );
   serverCloses();
   await t.wait(duplex, 'end');
   duplex.end();

@@ -20,7 +20,9 @@ export const OP = { cont: 0, text: 1, binary: 2, close: 8, ping: 9, pong: 10 } a
 const OP_NAMES: Record<number, string> = { 0: 'cont', 1: 'text', 2: 'binary', 8: 'close', 9: 'ping', 10: 'pong' };
 
 export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 export interface FrameSpec {
@@ -43,12 +45,7 @@ export function encodeFrame(spec: FrameSpec): Buffer {
   const length = spec.length ?? payload.length;
   const lengthBytes = length < 126 ? 0 : length < 65536 ? 2 : 8;
   const head = Buffer.alloc(2 + lengthBytes + (mask ? 4 : 0));
-  head[0] =
-    (spec.fin === false ? 0 : 0x80) |
-    (spec.rsv1 ? 0x40 : 0) |
-    (spec.rsv2 ? 0x20 : 0) |
-    (spec.rsv3 ? 0x10 : 0) |
-    spec.opcode;
+  head[0] = (spec.fin === false ? 0 : 0x80) | (spec.rsv1 ? 0x40 : 0) | (spec.rsv2 ? 0x20 : 0) | (spec.rsv3 ? 0x10 : 0) | spec.opcode;
   if (lengthBytes === 0) head[1] = length;
   else if (lengthBytes === 2) {
     head[1] = 126;
@@ -69,8 +66,7 @@ export function encodeFrame(spec: FrameSpec): Buffer {
 
 export const textFrame = (payload: string | Buffer, spec: Partial<FrameSpec> = {}): Buffer =>
   encodeFrame({ opcode: OP.text, payload, ...spec });
-export const binaryFrame = (payload: Buffer, spec: Partial<FrameSpec> = {}): Buffer =>
-  encodeFrame({ opcode: OP.binary, payload, ...spec });
+export const binaryFrame = (payload: Buffer, spec: Partial<FrameSpec> = {}): Buffer => encodeFrame({ opcode: OP.binary, payload, ...spec });
 export const closeFrame = (code?: number, reason = '', spec: Partial<FrameSpec> = {}): Buffer =>
   encodeFrame({ opcode: OP.close, payload: code === undefined ? Buffer.alloc(0) : closePayload(code, reason), ...spec });
 

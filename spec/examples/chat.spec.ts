@@ -52,7 +52,10 @@ chat('two people in a room see each other join, talk and leave; other rooms hear
     bob.ws.close();
     assert.is((await alice.next('leave')).nick, 'bob');
     await new Promise((resolve) => setTimeout(resolve, 30));
-    assert.equal(other.events.filter((event) => event.type !== 'welcome' && event.type !== 'join'), []);
+    assert.equal(
+      other.events.filter((event) => event.type !== 'welcome' && event.type !== 'join'),
+      [],
+    );
     alice.ws.close();
     other.ws.close();
   } finally {
@@ -199,7 +202,10 @@ scaled('two servers on one Redis: one room, each side sees the other, the shared
     // The history is in Redis: a newcomer on either server gets the same.
     const late = await join(a, 'room=tea&nick=dave');
     const history = (await late.next('welcome')).history as Received[];
-    assert.equal(history.map((message) => message.text), ['hello from b', 'hello from a']);
+    assert.equal(
+      history.map((message) => message.text),
+      ['hello from b', 'hello from a'],
+    );
     // A nickname is taken once across servers, and free again when its person leaves.
     const twin = await join(b, 'room=tea&nick=alice');
     assert.is((await twin.next('welcome')).nick, 'alice-2');
@@ -209,7 +215,11 @@ scaled('two servers on one Redis: one room, each side sees the other, the shared
     const again = await join(b, 'room=tea&nick=alice');
     assert.is((await again.next('welcome')).nick, 'alice');
     await new Promise((resolve) => setTimeout(resolve, 30));
-    assert.equal(elsewhere.events.filter((event) => event.type === 'message'), [], 'other rooms hear nothing');
+    assert.equal(
+      elsewhere.events.filter((event) => event.type === 'message'),
+      [],
+      'other rooms hear nothing',
+    );
     for (const client of [bob, elsewhere, late, twin, again]) client.ws.close();
   } finally {
     await a.close();

@@ -42,7 +42,7 @@ function echoing(wss: WebSocketServer): void {
   });
 }
 
-client("http2: session: text, binary and 1 MiB both ways, permessage-deflate, the subprotocol, close codes both ways", async () => {
+client('http2: session: text, binary and 1 MiB both ways, permessage-deflate, the subprotocol, close codes both ways', async () => {
   const fixture = await h2Server({ perMessageDeflate: true });
   echoing(fixture.wss);
   const serverCloses: Array<[number, string, boolean]> = [];
@@ -93,7 +93,10 @@ client('the request: user headers, Origin, Authorization from URL credentials, H
   });
   await opened(ws);
   const [, req] = await connected;
-  assert.equal([req.url, req.authority, req.headers['x-custom'], req.headers.origin], ['/a?b=c', 'front.example', 'yes', 'https://app.example']);
+  assert.equal(
+    [req.url, req.authority, req.headers['x-custom'], req.headers.origin],
+    ['/a?b=c', 'front.example', 'yes', 'https://app.example'],
+  );
   assert.is(req.headers.authorization, `Basic ${Buffer.from('user:pa ss').toString('base64')}`);
   assert.is(req.headers['sec-websocket-key'], undefined, 'no key over HTTP/2');
   assert.is(req.headers['sec-websocket-extensions'], undefined);
@@ -124,9 +127,12 @@ client('http2: true: WebSockets to one origin share one session, closed after th
   await fixture.close();
 });
 
-client("http2: true: a session whose server allows no more concurrent streams is full; the next WebSocket opens another", async () => {
+client('http2: true: a session whose server allows no more concurrent streams is full; the next WebSocket opens another', async () => {
   const fixture = await h2Server({}, { settings: { maxConcurrentStreams: 2 } });
-  const first = [new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert }), new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert })];
+  const first = [
+    new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert }),
+    new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert }),
+  ];
   await Promise.all(first.map(opened));
   const third = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert });
   await opened(third);
@@ -137,7 +143,10 @@ client("http2: true: a session whose server allows no more concurrent streams is
 
 client("http2: true: WebSockets opened at once share a connection only up to its server's limit; the others open another", async () => {
   const fixture = await h2Server({}, { settings: { maxConcurrentStreams: 3 } });
-  const burst = Array.from({ length: 7 }, () => new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert, handshakeTimeout: 2000 }));
+  const burst = Array.from(
+    { length: 7 },
+    () => new WebSocket(`wss://localhost:${fixture.port}/`, { http2: true, ca: cert, handshakeTimeout: 2000 }),
+  );
   // Given up before the SETTINGS came: takes no place.
   burst[6].terminate();
   await Promise.all(burst.slice(0, 6).map(opened));
@@ -146,22 +155,25 @@ client("http2: true: WebSockets opened at once share a connection only up to its
   await fixture.close();
 });
 
-client("http2: true: a server that never sends its SETTINGS loses the connection when the WebSocket gives up; one that closes first fails it", async () => {
-  const silent = tls.createServer({ cert, key, ALPNProtocols: ['h2'] });
-  const sockets: tls.TLSSocket[] = [];
-  silent.on('secureConnection', (socket) => sockets.push(socket.resume()));
-  silent.listen(0, '127.0.0.1');
-  await waitFor(silent, 'listening');
-  const port = (silent.address() as AddressInfo).port;
-  const { error } = await failure(new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert, handshakeTimeout: 300 }));
-  assert.is(error.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
-  await waitFor(sockets[0], 'close', 2000);
-  silent.removeAllListeners('secureConnection');
-  silent.on('secureConnection', (socket) => socket.destroy());
-  const closing = await failure(new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert }));
-  assert.is(closing.error.code, 'WS_ERR_HTTP2_SESSION_CLOSED');
-  await new Promise<void>((resolve) => silent.close(() => resolve()));
-});
+client(
+  'http2: true: a server that never sends its SETTINGS loses the connection when the WebSocket gives up; one that closes first fails it',
+  async () => {
+    const silent = tls.createServer({ cert, key, ALPNProtocols: ['h2'] });
+    const sockets: tls.TLSSocket[] = [];
+    silent.on('secureConnection', (socket) => sockets.push(socket.resume()));
+    silent.listen(0, '127.0.0.1');
+    await waitFor(silent, 'listening');
+    const port = (silent.address() as AddressInfo).port;
+    const { error } = await failure(new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert, handshakeTimeout: 300 }));
+    assert.is(error.code, 'WS_ERR_HANDSHAKE_TIMEOUT');
+    await waitFor(sockets[0], 'close', 2000);
+    silent.removeAllListeners('secureConnection');
+    silent.on('secureConnection', (socket) => socket.destroy());
+    const closing = await failure(new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert }));
+    assert.is(closing.error.code, 'WS_ERR_HTTP2_SESSION_CLOSED');
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  },
+);
 
 client('http2: true with other connection options (another ca object) opens another session', async () => {
   const fixture = await h2Server();
@@ -214,7 +226,10 @@ client('falls back to HTTP/1.1 on the TLS connection ALPN ran on when the server
   assert.is((await connected)[1].httpVersion, '1.1');
   assert.is(connections, 1, 'one TLS connection');
   // Two at once: the first takes the ALPN connection, the second opens its own.
-  const both = [new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert }), new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert })];
+  const both = [
+    new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert }),
+    new WebSocket(`wss://localhost:${port}/`, { http2: true, ca: cert }),
+  ];
   await Promise.all(both.map(opened));
   assert.is(connections, 3);
   for (const one of [ws, ...both]) one.terminate();
@@ -381,7 +396,10 @@ client('ws: URLs: http2: true stays on HTTP/1.1 (no negotiation without TLS); an
 client("terminate() resets only its stream; the server's session ending is 1006 on the client", async () => {
   const fixture = await h2Server();
   const session = await h2Session(fixture.port);
-  const [a, b] = [new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session }), new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session })];
+  const [a, b] = [
+    new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session }),
+    new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session }),
+  ];
   await Promise.all([opened(a), opened(b)]);
   const [serverA] = [...fixture.wss.clients];
   const serverClosed = waitFor<[number]>(serverA, 'close');
@@ -400,10 +418,18 @@ client('over HTTP/2 too: protocolVersion 8 sends Sec-WebSocket-Origin; the auth 
   const fixture = await h2Server();
   const session = await h2Session(fixture.port);
   const connected = waitFor<[WebSocket, http2.Http2ServerRequest]>(fixture.wss, 'connection');
-  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, { http2: session, protocolVersion: 8, origin: 'https://old.example', auth: 'a:b' });
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/`, {
+    http2: session,
+    protocolVersion: 8,
+    origin: 'https://old.example',
+    auth: 'a:b',
+  });
   await opened(ws);
   const [, req] = await connected;
-  assert.equal([req.headers['sec-websocket-version'], req.headers['sec-websocket-origin'], req.headers.origin], ['8', 'https://old.example', undefined]);
+  assert.equal(
+    [req.headers['sec-websocket-version'], req.headers['sec-websocket-origin'], req.headers.origin],
+    ['8', 'https://old.example', undefined],
+  );
   assert.is(req.headers.authorization, `Basic ${Buffer.from('a:b').toString('base64')}`);
   ws.terminate();
   session.close();
@@ -484,7 +510,9 @@ client('after an ALPN fallback, a redirect opens a connection of its own; an inv
   assert.is(server.connections(), 2);
   ws.terminate();
   // node:http checks its own options only when the fallback creates its request.
-  const { error } = await failure(new WebSocket(`wss://localhost:${server.port}/`, { http2: true, ca: cert, insecureHTTPParser: 'yes' as never }));
+  const { error } = await failure(
+    new WebSocket(`wss://localhost:${server.port}/`, { http2: true, ca: cert, insecureHTTPParser: 'yes' as never }),
+  );
   assert.is((error as { code?: string }).code, 'ERR_INVALID_ARG_TYPE');
   await server.close();
 });

@@ -68,7 +68,10 @@ async function echoRounds(clients: Array<[number, WebSocket]>, rounds: number): 
       });
       for (let round = 0; round < rounds; round++) ws.send(`m${round}`);
       await done;
-      assert.equal(received, Array.from({ length: rounds }, (_, round) => `${id}:m${round}`));
+      assert.equal(
+        received,
+        Array.from({ length: rounds }, (_, round) => `${id}:m${round}`),
+      );
     }),
   );
 }
@@ -77,7 +80,10 @@ multiplex('one session carries them all; each echoes its own messages (text and 
   const state = await setup();
   assert.is(state.fixture.sessions.length, 1);
   assert.is(state.servers.size, COUNT);
-  await echoRounds(state.clients.map((ws, id) => [id, ws]), 5);
+  await echoRounds(
+    state.clients.map((ws, id) => [id, ws]),
+    5,
+  );
   // Binary, distinct per WebSocket.
   const echoed = await Promise.all(
     state.clients.map(async (ws, id) => {
@@ -116,7 +122,10 @@ multiplex('a reader that stops holds back only its own stream: the others echo o
   slow.send(`flood ${flood}`);
   const serverSide = servers.get('0')!;
   while (serverSide.bufferedAmount === 0) await sleep(5);
-  await echoRounds(clients.slice(1).map((ws, i) => [i + 1, ws]), 10);
+  await echoRounds(
+    clients.slice(1).map((ws, i) => [i + 1, ws]),
+    10,
+  );
   // The stream's window is all that moved: nearly everything still waits on the server.
   assert.ok(serverSide.bufferedAmount > flood - 512 * 1024, `bufferedAmount ${serverSide.bufferedAmount}`);
   let received = 0;

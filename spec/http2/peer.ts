@@ -188,7 +188,12 @@ export async function rawRequest(
       buffer = Buffer.concat([buffer, chunk]);
       while (buffer.length >= 9 && buffer.length >= 9 + buffer.readUIntBE(0, 3)) {
         const length = buffer.readUIntBE(0, 3);
-        const frame = { type: buffer[3], flags: buffer[4], streamId: buffer.readUInt32BE(5) & 0x7fffffff, payload: buffer.subarray(9, 9 + length) };
+        const frame = {
+          type: buffer[3],
+          flags: buffer[4],
+          streamId: buffer.readUInt32BE(5) & 0x7fffffff,
+          payload: buffer.subarray(9, 9 + length),
+        };
         buffer = buffer.subarray(9 + length);
         frames.push(frame);
         // Acknowledge the server's SETTINGS, as a client must.

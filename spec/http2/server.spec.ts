@@ -13,38 +13,41 @@ import { cert, collect, connectStream, FRAME, h2Server, h2Session, key, listen, 
 
 const server = suite('http2 server');
 
-server('{ server }: the sessions advertise extended CONNECT; a WebSocket is a stream: echo, then a close handshake ending in END_STREAM', async () => {
-  const fixture = await h2Server();
-  const session = await h2Session(fixture.port);
-  assert.is(session.remoteSettings.enableConnectProtocol, true);
-  const connected = waitFor<[WebSocket]>(fixture.wss, 'connection');
-  const answer = await connectStream(session, '/chat');
-  assert.is(answer.status, 200);
-  assert.is(answer.headers['sec-websocket-accept'], undefined, 'no accept without a key (RFC 8441)');
-  const [ws] = await connected;
-  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-  const received = collect(answer.stream);
-  answer.stream.write(text('over a stream'));
-  while (decodeFrames(received()).length < 1) await sleep(5);
-  assert.equal(decodeFrames(received())[0].payload.toString(), 'over a stream');
-  assert.is(decodeFrames(received())[0].masked, false);
+server(
+  '{ server }: the sessions advertise extended CONNECT; a WebSocket is a stream: echo, then a close handshake ending in END_STREAM',
+  async () => {
+    const fixture = await h2Server();
+    const session = await h2Session(fixture.port);
+    assert.is(session.remoteSettings.enableConnectProtocol, true);
+    const connected = waitFor<[WebSocket]>(fixture.wss, 'connection');
+    const answer = await connectStream(session, '/chat');
+    assert.is(answer.status, 200);
+    assert.is(answer.headers['sec-websocket-accept'], undefined, 'no accept without a key (RFC 8441)');
+    const [ws] = await connected;
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    const received = collect(answer.stream);
+    answer.stream.write(text('over a stream'));
+    while (decodeFrames(received()).length < 1) await sleep(5);
+    assert.equal(decodeFrames(received())[0].payload.toString(), 'over a stream');
+    assert.is(decodeFrames(received())[0].masked, false);
 
-  const serverClosed = waitFor<[number, Buffer, boolean]>(ws, 'close');
-  const ended = waitFor(answer.stream, 'end');
-  const streamClosed = waitFor(answer.stream, 'close');
-  answer.stream.write(Buffer.from(text(closePayload(4000, 'done'), { opcode: 8 })));
-  await ended; // the server's END_STREAM after its close frame (RFC 8441 section 5: TCP's FIN)
-  const frames = decodeFrames(received());
-  assert.is(frames.at(-1)!.opcode, 8);
-  assert.is(frames.at(-1)!.payload.readUInt16BE(0), 4000);
-  answer.stream.end();
-  const [code, reason, wasClean] = await serverClosed;
-  assert.equal([code, reason.toString(), wasClean], [4000, 'done', true]);
-  await streamClosed;
-  assert.is(answer.stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
-  session.close();
-  await fixture.close();
-});
+    const serverClosed = waitFor<[number, Buffer, boolean]>(ws, 'close');
+    const ended = waitFor(answer.stream, 'end');
+    const streamClosed = waitFor(answer.stream, 'close');
+    answer.stream.write(Buffer.from(text(closePayload(4000, 'done'), { opcode: 8 })));
+    await ended; // the server's END_STREAM after its close frame (RFC 8441 section 5: TCP's FIN)
+    const frames = decodeFrames(received());
+    assert.is(frames.at(-1)!.opcode, 8);
+    assert.is(frames.at(-1)!.payload.readUInt16BE(0), 4000);
+    answer.stream.end();
+    const [code, reason, wasClean] = await serverClosed;
+    assert.equal([code, reason.toString(), wasClean], [4000, 'done', true]);
+    await streamClosed;
+    assert.is(answer.stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    session.close();
+    await fixture.close();
+  },
+);
 
 server("the request given to verifyClient, handleProtocols and 'connection' is node's Http2ServerRequest", async () => {
   const seen: Record<string, unknown> = {};
@@ -62,7 +65,11 @@ server("the request given to verifyClient, handleProtocols and 'connection' is n
   });
   const session = await h2Session(fixture.port);
   const connected = waitFor<[WebSocket, http2.Http2ServerRequest]>(fixture.wss, 'connection');
-  const answer = await connectStream(session, '/room?id=7', { origin: 'https://app.example', 'sec-websocket-protocol': 'chat, json', cookie: 'a=1' });
+  const answer = await connectStream(session, '/room?id=7', {
+    origin: 'https://app.example',
+    'sec-websocket-protocol': 'chat, json',
+    cookie: 'a=1',
+  });
   assert.is(answer.headers['sec-websocket-protocol'], 'json');
   const [ws, req] = await connected;
   assert.instance(req, http2.Http2ServerRequest);
@@ -129,7 +136,14 @@ server('CONNECT with :protocol where the setting is off: nghttp2 resets the stre
   const fixture = await listen(h2, wss);
   const frames = await rawRequest(
     fixture.port,
-    [[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'https'], [':path', '/'], [':authority', 'localhost'], ['sec-websocket-version', '13']],
+    [
+      [':method', 'CONNECT'],
+      [':protocol', 'websocket'],
+      [':scheme', 'https'],
+      [':path', '/'],
+      [':authority', 'localhost'],
+      ['sec-websocket-version', '13'],
+    ],
     (received) => received.some((frame) => frame.type === FRAME.RST_STREAM || frame.type === FRAME.HEADERS),
   );
   const reset = frames.find((frame) => frame.type === FRAME.RST_STREAM && frame.streamId === 1);
@@ -144,7 +158,14 @@ server('the same request where the setting is on gets its 200 from netws (the ra
   const fixture = await h2Server();
   const frames = await rawRequest(
     fixture.port,
-    [[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'https'], [':path', '/'], [':authority', 'localhost'], ['sec-websocket-version', '13']],
+    [
+      [':method', 'CONNECT'],
+      [':protocol', 'websocket'],
+      [':scheme', 'https'],
+      [':path', '/'],
+      [':authority', 'localhost'],
+      ['sec-websocket-version', '13'],
+    ],
     (received) => received.some((frame) => frame.type === FRAME.RST_STREAM || frame.type === FRAME.HEADERS),
   );
   assert.ok(frames.some((frame) => frame.type === FRAME.HEADERS && frame.streamId === 1));
@@ -169,47 +190,50 @@ server('{ server } with path: another path is 400; streams other than WebSocket 
   await fixture.close();
 });
 
-server('verifyClient refusing with a status HTTP/2 cannot refuse with (4001, 101, 204, 1.5) is 500; 304 has no body; fields node:http2 refuses: 500', async () => {
-  let refusal: [boolean, number, string?, Record<string, string>?] = [false, 401];
-  let async = false;
-  const thrown: unknown[] = [];
-  const fixture = await h2Server({
-    handshakeTimeout: 2000,
-    verifyClient: (_info: unknown, callback: (...args: typeof refusal) => void) => {
-      const answer = (): void => {
-        try {
-          callback(...refusal);
-        } catch (error) {
-          thrown.push(error);
-        }
-      };
-      if (async) setTimeout(answer, 5);
-      else answer();
-    },
-  });
-  const session = await h2Session(fixture.port);
-  const cases: Array<[typeof refusal, boolean, number, string]> = [
-    [[false, 4001, 'Unauthorized'], false, 500, 'Unauthorized'],
-    [[false, 4001, 'Unauthorized'], true, 500, 'Unauthorized'],
-    [[false, 101], false, 500, 'Internal Server Error'],
-    [[false, 204], false, 500, 'Internal Server Error'],
-    [[false, 1.5], true, 500, 'Internal Server Error'],
-    [[false, 304, 'not modified'], false, 304, ''],
-    [[false, 401, 'no', { 'x y': '1' }], false, 500, 'Internal Server Error'],
-    [[false, 401, 'no', { 'x y': '1' }], true, 500, 'Internal Server Error'],
-  ];
-  for (const [given, isAsync, status, body] of cases) {
-    refusal = given;
-    async = isAsync;
-    const started = Date.now();
-    const answer = await connectStream(session);
-    assert.equal([answer.status, await answer.body()], [status, body], `${given.join(' ')}${isAsync ? ' (async)' : ''}`);
-    assert.ok(Date.now() - started < 1000, 'answered at once, not at the handshake timeout');
-  }
-  assert.equal(thrown, []);
-  session.close();
-  await fixture.close();
-});
+server(
+  'verifyClient refusing with a status HTTP/2 cannot refuse with (4001, 101, 204, 1.5) is 500; 304 has no body; fields node:http2 refuses: 500',
+  async () => {
+    let refusal: [boolean, number, string?, Record<string, string>?] = [false, 401];
+    let async = false;
+    const thrown: unknown[] = [];
+    const fixture = await h2Server({
+      handshakeTimeout: 2000,
+      verifyClient: (_info: unknown, callback: (...args: typeof refusal) => void) => {
+        const answer = (): void => {
+          try {
+            callback(...refusal);
+          } catch (error) {
+            thrown.push(error);
+          }
+        };
+        if (async) setTimeout(answer, 5);
+        else answer();
+      },
+    });
+    const session = await h2Session(fixture.port);
+    const cases: Array<[typeof refusal, boolean, number, string]> = [
+      [[false, 4001, 'Unauthorized'], false, 500, 'Unauthorized'],
+      [[false, 4001, 'Unauthorized'], true, 500, 'Unauthorized'],
+      [[false, 101], false, 500, 'Internal Server Error'],
+      [[false, 204], false, 500, 'Internal Server Error'],
+      [[false, 1.5], true, 500, 'Internal Server Error'],
+      [[false, 304, 'not modified'], false, 304, ''],
+      [[false, 401, 'no', { 'x y': '1' }], false, 500, 'Internal Server Error'],
+      [[false, 401, 'no', { 'x y': '1' }], true, 500, 'Internal Server Error'],
+    ];
+    for (const [given, isAsync, status, body] of cases) {
+      refusal = given;
+      async = isAsync;
+      const started = Date.now();
+      const answer = await connectStream(session);
+      assert.equal([answer.status, await answer.body()], [status, body], `${given.join(' ')}${isAsync ? ' (async)' : ''}`);
+      assert.ok(Date.now() - started < 1000, 'answered at once, not at the handshake timeout');
+    }
+    assert.equal(thrown, []);
+    session.close();
+    await fixture.close();
+  },
+);
 
 server('verifyClient: its refusal as given (status, message, headers); a throw is 500 and an error event; no answer is 408', async () => {
   let mode = 'refuse';
@@ -229,7 +253,10 @@ server('verifyClient: its refusal as given (status, message, headers); a throw i
   mode = 'throw';
   const thrown = await connectStream(session);
   assert.is(thrown.status, 500);
-  assert.equal(errors.map((error) => error.message), ['verifyClient broke']);
+  assert.equal(
+    errors.map((error) => error.message),
+    ['verifyClient broke'],
+  );
   mode = 'silent';
   const started = Date.now();
   const late = await connectStream(session);
@@ -248,7 +275,17 @@ server('a client that resets its stream while verifyClient decides: no connectio
     },
   });
   const session = await h2Session(fixture.port);
-  const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/', ':scheme': 'https', ':authority': 'localhost', 'sec-websocket-version': '13' }, { endStream: false });
+  const stream = session.request(
+    {
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':path': '/',
+      ':scheme': 'https',
+      ':authority': 'localhost',
+      'sec-websocket-version': '13',
+    },
+    { endStream: false },
+  );
   stream.on('error', () => {});
   while (decide === null) await sleep(5);
   stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -371,7 +408,10 @@ server('the session goes away (GOAWAY with an error, or destroyed): every WebSoc
   const closes = [...fixture.wss.clients].map((ws) => waitFor<[number]>(ws, 'close'));
   fixture.sessions[0].goaway(http2.constants.NGHTTP2_INTERNAL_ERROR);
   fixture.sessions[0].destroy();
-  assert.equal((await Promise.all(closes)).map(([code]) => code), [1006, 1006, 1006]);
+  assert.equal(
+    (await Promise.all(closes)).map(([code]) => code),
+    [1006, 1006, 1006],
+  );
   session.destroy();
   await fixture.close();
 });
@@ -408,7 +448,10 @@ server('heartbeat over HTTP/2: pings go on the stream; a peer that answers nothi
   const received = collect(answer.stream);
   const closed = waitFor<[number]>(ws, 'close', 2000);
   await waitFor(answer.stream, 'close', 2000);
-  assert.ok(decodeFrames(received()).some((frame) => frame.opcode === 9), 'a ping came');
+  assert.ok(
+    decodeFrames(received()).some((frame) => frame.opcode === 9),
+    'a ping came',
+  );
   assert.is(answer.stream.rstCode, http2.constants.NGHTTP2_CANCEL);
   assert.is((await closed)[0], 1006);
   session.close();
@@ -433,32 +476,35 @@ server('limits hold over HTTP/2: a message past maxPayload is 1009 and the strea
   await fixture.close();
 });
 
-server("node's compatibility API in use (a 'request' handler): GETs are its own, WebSocket CONNECTs netws', other CONNECTs get node's 405", async () => {
-  const fixture = await h2Server();
-  fixture.server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => res.end(`hello ${req.url}`));
-  const session = await h2Session(fixture.port);
-  const get = session.request({ ':path': '/page' });
-  const chunks: Buffer[] = [];
-  get.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await waitFor(get, 'end');
-  assert.is(Buffer.concat(chunks).toString(), 'hello /page');
-  assert.is((await connectStream(session)).status, 200);
-  assert.is(fixture.wss.clients.size, 1);
-  const proxy = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' });
-  proxy.on('error', () => {});
-  const [response] = await waitFor<[http2.IncomingHttpHeaders]>(proxy, 'response');
-  assert.is(response[':status'], 405);
-  // A 'connect' listener of the user's answers instead.
-  fixture.server.on('connect', (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    res.writeHead(200);
-    res.end();
-  });
-  const tunnel = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' });
-  tunnel.on('error', () => {});
-  assert.is((await waitFor<[http2.IncomingHttpHeaders]>(tunnel, 'response'))[0][':status'], 200);
-  session.close();
-  await fixture.close();
-});
+server(
+  "node's compatibility API in use (a 'request' handler): GETs are its own, WebSocket CONNECTs netws', other CONNECTs get node's 405",
+  async () => {
+    const fixture = await h2Server();
+    fixture.server.on('request', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => res.end(`hello ${req.url}`));
+    const session = await h2Session(fixture.port);
+    const get = session.request({ ':path': '/page' });
+    const chunks: Buffer[] = [];
+    get.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await waitFor(get, 'end');
+    assert.is(Buffer.concat(chunks).toString(), 'hello /page');
+    assert.is((await connectStream(session)).status, 200);
+    assert.is(fixture.wss.clients.size, 1);
+    const proxy = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' });
+    proxy.on('error', () => {});
+    const [response] = await waitFor<[http2.IncomingHttpHeaders]>(proxy, 'response');
+    assert.is(response[':status'], 405);
+    // A 'connect' listener of the user's answers instead.
+    fixture.server.on('connect', (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      res.writeHead(200);
+      res.end();
+    });
+    const tunnel = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' });
+    tunnel.on('error', () => {});
+    assert.is((await waitFor<[http2.IncomingHttpHeaders]>(tunnel, 'response'))[0][':status'], 200);
+    session.close();
+    await fixture.close();
+  },
+);
 
 server('allowHTTP1: one port takes HTTP/1.1 upgrades and HTTP/2 CONNECTs; an HTTP/1.1 CONNECT is closed as node closes it', async () => {
   const fixture = await h2Server();
@@ -483,41 +529,51 @@ server('allowHTTP1: one port takes HTTP/1.1 upgrades and HTTP/2 CONNECTs; an HTT
   await fixture.close();
 });
 
-server('{ server, path } servers sharing one http2 server: each takes its path, another path is one 400; a stream a listener answered first is left alone', async () => {
-  const uncaught: unknown[] = [];
-  const record = (error: unknown): void => void uncaught.push(error);
-  process.on('uncaughtException', record);
-  const h2 = http2.createSecureServer({ cert, key });
-  // A catch-all answering first (the README asks not to): netws steps aside, as for any answered stream.
-  h2.on('stream', (stream, headers) => {
-    if (headers[':path'] !== '/mine') return;
-    stream.respond({ ':status': 404 });
-    stream.end();
-  });
-  const a = new WebSocketServer({ server: h2, path: '/a' });
-  const b = new WebSocketServer({ server: h2, path: '/b' });
-  const paths: string[] = [];
-  for (const [name, wss] of [['a', a], ['b', b]] as const) wss.on('connection', (_ws, req) => paths.push(`${name} ${req.url}`));
-  const fixture = await listen(h2, a);
-  const session = await h2Session(fixture.port);
-  assert.is((await connectStream(session, '/b')).status, 200);
-  assert.is((await connectStream(session, '/a')).status, 200);
-  const other = await connectStream(session, '/c');
-  assert.equal([other.status, await other.body()], [400, 'Bad Request']);
-  assert.is((await connectStream(session, '/mine')).status, 404);
-  await sleep(20);
-  assert.equal(paths, ['b /b', 'a /a']);
-  assert.equal(uncaught, []);
-  process.removeListener('uncaughtException', record);
-  for (const ws of b.clients) ws.terminate();
-  b.close();
-  session.close();
-  await fixture.close();
-});
+server(
+  '{ server, path } servers sharing one http2 server: each takes its path, another path is one 400; a stream a listener answered first is left alone',
+  async () => {
+    const uncaught: unknown[] = [];
+    const record = (error: unknown): void => void uncaught.push(error);
+    process.on('uncaughtException', record);
+    const h2 = http2.createSecureServer({ cert, key });
+    // A catch-all answering first (the README asks not to): netws steps aside, as for any answered stream.
+    h2.on('stream', (stream, headers) => {
+      if (headers[':path'] !== '/mine') return;
+      stream.respond({ ':status': 404 });
+      stream.end();
+    });
+    const a = new WebSocketServer({ server: h2, path: '/a' });
+    const b = new WebSocketServer({ server: h2, path: '/b' });
+    const paths: string[] = [];
+    for (const [name, wss] of [
+      ['a', a],
+      ['b', b],
+    ] as const)
+      wss.on('connection', (_ws, req) => paths.push(`${name} ${req.url}`));
+    const fixture = await listen(h2, a);
+    const session = await h2Session(fixture.port);
+    assert.is((await connectStream(session, '/b')).status, 200);
+    assert.is((await connectStream(session, '/a')).status, 200);
+    const other = await connectStream(session, '/c');
+    assert.equal([other.status, await other.body()], [400, 'Bad Request']);
+    assert.is((await connectStream(session, '/mine')).status, 404);
+    await sleep(20);
+    assert.equal(paths, ['b /b', 'a /a']);
+    assert.equal(uncaught, []);
+    process.removeListener('uncaughtException', record);
+    for (const ws of b.clients) ws.terminate();
+    b.close();
+    session.close();
+    await fixture.close();
+  },
+);
 
 server('handleStream twice on one stream throws the second time, and the first handshake goes on', async () => {
   const h2 = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
-  const wss = new WebSocketServer({ noServer: true, verifyClient: (_info: unknown, callback: (ok: boolean) => void) => setTimeout(() => callback(true), 5) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    verifyClient: (_info: unknown, callback: (ok: boolean) => void) => setTimeout(() => callback(true), 5),
+  });
   const thrown: unknown[] = [];
   h2.on('stream', (stream, headers) => {
     wss.handleStream(stream, headers);
@@ -552,26 +608,29 @@ server('close(): listeners removed and new sessions no longer advertise extended
   await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
 });
 
-server('after close(), a session told of extended CONNECT before gets 503 (a listener after netws may answer instead); the listeners go when it closes', async () => {
-  const fixture = await h2Server();
-  const before = fixture.server.listenerCount('stream');
-  const session = await h2Session(fixture.port);
-  await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
-  const refused = await connectStream(session);
-  assert.equal([refused.status, await refused.body()], [503, 'Service Unavailable']);
-  fixture.server.on('stream', (stream, headers) => {
-    if (headers[':path'] !== '/gone') return;
-    stream.respond({ ':status': 410 });
-    stream.end();
-  });
-  assert.is((await connectStream(session, '/gone')).status, 410);
-  const closed = waitFor(fixture.sessions[0], 'close');
-  session.close();
-  await closed;
-  assert.is(fixture.server.listenerCount('stream'), before);
-  assert.is(fixture.server.listenerCount('connect'), 0);
-  await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
-});
+server(
+  'after close(), a session told of extended CONNECT before gets 503 (a listener after netws may answer instead); the listeners go when it closes',
+  async () => {
+    const fixture = await h2Server();
+    const before = fixture.server.listenerCount('stream');
+    const session = await h2Session(fixture.port);
+    await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
+    const refused = await connectStream(session);
+    assert.equal([refused.status, await refused.body()], [503, 'Service Unavailable']);
+    fixture.server.on('stream', (stream, headers) => {
+      if (headers[':path'] !== '/gone') return;
+      stream.respond({ ':status': 410 });
+      stream.end();
+    });
+    assert.is((await connectStream(session, '/gone')).status, 410);
+    const closed = waitFor(fixture.sessions[0], 'close');
+    session.close();
+    await closed;
+    assert.is(fixture.server.listenerCount('stream'), before);
+    assert.is(fixture.server.listenerCount('connect'), 0);
+    await new Promise<void>((resolve) => fixture.server.close(() => resolve()));
+  },
+);
 
 server("close() leaves the owner's own enableConnectProtocol on; WebSocket CONNECTs then get 503", async () => {
   const fixture = await h2Server({}, { settings: { enableConnectProtocol: true } });
@@ -601,12 +660,19 @@ server('a handshake that verifyClient accepts after close() is 503', async () =>
 });
 
 server('handleStream after close() is 503; a verifyClient that throws a non-Error: 500, and an Error on the error event', async () => {
-  const fixture = await routedServer({ verifyClient: () => { throw 'not an Error'; } });
+  const fixture = await routedServer({
+    verifyClient: () => {
+      throw 'not an Error';
+    },
+  });
   const errors: Error[] = [];
   fixture.wss.on('error', (error) => errors.push(error));
   const session = await h2Session(fixture.port);
   assert.is((await connectStream(session)).status, 500);
-  assert.equal(errors.map((error) => [error instanceof Error, error.message]), [[true, 'not an Error']]);
+  assert.equal(
+    errors.map((error) => [error instanceof Error, error.message]),
+    [[true, 'not an Error']],
+  );
   await new Promise<void>((resolve) => fixture.wss.close(() => resolve()));
   assert.is((await connectStream(session)).status, 503);
   session.close();
@@ -616,7 +682,9 @@ server('handleStream after close() is 503; a verifyClient that throws a non-Erro
 server('headers handed to handleStream by hand: lists and undefined values as rawHeaders take them', async () => {
   const h2 = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
   const wss = new WebSocketServer({ noServer: true });
-  h2.on('stream', (stream, headers) => wss.handleStream(stream, { ...headers, 'x-list': ['a', 'b'], 'x-none': undefined } as http2.IncomingHttpHeaders));
+  h2.on('stream', (stream, headers) =>
+    wss.handleStream(stream, { ...headers, 'x-list': ['a', 'b'], 'x-none': undefined } as http2.IncomingHttpHeaders),
+  );
   const fixture = await listen(h2, wss);
   const connected = waitFor<[WebSocket, http2.Http2ServerRequest]>(wss, 'connection');
   const session = await h2Session(fixture.port);
@@ -638,7 +706,17 @@ server('verifyClient refusing after the client reset its stream: nothing is sent
     },
   });
   const session = await h2Session(fixture.port);
-  const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/', ':scheme': 'https', ':authority': 'localhost', 'sec-websocket-version': '13' }, { endStream: false });
+  const stream = session.request(
+    {
+      ':method': 'CONNECT',
+      ':protocol': 'websocket',
+      ':path': '/',
+      ':scheme': 'https',
+      ':authority': 'localhost',
+      'sec-websocket-version': '13',
+    },
+    { endStream: false },
+  );
   stream.on('error', () => {});
   while (decide === null) await sleep(5);
   stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -650,30 +728,33 @@ server('verifyClient refusing after the client reset its stream: nothing is sent
   await fixture.close();
 });
 
-server('peers that never end their side after the closing handshake (as undici 7): RST_STREAM(NO_ERROR) after one PING round trip, not closeTimeout', async () => {
-  const fixture = await h2Server();
-  const session = await h2Session(fixture.port);
-  const streams = await Promise.all(Array.from({ length: 3 }, (_, i) => connectStream(session, `/${i}`)));
-  const sockets = [...fixture.wss.clients];
-  // The peer answers close frames and never ends its side.
-  for (const { stream } of streams) {
-    const received = collect(stream);
-    stream.on('data', () => {
-      if (decodeFrames(received()).some((frame) => frame.opcode === 8)) stream.write(text(closePayload(1000), { opcode: 8 }));
-    });
-  }
-  const started = Date.now();
-  const closes = sockets.map((ws) => waitFor<[number, Buffer, boolean]>(ws, 'close', 2000));
-  for (const ws of sockets) ws.close(1000); // in one tick: the PINGs are batched
-  const results = await Promise.all(closes);
-  assert.ok(results.every(([code, , wasClean]) => code === 1000 && wasClean));
-  for (const { stream } of streams) {
-    if (!stream.closed) await waitFor(stream, 'close');
-    assert.is(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
-  }
-  assert.ok(Date.now() - started < 2000);
-  session.close();
-  await fixture.close();
-});
+server(
+  'peers that never end their side after the closing handshake (as undici 7): RST_STREAM(NO_ERROR) after one PING round trip, not closeTimeout',
+  async () => {
+    const fixture = await h2Server();
+    const session = await h2Session(fixture.port);
+    const streams = await Promise.all(Array.from({ length: 3 }, (_, i) => connectStream(session, `/${i}`)));
+    const sockets = [...fixture.wss.clients];
+    // The peer answers close frames and never ends its side.
+    for (const { stream } of streams) {
+      const received = collect(stream);
+      stream.on('data', () => {
+        if (decodeFrames(received()).some((frame) => frame.opcode === 8)) stream.write(text(closePayload(1000), { opcode: 8 }));
+      });
+    }
+    const started = Date.now();
+    const closes = sockets.map((ws) => waitFor<[number, Buffer, boolean]>(ws, 'close', 2000));
+    for (const ws of sockets) ws.close(1000); // in one tick: the PINGs are batched
+    const results = await Promise.all(closes);
+    assert.ok(results.every(([code, , wasClean]) => code === 1000 && wasClean));
+    for (const { stream } of streams) {
+      if (!stream.closed) await waitFor(stream, 'close');
+      assert.is(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    }
+    assert.ok(Date.now() - started < 2000);
+    session.close();
+    await fixture.close();
+  },
+);
 
 server.run();

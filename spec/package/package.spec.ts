@@ -27,9 +27,7 @@ const nodes = [process.execPath, ...(process.env.NETWS_PACKAGE_NODES ?? '').spli
 // NODE_V8_COVERAGE would make c8 collect (and later parse) tsc's coverage,
 // and NODE_OPTIONS could load tsx, hiding a dist/ that plain node cannot run.
 const env = Object.fromEntries(
-  Object.entries(process.env).filter(
-    ([name]) => !/^npm_/i.test(name) && name !== 'NODE_V8_COVERAGE' && name !== 'NODE_OPTIONS',
-  ),
+  Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) && name !== 'NODE_V8_COVERAGE' && name !== 'NODE_OPTIONS'),
 );
 
 const execFileAsync = promisify(execFile);
@@ -64,7 +62,10 @@ function install(): Promise<Installed> {
     await run('npm', ['pack', '--pack-destination', project], root, 120_000);
     const tarball = path.join(project, (await readdir(project)).find((name) => name.endsWith('.tgz')) ?? 'no tarball');
     const listing = await run('tar', ['-tzf', tarball], project, 10_000);
-    const files = listing.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
+    const files = listing
+      .split('\n')
+      .filter(Boolean)
+      .map((entry) => entry.replace(/^package\//, ''));
 
     await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'netws-consumer', private: true }));
     await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], project, 60_000);
@@ -94,7 +95,9 @@ function install(): Promise<Installed> {
 
 test('npm pack builds and ships dist/ (JavaScript, .d.ts, source maps), README.md, LICENSE, CHANGELOG.md, package.json: nothing else', async () => {
   const { project, files } = await install();
-  const outside = files.filter((file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(file));
+  const outside = files.filter(
+    (file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(file),
+  );
   assert.equal(outside, [], 'files outside the allowed set');
   for (const file of ['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/commonjs.cjs']) {
     assert.ok(files.includes(file), `${file} is missing`);

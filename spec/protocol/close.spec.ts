@@ -1,12 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  CloseCode,
-  MAX_CLOSE_REASON,
-  encodeClosePayload,
-  isValidCloseCode,
-  parseClosePayload,
-} from '../../src/protocol/close.ts';
+import { CloseCode, MAX_CLOSE_REASON, encodeClosePayload, isValidCloseCode, parseClosePayload } from '../../src/protocol/close.ts';
 import { ProtocolError, WebSocketError } from '../../src/protocol/errors.ts';
 
 // uvu's assert.throws calls a function argument as a predicate, so pass one

@@ -92,13 +92,16 @@ connect('the 200: subprotocol and extensions when chosen; Sec-WebSocket-Accept o
 });
 
 connect('refusals: lowercase names, connection-specific fields dropped, a text body', () => {
-  assert.equal(refusalHeaders(426, 10, { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13, 8', 'X-Twice': ['a', 'b'] }), {
-    ':status': 426,
-    'sec-websocket-version': '13, 8',
-    'x-twice': ['a', 'b'],
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': 10,
-  });
+  assert.equal(
+    refusalHeaders(426, 10, { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13, 8', 'X-Twice': ['a', 'b'] }),
+    {
+      ':status': 426,
+      'sec-websocket-version': '13, 8',
+      'x-twice': ['a', 'b'],
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': 10,
+    },
+  );
   assert.is(refusalBody(404, undefined), 'Not Found');
   assert.is(refusalBody(599, ''), 'Error');
   assert.is(refusalBody(403, 'go away'), 'go away');
@@ -107,7 +110,15 @@ connect('refusals: lowercase names, connection-specific fields dropped, a text b
 connect("'headers' lines: written as on HTTP/1.1, read back into HTTP/2 fields (repeated ones as a list)", () => {
   const lines = responseLines({ ':status': 200, 'sec-websocket-protocol': 'chat' });
   assert.equal(lines, ['HTTP/2 200', 'sec-websocket-protocol: chat']);
-  lines.push('Set-Cookie: a=1', 'set-cookie: b=2', 'no colon here', ': empty name', 'Connection: keep-alive', ':status: 500', 'X-Spaced :  v ');
+  lines.push(
+    'Set-Cookie: a=1',
+    'set-cookie: b=2',
+    'no colon here',
+    ': empty name',
+    'Connection: keep-alive',
+    ':status: 500',
+    'X-Spaced :  v ',
+  );
   assert.equal(linesToHeaders(200, lines), {
     ':status': 200,
     'sec-websocket-protocol': 'chat',
@@ -148,9 +159,32 @@ connect("the client's request: pseudo-headers, version, offers; Host becomes :au
     'sec-websocket-protocol': 'chat, json',
     'sec-websocket-extensions': 'permessage-deflate',
   });
-  const bare = buildConnectHeaders({ path: '', authority: 'h', scheme: 'http', version: 8, protocols: [], extensions: undefined, fields: [] });
-  assert.equal(bare, { ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'http', ':path': '/', ':authority': 'h', 'sec-websocket-version': '8' });
-  const hostList = buildConnectHeaders({ path: '/', authority: 'h', scheme: 'https', version: 13, protocols: [], extensions: undefined, fields: [['Host', ['a', 'b']]] });
+  const bare = buildConnectHeaders({
+    path: '',
+    authority: 'h',
+    scheme: 'http',
+    version: 8,
+    protocols: [],
+    extensions: undefined,
+    fields: [],
+  });
+  assert.equal(bare, {
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':scheme': 'http',
+    ':path': '/',
+    ':authority': 'h',
+    'sec-websocket-version': '8',
+  });
+  const hostList = buildConnectHeaders({
+    path: '/',
+    authority: 'h',
+    scheme: 'https',
+    version: 13,
+    protocols: [],
+    extensions: undefined,
+    fields: [['Host', ['a', 'b']]],
+  });
   assert.is(hostList[':authority'], 'a');
 });
 

@@ -96,7 +96,12 @@ test('4.2.2: the RFC 6455 sample key gives the sample accept value', () => {
 test('4.2.2: computeAccept is base64(SHA-1(key + GUID))', () => {
   assert.is(WEBSOCKET_GUID, '258EAFA5-E914-47DA-95CA-C5AB0DC85B11');
   const key = generateKey();
-  assert.is(computeAccept(key), createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64'));
+  assert.is(
+    computeAccept(key),
+    createHash('sha1')
+      .update(key + WEBSOCKET_GUID)
+      .digest('base64'),
+  );
   assert.is(WEBSOCKET_VERSION, '13');
 });
 
@@ -475,7 +480,11 @@ test('4.1 (2): a missing or wrong Upgrade header fails', () => {
 
 test('4.1 (3): a missing or wrong Connection header fails', () => {
   expectWsError(() => checkUpgradeResponse(101, responseHeaders({ connection: undefined }), SAMPLE_KEY, []), 'WS_ERR_INVALID_UPGRADE', 101);
-  expectWsError(() => checkUpgradeResponse(101, responseHeaders({ connection: 'keep-alive' }), SAMPLE_KEY, []), 'WS_ERR_INVALID_UPGRADE', 101);
+  expectWsError(
+    () => checkUpgradeResponse(101, responseHeaders({ connection: 'keep-alive' }), SAMPLE_KEY, []),
+    'WS_ERR_INVALID_UPGRADE',
+    101,
+  );
 });
 
 test('4.1 (4): a missing or wrong Sec-WebSocket-Accept fails', () => {
@@ -495,10 +504,10 @@ test('4.1 (4): a missing or wrong Sec-WebSocket-Accept fails', () => {
 });
 
 test('4.1 (6): the selected protocol must be one that was offered', () => {
-  assert.equal(
-    checkUpgradeResponse(101, responseHeaders({ 'sec-websocket-protocol': 'superchat' }), SAMPLE_KEY, ['chat', 'superchat']),
-    { protocol: 'superchat', extensions: [] },
-  );
+  assert.equal(checkUpgradeResponse(101, responseHeaders({ 'sec-websocket-protocol': 'superchat' }), SAMPLE_KEY, ['chat', 'superchat']), {
+    protocol: 'superchat',
+    extensions: [],
+  });
   for (const protocol of ['other', 'Chat', '', 'chat, superchat']) {
     expectWsError(
       () => checkUpgradeResponse(101, responseHeaders({ 'sec-websocket-protocol': protocol }), SAMPLE_KEY, ['chat', 'superchat']),
@@ -541,9 +550,13 @@ test('4.1 (5): an accepted extension must be one that was offered', () => {
   );
   expectWsError(
     () =>
-      checkUpgradeResponse(101, responseHeaders({ 'sec-websocket-extensions': 'permessage-deflate, x-foo' }), SAMPLE_KEY, [], [
-        'permessage-deflate',
-      ]),
+      checkUpgradeResponse(
+        101,
+        responseHeaders({ 'sec-websocket-extensions': 'permessage-deflate, x-foo' }),
+        SAMPLE_KEY,
+        [],
+        ['permessage-deflate'],
+      ),
     'WS_ERR_INVALID_EXTENSION',
     101,
   );

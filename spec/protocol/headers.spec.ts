@@ -32,7 +32,30 @@ test('7230 3.2.6: isToken accepts tchar runs', () => {
 });
 
 test('7230 3.2.6: isToken refuses empty, separators, whitespace, controls and non-ASCII', () => {
-  for (const t of ['', ' ', 'a b', 'a,b', 'a;b', 'a=b', '"a"', 'a/b', 'a:b', 'a@b', '(a)', '[a]', '{a}', '<a>', 'a?', 'a\\b', 'a\tb', 'a\u0000', 'a\u007f', 'é', 'a\u0100', 'κ']) {
+  for (const t of [
+    '',
+    ' ',
+    'a b',
+    'a,b',
+    'a;b',
+    'a=b',
+    '"a"',
+    'a/b',
+    'a:b',
+    'a@b',
+    '(a)',
+    '[a]',
+    '{a}',
+    '<a>',
+    'a?',
+    'a\\b',
+    'a\tb',
+    'a\u0000',
+    'a\u007f',
+    'é',
+    'a\u0100',
+    'κ',
+  ]) {
     assert.not.ok(isToken(t), JSON.stringify(t));
   }
 });
@@ -113,15 +136,11 @@ test('parseSubprotocols: bad syntax gives null', () => {
 // ------------------------------------------------------------ parseExtensions
 
 test('9.1: a single extension without parameters', () => {
-  assert.equal(plain(parseExtensions('permessage-deflate')), [
-    { name: 'permessage-deflate', params: [], duplicateParams: [] },
-  ]);
+  assert.equal(plain(parseExtensions('permessage-deflate')), [{ name: 'permessage-deflate', params: [], duplicateParams: [] }]);
 });
 
 test('9.1: several offers, in order, with parameters with and without values', () => {
-  const offers = parseExtensions(
-    'permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate, x-foo;a=1;b',
-  );
+  const offers = parseExtensions('permessage-deflate; client_max_window_bits; server_max_window_bits=10, permessage-deflate, x-foo;a=1;b');
   assert.equal(plain(offers), [
     {
       name: 'permessage-deflate',
@@ -132,13 +151,27 @@ test('9.1: several offers, in order, with parameters with and without values', (
       duplicateParams: [],
     },
     { name: 'permessage-deflate', params: [], duplicateParams: [] },
-    { name: 'x-foo', params: [['a', '1'], ['b', true]], duplicateParams: [] },
+    {
+      name: 'x-foo',
+      params: [
+        ['a', '1'],
+        ['b', true],
+      ],
+      duplicateParams: [],
+    },
   ]);
 });
 
 test('9.1: whitespace around ";", "=" and ","', () => {
   assert.equal(plain(parseExtensions('  foo \t;\t a \t=\t 1 ; b ,  bar  ')), [
-    { name: 'foo', params: [['a', '1'], ['b', true]], duplicateParams: [] },
+    {
+      name: 'foo',
+      params: [
+        ['a', '1'],
+        ['b', true],
+      ],
+      duplicateParams: [],
+    },
     { name: 'bar', params: [], duplicateParams: [] },
   ]);
 });
@@ -154,7 +187,14 @@ test('9.1 / 7230 7: empty list elements are skipped', () => {
 
 test('9.1: quoted parameter values are unquoted', () => {
   assert.equal(plain(parseExtensions('foo; a="10"; b = "x-y"')), [
-    { name: 'foo', params: [['a', '10'], ['b', 'x-y']], duplicateParams: [] },
+    {
+      name: 'foo',
+      params: [
+        ['a', '10'],
+        ['b', 'x-y'],
+      ],
+      duplicateParams: [],
+    },
   ]);
 });
 
@@ -209,13 +249,27 @@ test('7692 7: duplicate parameters are recorded in duplicateParams; the first va
     },
   ]);
   assert.equal(plain(parseExtensions('foo; a=1; b; a=2; a; b')), [
-    { name: 'foo', params: [['a', '1'], ['b', true]], duplicateParams: ['a', 'a', 'b'] },
+    {
+      name: 'foo',
+      params: [
+        ['a', '1'],
+        ['b', true],
+      ],
+      duplicateParams: ['a', 'a', 'b'],
+    },
   ]);
 });
 
 test('parameter names are case-sensitive map keys (A and a are different)', () => {
   assert.equal(plain(parseExtensions('foo; a=1; A=2')), [
-    { name: 'foo', params: [['a', '1'], ['A', '2']], duplicateParams: [] },
+    {
+      name: 'foo',
+      params: [
+        ['a', '1'],
+        ['A', '2'],
+      ],
+      duplicateParams: [],
+    },
   ]);
 });
 
@@ -233,7 +287,7 @@ test('prototype names (__proto__, constructor, hasOwnProperty) as extension and 
   }
   const probe: Record<string, unknown> = {};
   assert.is(probe.polluted, undefined, 'Object.prototype untouched');
-  assert.is(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false);
+  assert.is(Object.hasOwn(Object.prototype, 'polluted'), false);
   assert.is(typeof ({} as { hasOwnProperty: unknown }).hasOwnProperty, 'function');
   assert.is(({} as { constructor: unknown }).constructor, Object);
   assert.is(Object.getPrototypeOf({}), Object.prototype);
@@ -252,7 +306,13 @@ test('formatExtensions formats names and parameters', () => {
   assert.is(formatExtensions([]), '');
   assert.is(
     formatExtensions([
-      { name: 'permessage-deflate', params: new Map<string, string | true>([['server_no_context_takeover', true], ['client_max_window_bits', '10']]) },
+      {
+        name: 'permessage-deflate',
+        params: new Map<string, string | true>([
+          ['server_no_context_takeover', true],
+          ['client_max_window_bits', '10'],
+        ]),
+      },
       { name: 'x-foo', params: new Map() },
     ]),
     'permessage-deflate; server_no_context_takeover; client_max_window_bits=10, x-foo',
@@ -342,7 +402,11 @@ test('linear time: doubling the input roughly doubles the time, not quadruples i
   const measure = (n: number): number => {
     const value = make(n);
     let best = Infinity;
-    for (let i = 0; i < 5; i++) best = Math.min(best, elapsed(() => parseExtensions(value)));
+    for (let i = 0; i < 5; i++)
+      best = Math.min(
+        best,
+        elapsed(() => parseExtensions(value)),
+      );
     return best;
   };
   measure(1000);

@@ -112,7 +112,10 @@ frames('control frames interleave with fragments', () => {
     ]),
   );
   assert.equal(out.messages, [{ data: 'abc', isBinary: false }]);
-  assert.equal(out.controls.map((c) => c.opcode), [Opcode.Ping, Opcode.Pong]);
+  assert.equal(
+    out.controls.map((c) => c.opcode),
+    [Opcode.Ping, Opcode.Pong],
+  );
 });
 
 frames('thousands of fragments reassemble (Autobahn 9.3/9.4 need 65,536)', () => {
@@ -147,7 +150,7 @@ frames('empty chunks and input after stop() are ignored', () => {
 
 const errors = suite('parser: protocol errors');
 
-errors('RSV1, RSV2, RSV3 without an extension → 1002 (ws\'s codes)', () => {
+errors("RSV1, RSV2, RSV3 without an extension → 1002 (ws's codes)", () => {
   expectError(text('x', { rsv: 4 }), 'WS_ERR_UNEXPECTED_RSV_1', 1002);
   for (const rsv of [2, 1]) expectError(text('x', { rsv }), 'WS_ERR_UNEXPECTED_RSV_2_3', 1002);
 });
@@ -213,7 +216,10 @@ errors('invalid UTF-8 fails as soon as it is certain, even mid-frame (6.4.x)', (
 });
 
 errors('invalid UTF-8 across fragments fails on the fragment that makes it certain', () => {
-  const bytes = Buffer.concat([text(Buffer.from([0xce, 0xba, 0xe1]), { fin: false }), frame({ opcode: 0, payload: Buffer.from([0x28]), fin: false })]);
+  const bytes = Buffer.concat([
+    text(Buffer.from([0xce, 0xba, 0xe1]), { fin: false }),
+    frame({ opcode: 0, payload: Buffer.from([0x28]), fin: false }),
+  ]);
   expectError(bytes, 'WS_ERR_INVALID_UTF8', 1007);
 });
 
@@ -259,8 +265,11 @@ errors('close frames are handed on whole, even split byte by byte', () => {
   assert.equal(out.controls, [{ opcode: Opcode.Close, payload: '\x03\xe8bye' }]);
 });
 
-frames('keepFragments is read at a message\'s first frame: switching it midway loses nothing', () => {
-  for (const [before, after] of [[true, false], [false, true]]) {
+frames("keepFragments is read at a message's first frame: switching it midway loses nothing", () => {
+  for (const [before, after] of [
+    [true, false],
+    [false, true],
+  ]) {
     const got: Array<{ data: string; fragments: string[] | null }> = [];
     const parser = new FrameParser(
       { isServer: true, maxPayload: 1024 },

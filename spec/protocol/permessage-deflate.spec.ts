@@ -35,10 +35,7 @@ test('server: by default both sides reset their context per message', () => {
 });
 
 test('client: by default the offer asks for no context takeover both ways, and needs the server to agree', () => {
-  assert.is(
-    buildDeflateOffer({}),
-    'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits',
-  );
+  assert.is(buildDeflateOffer({}), 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits');
   assert.equal(acceptDeflateResponse(parseExtensions('permessage-deflate; server_no_context_takeover')!, {}), {
     sendNoContextTakeover: true,
     sendWindowBits: 15,
@@ -135,7 +132,12 @@ const answers: Array<[string, string, PerMessageDeflateOptions, string | null]> 
     {},
     'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=15; client_max_window_bits=15',
   ],
-  ['a quoted value counts as its token', 'permessage-deflate; server_max_window_bits="10"', {}, 'permessage-deflate; server_max_window_bits=10'],
+  [
+    'a quoted value counts as its token',
+    'permessage-deflate; server_max_window_bits="10"',
+    {},
+    'permessage-deflate; server_max_window_bits=10',
+  ],
   ['an unknown parameter declines the offer', 'permessage-deflate; foo', {}, null],
   ['a repeated parameter declines the offer', 'permessage-deflate; server_no_context_takeover; server_no_context_takeover', {}, null],
   ['server_max_window_bits without value declines the offer', 'permessage-deflate; server_max_window_bits', {}, null],
@@ -169,9 +171,7 @@ for (const [name, offer, options, expected] of answers) {
 }
 
 test('server: negotiated parameters, seen from the server', () => {
-  const accepted = serverAnswer(
-    'permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11',
-  )!;
+  const accepted = serverAnswer('permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11')!;
   assert.equal(accepted.params, {
     sendNoContextTakeover: true,
     sendWindowBits: 10,

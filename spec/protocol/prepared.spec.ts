@@ -54,7 +54,10 @@ test('the frame and the payload are copies: changing the data afterwards changes
   assert.is(decodeFrames(prepared.frame)[0].payload.toString(), 'abc');
   assert.is(prepared.data.toString(), 'abc', 'what compressing connections deflate or send()');
   let deflated = '';
-  prepared.compressedFrame('k', (payload) => ((deflated = payload.toString()), payload));
+  prepared.compressedFrame('k', (payload) => {
+    deflated = payload.toString();
+    return payload;
+  });
   assert.is(deflated, 'abc');
 });
 

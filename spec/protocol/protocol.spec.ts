@@ -32,7 +32,10 @@ test('a ping is answered with a pong carrying the same payload', () => {
   const { protocol, events, sent } = setup();
   protocol.receiveData(frame({ opcode: Opcode.Ping, payload: 'abc' }));
   assert.equal(events, ['ping:abc']);
-  assert.equal(sent().map((f) => [f.opcode, f.payload.toString()]), [[Opcode.Pong, 'abc']]);
+  assert.equal(
+    sent().map((f) => [f.opcode, f.payload.toString()]),
+    [[Opcode.Pong, 'abc']],
+  );
 });
 
 test('pongs and messages are reported', () => {
@@ -117,10 +120,13 @@ test('server frames are unmasked; small ones go in one write, large ones header 
   protocol.sendMessage(Buffer.alloc(70_000, 1), true, true);
   assert.is(written.length, 2);
   const frames = sent();
-  assert.equal(frames.map((f) => [f.opcode, f.masked, f.payload.length]), [
-    [Opcode.Text, false, 5],
-    [Opcode.Binary, false, 70_000],
-  ]);
+  assert.equal(
+    frames.map((f) => [f.opcode, f.masked, f.payload.length]),
+    [
+      [Opcode.Text, false, 5],
+      [Opcode.Binary, false, 70_000],
+    ],
+  );
 });
 
 test('client frames are masked with a fresh key each, and the user buffer is untouched', () => {
@@ -141,12 +147,15 @@ test('fragmented sending: first frame typed, then continuations, FIN on the last
   protocol.sendMessage(Buffer.from('b'), true, false);
   protocol.sendMessage(Buffer.from('c'), true, true);
   protocol.sendMessage(Buffer.from('d'), false, true);
-  assert.equal(sent().map((f) => [f.opcode, f.fin]), [
-    [Opcode.Binary, false],
-    [Opcode.Continuation, false],
-    [Opcode.Continuation, true],
-    [Opcode.Text, true],
-  ]);
+  assert.equal(
+    sent().map((f) => [f.opcode, f.fin]),
+    [
+      [Opcode.Binary, false],
+      [Opcode.Continuation, false],
+      [Opcode.Continuation, true],
+      [Opcode.Text, true],
+    ],
+  );
 });
 
 test('nothing is sent after our close frame; control payloads are bounded', () => {
@@ -157,7 +166,10 @@ test('nothing is sent after our close frame; control payloads are bounded', () =
   assert.not.ok(protocol.sendMessage(Buffer.from('x'), false, true));
   assert.not.ok(protocol.ping(Buffer.alloc(0)));
   assert.throws(() => protocol.ping(Buffer.alloc(126)), isError(RangeError));
-  assert.equal(sent().map((f) => f.opcode), [Opcode.Ping, Opcode.Pong, Opcode.Close]);
+  assert.equal(
+    sent().map((f) => f.opcode),
+    [Opcode.Ping, Opcode.Pong, Opcode.Close],
+  );
 });
 
 test('an invalid close code from the user throws and sends nothing', () => {

@@ -161,10 +161,7 @@ test('every split point of a mixed valid string, fed in two pieces, stays valid'
 test('every pair of split points (three pieces) stays valid', () => {
   for (let a = 0; a <= MIXED.length; a++) {
     for (let b = a; b <= MIXED.length; b++) {
-      assert.ok(
-        validate([MIXED.subarray(0, a), MIXED.subarray(a, b), MIXED.subarray(b)]),
-        `cuts at ${a} and ${b}`,
-      );
+      assert.ok(validate([MIXED.subarray(0, a), MIXED.subarray(a, b), MIXED.subarray(b)]), `cuts at ${a} and ${b}`);
     }
   }
 });
@@ -194,7 +191,9 @@ test('differential: matches the fatal TextDecoder on pseudo-random mutated text,
     x ^= x << 5;
     return (x >>> 0) % n;
   };
-  const interesting = [0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
+  const interesting = [
+    0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
+  ];
   const samples = ['a', 'é', '€', '𝄞', '\u{10FFFF}', '\uFFFF', '\uD7FF', '\uE000', 'κόσμε'];
   let validCount = 0;
   for (let round = 0; round < 3000; round++) {
@@ -314,7 +313,19 @@ test('Autobahn 6.5-6.6: every prefix of "κόσμε" is a valid prefix; only who
 });
 
 test('Autobahn 6.7-6.11: boundary code points', () => {
-  for (const s of ['00', 'c2 80', 'e0 a0 80', 'f0 90 80 80', '7f', 'df bf', 'ef bf bf', 'f4 8f bf bf', 'ed 9f bf', 'ee 80 80', 'ef bf bd']) {
+  for (const s of [
+    '00',
+    'c2 80',
+    'e0 a0 80',
+    'f0 90 80 80',
+    '7f',
+    'df bf',
+    'ef bf bf',
+    'f4 8f bf bf',
+    'ed 9f bf',
+    'ee 80 80',
+    'ef bf bd',
+  ]) {
     expectValid(hex(s), s);
   }
   for (const s of ['f8 88 80 80 80', 'fc 84 80 80 80 80', 'f7 bf bf bf', 'fb bf bf bf bf', 'fd bf bf bf bf bf', 'f4 90 80 80']) {

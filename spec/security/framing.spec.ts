@@ -67,10 +67,7 @@ test('one fragment more than maxFragments → 1008 (as ws); empty fragments coun
 
 test('thousands of 1-byte fragments in 1-byte TCP chunks: buffered chunks and pending pieces stay bounded', () => {
   let received: Buffer | null = null;
-  const parser = new FrameParser(
-    { isServer: true, maxPayload: 1 << 20 },
-    { onMessage: (data) => (received = data), onControl: () => {} },
-  );
+  const parser = new FrameParser({ isServer: true, maxPayload: 1 << 20 }, { onMessage: (data) => (received = data), onControl: () => {} });
   const internals = parser as unknown as { chunks: Buffer[]; pieces: Buffer[]; bufferedBytes: number };
   const input = fragments(5000, 1);
   let mostChunks = 0;

@@ -64,8 +64,17 @@ test('node:http truncating headers (maxHeadersCount) leaves no undefined key to 
   server.listen(0, '127.0.0.1');
   await waitFor(server, 'listening');
   const flood = Array.from({ length: 10 }, (_, i) => `X-Before-${i}: v`);
-  const request = ['GET / HTTP/1.1', 'Host: x', ...flood, 'Upgrade: websocket', 'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${SAMPLE_KEY}`, 'Sec-WebSocket-Version: 13', '', ''].join('\r\n');
+  const request = [
+    'GET / HTTP/1.1',
+    'Host: x',
+    ...flood,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
+    'Sec-WebSocket-Version: 13',
+    '',
+    '',
+  ].join('\r\n');
   const answer = await exchange(portOf(server), request);
   // node:http still emits 'upgrade' but drops the headers past the fifth, so
   // Upgrade and Sec-WebSocket-Key are missing: a refusal, never a crash.
@@ -91,8 +100,12 @@ function request(name: string, value: string): { method: string; httpVersion: st
     method: 'GET',
     httpVersion: '1.1',
     headers: {
-      host: 'x', upgrade: 'websocket', connection: 'Upgrade',
-      'sec-websocket-key': SAMPLE_KEY, 'sec-websocket-version': '13', [name]: value,
+      host: 'x',
+      upgrade: 'websocket',
+      connection: 'Upgrade',
+      'sec-websocket-key': SAMPLE_KEY,
+      'sec-websocket-version': '13',
+      [name]: value,
     },
   };
 }
@@ -156,9 +169,13 @@ test('a client offered an extension named __proto__ by the server fails cleanly,
   const server = net.createServer((socket) => {
     socket.once('data', (data) => {
       const key = /Sec-WebSocket-Key: (\S+)/i.exec(data.toString('latin1'))![1];
-      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-        `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: __proto__; constructor=1\r\n\r\n`);
+      const accept = createHash('sha1')
+        .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: __proto__; constructor=1\r\n\r\n`,
+      );
     });
     socket.on('error', () => {});
   });
@@ -220,12 +237,18 @@ test('client: frames the server pipelines right behind its 101 are delivered, no
   const server = net.createServer((socket) => {
     socket.once('data', (data) => {
       const key = /Sec-WebSocket-Key: (\S+)/i.exec(data.toString('latin1'))![1];
-      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-      socket.write(Buffer.concat([
-        Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`),
-        text('first', { mask: false }),
-        text('second', { mask: false }),
-      ]));
+      const accept = createHash('sha1')
+        .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+        .digest('base64');
+      socket.write(
+        Buffer.concat([
+          Buffer.from(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          ),
+          text('first', { mask: false }),
+          text('second', { mask: false }),
+        ]),
+      );
     });
     socket.on('error', () => {});
   });

@@ -1,7 +1,7 @@
 /** Tools for the attack tests: a server on loopback and a raw peer that speaks bytes by hand. */
 
-import net from 'node:net';
-import { WebSocket, WebSocketServer, type ServerOptions } from '../../src/index.ts';
+import type net from 'node:net';
+import { type WebSocket, WebSocketServer, type ServerOptions } from '../../src/index.ts';
 import { decodeFrames, portOf, rawConnect, upgradeRequest, waitFor, type DecodedFrame } from '../helpers.ts';
 
 export async function listen(options: Partial<ServerOptions> = {}): Promise<WebSocketServer> {

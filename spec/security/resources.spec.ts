@@ -141,7 +141,10 @@ test('heartbeat (server): a peer that never answers pings is destroyed after int
   assert.is(code, 1006);
   assert.is(errorCode, 'WS_ERR_HEARTBEAT_TIMEOUT');
   assert.ok(elapsed >= 140 && elapsed < 2000, `destroyed after ${elapsed} ms`);
-  assert.ok(peer.frames().some((f) => f.opcode === 0x9), 'no ping was sent');
+  assert.ok(
+    peer.frames().some((f) => f.opcode === 0x9),
+    'no ping was sent',
+  );
   await shutdown(wss);
 });
 
@@ -164,8 +167,12 @@ test('heartbeat (client): a server that stops answering is detected', async () =
   const server = net.createServer((socket) => {
     socket.once('data', (data) => {
       const key = /Sec-WebSocket-Key: (\S+)/i.exec(data.toString('latin1'))![1];
-      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      const accept = createHash('sha1')
+        .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
       // ...and never a pong.
     });
     socket.on('error', () => {});
@@ -182,7 +189,11 @@ test('heartbeat (client): a server that stops answering is detected', async () =
 });
 
 test('heartbeat: invalid settings throw on the server and the client (RangeError out of range, TypeError not a number)', () => {
-  for (const heartbeat of [{ interval: 0, timeout: 10 }, { interval: 10, timeout: -1 }, { interval: 10, timeout: 2 ** 31 }]) {
+  for (const heartbeat of [
+    { interval: 0, timeout: 10 },
+    { interval: 10, timeout: -1 },
+    { interval: 10, timeout: 2 ** 31 },
+  ]) {
     assert.throws(() => new WebSocketServer({ noServer: true, heartbeat }), isError(RangeError));
     assert.throws(() => new WebSocket('ws://127.0.0.1:1', { heartbeat }), isError(RangeError));
   }
@@ -193,7 +204,10 @@ test('heartbeat: invalid settings throw on the server and the client (RangeError
 });
 
 test('heartbeat timers are cleared when the connection closes (nothing keeps the process alive)', async () => {
-  const { wss, client, server } = await pair({ heartbeat: { interval: 1000, timeout: 1000 } }, { heartbeat: { interval: 1000, timeout: 1000 } });
+  const { wss, client, server } = await pair(
+    { heartbeat: { interval: 1000, timeout: 1000 } },
+    { heartbeat: { interval: 1000, timeout: 1000 } },
+  );
   type Timers = { transport: { heartbeat: { intervalTimer: { _destroyed: boolean }; timeoutTimer: unknown } } };
   const beats = [client, server].map((ws) => (ws as unknown as Timers).transport.heartbeat);
   assert.ok(beats.every((beat) => !beat.intervalTimer._destroyed));

@@ -52,7 +52,7 @@ test('highWaterMark 0: every send returns false and is followed by drain', async
 });
 
 test('with permessage-deflate the bytes waiting for zlib count: false, then drain once deflated and written', async () => {
-  const { client, server, stop } = await pair({ perMessageDeflate: true, highWaterMark: 1024 });
+  const { server, stop } = await pair({ perMessageDeflate: true, highWaterMark: 1024 });
   assert.match(server.extensions, /permessage-deflate/);
 
   const drain = waitFor(server, 'drain');

@@ -62,7 +62,11 @@ test('text and binary, small and large, in order; no message events for them', a
     results.push([value!.isBinary, i === 1 ? String(bytes.equals(big)) : bytes.toString()]);
   }
   // maxPayload (1 KiB) does not apply to streamed messages.
-  assert.equal(results, [[false, 'héllo'], [true, 'true'], [true, '']]);
+  assert.equal(results, [
+    [false, 'héllo'],
+    [true, 'true'],
+    [true, ''],
+  ]);
   assert.is(events, 0);
   await stop();
 });
@@ -139,9 +143,11 @@ test('invalid UTF-8 in a streamed text message closes with 1007, compressed or n
 test('a stream nobody reads stops the socket at its high-water mark; reading resumes it', async () => {
   const { client, server, stop } = await pair({ highWaterMark: 16 * 1024 });
   const iterator = server.messages({ stream: true });
-  const sending = client.sendStream((function* () {
-    for (let i = 0; i < 256; i++) yield Buffer.alloc(16 * 1024, i);
-  })());
+  const sending = client.sendStream(
+    (function* () {
+      for (let i = 0; i < 256; i++) yield Buffer.alloc(16 * 1024, i);
+    })(),
+  );
   const stream = (await iterator.next()).value!.data;
   await sleep(100);
   assert.is((server._socket as unknown as { isPaused(): boolean }).isPaused(), true);

@@ -35,8 +35,14 @@ test('yields every message as message events shape it, ends on a clean close', a
   client.send(Buffer.from('two'));
   client.close(1000);
   assert.is(await done, 'ended');
-  assert.equal(iterated, [['one', false, true], ['two', true, true]]);
-  assert.equal(events, [['one', false], ['two', true]]);
+  assert.equal(iterated, [
+    ['one', false, true],
+    ['two', true, true],
+  ]);
+  assert.equal(events, [
+    ['one', false],
+    ['two', true],
+  ]);
   await stop();
 });
 
@@ -100,7 +106,7 @@ test('a protocol error is what the iterator throws', async () => {
   await stop();
 });
 
-test('past the high-water mark the socket is not read; isPaused stays the user\'s; pulling resumes reading', async () => {
+test("past the high-water mark the socket is not read; isPaused stays the user's; pulling resumes reading", async () => {
   const { client, server, stop } = await pair({ highWaterMark: 1024 });
   const iterator = server.messages();
   const reader = readerOf(server);
@@ -125,7 +131,7 @@ test('past the high-water mark the socket is not read; isPaused stays the user\'
   await stop();
 });
 
-test('the user\'s pause and the reader\'s are separate reasons', async () => {
+test("the user's pause and the reader's are separate reasons", async () => {
   const { client, server, stop } = await pair({ highWaterMark: 0 });
   const iterator = server.messages();
   server.pause();
@@ -140,7 +146,7 @@ test('the user\'s pause and the reader\'s are separate reasons', async () => {
   assert.is(server.isPaused, false);
   server.pause();
   assert.is(String((await iterator.next()).value!.data), 'b');
-  assert.is(socket.isPaused(), true, 'still the user\'s pause');
+  assert.is(socket.isPaused(), true, "still the user's pause");
   await iterator.return!();
   assert.is(socket.isPaused(), true);
   server.resume();
@@ -151,7 +157,10 @@ test('the user\'s pause and the reader\'s are separate reasons', async () => {
 test('one reader at a time; a new one after the first returned; after close the iterator ends at once', async () => {
   const { client, server, stop } = await pair();
   const first = server.messages();
-  assert.throws(() => server.messages(), (error: unknown) => error instanceof WebSocketError && error.code === 'WS_ERR_ALREADY_READING');
+  assert.throws(
+    () => server.messages(),
+    (error: unknown) => error instanceof WebSocketError && error.code === 'WS_ERR_ALREADY_READING',
+  );
   await first.return!();
   const second = server[Symbol.asyncIterator]();
   const pending = second.next();
@@ -168,7 +177,10 @@ test('after an unclean close a new iterator throws at once', async () => {
   const { client, server, stop } = await pair();
   client.terminate();
   await waitFor(server, 'close');
-  const error = await server.messages().next().catch((caught: unknown) => caught);
+  const error = await server
+    .messages()
+    .next()
+    .catch((caught: unknown) => caught);
   assert.is((error as WebSocketError).code, 'WS_ERR_CLOSED_ABNORMALLY');
   await stop();
 });

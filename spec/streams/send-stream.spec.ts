@@ -197,7 +197,7 @@ test('the producer is read only as fast as the socket drains: bufferedAmount sta
 
 test('a source that fails before its first chunk: nothing is sent, the connection goes on', async () => {
   const { client, server, stop } = await pair();
-  // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: a source that fails before its first chunk
   async function* failing(): AsyncGenerator<Buffer> {
     throw new Error('no data');
   }
@@ -257,7 +257,7 @@ test('a source that fails before its first chunk but continues a send(fin: false
   const messages: string[] = [];
   client.on('message', (data) => messages.push(String(data)));
   const closed = waitFor<[number]>(client, 'close');
-  // eslint-disable-next-line require-yield
+  // biome-ignore lint/correctness/useYield: a source that fails before its first chunk
   async function* failing(): AsyncGenerator<Buffer> {
     throw new Error('no data');
   }
@@ -266,7 +266,7 @@ test('a source that fails before its first chunk but continues a send(fin: false
   assert.is((error as Error).message, 'no data');
   server.send('next');
   assert.is((await closed)[0], 1011);
-  assert.equal(messages, [], "nothing lands inside the unfinished message");
+  assert.equal(messages, [], 'nothing lands inside the unfinished message');
   await stop();
 });
 
@@ -374,7 +374,13 @@ test('chunkSource: return() twice, and after the end, does nothing more', async 
   const { chunkSource } = await import('../../src/connection/source.ts');
   let returned = 0;
   const source = chunkSource({
-    [Symbol.iterator]: () => ({ next: () => ({ value: undefined, done: true }), return: () => (returned++, { value: undefined, done: true }) }),
+    [Symbol.iterator]: () => ({
+      next: () => ({ value: undefined, done: true }),
+      return: () => {
+        returned++;
+        return { value: undefined, done: true };
+      },
+    }),
   } as Iterable<unknown>);
   await source.return();
   await source.return();

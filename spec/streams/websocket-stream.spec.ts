@@ -10,7 +10,7 @@ import { isError, pair, portOf, sleep, waitFor } from '../helpers.ts';
 
 const shared = suite('streams: websocketstream.js, the shared browser script, in Node');
 
-shared('reports what Chromium\'s native WebSocketStream reports', async () => {
+shared("reports what Chromium's native WebSocketStream reports", async () => {
   const server = await startEchoServer();
   try {
     assert.equal(await streamRoundTrip(WebSocketStream, WebSocketStreamError, server.url), expectedStreamReport());
@@ -68,12 +68,18 @@ test('from(): binaryType of the connection is its own; Buffers, fragments and Bl
 test('from(): a connection that already has a reader, a closed one, or not a WebSocket throw', async () => {
   const { client, server, stop } = await pair();
   const iterator = server.messages();
-  assert.throws(() => WebSocketStream.from(server), (error: unknown) => error instanceof WebSocketError && error.code === 'WS_ERR_ALREADY_READING');
+  assert.throws(
+    () => WebSocketStream.from(server),
+    (error: unknown) => error instanceof WebSocketError && error.code === 'WS_ERR_ALREADY_READING',
+  );
   await iterator.return!();
   WebSocketStream.from(server);
   client.terminate();
   await waitFor(server, 'close');
-  assert.throws(() => WebSocketStream.from(server), (error: unknown) => error instanceof WebSocketError && error.code === 'WS_ERR_NOT_OPEN');
+  assert.throws(
+    () => WebSocketStream.from(server),
+    (error: unknown) => error instanceof WebSocketError && error.code === 'WS_ERR_NOT_OPEN',
+  );
   assert.throws(() => WebSocketStream.from({} as WebSocket), isError(TypeError));
   await stop();
 });

@@ -56,9 +56,7 @@ export function toTarget(parsed: URL): Target | string {
   }
   const hostname = url.hostname;
   const credentials =
-    url.username !== '' || url.password !== ''
-      ? `${querystring.unescape(url.username)}:${querystring.unescape(url.password)}`
-      : undefined;
+    url.username !== '' || url.password !== '' ? `${querystring.unescape(url.username)}:${querystring.unescape(url.password)}` : undefined;
   return {
     url,
     secure: url.protocol === 'wss:',

@@ -299,7 +299,7 @@ class Handshake implements ClientHandshake {
     socket.on('error', ignoreError);
     this.userCall(() => this.owner.upgrade(response));
     if (this.finished || !this.owner.isConnecting()) return; // closed from an 'upgrade' listener
-    let accepted;
+    let accepted: ReturnType<typeof checkUpgradeResponse>;
     let deflateParams: DeflateParams | null = null;
     try {
       const offered = this.deflate ? [PERMESSAGE_DEFLATE] : [];

@@ -57,10 +57,12 @@ export interface ReaderSettings {
 
 export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
   private readonly owner: ReceiverOwner;
-  // Set by bind() when the connection opens; defaults on the prototype (the end of this file).
-  declare private transport: Transport;
-  declare private protocol: Protocol;
-  declare private options: ResolvedConnectionOptions;
+  // Set by bind() when the connection opens.
+  private transport: Transport | null;
+  /** The sans-I/O protocol whose handler this is. */
+  protocol: Protocol | null;
+  private options: ResolvedConnectionOptions | null;
+  // Defaults on the prototype (the end of this file): most connections never change them.
   /** permessage-deflate's compressor, when negotiated (the sender deflates with it too). */
   declare readonly compressor: MessageCompressor | null;
   declare private incoming: IncomingQueue | null;
@@ -70,6 +72,10 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
 
   constructor(owner: ReceiverOwner) {
     this.owner = owner;
+    // Set here, even if to null: fields added later would not fit in the object V8 sized at construction.
+    this.transport = null;
+    this.protocol = null;
+    this.options = null;
   }
 
   /** The connection opened: frames come from `protocol` and go to `transport`. */
@@ -85,11 +91,11 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
   // ---- the protocol's handler ----------------------------------------------
 
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void {
-    if (!this.transport.write(header, payload, callback)) refuseSend(callback, this.owner.readyState);
+    if (!this.transport!.write(header, payload, callback)) refuseSend(callback, this.owner.readyState);
   }
 
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {
-    if (this.incoming === null && this.options.allowSynchronousEvents) {
+    if (this.incoming === null && this.options!.allowSynchronousEvents) {
       if (!compressed) {
         this.deliver(data, isBinary, fragments);
         return;
@@ -106,12 +112,12 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
     try {
       inflated = this.compressor!.decompressSync(data);
     } catch (error) {
-      this.protocol.fail(error as ProtocolError);
+      this.protocol!.fail(error as ProtocolError);
       return true;
     }
     if (inflated === null) return false;
-    const invalid = isBinary || this.options.skipUTF8Validation ? null : checkInflatedText(inflated);
-    if (invalid !== null) this.protocol.fail(invalid);
+    const invalid = isBinary || this.options!.skipUTF8Validation ? null : checkInflatedText(inflated);
+    if (invalid !== null) this.protocol!.fail(invalid);
     else this.deliver(inflated, isBinary, null);
     return true;
   }
@@ -119,10 +125,10 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
   onMessageStart(isBinary: boolean, compressed: boolean): void {
     const streamed = this.streamed!;
     const stream = streamed.startMessage({
-      highWaterMark: streamed.reader?.highWaterMark ?? this.options.highWaterMark,
+      highWaterMark: streamed.reader?.highWaterMark ?? this.options!.highWaterMark,
       compressor: compressed ? this.compressor : null,
-      maxStreamPayload: this.options.maxStreamPayload,
-      validateText: !isBinary && !this.options.skipUTF8Validation,
+      maxStreamPayload: this.options!.maxStreamPayload,
+      validateText: !isBinary && !this.options!.skipUTF8Validation,
     });
     // Behind messages still being inflated, it waits for its turn.
     if (this.incoming !== null) this.incoming.pushStream(stream, isBinary);
@@ -139,13 +145,13 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
 
   onPing(data: Buffer): void {
     // The automatic pong is written already; count it if the peer is not reading what we send.
-    if (this.options.autoPong && this.transport.congested) this.owner[kPongQueued]();
-    if (this.incoming === null && this.options.allowSynchronousEvents) this.owner.emit('ping', data);
+    if (this.options!.autoPong && this.transport!.congested) this.owner[kPongQueued]();
+    if (this.incoming === null && this.options!.allowSynchronousEvents) this.owner.emit('ping', data);
     else this.incomingQueue().pushPing(data);
   }
 
   onPong(data: Buffer): void {
-    if (this.incoming === null && this.options.allowSynchronousEvents) this.owner.emit('pong', data);
+    if (this.incoming === null && this.options!.allowSynchronousEvents) this.owner.emit('pong', data);
     else this.incomingQueue().pushPong(data);
   }
 
@@ -198,13 +204,13 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
   }
 
   incomingFailed(error: ProtocolError): void {
-    this.protocol.fail(error);
+    this.protocol!.fail(error);
   }
 
   incomingIdle(): void {
     this.incoming = null;
     if (this.owner.readyState === CLOSED) return;
-    this.protocol.releaseClose();
+    this.protocol!.releaseClose();
     this.owner[kReceiverIdle]();
   }
 
@@ -215,10 +221,10 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
 
   private incomingQueue(): IncomingQueue {
     if (this.incoming === null) {
-      this.incoming = new IncomingQueue(this, !this.options.allowSynchronousEvents, this.options.skipUTF8Validation);
+      this.incoming = new IncomingQueue(this, !this.options!.allowSynchronousEvents, this.options!.skipUTF8Validation);
       // Read no further while messages wait: what the queue holds stays bounded.
       this.updateReading();
-      this.protocol.holdClose();
+      this.protocol!.holdClose();
     }
     return this.incoming;
   }
@@ -271,7 +277,7 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
 
   failMessage(error: ProtocolError): void {
     const state = this.owner.readyState;
-    if (state === OPEN || state === CLOSING) this.protocol.fail(error);
+    if (state === OPEN || state === CLOSING) this.protocol!.fail(error);
   }
 
   /** The connection closed: a message half streamed fails, the reader ends (throwing `error` unless null). */
@@ -281,9 +287,6 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
 }
 
 Object.assign(Receiver.prototype, {
-  transport: null,
-  protocol: null,
-  options: null,
   compressor: null,
   incoming: null,
   streamed: null,

@@ -18,6 +18,11 @@ export function closedBeforeConnect(): WebSocketError {
   return new WebSocketError('WS_ERR_CLOSED_BEFORE_CONNECT', 'WebSocket was closed before the connection was established');
 }
 
+/** A connection that closed without a closing handshake, as an iterator reports it when nothing else went wrong. */
+export function closedAbnormally(code: number): WebSocketError {
+  return new WebSocketError('WS_ERR_CLOSED_ABNORMALLY', `The connection closed without a closing handshake (${code})`, { closeCode: code });
+}
+
 /** A send that will not happen: its callback (if any) gets `error`, or the not-open error, on a later tick. */
 export function refuseSend(callback: WriteCallback | undefined, state: number, error?: Error): void {
   if (callback) process.nextTick(callback, error ?? notOpenError(state));

@@ -119,12 +119,12 @@ export class Streamed implements ReaderOwner, MessageStreamOwner {
     this.reader?.end(error);
   }
 
-  /** @internal ReaderOwner */
+  /** ReaderOwner. */
   updateReading(): void {
     this.owner.updateReading();
   }
 
-  /** @internal ReaderOwner: a reader is done with the connection. */
+  /** ReaderOwner: a reader is done with the connection. */
   readerDetached(reader: MessageReader): void {
     if (this.reader !== reader) return;
     this.reader = null;
@@ -136,7 +136,7 @@ export class Streamed implements ReaderOwner, MessageStreamOwner {
     this.owner.updateReading();
   }
 
-  /** @internal MessageStreamOwner */
+  /** MessageStreamOwner. */
   messageStreamFailed(error: ProtocolError): void {
     this.owner.failMessage(error);
   }

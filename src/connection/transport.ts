@@ -2,10 +2,10 @@
  * The one interface under every connection: the Duplex its frames travel
  * on (a net.Socket, a tls.TLSSocket, an HTTP/2 stream, a test pipe). It
  * writes frames with the tick-batched cork, gates reading, says when what
- * was written has left, ends, and aborts; how a kind of transport ends and
- * aborts is a trait it is given (TransportTraits). Its events go to the data sink (the protocol) and to its owner
- * (the WebSocket), through shared listeners: a closure per event and
- * connection would cost an idle connection about 250 bytes.
+ * was written has left, ends, and aborts; how a kind of transport ends is
+ * a trait it is given (TransportTraits). Its events go to its owner (the
+ * WebSocket) through shared listeners: a closure per event and connection
+ * would cost an idle connection about 250 bytes.
  *
  * A future transport (an HTTP/3 stream, RFC 9220) plugs in here: a Duplex
  * and its traits.
@@ -15,6 +15,8 @@ import type { Duplex } from 'node:stream';
 import type { WriteCallback } from '../protocol/protocol.ts';
 import type { Heartbeat } from './heartbeat.ts';
 
+/** Bytes arrived. */
+export const kTransportData = Symbol('netws.transportData');
 /** The peer ended its side (TCP FIN, END_STREAM). */
 export const kPeerEnded = Symbol('netws.peerEnded');
 /** The transport is gone (its 'close'). */
@@ -26,15 +28,11 @@ export const kTransportDrained = Symbol('netws.transportDrained');
 
 /** What a transport reports to the connection it carries. */
 export interface TransportOwner {
+  [kTransportData](chunk: Buffer): void;
   [kPeerEnded](): void;
   [kTransportClosed](): void;
   [kTransportFailed](error: Error): void;
   [kTransportDrained](): void;
-}
-
-/** Where received bytes go: the sans-I/O protocol. */
-export interface DataSink {
-  receiveData(chunk: Buffer): void;
 }
 
 /** How one kind of transport ends and aborts. */
@@ -44,7 +42,7 @@ export interface TransportTraits {
    * TCP's TIME_WAIT to the server, so over TCP only the server does; an
    * HTTP/2 stream has no TIME_WAIT, so both ends do.
    */
-  readonly endsFirst?: boolean;
+  readonly endsFirst: boolean;
   /**
    * Called once when the transport is bound, for what the kind of
    * transport does on its own: an HTTP/2 stream makes every destroy a
@@ -53,6 +51,11 @@ export interface TransportTraits {
    */
   bind?(duplex: Duplex): void;
 }
+
+/** A TCP or TLS socket on the server side: it ends first (7.1.1). */
+export const SERVER_SOCKET: TransportTraits = { endsFirst: true };
+/** A TCP or TLS socket on the client side: it waits for the server to end, within closeTimeout. */
+export const CLIENT_SOCKET: TransportTraits = { endsFirst: false };
 
 /** The transport a Duplex belongs to, for the shared listeners below. */
 const kTransport = Symbol('netws.transport');
@@ -94,20 +97,19 @@ const EMPTY = Buffer.alloc(0);
 export class Transport {
   readonly duplex: Duplex;
   readonly owner: TransportOwner;
-  private readonly sink: DataSink;
-  /** See TransportTraits.endsFirst. */
-  readonly endsFirst: boolean;
-  // Defaults on the prototype (the end of this file): most connections have neither.
-  declare private readonly traits: TransportTraits | null;
-  /** Any received byte is a sign of life; and while we do not read, no answer can come. */
+  private readonly traits: TransportTraits;
+  /** Any received byte is a sign of life; and while we do not read, no answer can come (a default on the prototype: most have none). */
   declare heartbeat: Heartbeat | null;
 
-  constructor(duplex: Duplex, owner: TransportOwner, sink: DataSink, isServer: boolean, traits: TransportTraits | null) {
+  constructor(duplex: Duplex, owner: TransportOwner, traits: TransportTraits) {
     this.duplex = duplex;
     this.owner = owner;
-    this.sink = sink;
-    this.endsFirst = traits?.endsFirst ?? isServer;
-    if (traits !== null) this.traits = traits;
+    this.traits = traits;
+  }
+
+  /** See TransportTraits.endsFirst. */
+  get endsFirst(): boolean {
+    return this.traits.endsFirst;
   }
 
   /**
@@ -128,14 +130,14 @@ export class Transport {
     duplex.on('close', onClose);
     duplex.on('error', onError);
     duplex.on('drain', onDrain);
-    this.traits?.bind?.(duplex);
+    this.traits.bind?.(duplex);
     duplex.resume();
   }
 
   /** @internal Bytes arrived (the shared 'data' listener). */
   received(chunk: Buffer): void {
     this.heartbeat?.alive();
-    this.sink.receiveData(chunk);
+    this.owner[kTransportData](chunk);
   }
 
   /**
@@ -223,4 +225,4 @@ export class Transport {
   }
 }
 
-Object.assign(Transport.prototype, { traits: null, heartbeat: null });
+Object.assign(Transport.prototype, { heartbeat: null });

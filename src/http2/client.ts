@@ -192,7 +192,7 @@ class Http2Handshake implements FallbackHandshake {
 
   private onResponse(stream: ClientHttp2Stream, headers: IncomingHttpHeaders): void {
     const { protocols, deflate } = this.setup;
-    let accepted;
+    let accepted: ReturnType<typeof checkConnectResponse>;
     let deflateParams: DeflateParams | null = null;
     try {
       accepted = checkConnectResponse(headers as Http2HeaderRecord, protocols, deflate ? [PERMESSAGE_DEFLATE] : []);

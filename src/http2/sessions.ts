@@ -25,10 +25,29 @@ export type Connection = { session: http2.ClientHttp2Session } | { http1Socket: 
  * (the TLS ones, lookup, family, localAddress...) must be identical.
  */
 const PER_WEBSOCKET = new Set([
-  'headers', 'protocols', 'origin', 'protocolVersion', 'handshakeTimeout', 'maxHeaderSize', 'followRedirects',
-  'maxRedirects', 'perMessageDeflate', 'finishRequest', 'http2', 'auth', 'maxPayload', 'closeTimeout',
-  'maxFragments', 'maxBufferedChunks', 'maxBufferedAmount', 'maxPendingAutoPongs', 'heartbeat', 'autoPong',
-  'allowSynchronousEvents', 'skipUTF8Validation', 'generateMask',
+  'headers',
+  'protocols',
+  'origin',
+  'protocolVersion',
+  'handshakeTimeout',
+  'maxHeaderSize',
+  'followRedirects',
+  'maxRedirects',
+  'perMessageDeflate',
+  'finishRequest',
+  'http2',
+  'auth',
+  'maxPayload',
+  'closeTimeout',
+  'maxFragments',
+  'maxBufferedChunks',
+  'maxBufferedAmount',
+  'maxPendingAutoPongs',
+  'heartbeat',
+  'autoPong',
+  'allowSynchronousEvents',
+  'skipUTF8Validation',
+  'generateMask',
 ]);
 
 type Options = Record<string, unknown>;
@@ -182,7 +201,7 @@ function connect(entry: PooledSession, target: Target): void {
       const waiting = entry.waiting!;
       entry.waiting = null;
       remove(entry);
-      waiting.forEach((waiter, index) => waiter.deliver({ http1Socket: index === 0 ? socket : null }));
+      for (const [index, waiter] of waiting.entries()) waiter.deliver({ http1Socket: index === 0 ? socket : null });
       return;
     }
     const opened = http2.connect(entry.origin.replace(/^wss:/, 'https:'), { createConnection: () => socket });

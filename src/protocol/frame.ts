@@ -9,8 +9,6 @@ export const Opcode = {
   Pong: 0xa,
 } as const;
 
-export type OpcodeValue = (typeof Opcode)[keyof typeof Opcode];
-
 /** Control frames carry at most 125 payload bytes and are never fragmented (5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;
 

@@ -16,7 +16,9 @@ export const WEBSOCKET_VERSION = '13';
 
 /** Sec-WebSocket-Accept = base64(SHA-1(key + GUID)). */
 export function computeAccept(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
 }
 
 /** A client key: 16 random bytes, base64-encoded (4.1). */
@@ -29,8 +31,7 @@ export function isValidKey(key: string | undefined): key is string {
   if (key === undefined || key.length !== 24 || !key.endsWith('==')) return false;
   for (let i = 0; i < 22; i++) {
     const c = key.charCodeAt(i);
-    const base64 =
-      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+    const base64 = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
     if (!base64) return false;
   }
   // The last significant character carries only 2 bits: A, Q, g or w.

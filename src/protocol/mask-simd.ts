@@ -35,8 +35,7 @@ export function createSimdMask(wasm: Uint8Array = Buffer.from(MASK_SIMD_WASM, 'b
   const mask = exports.mask;
   return (data, key, phase) => {
     // The key as the little-endian word WebAssembly loads, rotated to `phase`.
-    const word =
-      key[phase & 3] | (key[(phase + 1) & 3] << 8) | (key[(phase + 2) & 3] << 16) | (key[(phase + 3) & 3] << 24);
+    const word = key[phase & 3] | (key[(phase + 1) & 3] << 8) | (key[(phase + 2) & 3] << 16) | (key[(phase + 3) & 3] << 24);
     const length = data.length;
     if (length <= SLICE) {
       memory.set(data);

@@ -246,11 +246,7 @@ export class FrameParser {
       const high = header.readUInt32BE(2);
       // The RFC forbids the top bit; larger lengths than 2^53 - 1 cannot be counted exactly (ws's rule, and its 1009).
       if (high > 0x1fffff) {
-        throw protocolError(
-          'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
-          'Payload length beyond 2^53 - 1 bytes',
-          CloseCode.MessageTooBig,
-        );
+        throw protocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Payload length beyond 2^53 - 1 bytes', CloseCode.MessageTooBig);
       }
       length = high * 0x100000000 + header.readUInt32BE(6);
     }
@@ -378,7 +374,13 @@ export class FrameParser {
   }
 
   private checkTextEnd(): void {
-    if (this.messageOpcode === Opcode.Text && !this.messageCompressed && !this.skipUTF8Validation && this.utf8 !== null && !this.utf8.end()) {
+    if (
+      this.messageOpcode === Opcode.Text &&
+      !this.messageCompressed &&
+      !this.skipUTF8Validation &&
+      this.utf8 !== null &&
+      !this.utf8.end()
+    ) {
       throw invalidUtf8('Text message', true);
     }
   }

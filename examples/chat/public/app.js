@@ -95,7 +95,7 @@ function render(message) {
       $('log').replaceChildren();
       message.history.forEach(showMessage);
       members.clear();
-      message.members.forEach((name) => members.add(name));
+      for (const name of message.members) members.add(name);
       showMembers();
       addLine('notice', [['span', `You are ${nick} in #${room}.`]]);
       break;
@@ -105,12 +105,19 @@ function render(message) {
     case 'join':
       members.add(message.nick);
       showMembers();
-      if (message.nick !== nick) addLine('notice', [['time', time(message.time)], ['span', `${message.nick} joined`]]);
+      if (message.nick !== nick)
+        addLine('notice', [
+          ['time', time(message.time)],
+          ['span', `${message.nick} joined`],
+        ]);
       break;
     case 'leave':
       members.delete(message.nick);
       showMembers();
-      addLine('notice', [['time', time(message.time)], ['span', `${message.nick} left`]]);
+      addLine('notice', [
+        ['time', time(message.time)],
+        ['span', `${message.nick} left`],
+      ]);
       break;
     case 'error':
       addLine('error', [['span', message.message]]);

@@ -90,7 +90,7 @@ function startChild(args: string[], onReport: (report: Report) => void): { child
 
 const mib = (bytes: number): string => `${(bytes / MiB).toFixed(1)} MiB`;
 
-test('a consumer reading one message a second while the peer sends 1 GiB: the receiver\'s RSS stays bounded, the sender waits on TCP', async () => {
+test("a consumer reading one message a second while the peer sends 1 GiB: the receiver's RSS stays bounded, the sender waits on TCP", async () => {
   let latest: Report = {};
   const reports: Report[] = [];
   const { child, exited } = startChild(['slow-receiver'], (report) => {
@@ -110,7 +110,13 @@ test('a consumer reading one message a second while the peer sends 1 GiB: the re
     let clientError: Error | null = null;
     client.on('error', (error) => (clientError = error));
     await once(client, 'open');
-    await withDeadline((async () => { while (latest.rss === undefined || reports.every((r) => !r.connected)) await sleep(10); })(), 10_000, 'connected');
+    await withDeadline(
+      (async () => {
+        while (latest.rss === undefined || reports.every((r) => !r.connected)) await sleep(10);
+      })(),
+      10_000,
+      'connected',
+    );
     const baseline = reports.find((r) => r.connected)!.rss!;
     const message = Buffer.alloc(MiB, 7);
     const total = GiB / MiB;
@@ -139,7 +145,13 @@ test('a consumer reading one message a second while the peer sends 1 GiB: the re
     child.send({ fast: true });
     await withDeadline(sending, 120_000, 'sending 1 GiB');
     client.close();
-    await withDeadline((async () => { while (!latest.done) await sleep(20); })(), 60_000, 'the receiver done');
+    await withDeadline(
+      (async () => {
+        while (!latest.done) await sleep(20);
+      })(),
+      60_000,
+      'the receiver done',
+    );
     assert.is(latest.received, GiB);
     console.log(
       `\n  slow consumer, 1 GiB sent: receiver RSS ${mib(baseline)} at connection, peak ${mib(slowPeak)} while slow ` +
@@ -214,7 +226,9 @@ test('1 GiB through a WebSocketStream writable to a slow reader: bufferedAmount 
     // bufferedAmount peaks right after a send, before the write promise resolves: sample it there too.
     assert.ok(highest <= highWaterMark + messageSize, `bufferedAmount reached ${highest}`);
     while (server.received() < GiB) await sleep(10);
-    console.log(`\n  WebSocketStream writable, 1 GiB to a slow reader in ${((Date.now() - started) / 1000).toFixed(1)} s: bufferedAmount at most ${mib(highest)} (mark ${mib(highWaterMark)} + message ${mib(messageSize)})`);
+    console.log(
+      `\n  WebSocketStream writable, 1 GiB to a slow reader in ${((Date.now() - started) / 1000).toFixed(1)} s: bufferedAmount at most ${mib(highest)} (mark ${mib(highWaterMark)} + message ${mib(messageSize)})`,
+    );
     stream.close();
     await stream.closed;
   } finally {
@@ -259,8 +273,16 @@ for (const mode of ['send() and drained()', 'sendStream()'] as const) {
         );
       }
       assert.ok(highest <= highWaterMark + messageSize, `bufferedAmount reached ${highest}`);
-      await withDeadline((async () => { while (server.received() < GiB) await sleep(10); })(), 120_000, 'all received');
-      console.log(`\n  ${mode} with permessage-deflate, 1 GiB to a slow reader in ${((Date.now() - started) / 1000).toFixed(1)} s: bufferedAmount at most ${mib(highest)} (mark ${mib(highWaterMark)} + ${mib(messageSize)})`);
+      await withDeadline(
+        (async () => {
+          while (server.received() < GiB) await sleep(10);
+        })(),
+        120_000,
+        'all received',
+      );
+      console.log(
+        `\n  ${mode} with permessage-deflate, 1 GiB to a slow reader in ${((Date.now() - started) / 1000).toFixed(1)} s: bufferedAmount at most ${mib(highest)} (mark ${mib(highWaterMark)} + ${mib(messageSize)})`,
+      );
       client.close();
     } finally {
       await server.close();
@@ -268,7 +290,7 @@ for (const mode of ['send() and drained()', 'sendStream()'] as const) {
   });
 }
 
-test('a 2 GiB message from a file stream, received as a stream and hashed: the process\'s RSS stays under 100 MiB', async () => {
+test("a 2 GiB message from a file stream, received as a stream and hashed: the process's RSS stays under 100 MiB", async () => {
   let result: Report = {};
   const { exited } = startChild(['big-message', String(2 * GiB)], (report) => (result = report));
   await withDeadline(exited, TEST_TIMEOUT, 'the 2 GiB message');
@@ -276,9 +298,11 @@ test('a 2 GiB message from a file stream, received as a stream and hashed: the p
   assert.ok(result.done);
   assert.is(result.size, 2 * GiB);
   assert.is(result.isBinary, true);
-  assert.is(result.hash, result.written, 'the hash of what arrived is the file\'s');
+  assert.is(result.hash, result.written, "the hash of what arrived is the file's");
   assert.ok((result.peak as number) < 100 * MiB, `RSS peaked at ${mib(result.peak as number)}`);
-  console.log(`\n  2 GiB message, file stream → sendStream → messages({ stream: true }) → sha256 in ${(result.seconds as number).toFixed(1)} s: RSS ${mib(result.before as number)} before, peak ${mib(result.peak as number)}; hashes equal`);
+  console.log(
+    `\n  2 GiB message, file stream → sendStream → messages({ stream: true }) → sha256 in ${(result.seconds as number).toFixed(1)} s: RSS ${mib(result.before as number)} before, peak ${mib(result.peak as number)}; hashes equal`,
+  );
 });
 
 test.run();
