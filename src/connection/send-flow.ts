@@ -24,7 +24,7 @@ import { notOpenError, refuseSend } from './state.ts';
 import type { Transport } from './transport.ts';
 
 /** What the flow measures and drives: the sender. */
-export interface FlowSubject {
+export interface FlowOwner {
   readonly transport: Transport;
   /** Bytes waiting in the outgoing queue (for a Blob read or zlib). */
   readonly queuedBytes: number;
@@ -43,13 +43,13 @@ export interface FlowSubject {
 }
 
 /** The one measure of room (see above): bytes sent and not yet handed to the kernel, less those held for an open message. */
-export function unsentBytes(subject: FlowSubject): number {
-  return subject.transport.bufferedBytes + subject.queuedBytes;
+export function unsentBytes(owner: FlowOwner): number {
+  return owner.transport.bufferedBytes + owner.queuedBytes;
 }
 
 /** Whether there is room below highWaterMark. */
-export function hasRoom(subject: FlowSubject): boolean {
-  return unsentBytes(subject) < subject.highWaterMark;
+export function hasRoom(owner: FlowOwner): boolean {
+  return unsentBytes(owner) < owner.highWaterMark;
 }
 
 /**
@@ -58,11 +58,11 @@ export function hasRoom(subject: FlowSubject): boolean {
  * is refused; true then. A peer that does not read must not grow our
  * memory with every send or broadcast.
  */
-export function refuseOverCap(subject: FlowSubject, extra: number, callback: WriteCallback | undefined): boolean {
-  const limit = subject.maxBufferedAmount;
-  if (limit === 0 || unsentBytes(subject) + subject.heldBytes + extra <= limit) return false;
-  subject.failSlowReader(`More than maxBufferedAmount (${limit} bytes) waiting to be sent`);
-  refuseSend(callback, subject.readyState);
+export function refuseOverCap(owner: FlowOwner, extra: number, callback: WriteCallback | undefined): boolean {
+  const limit = owner.maxBufferedAmount;
+  if (limit === 0 || unsentBytes(owner) + owner.heldBytes + extra <= limit) return false;
+  owner.failSlowReader(`More than maxBufferedAmount (${limit} bytes) waiting to be sent`);
+  refuseSend(callback, owner.readyState);
   return true;
 }
 
@@ -72,7 +72,7 @@ interface Waiter {
 }
 
 export class SendFlow {
-  private readonly subject: FlowSubject;
+  private readonly owner: FlowOwner;
   /** A send found no room: 'drain' is due once everything unsent was handed to the kernel. */
   private needDrain = false;
   /** An empty write is in the transport: its callback runs once what was written before it left. */
@@ -82,14 +82,14 @@ export class SendFlow {
   private pendingPongs = 0;
   private readonly onFlushed: () => void;
 
-  constructor(subject: FlowSubject) {
-    this.subject = subject;
+  constructor(owner: FlowOwner) {
+    this.owner = owner;
     this.onFlushed = () => this.flushed();
   }
 
   /** send()'s answer: true while there is room; else false, and 'drain' is due. */
   checkRoom(): boolean {
-    if (hasRoom(this.subject)) return true;
+    if (hasRoom(this.owner)) return true;
     this.needDrain = true;
     this.watch();
     return false;
@@ -97,7 +97,7 @@ export class SendFlow {
 
   /** Resolves once there is room (at once if there is); rejected if the connection closes first. */
   drained(): Promise<void> {
-    if (hasRoom(this.subject)) return Promise.resolve();
+    if (hasRoom(this.owner)) return Promise.resolve();
     this.needDrain = true;
     this.watch();
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
@@ -110,8 +110,8 @@ export class SendFlow {
 
   /** An automatic pong was queued to a congested transport: a peer that pings without reading fails past the limit. */
   pongQueued(): void {
-    const limit = this.subject.maxPendingAutoPongs;
-    if (++this.pendingPongs > limit) this.subject.failSlowReader(`More than ${limit} automatic pongs queued to a peer that does not read`);
+    const limit = this.owner.maxPendingAutoPongs;
+    if (++this.pendingPongs > limit) this.owner.failSlowReader(`More than ${limit} automatic pongs queued to a peer that does not read`);
   }
 
   /** The transport handed everything to the kernel: the pongs counted are gone. */
@@ -130,19 +130,19 @@ export class SendFlow {
 
   private watch(): void {
     if (this.watching) return;
-    this.watching = this.subject.transport.whenFlushed(this.onFlushed);
+    this.watching = this.owner.transport.whenFlushed(this.onFlushed);
   }
 
   private flushed(): void {
     this.watching = false;
     if (!this.needDrain) return;
-    if (unsentBytes(this.subject) === 0) {
+    if (unsentBytes(this.owner) === 0) {
       this.needDrain = false;
       for (const waiter of this.waiters.splice(0)) waiter.resolve();
-      this.subject.emitDrain();
+      this.owner.emitDrain();
       return;
     }
     // What is left waits in the outgoing queue (zlib, a Blob): its next write watches again.
-    if (this.subject.transport.bufferedBytes > 0) this.watch();
+    if (this.owner.transport.bufferedBytes > 0) this.watch();
   }
 }

@@ -23,7 +23,7 @@ import type { PreparedMessage } from '../protocol/prepared.ts';
 import type { Protocol, WriteCallback } from '../protocol/protocol.ts';
 import { WebSocketError } from '../protocol/errors.ts';
 import { OutgoingQueue, type OutgoingOwner } from './outgoing.ts';
-import { type FlowSubject, hasRoom, refuseOverCap, SendFlow, unsentBytes } from './send-flow.ts';
+import { type FlowOwner, hasRoom, refuseOverCap, SendFlow, unsentBytes } from './send-flow.ts';
 import type { ChunkSource } from './source.ts';
 import { OPEN, refuseSend } from './state.ts';
 import type { Transport } from './transport.ts';
@@ -83,7 +83,7 @@ function frameSize(frame: readonly Buffer[]): number {
   return size;
 }
 
-export class Sender implements OutgoingOwner, FlowSubject {
+export class Sender implements OutgoingOwner, FlowOwner {
   readonly transport: Transport;
   private readonly owner: SenderOwner;
   private readonly protocol: Protocol;

@@ -1,8 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Heartbeat, kHeartbeatPing, kHeartbeatTimedOut, type HeartbeatOwner } from '../src/connection/heartbeat.ts';
-import { resolveConnectionOptions, type HeartbeatOptions } from '../src/options/connection.ts';
-import { isError, sleep } from './helpers.ts';
+import { Heartbeat, kHeartbeatPing, kHeartbeatTimedOut, type HeartbeatOwner } from '../../src/connection/heartbeat.ts';
+import { resolveConnectionOptions, type HeartbeatOptions } from '../../src/options/connection.ts';
+import { isError, sleep } from '../helpers.ts';
 
 const test = suite('heartbeat');
 

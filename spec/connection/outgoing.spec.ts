@@ -7,10 +7,10 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocket, prepareMessage, type WebSocketServer } from '../src/index.ts';
-import { Opcode, headerSize, writeHeader } from '../src/protocol/frame.ts';
-import { frame, isError, pair, portOf, sleep, waitFor } from './helpers.ts';
-import { listen, rawPeer, shutdown } from './security/peer.ts';
+import { WebSocket, prepareMessage, type WebSocketServer } from '../../src/index.ts';
+import { Opcode, headerSize, writeHeader } from '../../src/protocol/frame.ts';
+import { frame, isError, pair, portOf, sleep, waitFor } from '../helpers.ts';
+import { listen, rawPeer, shutdown } from '../security/peer.ts';
 
 const test = suite('outgoing queue');
 
@@ -201,7 +201,7 @@ test('terminate() while sends wait: their callbacks get an error, nothing more i
 });
 
 test("the peer's close cuts the queue at a streamed message: what is ahead still goes out, then the answer", async () => {
-  const { OutgoingQueue } = await import('../src/connection/outgoing.ts');
+  const { OutgoingQueue } = await import('../../src/connection/outgoing.ts');
   const log: string[] = [];
   const rejected: Array<Error | undefined> = [];
   const target = {

@@ -4,12 +4,12 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ProtocolError, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../src/index.ts';
-import { MessageCompressor } from '../src/compression/compressor.ts';
-import { ZlibPool } from '../src/compression/pool.ts';
-import { resolveDeflateConfig, type DeflateConfig } from '../src/compression/settings.ts';
-import { computeAccept } from '../src/protocol/handshake.ts';
-import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from './helpers.ts';
+import { ProtocolError, WebSocket, WebSocketServer, type PerMessageDeflateOptions, type ServerOptions } from '../../src/index.ts';
+import { MessageCompressor } from '../../src/compression/compressor.ts';
+import { ZlibPool } from '../../src/compression/pool.ts';
+import { resolveDeflateConfig, type DeflateConfig } from '../../src/compression/settings.ts';
+import { computeAccept } from '../../src/protocol/handshake.ts';
+import { decodeFrames, frame, portOf, rawConnect, sleep, upgradeRequest, waitFor, type DecodedFrame } from '../helpers.ts';
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
