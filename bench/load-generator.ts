@@ -101,6 +101,8 @@ export interface EchoOptions {
 export interface EchoResult {
   messagesPerSecond: number;
   bytesPerSecond: number;
+  /** Every message echoed, warm-up included (for costs per message). */
+  messages: number;
 }
 
 /** One whole masked frame of `payload`, as a client sends it (`rsv1`: a compressed message). */
@@ -155,5 +157,5 @@ export async function runEcho(options: EchoOptions): Promise<EchoResult> {
   const messages = counted - startCount;
   running = false;
   await closeAll(sockets);
-  return { messagesPerSecond: messages / seconds, bytesPerSecond: (messages * size) / seconds };
+  return { messagesPerSecond: messages / seconds, bytesPerSecond: (messages * size) / seconds, messages: counted };
 }
