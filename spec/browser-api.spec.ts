@@ -132,6 +132,47 @@ api('a signal holds no listener of ours once the listener is removed, has run on
   await stop();
 });
 
+api('stopImmediatePropagation() holds when a listener makes another event fire in the middle of the dispatch', async () => {
+  // The client fails over maxBufferedAmount inside its first listener: its 'error' (with a WHATWG listener) fires nested.
+  const { client, server, stop } = await pair({}, { maxBufferedAmount: 10 });
+  try {
+    const seen: string[] = [];
+    let firstEvent: Event | null = null;
+    client.addEventListener('error', () => seen.push('error'));
+    client.addEventListener('message', (event) => {
+      firstEvent = event;
+      seen.push(`first ${event.data}`);
+      if (event.data === 'stop') event.stopImmediatePropagation();
+      client.send(Buffer.alloc(100)); // over the cap: 'error' now, within this listener
+    });
+    client.addEventListener('message', (event) => seen.push(`second same ${event === firstEvent}`));
+    server.send('stop');
+    await waitFor(client, 'close');
+    assert.equal(seen, ['first stop', 'error'], 'the second listener did not run: the outer event stayed stopped');
+  } finally {
+    await stop();
+  }
+});
+
+api('listeners of an event keep sharing it across an event nested in its dispatch', async () => {
+  const { client, server, stop } = await pair({}, { maxBufferedAmount: 10 });
+  try {
+    const seen: string[] = [];
+    let firstEvent: Event | null = null;
+    client.addEventListener('error', () => seen.push('error'));
+    client.addEventListener('message', (event) => {
+      firstEvent = event;
+      client.send(Buffer.alloc(100));
+    });
+    client.addEventListener('message', (event) => seen.push(`same ${event === firstEvent}`));
+    server.send('go');
+    await waitFor(client, 'close');
+    assert.equal(seen, ['error', 'same true']);
+  } finally {
+    await stop();
+  }
+});
+
 api(
   "one event per dispatch: listeners share it, stopImmediatePropagation() stops the rest, a listener removed meanwhile is skipped; origin is the URL's",
   async () => {

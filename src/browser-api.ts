@@ -102,54 +102,71 @@ function setTarget(event: Event, target: object): void {
 }
 
 /**
- * The event of the Node-style emit under way, shared by its WHATWG listeners
- * (one Event per dispatch, as an EventTarget gives: stopImmediatePropagation()
- * and properties set by one listener reach the next). An emit is recognised
- * by its connection, type and arguments; a listener that already had this
- * event starts a new one (the same arguments emitted again). Cleared after
- * the emit's synchronous run, so it keeps no message alive.
+ * The Node-style emits under way, each with the one Event its WHATWG
+ * listeners share (an EventTarget gives one Event per dispatch:
+ * stopImmediatePropagation() and properties set by one listener reach the
+ * next). An emit is recognised by its connection, type and arguments, and a
+ * listener that already had an emit's event starts a new one (the same
+ * arguments emitted again). Emits nest: a listener may emit another event
+ * (an 'error' from a send, a broadcast failing another connection), whose
+ * listeners all run before the outer emit goes on, so the outer one's
+ * dispatch must still be found after it. Each dispatch counts the
+ * listeners still to get its event and is dropped after the last (so it
+ * keeps no message alive); whatever a listener removed mid-emit leaves is
+ * dropped after the emit's synchronous run.
  */
-const current = {
-  serial: 0,
-  ws: null as object | null,
-  type: '',
-  first: undefined as unknown,
-  second: undefined as unknown,
-  third: undefined as unknown,
-  event: null as Event | null,
-};
+interface Dispatch {
+  serial: number;
+  ws: object;
+  type: string;
+  first: unknown;
+  second: unknown;
+  third: unknown;
+  event: Event;
+  /** WHATWG listeners of the emit that have not had the event yet. */
+  pending: number;
+}
 
-function clearCurrent(): void {
-  current.ws = null;
-  current.first = current.second = current.third = undefined;
-  current.event = null;
+const dispatches: Dispatch[] = [];
+let serial = 0;
+
+function clearDispatches(): void {
+  dispatches.length = 0;
+}
+
+/** How many WHATWG listeners an emit of `type` on `ws` calls. */
+function wrapperCount(ws: ApiHost, type: string): number {
+  let count = 0;
+  for (const listener of emitterOf(ws).listeners(type)) if ((listener as Partial<Wrapper>)[kRecord] !== undefined) count++;
+  return count;
 }
 
 /** The event for `record`'s call in an emit: the emit's shared one, or a new one. */
 function eventFor(ws: ApiHost, record: ListenerRecord, type: string, first: unknown, second: unknown, third: unknown): Event {
   if (first instanceof Event && second === undefined) return first;
-  if (
-    current.event !== null &&
-    current.ws === ws &&
-    current.type === type &&
-    current.first === first &&
-    current.second === second &&
-    current.third === third &&
-    record.dispatch !== current.serial
-  ) {
-    record.dispatch = current.serial;
-    return current.event;
+  for (let i = dispatches.length - 1; i >= 0; i--) {
+    const dispatch = dispatches[i];
+    if (
+      dispatch.ws === ws &&
+      dispatch.type === type &&
+      dispatch.first === first &&
+      dispatch.second === second &&
+      dispatch.third === third &&
+      record.dispatch !== dispatch.serial
+    ) {
+      record.dispatch = dispatch.serial;
+      // Back in an outer emit, the ones nested above it have finished; after its last listener, so has it.
+      dispatches.length = --dispatch.pending > 0 ? i + 1 : i;
+      return dispatch.event;
+    }
   }
-  if (current.event === null) queueMicrotask(clearCurrent);
   const event = toEvent(ws, type, first, second, third);
-  current.serial++;
-  current.ws = ws;
-  current.type = type;
-  current.first = first;
-  current.second = second;
-  current.third = third;
-  current.event = event;
-  record.dispatch = current.serial;
+  record.dispatch = ++serial;
+  const pending = wrapperCount(ws, type) - 1;
+  if (pending > 0) {
+    if (dispatches.length === 0) queueMicrotask(clearDispatches);
+    dispatches.push({ serial, ws, type, first, second, third, event, pending });
+  }
   return event;
 }
 

@@ -58,6 +58,24 @@ test('a Node Readable, a web ReadableStream, an array; text with binary: false, 
   await stop();
 });
 
+test('string chunks that split a surrogate pair arrive as the text they make, as through TextEncoderStream', async () => {
+  const { client, server, stop } = await pair();
+  const messages: string[] = [];
+  client.on('message', (data) => messages.push(String(data)));
+  const text = 'a\u{1F600}b\u{1F4A9}';
+  // Two UTF-16 code units at a time: the emoji are cut between their halves.
+  const units = Array.from({ length: Math.ceil(text.length / 2) }, (_, i) => text.slice(i * 2, i * 2 + 2));
+  await server.sendStream(units, { binary: false });
+  const encoded = Readable.fromWeb(ReadableStream.from(units).pipeThrough(new TextEncoderStream()) as never);
+  await server.sendStream(encoded, { binary: false });
+  // A first half left alone at the end, or before bytes, is U+FFFD (as TextEncoderStream has it).
+  await server.sendStream(['x\uD83D'], { binary: false });
+  await server.sendStream(['x\uD83D', Buffer.from('!')], { binary: false });
+  await waitForCount(() => messages.length, 4);
+  assert.equal(messages, [text, text, 'x\uFFFD', 'x\uFFFD!']);
+  await stop();
+});
+
 test('a web ReadableStream, async iterable or not, is read through its reader, and cancelled on failure', async () => {
   const { client, server, stop } = await pair();
   let cancelled = false;

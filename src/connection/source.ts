@@ -17,7 +17,6 @@ export interface ChunkSource {
 export type MessageSource = AsyncIterable<unknown> | Iterable<unknown> | ReadableStream<unknown>;
 
 function chunkBytes(chunk: unknown): Buffer {
-  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (Buffer.isBuffer(chunk)) return chunk;
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (chunk instanceof ArrayBuffer) return Buffer.from(chunk);
@@ -55,18 +54,50 @@ function iteratorOf(source: unknown): AnyIterator {
   throw new TypeError('sendStream() takes a Node Readable, a web ReadableStream or an (async) iterable of chunks');
 }
 
-/** The source as byte chunks; a chunk of another type ends it with a TypeError. */
+/** Whether a string ends with the first half of a surrogate pair. */
+function endsInsidePair(text: string): boolean {
+  const last = text.charCodeAt(text.length - 1);
+  return last >= 0xd800 && last <= 0xdbff;
+}
+
+/**
+ * The source as byte chunks; a chunk of another type ends it with a
+ * TypeError. Strings are UTF-8, encoded as one text: a chunk that ends
+ * with the first half of a surrogate pair keeps it for the next string
+ * chunk (each chunk encoded alone would turn a split emoji into two
+ * U+FFFD), as TextEncoderStream does; left alone at the end or before
+ * bytes, it is U+FFFD.
+ */
 export function chunkSource(source: unknown): ChunkSource {
   const iterator = iteratorOf(source);
   let finished = false;
+  /** The first half of a surrogate pair that ended the last string chunk. */
+  let highSurrogate = '';
+  const takeHighSurrogate = (): string => {
+    const held = highSurrogate;
+    highSurrogate = '';
+    return held;
+  };
   return {
     async next() {
       const result = await iterator.next();
       if (result.done) {
         finished = true;
+        // A pair never completed: its first half alone (U+FFFD), as the message's last bytes.
+        if (highSurrogate !== '') return { value: Buffer.from(takeHighSurrogate(), 'utf8'), done: false };
         return { value: undefined, done: true };
       }
-      return { value: chunkBytes(result.value), done: false };
+      const chunk = result.value;
+      if (typeof chunk !== 'string') {
+        const bytes = chunkBytes(chunk);
+        return { value: highSurrogate === '' ? bytes : Buffer.concat([Buffer.from(takeHighSurrogate(), 'utf8'), bytes]), done: false };
+      }
+      let text = takeHighSurrogate() + chunk;
+      if (endsInsidePair(text)) {
+        highSurrogate = text.slice(-1);
+        text = text.slice(0, -1);
+      }
+      return { value: Buffer.from(text, 'utf8'), done: false };
     },
     async return() {
       if (finished) return;
