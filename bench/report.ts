@@ -1,5 +1,6 @@
 /** The results as a terminal table, a JSON file and an SVG bar chart (no charting dependency). */
 
+import type { StallCase } from './stall-suite.ts';
 import type { MicroResult } from './micro.ts';
 import { SERVER_LABELS, type ServerImpl } from './servers.ts';
 import { formatBytes, formatNumber } from './stats.ts';
@@ -29,6 +30,8 @@ export interface Results {
   /** Compressed traffic (bench/deflate-suite.ts); null when not run. */
   deflate: DeflateResults | null;
   latency: LatencyCase[];
+  /** Event-loop stalls under compressed floods (bench/stall-suite.ts); absent when not run. */
+  stall?: StallCase[];
 }
 
 const pct = (spread: number): string => `±${Math.round((spread * 100) / 2)}%`;

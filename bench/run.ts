@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --smoke] [-- --only=micro,echo,connections,cluster] [-- --profile]
+ * npm run bench [-- --smoke] [-- --only=micro,echo,connections,deflate,stall,latency,cluster] [-- --profile]
  *
  * Runs the frame-path microbenchmarks in this process, then the end-to-end
  * suites against servers in child processes, and writes bench/results/:
@@ -17,6 +17,7 @@ import { BenchServer, fileLimits, type ServerImpl } from './servers.ts';
 import { ECHO_SERVERS, runConnectionSuite, runEchoSuite } from './suites.ts';
 import { runDeflateSuite } from './deflate-suite.ts';
 import { runLatencySuite } from './latency-suite.ts';
+import { runStallSuite } from './stall-suite.ts';
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -106,6 +107,11 @@ if (wants('deflate')) {
     cpuDurationMs: smoke ? 300 : 3000,
     log,
   });
+}
+
+if (wants('stall')) {
+  log('== event-loop stalls under compressed floods (sink servers, a probe echoing every 5 ms)');
+  results.stall = await runStallSuite({ repetitions: smoke ? 1 : 5, log });
 }
 
 if (wants('latency')) {

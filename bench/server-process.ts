@@ -32,6 +32,7 @@ export type ServerMessage =
   | { type: 'broadcasted'; ms: number; clients: number }
   | { type: 'clients'; count: number }
   | { type: 'stall'; maxMs: number; p99Ms: number }
+  | { type: 'received'; messages: number }
   | { type: 'profiled' };
 
 export type ParentMessage =
@@ -40,9 +41,18 @@ export type ParentMessage =
   | { type: 'clients' }
   /** The longest event-loop delay since the last 'stall' message (and the histogram restarts). */
   | { type: 'stall' }
+  /** Messages received so far. */
+  | { type: 'received' }
   | { type: 'profile'; file: string };
 
 const impl = process.argv[2] as Impl;
+/**
+ * 'sink': messages over 64 bytes are taken and dropped, not echoed (the
+ * stall measurements send floods whose echo would only measure the echo);
+ * small ones, a probe's, are still echoed.
+ */
+const sink = process.argv[4] === 'sink';
+let received = 0;
 /**
  * permessage-deflate: 'off' (the default), or on with ws's and netws's
  * options set alike: threshold 0 (every message compressed, as the
@@ -89,7 +99,10 @@ async function startNetws(): Promise<Started> {
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   wss.on('connection', (ws) => {
     ws.on('error', ignore);
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('message', (data, isBinary) => {
+      received++;
+      if (!sink || (data as Buffer).length <= 64) ws.send(data, { binary: isBinary });
+    });
   });
   const server = wss as unknown as { broadcast?: (data: Buffer) => void };
   return {
@@ -111,7 +124,10 @@ async function startWs(): Promise<Started> {
   await new Promise<void>((resolve) => wss.once('listening', resolve));
   wss.on('connection', (ws) => {
     ws.on('error', ignore);
-    ws.on('message', (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    ws.on('message', (data, isBinary) => {
+      received++;
+      if (!sink || (data as Buffer).length <= 64) ws.send(data as Buffer, { binary: isBinary });
+    });
   });
   const active = activeWsMask();
   const wanted = impl === 'ws-bu' ? 'bufferutil' : 'js';
@@ -194,6 +210,8 @@ process.on('message', (message: ParentMessage) => {
   } else if (message.type === 'stall') {
     send({ type: 'stall', maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6 });
     loopDelay.reset();
+  } else if (message.type === 'received') {
+    send({ type: 'received', messages: received });
   } else if (message.type === 'clients') {
     send({ type: 'clients', count: started.clientCount() });
   } else if (message.type === 'profile') {

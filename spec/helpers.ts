@@ -160,3 +160,12 @@ export async function pair(serverOptions: Record<string, unknown> = {}, clientOp
   };
   return { wss, client, server, stop };
 }
+
+/** Resolves once `condition()` holds (checked every 5 ms); rejects after `ms` with what was awaited. */
+export async function until(condition: () => boolean, ms = 2000, what = 'a condition'): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PreparedMessage, WebSocket, WebSocketError, WebSocketServer, type AdapterHost, type TopicAdapter } from '../src/index.ts';
 import { MAX_TOPIC_LENGTH, TopicHub } from '../src/topics.ts';
-import { decodeFrames, isError, portOf, rawConnect, sleep, upgradeRequest, waitFor } from './helpers.ts';
+import { decodeFrames, isError, portOf, rawConnect, sleep, until, upgradeRequest, waitFor } from './helpers.ts';
 
 async function standalone(options: Record<string, unknown> = {}): Promise<WebSocketServer> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', ...options });
@@ -27,14 +27,6 @@ async function connect(wss: WebSocketServer, options: Record<string, unknown> = 
 }
 
 /** Waits until `condition` holds, at most `ms`. */
-async function until(condition: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(5);
-  }
-}
-
 /** An adapter that records what the server tells it. */
 function recordingAdapter(): TopicAdapter & { calls: string[]; host: AdapterHost | null } {
   const adapter = {

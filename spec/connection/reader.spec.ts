@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type WebSocket, WebSocketError } from '../../src/index.ts';
 import { MessageReader, messageSize } from '../../src/connection/reader.ts';
-import { isError, pair, sleep, waitFor } from '../helpers.ts';
+import { isError, pair, sleep, until, waitFor } from '../helpers.ts';
 
 /** The reader messages() gave `ws` (internal state: what it holds). */
 function readerOf(ws: WebSocket): MessageReader {
@@ -14,14 +14,6 @@ function readerOf(ws: WebSocket): MessageReader {
 const test = suite('streams: for await (const message of ws)');
 
 /** Polls `condition` every 5 ms for at most `ms`. */
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await sleep(5);
-  }
-}
-
 test('yields every message as message events shape it, ends on a clean close', async () => {
   const { client, server, stop } = await pair();
   const events: unknown[] = [];

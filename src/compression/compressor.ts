@@ -13,6 +13,7 @@
 import zlib from 'node:zlib';
 import { CloseCode } from '../protocol/close.ts';
 import { ProtocolError } from '../protocol/errors.ts';
+import { type BudgetAccount, mayRunSync, spend } from './budget.ts';
 import { discard, type ZlibPool, type ZlibStream } from './pool.ts';
 import type { DeflateConfig, DeflateSettings } from './settings.ts';
 import { canRunSync, flushSync, hasEnded, joined, type SyncFlush } from './zlib-sync.ts';
@@ -86,7 +87,7 @@ function streamKey(kind: string, windowBits: number, options: zlib.ZlibOptions):
   return `${kind}:${windowBits}:${JSON.stringify(options)}`;
 }
 
-export class MessageCompressor {
+export class MessageCompressor implements BudgetAccount {
   private readonly params: DeflateParams;
   private readonly config: DeflateConfig;
   private readonly pool: ZlibPool;
@@ -105,6 +106,9 @@ export class MessageCompressor {
   private inflates = 0;
   /** A message is being deflated in fragments: its context is the stream's until the last one. */
   private fragmentOpen = false;
+  /** This connection's share of the main thread's zlib time in the current turn (budget.ts). */
+  budgetTurn = 0;
+  spentMs = 0;
   /** A message decompressSync() began and decompress() is to finish. */
   private begun: { data: Buffer; flush: SyncFlush } | null = null;
 
@@ -197,19 +201,27 @@ export class MessageCompressor {
   /**
    * Deflates a whole message on the main thread when that is cheaper than
    * the thread pool (at most 64 KiB, no job of this connection queued or
-   * running); null when not, and the caller uses compress(). See zlib-sync.ts.
+   * running) and the turn's main-thread zlib time allows it (budget.ts);
+   * null when not, and the caller uses compress(). See zlib-sync.ts.
+   * `shared`: a broadcast's frame, deflated once for many connections,
+   * which the budget does not turn away (it would cost one thread-pool job
+   * per connection instead), but counts.
    */
-  compressSync(data: Buffer): Buffer | null {
+  compressSync(data: Buffer, shared = false): Buffer | null {
     if (this.closed || this.deflates > 0 || this.fragmentOpen || data.length > SYNC_DEFLATE_MAX) return null;
+    if (!shared && !mayRunSync(this)) return null;
     const stream = this.deflater ?? (this.deflater = this.takeDeflater());
     if (!canRunSync(stream)) return null;
     let output: Buffer;
+    const start = performance.now();
     try {
       output = joined(flushSync(stream, [data], Infinity));
     } catch {
       // Deflating our own bytes does not fail; if zlib does, the thread pool gets its turn.
       this.dropDeflater();
       return null;
+    } finally {
+      spend(this, performance.now() - start);
     }
     if (this.params.sendNoContextTakeover) this.returnDeflater();
     // 7.2.1: the sync flush's empty block is implied on the wire.
@@ -218,22 +230,26 @@ export class MessageCompressor {
 
   /**
    * Inflates a message on the main thread, for at most 64 KiB of input and
-   * 1 MiB of output (a millisecond or two of zlib). Returns the message, or
-   * null: not taken (too large, a job of this connection queued), or begun
+   * 1 MiB of output (a millisecond or two of zlib), within the turn's
+   * main-thread zlib time (budget.ts). Returns the message, or null: not
+   * taken (too large, a job of this connection queued, no time left), or begun
    * here and to be finished by decompress() with the same `data`, on the
    * thread pool, from where it stopped. Throws the ProtocolError (1007,
    * 1009) of a bad message.
    */
   decompressSync(data: Buffer): Buffer | null {
-    if (this.closed || this.inflates > 0 || data.length > SYNC_INFLATE_INPUT_MAX) return null;
+    if (this.closed || this.inflates > 0 || data.length > SYNC_INFLATE_INPUT_MAX || !mayRunSync(this)) return null;
     const stream = this.inflater ?? (this.inflater = this.takeInflater());
     if (!canRunSync(stream)) return null;
     let flush: SyncFlush;
+    const start = performance.now();
     try {
       flush = flushSync(stream, [data, TRAILER], SYNC_INFLATE_OUTPUT_MAX);
     } catch (error) {
       this.dropInflater();
       throw inflateError(error as Error);
+    } finally {
+      spend(this, performance.now() - start);
     }
     if (flush.total > this.maxPayload) {
       this.dropInflater();

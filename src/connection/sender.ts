@@ -269,7 +269,7 @@ export class Sender implements OutgoingOwner, FlowOwner {
     if (!compressor.shouldCompress(message.data.length)) return message.frame;
     const key = compressor.sharedKey;
     if (key === null) return null;
-    return message.compressedFrame(key, (data) => compressor.compressSync(data));
+    return message.compressedFrame(key, (data) => compressor.compressSync(data, true));
   }
 
   /**
