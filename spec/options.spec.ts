@@ -60,7 +60,7 @@ function resolved(options: Record<string, unknown>): Record<string, unknown> {
 }
 
 for (const row of numbers) {
-  test(`${row.name}: undefined is the default, 0 ${typeof row.zero === 'function' ? 'throws' : 'is "no limit"'}, -1 and NaN throw RangeError/TypeError, '10' throws TypeError`, () => {
+  test(`${row.name}: undefined is the default, 0 ${typeof row.zero === 'function' ? 'throws' : 'is "no limit"'}; as ws, a fraction is truncated and a numeric string is its number; -1, NaN and null throw`, () => {
     assert.is(resolved({ [row.name]: undefined })[row.name], row.fallback);
     assert.is(resolved({})[row.name], row.fallback);
     if (typeof row.zero === 'function') {
@@ -68,11 +68,16 @@ for (const row of numbers) {
     } else {
       assert.is(resolved({ [row.name]: 0 })[row.name], row.zero);
     }
+    assert.is(resolved({ [row.name]: 10.9 })[row.name], 10, 'truncated, as ws truncates');
+    assert.is(resolved({ [row.name]: '10' })[row.name], 10, 'a numeric string, as ws coerces it');
+    assert.is(resolved({ [row.name]: ' 12 ' })[row.name], 12);
+    // Where ws reads these as "no limit" by accident, netws refuses: a limit must not vanish silently.
     assert.throws(() => resolved({ [row.name]: -1 }), isError(RangeError));
-    assert.throws(() => resolved({ [row.name]: 2.5 }), isError(RangeError));
     assert.throws(() => resolved({ [row.name]: NaN }), isError(TypeError));
-    assert.throws(() => resolved({ [row.name]: '10' }), isError(TypeError));
     assert.throws(() => resolved({ [row.name]: null }), isError(TypeError));
+    assert.throws(() => resolved({ [row.name]: 'ten' }), isError(TypeError));
+    assert.throws(() => resolved({ [row.name]: '' }), isError(TypeError));
+    assert.throws(() => resolved({ [row.name]: true }), isError(TypeError));
     if (row.client) {
       assert.throws(() => new WebSocket('ws://127.0.0.1:1', { [row.name]: -1 }), isError(RangeError), 'client');
       assert.throws(() => new WebSocket('ws://127.0.0.1:1', { [row.name]: 'x' } as never), isError(TypeError), 'client');
@@ -80,9 +85,16 @@ for (const row of numbers) {
   });
 }
 
-test('timeouts past what setTimeout can wait throw instead of firing at once', () => {
+test('a size past what netws can hold is clamped to it, never refused: maxPayload 1e10 (engine.io passes maxHttpBufferSize through)', () => {
+  assert.is(resolved({ maxPayload: 1e10 }).maxPayload, MAX_MESSAGE_SIZE);
+  assert.is(resolved({ maxPayload: Infinity }).maxPayload, MAX_MESSAGE_SIZE);
+  assert.is(resolved({ maxStreamPayload: 1e20 }).maxStreamPayload, Number.MAX_SAFE_INTEGER);
+  assert.is(resolveConnectionOptions({ maxPayload: 1e10 }).maxPayload, MAX_MESSAGE_SIZE);
+});
+
+test('timeouts past what setTimeout can wait are the longest it can (they would fire at once)', () => {
   for (const name of ['closeTimeout', 'handshakeTimeout']) {
-    assert.throws(() => resolved({ [name]: 2 ** 31 }), isError(RangeError), name);
+    assert.is(resolved({ [name]: 2 ** 31 })[name], 2 ** 31 - 1, name);
     assert.is(resolved({ [name]: 2 ** 31 - 1 })[name], 2 ** 31 - 1);
   }
 });
@@ -93,10 +105,13 @@ for (const [name, fallback] of [
   ['skipUTF8Validation', false],
   ['clientTracking', true],
 ] as const) {
-  test(`${name}: undefined is ${fallback}; a non-boolean throws TypeError`, () => {
+  test(`${name}: undefined is ${fallback}; 0 and 1 are false and true (as ws's truthiness); other non-booleans throw TypeError`, () => {
     assert.is(resolved({ [name]: undefined })[name], fallback);
     assert.is(resolved({ [name]: !fallback })[name], !fallback);
-    for (const wrong of [0, 1, 'true', null, {}]) {
+    assert.is(resolved({ [name]: 0 })[name], false);
+    assert.is(resolved({ [name]: 1 })[name], true);
+    // The string 'false' is true to ws; for skipUTF8Validation that would switch a safety check off.
+    for (const wrong of [2, 'true', 'false', null, {}]) {
       assert.throws(() => resolved({ [name]: wrong }), isError(TypeError), JSON.stringify(wrong));
     }
   });

@@ -43,7 +43,6 @@ rejects('RFC 6455 sample handshake gets the sample accept value', async () => {
 
 const refusals: Array<[string, string, RegExp]> = [
   ['a POST', upgradeRequest('/ws').replace('GET', 'POST'), /^HTTP\/1\.1 405 .*\r\nAllow: GET/s],
-  ['HTTP/1.0', upgradeRequest('/ws').replace('HTTP/1.1', 'HTTP/1.0'), /^HTTP\/1\.1 400 /],
   ['a plain GET', 'GET /ws HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 426 .*\r\nUpgrade: websocket/s],
   ['a missing key', upgradeRequest('/ws').replace(/Sec-WebSocket-Key: .*\r\n/, ''), /^HTTP\/1\.1 400 /],
   ['an invalid key', upgradeRequest('/ws', [], 'short=='), /^HTTP\/1\.1 400 /],

@@ -357,12 +357,12 @@ export function checkCloseArguments(
 ): { code: number | undefined; reason: string | Uint8Array | undefined } {
   const code = rawCode === undefined ? undefined : clampUnsignedShort(rawCode);
   if (code !== undefined && !isValidCloseCode(code)) {
-    throw new DOMException(`Invalid close code: ${String(rawCode)}`, 'InvalidAccessError');
+    throw new DOMException('First argument must be a valid error code number', 'InvalidAccessError');
   }
   const reason = rawReason === undefined || rawReason instanceof Uint8Array ? rawReason : String(rawReason);
   const reasonLength = closeReasonLength(reason);
   if (reasonLength > MAX_CLOSE_REASON) {
-    throw new DOMException(`Close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON} fit`, 'SyntaxError');
+    throw new DOMException(`The message must not be greater than ${MAX_CLOSE_REASON} bytes`, 'SyntaxError');
   }
   if (code === undefined && reasonLength > 0) {
     throw new DOMException('A close reason needs a close code', 'InvalidAccessError');

@@ -43,7 +43,7 @@ import { DEFAULT_HIGH_WATER_MARK, highWaterMarkOption, resolveConnectionOptions 
 import type { WebSocketEvents } from './events.ts';
 import { CloseCode } from './protocol/close-code.ts';
 import { type ProtocolError, WebSocketError } from './protocol/errors.ts';
-import { Opcode } from './protocol/frame.ts';
+import { CONTROL_TOO_BIG, MAX_CONTROL_PAYLOAD, Opcode } from './protocol/frame.ts';
 import type { PreparedMessage } from './protocol/prepared.ts';
 import { Protocol, type WriteCallback } from './protocol/protocol.ts';
 
@@ -426,7 +426,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       refuseSend(callback, this.state);
       return;
     }
-    if (size > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    if (size > MAX_CONTROL_PAYLOAD) throw new RangeError(CONTROL_TOO_BIG);
     // The user's ping or pong goes in line with the sends before it; automatic
     // pongs and the heartbeat's pings go at once: they answer for the connection.
     this.senderPart().sendControl(opcode, payload, callback);

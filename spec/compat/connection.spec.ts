@@ -822,7 +822,10 @@ compat(
     differs: {
       reason: "netws emits 'error' only when it has a listener, so a hostile peer cannot crash a process that forgot one; ws throws",
       ws: [
-        ['uncaught', { code: 'WS_ERR_INVALID_UTF8' }],
+        [
+          'uncaught',
+          { error: 'Error', code: 'WS_ERR_INVALID_UTF8', name: 'Error', message: 'Invalid WebSocket frame: invalid UTF-8 sequence' },
+        ],
         ['closed', 3],
       ],
       netws: [['closed', 3]],

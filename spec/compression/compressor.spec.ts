@@ -719,6 +719,8 @@ lifecycle.run();
 // ------------------------------------------------------------ main thread
 
 const onMainThread = suite('permessage-deflate: small messages on the main thread');
+// Each test in a turn of its own: the main thread's zlib time is bounded per turn (budget.ts), and the tests before would have spent it.
+onMainThread.before.each(() => new Promise<void>((resolve) => setImmediate(resolve)));
 
 function compressorWith(receiveNoContextTakeover: boolean, maxPayload = 1 << 20, sendNoContextTakeover = true): MessageCompressor {
   const config: DeflateConfig = { ...resolveDeflateConfig({ threshold: 0 }, false)!, pool: new ZlibPool(2) };
@@ -789,7 +791,8 @@ onMainThread(
       assert.is(tight.decompressSync(bomb), null);
       const error = await new Promise<unknown>((resolve) => tight.decompress(bomb, (failure) => resolve(failure)));
       assert.is((error as ProtocolError).closeCode, 1009);
-      assert.match((error as Error).message, /2097152/);
+      assert.is((error as Error).message, 'Max payload size exceeded', "ws's words");
+      assert.instance(error, RangeError);
       tight.close();
     }
     const small = compressorWith(true, 1000);
@@ -816,12 +819,14 @@ onMainThread(
   },
 );
 
-onMainThread('invalid deflate data on the main thread: a 1007 ProtocolError, and the next message still inflates', () => {
+onMainThread('invalid deflate data on the main thread: a 1007 ProtocolError, and the next message still inflates', async () => {
   const compressor = compressorWith(true);
   assert.throws(
     () => compressor.decompressSync(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00])),
     (error: unknown) => error instanceof ProtocolError && error.closeCode === 1007,
   );
+  // A turn of its own: on a busy machine the first job may have spent this turn's share.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   assert.ok(compressor.decompressSync(deflate('fine'))!.equals(Buffer.from('fine')));
   compressor.close();
 });

@@ -25,7 +25,9 @@ function expectProtocolError(fn: () => unknown, code: string, closeCode: number)
     const e = error as ProtocolError;
     assert.is(e.code, code);
     assert.is(e.closeCode, closeCode);
-    assert.is(e.name, 'ProtocolError');
+    // As ws's receiver errors: a RangeError, an Error for text that is not UTF-8.
+    assert.is(e.name, code === 'WS_ERR_INVALID_UTF8' ? 'Error' : 'RangeError');
+    assert.ok(e.message.startsWith('Invalid WebSocket frame: '), e.message);
     return;
   }
   assert.unreachable(`expected ${code}`);

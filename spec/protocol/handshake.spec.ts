@@ -204,10 +204,10 @@ test('4.2.1 (1): a non-GET request is refused with 405 and "Allow: GET"', () => 
   }
 });
 
-test('4.2.1 (1): an HTTP/1.0 request is refused with 400', () => {
-  rejected(request({}, { httpVersion: '1.0' }), 400);
-  rejected(request({}, { httpVersion: '0.9' }), 400);
-  rejected(request({}, { httpVersion: undefined }), 400);
+test('as ws: the HTTP version is not checked (RFC 6455 asks for 1.1; nothing here depends on it)', () => {
+  for (const httpVersion of ['1.0', '0.9', undefined, '1.1']) {
+    assert.not.ok(isRejection(checkUpgradeRequest(request({}, { httpVersion }))), String(httpVersion));
+  }
 });
 
 test('4.2.1 (3): no Upgrade header at all gets 426 Upgrade Required with Upgrade: websocket', () => {
@@ -228,8 +228,8 @@ test('4.2.1 (4): a Connection header without "Upgrade" (or missing) is refused w
   rejected(without('connection'), 400);
 });
 
-test('4.2.1 (2): a missing Host header is refused with 400', () => {
-  rejected(without('host'), 400);
+test("as ws: a request without Host is accepted (test harnesses such as fastify's injectWS send none)", () => {
+  assert.not.ok(isRejection(checkUpgradeRequest(without('host'))));
 });
 
 test('4.2.1 (5): a missing or invalid Sec-WebSocket-Key is refused with 400', () => {
@@ -251,16 +251,17 @@ test('4.2.1 (6): a missing Sec-WebSocket-Version is refused with 400 and adverti
 });
 
 test('4.2.2 / 4.4: an unsupported version gets 426 with Sec-WebSocket-Version: 13, 8', () => {
-  for (const version of ['7', '0', '14', '', '13, 8', ' 13']) {
+  for (const version of ['7', '0', '14', '', '13, 8', '13a']) {
     const rejection = rejected(request({ 'sec-websocket-version': version }), 426);
     assert.equal(rejection.headers, { 'Sec-WebSocket-Version': '13, 8' }, JSON.stringify(version));
   }
   rejected(request({ 'sec-websocket-version': ['13', '8'] }), 426);
 });
 
-test('version 8 (the last hybi draft, framed as 13) is accepted, as ws accepts it', () => {
-  const accepted = checkUpgradeRequest(request({ 'sec-websocket-version': '8' }));
-  assert.not.ok(isRejection(accepted));
+test('version 8 (the last hybi draft, framed as 13) is accepted, as ws accepts it; the field is read as a number, as ws reads it', () => {
+  for (const version of ['8', ' 13', 13 as unknown as string, '13.0']) {
+    assert.not.ok(isRejection(checkUpgradeRequest(request({ 'sec-websocket-version': version }))), JSON.stringify(version));
+  }
 });
 
 test('4.1 (10): a malformed or repeating Sec-WebSocket-Protocol list is refused with 400', () => {
@@ -276,10 +277,12 @@ test('9.1: a malformed Sec-WebSocket-Extensions header is refused with 400', () 
   }
 });
 
-test('checks run in order: method before version before Upgrade before key', () => {
-  rejected({ method: 'POST', httpVersion: '1.0', headers: {} }, 405);
-  rejected({ method: 'GET', httpVersion: '1.0', headers: {} }, 400);
-  rejected({ method: 'GET', httpVersion: '1.1', headers: {} }, 426);
+test("checks run in order: method before Upgrade before key; the words are ws's", () => {
+  assert.is(rejected({ method: 'POST', httpVersion: '1.0', headers: {} }, 405).message, 'Invalid HTTP method');
+  rejected({ method: 'GET', httpVersion: '1.0', headers: {} }, 426);
+  assert.is(rejected(request({ upgrade: 'h2c' }), 400).message, 'Invalid Upgrade header');
+  assert.is(rejected(without('sec-websocket-key'), 400).message, 'Missing or invalid Sec-WebSocket-Key header');
+  assert.is(rejected(request({ 'sec-websocket-version': '7' }), 426).message, 'Missing or invalid Sec-WebSocket-Version header');
 });
 
 test('isRejection tells rejections from acceptances', () => {

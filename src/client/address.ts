@@ -72,8 +72,9 @@ export function toTarget(parsed: URL): Target | string {
 export function checkProtocols(list: readonly unknown[]): string | null {
   const seen = new Set<string>();
   for (const protocol of list) {
-    if (typeof protocol !== 'string' || !isToken(protocol)) return `Invalid subprotocol: ${JSON.stringify(protocol)}`;
-    if (seen.has(protocol)) return `Duplicate subprotocol: ${protocol}`;
+    // ws's words for both.
+    if (typeof protocol !== 'string' || !isToken(protocol) || seen.has(protocol))
+      return 'An invalid or duplicated subprotocol was specified';
     seen.add(protocol);
   }
   return null;

@@ -29,20 +29,16 @@ const SYNC_DEFLATE_MAX = 64 * 1024;
 const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
 const SYNC_INFLATE_OUTPUT_MAX = 1024 * 1024;
 
-/** The 1009 failure of a message that inflates past `limit` (`name`: the option that set it). */
-export function tooBig(limit: number, name = 'maxPayload'): ProtocolError {
-  return new ProtocolError(
-    'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-    `Inflated message larger than ${name} (${limit} bytes)`,
-    CloseCode.MessageTooBig,
-  );
+/** The 1009 failure of a message that inflates past its limit (maxPayload, or maxStreamPayload), in ws's words. */
+export function tooBig(): ProtocolError {
+  return new ProtocolError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded', CloseCode.MessageTooBig);
 }
 
 /** A 1009 or 1007 failure for a message that cannot be inflated; zlib's own code (Z_DATA_ERROR, ...) is kept, as in ws. */
 export function inflateError(error: Error): ProtocolError {
   if (error instanceof ProtocolError) return error;
   const code = (error as { code?: string }).code ?? 'WS_ERR_INVALID_COMPRESSED_DATA';
-  return new ProtocolError(code, `Invalid compressed message: ${error.message}`, CloseCode.InvalidPayload);
+  return new ProtocolError(code, error.message, CloseCode.InvalidPayload);
 }
 
 /**
@@ -70,7 +66,7 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
     total += chunk.length;
     if (total > limit) {
       chunks.length = 0;
-      finish(tooBig(limit));
+      finish(tooBig());
       return;
     }
     chunks.push(chunk);
@@ -187,7 +183,7 @@ export class MessageCompressor implements BudgetAccount {
         this.pool.release();
         if (error !== null) {
           this.dropInflater();
-          finished(error instanceof ProtocolError && begun !== null ? tooBig(this.maxPayload) : inflateError(error));
+          finished(error instanceof ProtocolError && begun !== null ? tooBig() : inflateError(error));
           return;
         }
         // A message that ended in a final block ended the stream too: the next message gets a fresh one.
@@ -253,7 +249,7 @@ export class MessageCompressor implements BudgetAccount {
     }
     if (flush.total > this.maxPayload) {
       this.dropInflater();
-      throw tooBig(this.maxPayload);
+      throw tooBig();
     }
     if (!flush.complete) {
       this.begun = { data, flush };

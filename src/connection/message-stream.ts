@@ -120,11 +120,11 @@ export class MessageStream extends Readable {
     if (this.finished) return;
     this.inflated += chunk.length;
     if (this.inflated > this.maxStreamPayload) {
-      this.fail(tooBig(this.maxStreamPayload, 'maxStreamPayload'));
+      this.fail(tooBig());
       return;
     }
     if (this.utf8 !== null && !this.utf8.feed(chunk)) {
-      this.fail(invalidUtf8('Text message'));
+      this.fail(invalidUtf8());
       return;
     }
     // The reader's pace is the inflater's: a bomb inflates only as fast as it is read.
@@ -136,7 +136,7 @@ export class MessageStream extends Readable {
 
   private finishInflating(): void {
     if (this.utf8 !== null && !this.utf8.end()) {
-      this.fail(invalidUtf8('Text message', true));
+      this.fail(invalidUtf8());
       return;
     }
     this.releaseInflater();

@@ -66,7 +66,7 @@ export class UpgradeChannel implements HandshakeChannel {
 
   claim(): void {
     if ((this.duplex as Duplex & { [kUpgraded]?: boolean })[kUpgraded]) {
-      throw new Error('handleUpgrade() was called more than once with the same socket');
+      throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
     }
   }
 

@@ -140,18 +140,15 @@ function http2Option(options: Options): boolean | ClientHttp2Session {
 export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
   const raw = options as Options;
   const protocolVersion = raw.protocolVersion;
-  if (protocolVersion !== undefined && typeof protocolVersion !== 'number') {
-    throw new TypeError(`The "protocolVersion" option must be a number, not ${describe(protocolVersion)}`);
-  }
   if (protocolVersion !== undefined && protocolVersion !== 8 && protocolVersion !== 13) {
-    throw new RangeError(`The "protocolVersion" option must be 8 or 13, not ${protocolVersion}`);
+    throw new RangeError(`Unsupported protocol version: ${protocolVersion} (supported versions: 8, 13)`);
   }
   return {
     handshakeTimeout: numberOption(raw, 'handshakeTimeout', DEFAULT_HANDSHAKE_TIMEOUT, { min: 0, max: MAX_TIMER }),
     maxHeaderSize: numberOption(raw, 'maxHeaderSize', DEFAULT_MAX_HEADER_SIZE, { min: 1 }),
     followRedirects: booleanOption(raw, 'followRedirects', false),
     maxRedirects: numberOption(raw, 'maxRedirects', DEFAULT_MAX_REDIRECTS, { min: 0 }),
-    protocolVersion: protocolVersion ?? 13,
+    protocolVersion: (protocolVersion ?? 13) as 8 | 13,
     origin: stringOption(raw, 'origin'),
     headers: headersOption(raw),
     perMessageDeflate: (raw.perMessageDeflate === undefined ? true : raw.perMessageDeflate) as boolean | PerMessageDeflateOptions,

@@ -114,7 +114,7 @@ export function checkAdapter(value: unknown): TopicAdapter | null {
 function portOption(value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   const port = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value;
-  return numberOption({ port }, 'port', 0, { min: 0, max: 65_535 });
+  return numberOption({ port }, 'port', 0, { min: 0, max: 65_535, strict: true });
 }
 
 /**
@@ -132,7 +132,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
   const noServer = raw.noServer === null ? false : booleanOption(raw, 'noServer', false);
   const modes = Number(port !== undefined) + Number(server !== undefined) + Number(noServer);
   if (modes !== 1) {
-    throw new TypeError('Exactly one of the "port", "server" and "noServer" options must be given');
+    throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
   }
   if (server !== undefined && typeof server.on !== 'function') {
     throw new TypeError('The "server" option must be a node:http or node:https server');

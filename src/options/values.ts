@@ -16,10 +16,16 @@ export function describe(value: unknown): string {
   return value === null ? 'null' : typeof value;
 }
 
-/** A boolean option; undefined gives the default. */
+/**
+ * A boolean option; undefined gives the default. 0 and 1 are taken too (a
+ * value parsed from an environment variable, say), as ws's truthiness takes
+ * them; anything else throws: ws would read the string 'false' as true,
+ * which for `skipUTF8Validation` would turn a safety check off.
+ */
 export function booleanOption(options: Options, name: string, fallback: boolean): boolean {
   const value = options[name];
   if (value === undefined) return fallback;
+  if (value === 0 || value === 1) return value === 1;
   if (typeof value !== 'boolean') throw new TypeError(`The "${name}" option must be a boolean, not ${describe(value)}`);
   return value;
 }
@@ -43,27 +49,38 @@ export function stringOption(options: Options, name: string): string | undefined
 export interface NumberRange {
   /** Smallest accepted value. */
   min: number;
-  /** Largest accepted value; default no bound. */
+  /** Largest value; a larger one is clamped to it (what the implementation can hold), unless `strict`. */
   max?: number;
-  integer?: boolean;
+  /** Past `max` is an error (a port), not clamped. */
+  strict?: boolean;
   /** 0 means "no limit" and resolves to this value instead. */
   zeroMeans?: number;
 }
 
-/** A number option, checked against `range`; undefined gives the default. */
+/**
+ * A number option, checked against `range`; undefined gives the default.
+ * As tolerant as ws, which reads these with `| 0` or hands them to
+ * setTimeout: a fraction is truncated, a numeric string is its number, and
+ * a value past what netws can hold is clamped (`maxPayload: 1e10`, common
+ * in Socket.IO deployments, is the largest message a Buffer can hold).
+ * What ws reads as "no limit" by accident (a negative number, NaN, null)
+ * throws instead: a limit must not vanish because a config value was
+ * missing or mistyped.
+ */
 export function numberOption(options: Options, name: string, fallback: number, range: NumberRange): number {
-  const value = options[name];
-  if (value === undefined) return fallback;
+  const given = options[name];
+  if (given === undefined) return fallback;
+  const value = typeof given === 'string' && given.trim() !== '' && Number.isFinite(Number(given)) ? Number(given) : given;
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new TypeError(`The "${name}" option must be a number, not ${describe(value)}`);
   }
-  if (range.integer !== false && !Number.isInteger(value)) throw new RangeError(`The "${name}" option must be an integer`);
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
-  if (value < range.min || value > max) {
+  if (value < range.min || (range.strict === true && value > max)) {
     throw new RangeError(`The "${name}" option must be from ${range.min} to ${max}, not ${value}`);
   }
-  if (value === 0 && range.zeroMeans !== undefined) return range.zeroMeans;
-  return value;
+  const number = Math.min(Math.trunc(value), max);
+  if (number === 0 && range.zeroMeans !== undefined) return range.zeroMeans;
+  return number;
 }
 
 /** A limit on messages, in bytes or counts: 0 means no limit (`unlimited`), as in ws. */
@@ -74,7 +91,7 @@ export function limitOption(options: Options, name: string, fallback: number, un
 /** Longest timer Node keeps: longer values fire at once. */
 export const MAX_TIMER = 2 ** 31 - 1;
 
-/** A timeout in milliseconds: at least 1, at most what setTimeout can wait. */
+/** A timeout in milliseconds: at least 1; longer than setTimeout can wait is the longest it can (it would fire at once). */
 export function millisecondsOption(options: Options, name: string, fallback: number): number {
   return numberOption(options, name, fallback, { min: 1, max: MAX_TIMER });
 }

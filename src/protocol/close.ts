@@ -16,16 +16,20 @@ export interface ClosePayload {
 export function parseClosePayload(payload: Buffer, skipUTF8Validation = false): ClosePayload {
   if (payload.length === 0) return { code: CloseCode.NoStatus, reason: payload };
   if (payload.length === 1) {
-    throw new ProtocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'Close frame payload of 1 byte', CloseCode.ProtocolError);
+    throw new ProtocolError(
+      'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+      'Invalid WebSocket frame: invalid payload length 1',
+      CloseCode.ProtocolError,
+    );
   }
   const code = payload.readUInt16BE(0);
   if (!isValidCloseCode(code)) {
-    throw new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `Invalid close code ${code}`, CloseCode.ProtocolError);
+    throw new ProtocolError('WS_ERR_INVALID_CLOSE_CODE', `Invalid WebSocket frame: invalid status code ${code}`, CloseCode.ProtocolError);
   }
   const reason = payload.subarray(2);
   if (skipUTF8Validation) return { code, reason };
   const validator = new Utf8Validator();
-  if (!validator.feed(reason) || !validator.end()) throw invalidUtf8('Close reason');
+  if (!validator.feed(reason) || !validator.end()) throw invalidUtf8();
   return { code, reason };
 }
 

@@ -11,6 +11,8 @@ export const Opcode = {
 
 /** Control frames carry at most 125 payload bytes and are never fragmented (5.5). */
 export const MAX_CONTROL_PAYLOAD = 125;
+/** What sending a longer ping, pong or control frame throws (a RangeError), in ws's words. */
+export const CONTROL_TOO_BIG = 'The data size must not be greater than 125 bytes';
 
 export function isControlOpcode(opcode: number): boolean {
   return (opcode & 0x8) !== 0;

@@ -79,7 +79,16 @@ function keyBytes(key: number): Buffer {
   return keyScratch;
 }
 
+/**
+ * A broken frame: ws's words (its receiver's 'Invalid WebSocket frame: …'),
+ * code and close code, so that code matching on ws's errors matches ours.
+ */
 function protocolError(code: string, message: string, closeCode: number = CloseCode.ProtocolError): ProtocolError {
+  return new ProtocolError(code, `Invalid WebSocket frame: ${message}`, closeCode);
+}
+
+/** A limit passed (no frame broken): ws's words, without its frame prefix. */
+function limitError(code: string, message: string, closeCode: number): ProtocolError {
   return new ProtocolError(code, message, closeCode);
 }
 
@@ -157,11 +166,7 @@ export class FrameParser {
     if (this.stopped || chunk.length === 0) return;
     if (this.chunks.length >= this.maxBufferedChunks) {
       this.stop();
-      throw protocolError(
-        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
-        `More than maxBufferedChunks (${this.maxBufferedChunks}) received chunks waiting`,
-        CloseCode.PolicyViolation,
-      );
+      throw limitError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many buffered chunks', CloseCode.PolicyViolation);
     }
     if (this.chunks === NO_BUFFERS) this.chunks = [chunk];
     else this.chunks.push(chunk);
@@ -204,34 +209,34 @@ export class FrameParser {
 
     // Everything the first two bytes can tell is checked before waiting for more.
     if ((byte0 & 0x30) !== 0) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 or RSV3 set without a negotiated extension');
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_2_3', 'RSV2 and RSV3 must be clear');
     }
     if (rsv1 && !this.perMessageDeflate) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set without a negotiated extension');
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear');
     }
     if (!isKnownOpcode(opcode)) {
-      throw protocolError('WS_ERR_INVALID_OPCODE', `Reserved opcode ${opcode}`);
+      throw protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`);
     }
     // RFC 7692 section 6.1: RSV1 ("Per-Message Compressed") is set on the first frame of a message only.
     if (rsv1 && (opcode === Opcode.Continuation || isControlOpcode(opcode))) {
-      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 set on a continuation or control frame');
+      throw protocolError('WS_ERR_UNEXPECTED_RSV_1', 'RSV1 must be clear');
     }
     if (isControlOpcode(opcode)) {
-      if (!fin) throw protocolError('WS_ERR_EXPECTED_FIN', 'Fragmented control frame');
+      if (!fin) throw protocolError('WS_ERR_EXPECTED_FIN', 'FIN must be set');
       if (length7 > MAX_CONTROL_PAYLOAD) {
-        throw protocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', 'Control frame payload longer than 125 bytes');
+        throw protocolError('WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', `invalid payload length ${length7}`);
       }
     } else if (opcode === Opcode.Continuation) {
       if (this.messageOpcode === 0) {
-        throw protocolError('WS_ERR_INVALID_OPCODE', 'Continuation frame without a message to continue');
+        throw protocolError('WS_ERR_INVALID_OPCODE', 'invalid opcode 0');
       }
     } else if (this.messageOpcode !== 0) {
-      throw protocolError('WS_ERR_INVALID_OPCODE', 'New data frame while a fragmented message is open');
+      throw protocolError('WS_ERR_INVALID_OPCODE', `invalid opcode ${opcode}`);
     }
     if (masked !== this.isServer) {
       throw this.isServer
-        ? protocolError('WS_ERR_EXPECTED_MASK', 'Client frames must be masked')
-        : protocolError('WS_ERR_UNEXPECTED_MASK', 'Server frames must not be masked');
+        ? protocolError('WS_ERR_EXPECTED_MASK', 'MASK must be set')
+        : protocolError('WS_ERR_UNEXPECTED_MASK', 'MASK must be clear');
     }
 
     const lengthBytes = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
@@ -246,7 +251,11 @@ export class FrameParser {
       const high = header.readUInt32BE(2);
       // The RFC forbids the top bit; larger lengths than 2^53 - 1 cannot be counted exactly (ws's rule, and its 1009).
       if (high > 0x1fffff) {
-        throw protocolError('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', 'Payload length beyond 2^53 - 1 bytes', CloseCode.MessageTooBig);
+        throw limitError(
+          'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+          'Unsupported WebSocket frame: payload length > 2^53 - 1',
+          CloseCode.MessageTooBig,
+        );
       }
       length = high * 0x100000000 + header.readUInt32BE(6);
     }
@@ -255,18 +264,10 @@ export class FrameParser {
     const limit = streamed ? this.maxStreamPayload : this.maxPayload;
     if (!isControlOpcode(opcode) && this.messageLength + length > limit) {
       // Refused before a single payload byte is buffered.
-      throw protocolError(
-        'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH',
-        `Message larger than ${streamed ? 'maxStreamPayload' : 'maxPayload'} (${limit} bytes)`,
-        CloseCode.MessageTooBig,
-      );
+      throw limitError('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'Max payload size exceeded', CloseCode.MessageTooBig);
     }
     if (!isControlOpcode(opcode) && !streamed && ++this.messageFrames > this.maxFragments) {
-      throw protocolError(
-        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
-        `Message in more than maxFragments (${this.maxFragments}) frames`,
-        CloseCode.PolicyViolation,
-      );
+      throw limitError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many message fragments', CloseCode.PolicyViolation);
     }
     if (masked) this.maskKey = header.readUInt32BE(size - 4);
 
@@ -337,11 +338,7 @@ export class FrameParser {
     // ws holds a frame's chunks until the frame is complete; netws copies them
     // as they come, but honours the same limit on how many a frame may take.
     if (++this.framePieces > this.maxBufferedChunks) {
-      throw protocolError(
-        'WS_ERR_TOO_MANY_BUFFERED_PARTS',
-        `Frame in more than maxBufferedChunks (${this.maxBufferedChunks}) received chunks`,
-        CloseCode.PolicyViolation,
-      );
+      throw limitError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many buffered chunks', CloseCode.PolicyViolation);
     }
     if (this.masked) {
       applyMask(piece, keyBytes(this.maskKey), this.maskPhase);
@@ -353,7 +350,7 @@ export class FrameParser {
       // A message that arrived in one piece is checked natively in one call;
       // anything else goes through the incremental validator (6.4.x: fail fast).
       const valid = wholeMessage ? isValidUtf8(piece) : (this.utf8 ??= new Utf8Validator()).feed(piece);
-      if (!valid) throw invalidUtf8('Text message');
+      if (!valid) throw invalidUtf8();
     }
     this.messageLength += piece.length;
     if (this.streaming) {
@@ -381,7 +378,7 @@ export class FrameParser {
       this.utf8 !== null &&
       !this.utf8.end()
     ) {
-      throw invalidUtf8('Text message', true);
+      throw invalidUtf8();
     }
   }
 

@@ -172,8 +172,11 @@ export function buildDeflateOffer(options: PerMessageDeflateOptions): string {
   return formatExtensions([{ name: PERMESSAGE_DEFLATE, params }]);
 }
 
-function invalidResponse(message: string): WebSocketError {
-  return new WebSocketError('WS_ERR_INVALID_EXTENSION', `Invalid permessage-deflate response: ${message}`);
+/** ws's words for any answer that does not fit the offer; what exactly is wrong is the error's `cause`. */
+function invalidResponse(detail: string): WebSocketError {
+  const error = new WebSocketError('WS_ERR_INVALID_EXTENSION', 'Invalid Sec-WebSocket-Extensions header');
+  error.cause = new Error(`permessage-deflate: ${detail}`);
+  return error;
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import { CloseCode, encodeClosePayload, parseClosePayload } from './close.ts';
 import { ProtocolError } from './errors.ts';
-import { Opcode, headerSize, writeHeader } from './frame.ts';
+import { CONTROL_TOO_BIG, MAX_CONTROL_PAYLOAD, Opcode, headerSize, writeHeader } from './frame.ts';
 import { applyMask, nextMaskKey } from './mask.ts';
 import { FrameParser, type ParserOptions } from './parser.ts';
 
@@ -228,7 +228,7 @@ export class Protocol {
   }
 
   private sendControl(opcode: number, data: Buffer, callback?: WriteCallback): boolean {
-    if (data.length > 125) throw new RangeError('A control frame payload is at most 125 bytes');
+    if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError(CONTROL_TOO_BIG);
     if (this.closeFrameSent) return false;
     this.writeFrame(opcode, true, data, callback);
     return true;

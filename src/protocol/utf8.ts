@@ -117,11 +117,10 @@ export function isValidUtf8(data: Uint8Array): boolean {
 /**
  * The one failure for text that is not UTF-8 (RFC 6455 section 8.1): close
  * 1007, wherever the text was checked (as it arrived, once inflated, in a
- * streamed message, in a close reason).
+ * streamed message, in a close reason), in ws's words.
  */
-export function invalidUtf8(subject: 'Text message' | 'Close reason', endsInside = false): ProtocolError {
-  const message = endsInside ? `${subject} ends inside a UTF-8 sequence` : `${subject} is not valid UTF-8`;
-  return new ProtocolError('WS_ERR_INVALID_UTF8', message, CloseCode.InvalidPayload);
+export function invalidUtf8(): ProtocolError {
+  return new ProtocolError('WS_ERR_INVALID_UTF8', 'Invalid WebSocket frame: invalid UTF-8 sequence', CloseCode.InvalidPayload);
 }
 
 /**
@@ -130,5 +129,5 @@ export function invalidUtf8(subject: 'Text message' | 'Close reason', endsInside
  * the failure to fail the connection with.
  */
 export function checkInflatedText(data: Buffer): ProtocolError | null {
-  return isValidUtf8(data) ? null : invalidUtf8('Text message');
+  return isValidUtf8(data) ? null : invalidUtf8();
 }
