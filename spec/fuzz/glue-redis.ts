@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { RedisAdapter } from '../../src/adapters/redis.ts';
 import { WebSocketError } from '../../src/protocol/errors.ts';
+import { PreparedMessage } from '../../src/protocol/prepared.ts';
 
 export const PREFIX = 'fz:';
 /** The adapter's node id is random; the harness sets it, so a corpus can hold "our own" envelopes. */
@@ -36,6 +37,9 @@ export interface EnvelopeHarness {
   unsubscribe(topic: string): void;
   /** A message on the subscribing connection, as ioredis emits it. */
   receive(channel: Buffer | string, envelope: Buffer | string): void;
+  /** This node publishes; the envelopes handed to the publishing client are in `published`. */
+  publish(topic: string, data: Buffer, isBinary: boolean, compress: boolean): void;
+  published: Array<{ channel: string; envelope: Buffer }>;
   /** The subscribing connection drops, then is ready again. */
   lose(): void;
   ready(): void;
@@ -56,16 +60,19 @@ class FakeIoredis extends EventEmitter {
   unsubscribe(): Promise<void> {
     return Promise.resolve();
   }
-  publish(): Promise<number> {
+  readonly published: Array<{ channel: string; envelope: Buffer }> = [];
+  publish(channel: string, envelope: Buffer): Promise<number> {
+    this.published.push({ channel, envelope: Buffer.from(envelope) });
     return Promise.resolve(0);
   }
 }
 
-export function makeHarness(maxMessageSize: number | undefined): EnvelopeHarness {
+/** `id`: this adapter's node id (OWN_ID unless another node is wanted). */
+export function makeHarness(maxMessageSize: number | undefined, id: Buffer = OWN_ID): EnvelopeHarness {
   const publisher = new FakeIoredis();
   const subscriber = new FakeIoredis();
   const adapter = new RedisAdapter({ publisher, subscriber, prefix: PREFIX, maxMessageSize });
-  OWN_ID.copy((adapter as unknown as { origin: Buffer }).origin);
+  id.copy((adapter as unknown as { origin: Buffer }).origin);
   const deliveries: Delivery[] = [];
   const errors: Error[] = [];
   const topics = new Set<string>();
@@ -86,6 +93,8 @@ export function makeHarness(maxMessageSize: number | undefined): EnvelopeHarness
       topics.delete(topic);
       adapter.unsubscribe(topic);
     },
+    publish: (topic, data, isBinary, compress) => adapter.publish(topic, new PreparedMessage(data, isBinary), compress),
+    published: publisher.published,
     receive: (channel, envelope) => void subscriber.emit('messageBuffer', channel, envelope),
     lose: () => void subscriber.emit('close'),
     ready: () => void subscriber.emit('ready'),

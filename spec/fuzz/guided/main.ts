@@ -3,7 +3,7 @@
  *
  *   npm run fuzz:coverage -- --target frames --seconds 300
  *   npm run fuzz:coverage -- --target all --seconds 30        (each target)
- *   npm run fuzz:coverage -- --target frames --replay FILE    (one saved input)
+ *   npm run fuzz:coverage -- --target frames --replay FILE    (one saved input, or a directory of them)
  *   npm run fuzz:coverage -- --target all --seconds 600 --merge   (refresh spec/fuzz/corpus/)
  *
  * Runs with the instrumenting hooks (`--import …/register.ts`). The
@@ -12,8 +12,7 @@
  * Exits 1 when anything was found.
  */
 
-import { mkdtempSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,14 +38,17 @@ const names = values.target === 'all' ? Object.keys(TARGETS) : values.target!.sp
 for (const name of names) if (!(name in TARGETS)) throw new Error(`No target ${name}; targets: ${Object.keys(TARGETS).join(', ')}`);
 
 if (values.replay !== undefined) {
+  // One input, or every input of a directory (e.g. a corpus under c8, for line and branch figures).
   const target = TARGETS[names[0]];
-  const error = await replay(target, readFileSync(values.replay));
-  if (error === null) console.log(`${target.name}: ${values.replay} passes`);
-  else {
-    console.log(`${target.name}: ${values.replay} fails:`);
+  const files = statSync(values.replay).isDirectory() ? readdirSync(values.replay).map((name) => path.join(values.replay!, name)) : [values.replay];
+  for (const file of files) {
+    const error = await replay(target, readFileSync(file));
+    if (error === null) continue;
+    console.log(`${target.name}: ${file} fails:`);
     console.log(error);
     process.exitCode = 1;
   }
+  console.log(`${target.name}: replayed ${files.length} inputs, ${process.exitCode === 1 ? 'some failed' : 'all pass'}`);
 } else {
   const work = values.work ?? mkdtempSync(path.join(os.tmpdir(), 'netws-fuzz-'));
   const seed = values.seed === undefined ? Date.now() >>> 0 : Number(values.seed);

@@ -33,7 +33,9 @@ function inflateAsync(inflater: Inflater, data: Buffer): Promise<Buffer> {
 function referenceInflate(data: Buffer, windowBits: number, maxPayload: number): Buffer | 'too big' | 'invalid' {
   try {
     // A sync flush, as a connection inflates: a message need not end the deflate stream (no BFINAL).
-    return zlib.inflateRawSync(Buffer.concat([data, TRAILER]), { windowBits, maxOutputLength: Math.max(1, maxPayload + 1), finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const output = zlib.inflateRawSync(Buffer.concat([data, TRAILER]), { windowBits, maxOutputLength: Math.max(1, maxPayload + 1), finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // maxOutputLength allows output of exactly that length: maxPayload + 1 bytes is still too big.
+    return output.length > maxPayload ? 'too big' : output;
   } catch (error) {
     return (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ? 'too big' : 'invalid';
   }

@@ -10,7 +10,9 @@
  * permessage-deflate answer parses back to one offer with valid window
  * bits within what was offered, and the whole 101 built for the request
  * passes the client's checks; a response is refused only with a
- * WebSocketError. And, for the two option bytes alone: when a server
+ * WebSocketError, and its permessage-deflate answer is either refused
+ * with WS_ERR_INVALID_EXTENSION or within what the client offered. And,
+ * for the two option bytes alone: when a server
  * accepts a client's offer, that client accepts the answer, and neither
  * side resets a context the other keeps, nor deflates with a window larger
  * than the other inflates with.
@@ -103,7 +105,25 @@ function checkRequest(head: Buffer, serverOptions: PerMessageDeflateOptions): vo
   check(checked.protocol === (result.protocols[0] ?? ''), 'the client saw another subprotocol');
 }
 
-function checkResponse(head: Buffer): void {
+/** The client's reading of a server's permessage-deflate answer: refused with a WebSocketError, or within the offer. */
+function checkDeflateAnswer(extensions: ExtensionOffer[], client: PerMessageDeflateOptions): void {
+  let params;
+  try {
+    params = acceptDeflateResponse(extensions, client);
+  } catch (error) {
+    check(error instanceof WebSocketError && error.code === 'WS_ERR_INVALID_EXTENSION', () => `acceptDeflateResponse threw ${String(error)}`);
+    return;
+  }
+  check((params === null) === !extensions.some((e) => e.name === 'permessage-deflate'), 'an answer taken or ignored wrongly');
+  if (params === null) return;
+  for (const bits of [params.sendWindowBits, params.receiveWindowBits]) check(Number.isInteger(bits) && bits >= 8 && bits <= 15, `window bits ${bits}`);
+  if (typeof client.clientMaxWindowBits === 'number') check(params.sendWindowBits <= client.clientMaxWindowBits, 'the client deflates with a larger window than it offered');
+  if (typeof client.serverMaxWindowBits === 'number') check(params.receiveWindowBits <= client.serverMaxWindowBits, 'the server may use a larger window than the client asked for');
+  if (client.serverNoContextTakeover !== false) check(params.receiveNoContextTakeover, 'server_no_context_takeover was asked for and not agreed, yet accepted');
+  if (client.clientNoContextTakeover !== false) check(params.sendNoContextTakeover, 'the client keeps a context it said it would not');
+}
+
+function checkResponse(head: Buffer, client: PerMessageDeflateOptions): void {
   let response;
   try {
     response = parseResponseHead(head, LIMITS);
@@ -117,6 +137,7 @@ function checkResponse(head: Buffer): void {
     check(response.headers['sec-websocket-accept'] === acceptValue(KEY), 'accepted a wrong Sec-WebSocket-Accept');
     check(['', 'chat', 'superchat'].includes(accepted.protocol), 'accepted a subprotocol that was not offered');
     check(accepted.extensions.every((e) => e.name === 'permessage-deflate'), 'accepted an extension that was not offered');
+    checkDeflateAnswer(accepted.extensions, client);
   } catch (error) {
     check(error instanceof WebSocketError && /^WS_ERR_/.test(error.code), () => `checkUpgradeResponse threw ${String(error)}`);
   }
@@ -157,7 +178,7 @@ function run(data: Buffer): void {
     return;
   }
   if (received === null) return;
-  if (received.head.subarray(0, 5).toString('latin1') === 'HTTP/') checkResponse(received.head);
+  if (received.head.subarray(0, 5).toString('latin1') === 'HTTP/') checkResponse(received.head, deflateOptions(o1));
   else checkRequest(received.head, serverOptions);
 }
 
@@ -169,7 +190,16 @@ export const handshake: FuzzTarget = {
     ...HEAD_WORDS,
     'server_no_context_takeover', 'client_no_context_takeover', 'server_max_window_bits', 'client_max_window_bits', '=8', '=15', '=16', '="10"', '; ', ', ',
   ].map(bytes),
-  seeds: () => headSeeds(),
+  seeds: () => [
+    ...headSeeds(),
+    Buffer.concat([
+      Buffer.from([0x00, 0x9a]),
+      bytes(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n' +
+          'Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12\r\n\r\n',
+      ),
+    ]),
+  ],
   run,
   mutate: (random, data) => mutateHead(random, data, OPTION_BYTES),
 };

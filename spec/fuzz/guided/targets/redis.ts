@@ -2,15 +2,17 @@
  * Target `redis`: the Redis adapter's receiving side (the envelope decoder
  * and the subscription state around it), through glue-redis.ts. Input: 1
  * option byte (maxMessageSize), then a program: subscribe, unsubscribe,
- * a message on a channel (ours or not, Buffer or string), the subscribing
- * connection lost or ready again.
+ * publish, a message on a channel (ours or not, Buffer or string), the
+ * subscribing connection lost or ready again.
  *
  * Invariants: nothing throws out of the handler; each message is exactly
  * one of: ignored (another prefix, our own node id, a topic no longer
  * subscribed), dropped (counted once and reported once as
  * WS_ERR_ADAPTER_MESSAGE: not an envelope, unknown version or flags, over
  * maxMessageSize), or delivered once, to its topic, with the payload and
- * flags of the envelope; the counters agree.
+ * flags of the envelope; the counters agree. What this node publishes is
+ * one envelope that another node delivers as it was sent and this node
+ * ignores; a message over maxMessageSize is reported, not published.
  */
 
 import { PREFIX, OWN_ID, HEADER_SIZE, WebSocketError, makeHarness, readEnvelope } from '../../glue-redis.ts';
@@ -20,6 +22,7 @@ import { bytes, check, type FuzzTarget } from '../target.ts';
 import { randomText } from '../wire.ts';
 
 const TOPICS = ['a', 'b', 'chat:1', ''];
+const OTHER_ID = Buffer.from('another!', 'latin1');
 const MAX_SIZES = [undefined, 0, 1, 16];
 const DEFAULT_MAX = 1024 * 1024;
 const REDIS_MAX = 512 * 1024 * 1024 - HEADER_SIZE;
@@ -37,7 +40,41 @@ function run(data: Buffer): void {
       const op = data[i++] % 8;
       const arg = data[i++] ?? 0;
       const topic = TOPICS[arg & 3];
-      if (op === 0 || op === 1) {
+      if (op === 1) {
+        // Publish: the envelope this node writes must reach another node's subscriber as it was sent, and not come back here.
+        let length = data[i++] ?? 0;
+        if (length & 0x80) length = ((length & 0x7f) << 8) | (data[i++] ?? 0);
+        const payload = Buffer.from(data.subarray(i, i + length));
+        i += length;
+        const isBinary = (arg & 4) !== 0;
+        const compress = (arg & 8) !== 0;
+        const before = harness.published.length;
+        const errorsBefore = harness.errors.length;
+        harness.publish(topic, payload, isBinary, compress);
+        const sent = harness.published.slice(before);
+        if (payload.length > maxMessageSize) {
+          check(sent.length === 0, 'a message over maxMessageSize was published');
+          const error = harness.errors[errorsBefore];
+          check(error instanceof WebSocketError && error.code === 'WS_ERR_ADAPTER_MESSAGE_TOO_BIG', 'a message over maxMessageSize was not reported');
+          continue;
+        }
+        check(sent.length === 1 && sent[0].channel === PREFIX + topic, () => `${sent.length} envelopes published for one message`);
+        const other = makeHarness(maxOption, OTHER_ID);
+        try {
+          other.subscribe(topic);
+          other.receive(Buffer.from(sent[0].channel), sent[0].envelope);
+          check(other.deliveries.length === 1 && other.errors.length === 0, () => `another node got our envelope ${other.deliveries.length} times, ${other.errors.length} errors`);
+          const d = other.deliveries[0];
+          check(d.topic === topic && d.data.equals(payload) && d.isBinary === isBinary && d.compress === compress, 'another node got another message than was published');
+        } finally {
+          other.detach();
+        }
+        const deliveriesBefore = harness.deliveries.length;
+        harness.receive(Buffer.from(sent[0].channel), sent[0].envelope);
+        check(harness.deliveries.length === deliveriesBefore, 'our own envelope came back to our subscribers');
+        continue;
+      }
+      if (op === 0) {
         harness.subscribe(topic);
         subscribed.add(topic);
         continue;
@@ -106,7 +143,11 @@ function envelopeOp(random: Random): Buffer {
 function mutate(random: Random, data: Buffer): Buffer | null {
   if (data.length < 1) return null;
   const at = 1 + random.below(data.length);
-  const ops = random.chance(0.6) ? envelopeOp(random) : Buffer.from([random.below(5), random.below(4)]);
+  const ops = random.chance(0.5)
+    ? envelopeOp(random)
+    : random.chance(0.3)
+      ? Buffer.concat([Buffer.from([1, random.below(16), 6]), random.chance(0.5) ? randomText(random, 2) : random.bytes(6)])
+      : Buffer.from([random.pick([0, 2, 3, 4]), random.below(4)]);
   // Programs are read from the start, so an insertion inside an op shifts the rest: a mutation of its own.
   return Buffer.concat([data.subarray(0, at), ops, data.subarray(at)]);
 }
