@@ -28,7 +28,7 @@ const { values } = parseArgs({
     work: { type: 'string' },
     replay: { type: 'string' },
     merge: { type: 'boolean', default: false },
-    timeout: { type: 'string', default: '10' },
+    timeout: { type: 'string', default: '60' },
     'rss-limit-mb': { type: 'string', default: '2048' },
   },
 });
