@@ -7,11 +7,20 @@ import http2 from 'node:http2';
  * failure, a timeout) is RST_STREAM(CANCEL), the counterpart of TCP's RST;
  * node's destroy() resets with NO_ERROR. A stream that already closed
  * cleanly (END_STREAM both ways) sends nothing.
+ *
+ * The reset comes alone: node's close() first ends the writable side
+ * (_final sends END_STREAM), and outside nghttp2's own callbacks (a timer,
+ * closeTimeout, the user's terminate()) that END_STREAM went out ahead of
+ * the RST_STREAM, so the peer saw an orderly end, then the abort. With
+ * _final a no-op on this last path, the reset is all that is sent.
  */
 export function resetWithCancel(stream: http2.Http2Stream): void {
   const destroy = stream.destroy;
   stream.destroy = function destroyWithCancel(this: http2.Http2Stream, error?: Error) {
-    if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL);
+    if (!this.closed && !this.destroyed) {
+      (this as unknown as { _final(callback: () => void): void })._final = (callback) => callback();
+      this.close(http2.constants.NGHTTP2_CANCEL);
+    }
     return destroy.call(this, error);
   };
 }
