@@ -5,15 +5,20 @@
  *
  *   npx tsx autobahn/client.ts [--url ws://127.0.0.1:9001] [--agent netws]
  *                              [--cases 1,2,10-20] [--case-timeout 120]
- *                              [--shutdown]
+ *                              [--shutdown] [--http2 [--ca cert.pem]]
  *
  * --cases takes 1-based case indexes (positions in the server's case list,
  * as /runCase?case=N expects), with ranges; the default is all of them.
  * --shutdown asks wstest to stop once the reports are written.
+ * --http2 opens every WebSocket with `http2: true` (RFC 8441: a stream of an
+ * HTTP/2 connection; needs a wss: URL, here autobahn/h2-bridge.ts in front
+ * of wstest), trusting --ca; a WebSocket that did not open as an HTTP/2
+ * stream (a fallback to HTTP/1.1) stops the run with an error.
  * Exits non-zero if the server cannot be reached or the reports fail; a
  * case that misbehaves is the report's business, not this script's.
  */
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from '../src/index.ts';
@@ -28,6 +33,8 @@ export interface ClientRunOptions {
   caseTimeout: number;
   /** Ask wstest to stop after the reports are written. */
   shutdown: boolean;
+  /** Open every WebSocket over HTTP/2 (`http2: true`), trusting this CA. */
+  http2?: { ca: Buffer };
   log?: (line: string) => void;
 }
 
@@ -38,6 +45,9 @@ function endpoint(base: string, path: string, params: Record<string, string | nu
   return url.toString();
 }
 
+/** Set when a WebSocket did not open over the transport asked for: the run stops. */
+let fatal: Error | undefined;
+
 interface SessionResult {
   opened: boolean;
   code: number;
@@ -46,8 +56,13 @@ interface SessionResult {
   error?: Error;
 }
 
+/** How the WebSockets connect: over HTTP/1.1 (the default) or as HTTP/2 streams. */
+export interface Transport {
+  http2?: { ca: Buffer };
+}
+
 /** Opens a connection, lets `wire` add handlers, resolves on 'close' (or destroys it after `timeout` ms). */
-function session(address: string, timeout: number, wire: (ws: WebSocket) => void): Promise<SessionResult> {
+function session(address: string, timeout: number, transport: Transport, wire: (ws: WebSocket) => void): Promise<SessionResult> {
   return new Promise((resolve) => {
     let opened = false;
     let timedOut = false;
@@ -57,6 +72,7 @@ function session(address: string, timeout: number, wire: (ws: WebSocket) => void
       maxPayload: 64 * 1024 * 1024,
       // Context takeover unless the server asks otherwise: the harder path (see echo-server.ts).
       perMessageDeflate: { serverNoContextTakeover: false, clientNoContextTakeover: false },
+      ...(transport.http2 ? { http2: true, ca: transport.http2.ca } : {}),
     });
     const timer = setTimeout(() => {
       timedOut = true;
@@ -64,6 +80,12 @@ function session(address: string, timeout: number, wire: (ws: WebSocket) => void
     }, timeout);
     ws.on('open', () => {
       opened = true;
+      const kind = ws._socket?.constructor.name;
+      if (transport.http2 && kind !== 'ClientHttp2Stream') {
+        error = new Error(`the WebSocket opened on a ${kind}, not an HTTP/2 stream: the run would not test HTTP/2`);
+        fatal = error;
+        ws.terminate();
+      }
     });
     ws.on('error', (err) => {
       error ??= err;
@@ -76,9 +98,9 @@ function session(address: string, timeout: number, wire: (ws: WebSocket) => void
   });
 }
 
-export async function getCaseCount(url: string, timeout = 30_000): Promise<number> {
+export async function getCaseCount(url: string, transport: Transport = {}, timeout = 30_000): Promise<number> {
   let count: number | undefined;
-  const result = await session(endpoint(url, '/getCaseCount', {}), timeout, (ws) => {
+  const result = await session(endpoint(url, '/getCaseCount', {}), timeout, transport, (ws) => {
     ws.on('message', (data) => {
       count = Number(JSON.parse(data.toString('utf8')));
     });
@@ -89,8 +111,8 @@ export async function getCaseCount(url: string, timeout = 30_000): Promise<numbe
   return count;
 }
 
-export async function runCase(url: string, index: number, agent: string, timeout: number): Promise<string> {
-  const result = await session(endpoint(url, '/runCase', { case: index, agent }), timeout, (ws) => {
+export async function runCase(url: string, index: number, agent: string, timeout: number, transport: Transport = {}): Promise<string> {
+  const result = await session(endpoint(url, '/runCase', { case: index, agent }), timeout, transport, (ws) => {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
   if (!result.opened) throw new Error(`runCase ${index}: no connection (${result.error?.message ?? `close ${result.code}`})`);
@@ -101,12 +123,12 @@ export async function runCase(url: string, index: number, agent: string, timeout
   return `closed ${result.code} wasClean=${result.wasClean}${error}`;
 }
 
-export async function updateReports(url: string, agent: string, shutdown: boolean, timeout = 120_000): Promise<void> {
+export async function updateReports(url: string, agent: string, shutdown: boolean, transport: Transport = {}, timeout = 120_000): Promise<void> {
   const params: Record<string, string> = { agent };
   if (shutdown) params.shutdownOnComplete = 'true';
   // The server closes after writing the reports (1005, no status); with
   // shutdownOnComplete it stops its reactor right away (1006). Either is fine.
-  const result = await session(endpoint(url, '/updateReports', params), timeout, () => {});
+  const result = await session(endpoint(url, '/updateReports', params), timeout, transport, () => {});
   if (!result.opened || result.timedOut) {
     throw new Error(
       `updateReports failed (${result.timedOut ? 'timed out' : (result.error?.message ?? `close ${result.code}`)})`,
@@ -116,7 +138,9 @@ export async function updateReports(url: string, agent: string, shutdown: boolea
 
 export async function runClient(options: ClientRunOptions): Promise<void> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const count = await getCaseCount(options.url);
+  const transport: Transport = options.http2 ? { http2: options.http2 } : {};
+  const count = await getCaseCount(options.url, transport);
+  if (fatal !== undefined) throw fatal;
   const cases = options.cases ?? Array.from({ length: count }, (_, i) => i + 1);
   for (const index of cases) {
     if (index < 1 || index > count) throw new Error(`case index ${index} out of range 1..${count}`);
@@ -124,10 +148,11 @@ export async function runClient(options: ClientRunOptions): Promise<void> {
   log(`[client] ${cases.length} of ${count} cases against ${options.url}`);
   for (const index of cases) {
     const started = Date.now();
-    const outcome = await runCase(options.url, index, options.agent, options.caseTimeout);
+    const outcome = await runCase(options.url, index, options.agent, options.caseTimeout, transport);
     log(`[client] case ${index}/${count}: ${outcome}, ${Date.now() - started} ms`);
+    if (fatal !== undefined) throw fatal;
   }
-  await updateReports(options.url, options.agent, options.shutdown);
+  await updateReports(options.url, options.agent, options.shutdown, transport);
   log('[client] reports updated');
 }
 
@@ -153,6 +178,8 @@ async function main(): Promise<void> {
       cases: { type: 'string' },
       'case-timeout': { type: 'string', default: '120' },
       shutdown: { type: 'boolean', default: false },
+      http2: { type: 'boolean', default: false },
+      ca: { type: 'string', default: new URL('../spec/fixtures/cert.pem', import.meta.url).pathname },
     },
   });
   await runClient({
@@ -161,6 +188,7 @@ async function main(): Promise<void> {
     cases: values.cases === undefined ? undefined : parseIndexList(values.cases),
     caseTimeout: Number(values['case-timeout']) * 1000,
     shutdown: values.shutdown,
+    http2: values.http2 ? { ca: readFileSync(values.ca) } : undefined,
   });
 }
 

@@ -10,9 +10,17 @@
  *   --full                      every case (groups 1-13); also writes autobahn/RESULTS.md
  *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample (CI_CASES)
  *   --timeout <minutes>         limit per mode (default 10, 30 with --full)
+ *   --transport h1|h2|both      default h1
+ *                               h2: the same modes with WebSockets over HTTP/2 (RFC 8441), through
+ *                               h2-bridge.ts, since wstest speaks HTTP/1.1 only:
+ *                               server: wstest fuzzingclient → bridge → CONNECT stream → echo-server.ts --http2
+ *                               client: client.ts --http2 → CONNECT stream → bridge → wstest fuzzingserver
+ *                               (npm run autobahn:h2); --full writes RESULTS-h2.md
  *
- * Reports go to autobahn/reports/{server,client}/ (git-ignored), with the
- * logs of every child process (wstest.log, echo-server.log, client.log). Everything listens on 127.0.0.1 only; every
+ * Reports go to autobahn/reports/{server,client}/ (h2-server, h2-client over
+ * HTTP/2; git-ignored), with the logs of every child process (wstest.log,
+ * echo-server.log, client.log, bridge.log). The same strict gate judges
+ * both transports. Everything listens on 127.0.0.1 only; every
  * child process is killed on exit, failure or interruption. Exit status 0
  * only if every mode passes the gate (see gate.ts).
  */
@@ -31,7 +39,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const VENV_PYTHON = path.join(HERE, '.venv', 'bin', 'python');
 const REPORTS = path.join(HERE, 'reports');
-const AGENT = 'netws';
+type Transport = 'h1' | 'h2';
+/** The agent name in wstest's reports: one per transport, so a report says which it is. */
+const AGENTS: Record<Transport, string> = { h1: 'netws', h2: 'netws-h2' };
 
 /**
  * Compression in CI: every parameter set of group 13 and two payloads of
@@ -267,47 +277,91 @@ function caseDetail(outdir: string, c: NonOkCase): string[] {
 
 interface ModeResult {
   mode: Mode;
+  transport: Transport;
   verdict: Verdict;
   outdir: string;
   errors: string[];
   seconds: number;
 }
 
-async function runServerMode(patterns: string[], deadline: number): Promise<{ outdir: string; errors: string[] }> {
-  const outdir = path.join(REPORTS, 'server');
+/** Where a mode's reports and logs go: reports/server and reports/client for HTTP/1.1, reports/h2-* for HTTP/2. */
+function modeDir(mode: Mode, transport: Transport): string {
+  return path.join(REPORTS, transport === 'h1' ? mode : `h2-${mode}`);
+}
+
+/** Waits for a child to print `listening on <port>`; 0 if it did not within 30 s (or exited). */
+async function listeningPort(started: Started, deadline: number): Promise<number> {
+  const listenDeadline = Math.min(deadline, Date.now() + 30_000);
+  while (Date.now() < listenDeadline && started.child.exitCode === null && started.child.signalCode === null) {
+    const match = /listening on (\d+)/.exec(started.output());
+    if (match) return Number(match[1]);
+    await sleep(50);
+  }
+  return 0;
+}
+
+function alive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+/** The HTTP/1.1 ↔ HTTP/2 bridge (h2-bridge.ts) for one mode. */
+function startBridge(direction: 'h1-to-h2' | 'h2-to-h1', target: string, outdir: string): Started {
+  return start(process.execPath, ['--import', 'tsx', path.join(HERE, 'h2-bridge.ts'), '--direction', direction, '--target', target, '--port', '0'], {
+    cwd: ROOT,
+    logFile: path.join(outdir, 'bridge.log'),
+  });
+}
+
+/**
+ * Over HTTP/2, every case must have gone through the bridge as a WebSocket
+ * (wstest's connections, or the client's getCaseCount, cases and
+ * updateReports): fewer would mean some did not test HTTP/2.
+ */
+function checkBridged(bridge: Started, expected: number, errors: string[]): void {
+  const bridged = bridge.output().match(/^\[bridge\] #\d+ \S+ (?:200|101)\b/gm)?.length ?? 0;
+  console.log(`[autobahn] ${bridged} WebSockets went through the HTTP/2 bridge`);
+  if (bridged < expected) errors.push(`only ${bridged} WebSockets went through the HTTP/2 bridge, for ${expected} cases`);
+}
+
+async function runServerMode(patterns: string[], expected: number, transport: Transport, deadline: number): Promise<{ outdir: string; errors: string[] }> {
+  const outdir = modeDir('server', transport);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const errors: string[] = [];
 
   const echo = start(
     process.execPath,
-    ['--import', 'tsx', path.join(HERE, 'echo-server.ts'), '--port', '0', '--host', '127.0.0.1'],
+    ['--import', 'tsx', path.join(HERE, 'echo-server.ts'), '--port', '0', '--host', '127.0.0.1', ...(transport === 'h2' ? ['--http2'] : [])],
     { cwd: ROOT, logFile: path.join(outdir, 'echo-server.log') },
   );
+  let bridge: Started | null = null;
   try {
-    let port = 0;
-    const listenDeadline = Math.min(deadline, Date.now() + 30_000);
-    while (Date.now() < listenDeadline && echo.child.exitCode === null && echo.child.signalCode === null) {
-      const match = /listening on (\d+)/.exec(echo.output());
-      if (match) {
-        port = Number(match[1]);
-        break;
-      }
-      await sleep(50);
-    }
-    if (port === 0) {
+    const echoPort = await listeningPort(echo, deadline);
+    if (echoPort === 0) {
       errors.push(`echo server did not start:\n${tail(echo.output())}`);
       return { outdir, errors };
     }
-    console.log(`[autobahn] server mode: echo-server.ts on 127.0.0.1:${port}`);
+    let port = echoPort;
+    if (transport === 'h2') {
+      console.log(`[autobahn] server mode: echo-server.ts --http2 on 127.0.0.1:${echoPort}`);
+      bridge = startBridge('h1-to-h2', `https://127.0.0.1:${echoPort}`, outdir);
+      port = await listeningPort(bridge, deadline);
+      if (port === 0) {
+        errors.push(`h2-bridge.ts did not start:\n${tail(bridge.output())}`);
+        return { outdir, errors };
+      }
+      console.log(`[autobahn] server mode: h2-bridge.ts (HTTP/1.1 upgrade → extended CONNECT) on 127.0.0.1:${port}`);
+    } else {
+      console.log(`[autobahn] server mode: echo-server.ts on 127.0.0.1:${port}`);
+    }
 
-    const specFile = path.join(REPORTS, 'fuzzingclient.json');
+    const specFile = path.join(REPORTS, transport === 'h1' ? 'fuzzingclient.json' : 'h2-fuzzingclient.json');
     writeFileSync(
       specFile,
       JSON.stringify(
         {
           outdir,
-          servers: [{ agent: AGENT, url: `ws://127.0.0.1:${port}` }],
+          servers: [{ agent: AGENTS[transport], url: `ws://127.0.0.1:${port}` }],
           cases: patterns,
           'exclude-cases': [],
           'exclude-agent-cases': {},
@@ -328,23 +382,26 @@ async function runServerMode(patterns: string[], deadline: number): Promise<{ ou
     } else if (exit.code !== 0) {
       errors.push(`wstest fuzzingclient exited with ${exit.code ?? exit.signal}:\n${tail(wstest.output())}`);
     }
-    if (echo.child.exitCode !== null || echo.child.signalCode !== null) {
-      errors.push(`echo server died during the run:\n${tail(echo.output())}`);
+    if (!alive(echo.child)) errors.push(`echo server died during the run:\n${tail(echo.output())}`);
+    if (bridge !== null) {
+      if (!alive(bridge.child)) errors.push(`h2-bridge.ts died during the run:\n${tail(bridge.output())}`);
+      checkBridged(bridge, expected, errors);
     }
     return { outdir, errors };
   } finally {
+    if (bridge !== null) await stop(bridge.child);
     await stop(echo.child);
   }
 }
 
-async function runClientMode(patterns: string[], deadline: number): Promise<{ outdir: string; errors: string[] }> {
-  const outdir = path.join(REPORTS, 'client');
+async function runClientMode(patterns: string[], expected: number, transport: Transport, deadline: number): Promise<{ outdir: string; errors: string[] }> {
+  const outdir = modeDir('client', transport);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const errors: string[] = [];
 
   const port = await freePort();
-  const specFile = path.join(REPORTS, 'fuzzingserver.json');
+  const specFile = path.join(REPORTS, transport === 'h1' ? 'fuzzingserver.json' : 'h2-fuzzingserver.json');
   writeFileSync(
     specFile,
     JSON.stringify(
@@ -357,10 +414,11 @@ async function runClientMode(patterns: string[], deadline: number): Promise<{ ou
     cwd: REPORTS,
     logFile: path.join(outdir, 'wstest.log'),
   });
+  let bridge: Started | null = null;
   try {
     const readyDeadline = Math.min(deadline, Date.now() + 30_000);
     let ready = false;
-    while (!ready && Date.now() < readyDeadline && wstest.child.exitCode === null && wstest.child.signalCode === null) {
+    while (!ready && Date.now() < readyDeadline && alive(wstest.child)) {
       ready = await canConnect(port);
       if (!ready) await sleep(200);
     }
@@ -370,9 +428,21 @@ async function runClientMode(patterns: string[], deadline: number): Promise<{ ou
     }
     console.log(`[autobahn] client mode: wstest fuzzingserver on 127.0.0.1:${port}`);
 
+    let url = `ws://127.0.0.1:${port}`;
+    if (transport === 'h2') {
+      bridge = startBridge('h2-to-h1', `127.0.0.1:${port}`, outdir);
+      const bridgePort = await listeningPort(bridge, deadline);
+      if (bridgePort === 0) {
+        errors.push(`h2-bridge.ts did not start:\n${tail(bridge.output())}`);
+        return { outdir, errors };
+      }
+      console.log(`[autobahn] client mode: h2-bridge.ts (extended CONNECT → HTTP/1.1 upgrade) on 127.0.0.1:${bridgePort}`);
+      url = `wss://127.0.0.1:${bridgePort}`;
+    }
+
     const client = start(
       process.execPath,
-      ['--import', 'tsx', path.join(HERE, 'client.ts'), '--url', `ws://127.0.0.1:${port}`, '--agent', AGENT],
+      ['--import', 'tsx', path.join(HERE, 'client.ts'), '--url', url, '--agent', AGENTS[transport], ...(transport === 'h2' ? ['--http2'] : [])],
       { cwd: ROOT, logFile: path.join(outdir, 'client.log') },
     );
     const exit = await waitExit(client.child, deadline - Date.now());
@@ -382,29 +452,45 @@ async function runClientMode(patterns: string[], deadline: number): Promise<{ ou
     } else if (exit.code !== 0) {
       errors.push(`client.ts exited with ${exit.code ?? exit.signal}:\n${tail(client.output())}`);
     }
+    if (bridge !== null) {
+      if (!alive(bridge.child)) errors.push(`h2-bridge.ts died during the run:\n${tail(bridge.output())}`);
+      checkBridged(bridge, expected, errors);
+    }
     return { outdir, errors };
   } finally {
+    if (bridge !== null) await stop(bridge.child);
     // The reports are written before /updateReports closes; wstest would serve forever.
     await stop(wstest.child);
   }
 }
 
-async function runMode(mode: Mode, patterns: string[], expected: string[], budgetMs: number): Promise<ModeResult> {
+async function runMode(mode: Mode, transport: Transport, patterns: string[], expected: string[], budgetMs: number): Promise<ModeResult> {
   const started = Date.now();
   const deadline = started + budgetMs;
   const limit = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs / 1000)} s`;
-  console.log(`\n[autobahn] ${mode} mode: ${expected.length} cases, limit ${limit}`);
+  console.log(`\n[autobahn] ${label(mode, transport)}: ${expected.length} cases, limit ${limit}`);
   const run = mode === 'server' ? runServerMode : runClientMode;
-  const { outdir, errors } = await run(patterns, deadline);
+  const { outdir, errors } = await run(patterns, expected.length, transport, deadline);
   const { index, error } = readIndex(path.join(outdir, 'index.json'));
   if (error !== undefined) errors.push(error);
-  const verdict = evaluate(index, AGENT, expected);
-  return { mode, verdict, outdir, errors, seconds: Math.round((Date.now() - started) / 1000) };
+  const verdict = evaluate(index, AGENTS[transport], expected);
+  return { mode, transport, verdict, outdir, errors, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
-const MODE_TITLES: Record<Mode, string> = {
-  server: 'Server: netws WebSocketServer (autobahn/echo-server.ts) ← wstest fuzzingclient',
-  client: 'Client: netws WebSocket (autobahn/client.ts) → wstest fuzzingserver',
+/** 'server mode', 'client mode over HTTP/2', ... */
+function label(mode: Mode, transport: Transport): string {
+  return `${mode} mode${transport === 'h2' ? ' over HTTP/2' : ''}`;
+}
+
+const MODE_TITLES: Record<Transport, Record<Mode, string>> = {
+  h1: {
+    server: 'Server: netws WebSocketServer (autobahn/echo-server.ts) ← wstest fuzzingclient',
+    client: 'Client: netws WebSocket (autobahn/client.ts) → wstest fuzzingserver',
+  },
+  h2: {
+    server: 'Server over HTTP/2: netws WebSocketServer on node:http2 (echo-server.ts --http2) ← h2-bridge.ts ← wstest fuzzingclient',
+    client: 'Client over HTTP/2: netws WebSocket, http2: true (client.ts --http2) → h2-bridge.ts → wstest fuzzingserver',
+  },
 };
 
 function passed(result: ModeResult): boolean {
@@ -413,7 +499,7 @@ function passed(result: ModeResult): boolean {
 
 function printResult(result: ModeResult): void {
   const { verdict } = result;
-  console.log(`\n=== ${MODE_TITLES[result.mode]} ===`);
+  console.log(`\n=== ${MODE_TITLES[result.transport][result.mode]} ===`);
   console.log(`${passed(result) ? 'PASS' : 'FAIL'} in ${result.seconds} s; reports: ${path.relative(ROOT, result.outdir)}/index.json\n`);
   console.log(renderTable(verdict));
   if (verdict.nonOk.length > 0) {
@@ -434,12 +520,20 @@ function printResult(result: ModeResult): void {
   if (verdict.warnings.length > 0) console.log(`\nWarnings:\n${verdict.warnings.map((w) => `  - ${w}`).join('\n')}`);
 }
 
-function resultsMarkdown(results: ModeResult[], version: string, caseCount: number): string {
+/** The file `--full` writes for a transport. */
+const RESULTS_FILES: Record<Transport, string> = { h1: 'RESULTS.md', h2: 'RESULTS-h2.md' };
+
+function resultsMarkdown(transport: Transport, results: ModeResult[], version: string, caseCount: number): string {
   const cpus = os.cpus();
   const lines = [
-    '# Autobahn|Testsuite results',
+    transport === 'h1' ? '# Autobahn|Testsuite results' : '# Autobahn|Testsuite results over HTTP/2 (RFC 8441)',
     '',
-    'Generated by `npm run autobahn -- --full` (autobahn/run.ts); do not edit by hand.',
+    transport === 'h1'
+      ? 'Generated by `npm run autobahn -- --full` (autobahn/run.ts); do not edit by hand.'
+      : 'Generated by `npm run autobahn -- --full --transport h2` (autobahn/run.ts); do not edit by hand. ' +
+        'wstest speaks HTTP/1.1 only: autobahn/h2-bridge.ts turns its upgrades into extended CONNECT streams ' +
+        'and back, passing the bytes through unchanged (see its header for what that can and cannot show). ' +
+        'HTTP/1.1 results: [RESULTS.md](RESULTS.md).',
     '',
     `- wstest: ${version}`,
     `- date: ${new Date().toISOString()}`,
@@ -449,7 +543,7 @@ function resultsMarkdown(results: ModeResult[], version: string, caseCount: numb
     '',
   ];
   for (const result of results) {
-    lines.push(`## ${MODE_TITLES[result.mode]}`, '', `Gate: **${passed(result) ? 'PASS' : 'FAIL'}** (${result.seconds} s)`, '');
+    lines.push(`## ${MODE_TITLES[result.transport][result.mode]}`, '', `Gate: **${passed(result) ? 'PASS' : 'FAIL'}** (${result.seconds} s)`, '');
     lines.push(renderTable(result.verdict), '');
     const listed = result.verdict.nonOk.filter((c) => c.behavior !== 'UNIMPLEMENTED');
     const unimplemented = result.verdict.nonOk.length - listed.length;
@@ -480,10 +574,13 @@ async function main(): Promise<number> {
       cases: { type: 'string' },
       full: { type: 'boolean', default: false },
       timeout: { type: 'string' },
+      transport: { type: 'string', default: 'h1' },
     },
   });
   const mode = values.mode;
   if (mode !== 'server' && mode !== 'client' && mode !== 'both') throw new Error(`--mode must be server, client or both, not ${mode}`);
+  const transport = values.transport;
+  if (transport !== 'h1' && transport !== 'h2' && transport !== 'both') throw new Error(`--transport must be h1, h2 or both, not ${transport}`);
   if (values.full && values.cases !== undefined) throw new Error('--full and --cases exclude each other');
   const patterns =
     values.cases !== undefined
@@ -502,20 +599,26 @@ async function main(): Promise<number> {
   mkdirSync(REPORTS, { recursive: true });
 
   const modes: Mode[] = mode === 'both' ? ['server', 'client'] : [mode];
+  const transports: Transport[] = transport === 'both' ? ['h1', 'h2'] : [transport];
   const results: ModeResult[] = [];
-  for (const m of modes) {
-    const result = await runMode(m, patterns, expected, minutes * 60_000);
-    results.push(result);
-    printResult(result);
+  for (const t of transports) {
+    for (const m of modes) {
+      const result = await runMode(m, t, patterns, expected, minutes * 60_000);
+      results.push(result);
+      printResult(result);
+    }
   }
 
   if (values.full) {
-    const file = path.join(HERE, 'RESULTS.md');
-    writeFileSync(file, resultsMarkdown(results, version, expected.length));
-    console.log(`\n[autobahn] wrote ${path.relative(ROOT, file)}`);
+    for (const t of transports) {
+      const file = path.join(HERE, RESULTS_FILES[t]);
+      writeFileSync(file, resultsMarkdown(t, results.filter((r) => r.transport === t), version, expected.length));
+      console.log(`\n[autobahn] wrote ${path.relative(ROOT, file)}`);
+    }
   }
   const ok = results.every(passed);
-  console.log(`\n[autobahn] ${ok ? 'PASS' : 'FAIL'}: ${results.map((r) => `${r.mode} ${passed(r) ? 'pass' : 'FAIL'}`).join(', ')}`);
+  const summary = results.map((r) => `${r.transport === 'h2' ? 'h2 ' : ''}${r.mode} ${passed(r) ? 'pass' : 'FAIL'} (${r.seconds} s)`);
+  console.log(`\n[autobahn] ${ok ? 'PASS' : 'FAIL'}: ${summary.join(', ')}`);
   return ok ? 0 : 1;
 }
 

@@ -13,9 +13,22 @@ import type { TransportTraits } from '../connection/transport.ts';
  * failure, a timeout, a handshake cancelled) is RST_STREAM(CANCEL), the
  * counterpart of TCP's RST; node's destroy() alone resets with NO_ERROR. A
  * stream that already closed cleanly (END_STREAM both ways) sends nothing.
+ *
+ * The reset comes alone: node's close() first ends the writable side
+ * (_final sends END_STREAM), and outside nghttp2's own callbacks (a timer,
+ * closeTimeout, the user's terminate()) that END_STREAM went out ahead of
+ * the RST_STREAM, so the peer saw an orderly end, then the abort. With
+ * _final a no-op on this path, the reset is all that is sent.
  */
+function closeWithCancel(stream: http2.Http2Stream): void {
+  if (stream.closed || stream.destroyed) return;
+  (stream as unknown as { _final(callback: () => void): void })._final = (callback) => callback();
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+}
+
+/** Resets `stream` with CANCEL alone (closeWithCancel) and destroys it. */
 export function cancelStream(stream: http2.Http2Stream): void {
-  if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+  closeWithCancel(stream);
   stream.destroy();
 }
 
@@ -33,7 +46,7 @@ export function cancelStream(stream: http2.Http2Stream): void {
 function cancelOnDestroy(stream: http2.Http2Stream): void {
   const destroy = stream.destroy;
   stream.destroy = function destroyWithCancel(this: http2.Http2Stream, error?: Error) {
-    if (!this.closed && !this.destroyed) this.close(http2.constants.NGHTTP2_CANCEL);
+    closeWithCancel(this);
     return destroy.call(this, error);
   };
 }
