@@ -54,6 +54,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** A handle on a server started elsewhere (a Redis Cluster node): for command() only. */
+  static at(port: number): RedisServer {
+    return new RedisServer(port, '');
+  }
+
   static async start(): Promise<RedisServer> {
     const directory = await mkdtemp(path.join(os.tmpdir(), 'netws-redis-'));
     const server = new RedisServer(await freePort(), directory);
