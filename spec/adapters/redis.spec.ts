@@ -7,10 +7,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketError, WebSocketServer } from '../../src/index.ts';
-import { ENVELOPE_HEADER_SIZE, RedisAdapter, type RedisAdapterOptions } from '../../src/adapters/redis.ts';
+import net from 'node:net';
+import { ENVELOPE_HEADER_SIZE, RedisAdapter, V1_HEADER_SIZE, type RedisAdapterOptions } from '../../src/adapters/redis.ts';
 import { isError, portOf, sleep, waitFor } from '../helpers.ts';
 import { LIBRARIES, redisClients, type ClientLibrary, type RedisClients } from '../redis-clients.ts';
-import { RedisServer, redisAvailable } from '../redis-server.ts';
+import { RedisServer, ResetAfterAcceptProxy, redisAvailable } from '../redis-server.ts';
 
 async function until(condition: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -28,8 +29,13 @@ interface Node {
   close(): Promise<void>;
 }
 
-async function startNode(library: ClientLibrary, redis: RedisServer, options: Partial<RedisAdapterOptions> = {}): Promise<Node> {
-  const clients = await redisClients(library, redis.url);
+async function startNode(
+  library: ClientLibrary,
+  redis: RedisServer,
+  options: Partial<RedisAdapterOptions> = {},
+  publisherUrl = redis.url,
+): Promise<Node> {
+  const clients = await redisClients(library, publisherUrl, redis.url);
   const adapter = new RedisAdapter({ publisher: clients.publisher, subscriber: clients.subscriber, ...options });
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter });
   const errors: WebSocketError[] = [];
@@ -78,6 +84,44 @@ async function untilSubscribed(redis: RedisServer, channel: string, sharded = fa
     if (Date.now() > deadline) throw new Error(`${channel} not subscribed within 5 s`);
     await sleep(10);
   }
+}
+
+/** Envelopes as other nodes publish them: version 2 (with a sequence number) and version 1. */
+function envelopeV2(flags: number, origin: number, sequence: number, payload: Buffer | string): Buffer {
+  const header = Buffer.alloc(ENVELOPE_HEADER_SIZE);
+  header[0] = 2;
+  header[1] = flags;
+  header.writeUInt32BE(origin, 6);
+  header.writeUIntBE(sequence, V1_HEADER_SIZE, 6);
+  return Buffer.concat([header, Buffer.from(payload)]);
+}
+
+function envelopeV1(flags: number, origin: number, payload: Buffer | string): Buffer {
+  const header = Buffer.alloc(V1_HEADER_SIZE);
+  header[0] = 1;
+  header[1] = flags;
+  header.writeUInt32BE(origin, 6);
+  return Buffer.concat([header, Buffer.from(payload)]);
+}
+
+/** PUBLISHes `messages` in order on one connection of its own (RESP by hand), pipelined; resolves after the last answer. */
+function publishRaw(redis: RedisServer, messages: Array<[channel: string, message: Buffer]>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(redis.port, '127.0.0.1');
+    const bulk = (value: Buffer) => [Buffer.from(`$${value.length}\r\n`), value, Buffer.from('\r\n')];
+    const request = messages.flatMap(([channel, message]) => [Buffer.from('*3\r\n'), ...bulk(Buffer.from('PUBLISH')), ...bulk(Buffer.from(channel)), ...bulk(message)]);
+    let answers = 0;
+    socket.on('data', (chunk: Buffer) => {
+      // Each answer is an integer reply (":n\r\n") and nothing else comes on this connection.
+      for (const byte of chunk) if (byte === 0x3a) answers++;
+      if (answers >= messages.length) {
+        socket.end();
+        resolve();
+      }
+    });
+    socket.once('error', reject);
+    socket.write(Buffer.concat(request));
+  });
 }
 
 const available = redisAvailable();
@@ -216,8 +260,10 @@ for (const library of available ? LIBRARIES : []) {
     const bad = [
       Buffer.from('plain text from someone else'),
       Buffer.alloc(0),
-      Buffer.alloc(ENVELOPE_HEADER_SIZE - 1, 1),
-      Buffer.concat([header(2, 0), Buffer.from('future version')]),
+      Buffer.alloc(V1_HEADER_SIZE - 1, 1),
+      Buffer.concat([header(3, 0), Buffer.from('future version')]),
+      Buffer.concat([header(2, 0), Buffer.from('short')]).subarray(0, ENVELOPE_HEADER_SIZE - 1),
+      envelopeV2(8, 1, 1, 'unknown flag in version 2'),
       Buffer.concat([header(1, 4), Buffer.from('unknown flag')]),
       Buffer.concat([header(1, 0), Buffer.alloc(101)]),
     ];
@@ -229,6 +275,151 @@ for (const library of available ? LIBRARIES : []) {
     assert.is(b.errors.length, bad.length);
     assert.ok(b.errors.every((error) => error instanceof WebSocketError && error.code === 'WS_ERR_ADAPTER_MESSAGE'));
     assert.match(b.errors[0].message, /topic "bad"/);
+  });
+
+  test('text that is not UTF-8 (versions 1 and 2) is dropped, counted and reported on every server; the subscribers stay connected', async () => {
+    const [b, c] = [await node(), await node()];
+    const onB = await subscribe(b, 'utf');
+    const onC = await subscribe(c, 'utf');
+    const closes: number[] = [];
+    for (const peer of [onB, onC]) peer.client.on('close', (code) => closes.push(code));
+    await untilSubscribed(redis, 'netws:utf');
+    const invalid = [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0x61, 0xf4, 0x90, 0x80, 0x80]].map((bytes) => Buffer.from(bytes));
+    await publishRaw(redis, [
+      ...invalid.map((payload, i) => ['netws:utf', envelopeV2(0, 9, i + 1, payload)] as [string, Buffer]),
+      ['netws:utf', envelopeV1(2, 9, invalid[0])],
+      // The same bytes as binary are fine, and so is well-formed text after them.
+      ['netws:utf', envelopeV2(1, 9, 100, invalid[0])],
+      ['netws:utf', envelopeV2(0, 9, 101, 'ünïcödé ✓')],
+    ]);
+    await until(() => onB.received.length === 2 && onC.received.length === 2);
+    for (const peer of [onB, onC]) {
+      assert.equal(peer.received, [
+        { data: invalid[0], isBinary: true },
+        { data: Buffer.from('ünïcödé ✓'), isBinary: false },
+      ]);
+      assert.is(peer.client.readyState, WebSocket.OPEN);
+    }
+    assert.equal(closes, []);
+    for (const server of [b, c]) {
+      assert.is(server.adapter.stats.dropped, invalid.length + 1);
+      assert.is(server.adapter.stats.received, 2);
+      assert.is(server.errors.length, invalid.length + 1, 'each reported once');
+      assert.ok(server.errors.every((error) => error.code === 'WS_ERR_ADAPTER_MESSAGE' && /not UTF-8/.test(error.message)));
+    }
+  });
+
+  test('duplicates: a repeated or older sequence number from one node on one topic is dropped; topics and nodes are apart; version 1 has none', async () => {
+    const b = await node();
+    const far = await subscribe(b, 'd1', 'd2', 'd3');
+    await untilSubscribed(redis, 'netws:d3');
+    await publishRaw(redis, [
+      ['netws:d1', envelopeV2(0, 1, 5, 'a')],
+      ['netws:d1', envelopeV2(0, 1, 5, 'a again')],
+      ['netws:d1', envelopeV2(0, 1, 4, 'older')],
+      ['netws:d2', envelopeV2(0, 1, 3, 'other topic, lower number')],
+      ['netws:d1', envelopeV2(0, 2, 1, 'other node')],
+      ['netws:d1', envelopeV2(0, 1, 6, 'b')],
+      ['netws:d1', envelopeV1(0, 1, 'v1')],
+      ['netws:d1', envelopeV1(0, 1, 'v1')],
+    ]);
+    await until(() => far.received.length === 6);
+    assert.equal(far.texts(), ['a', 'other topic, lower number', 'other node', 'b', 'v1', 'v1']);
+    assert.is(b.adapter.stats.duplicates, 2);
+    // A topic remembers at most 1024 publishing nodes: the oldest is forgotten first.
+    const many: Array<[string, Buffer]> = Array.from({ length: 1025 }, (_, i) => ['netws:d3', envelopeV2(0, 1000 + i, 1, `n${i}`)]);
+    many.push(['netws:d3', envelopeV2(0, 1000, 1, 'n0 forgotten: delivered again')], ['netws:d3', envelopeV2(0, 2024, 1, 'n1024 remembered')]);
+    await publishRaw(redis, many);
+    await until(() => far.received.length === 6 + 1026);
+    await sleep(50);
+    assert.is(far.texts().at(-1), 'n0 forgotten: delivered again');
+    assert.is(b.adapter.stats.duplicates, 3);
+    assert.equal(b.errors, []);
+  });
+
+  test('a TCP reset after Redis took a PUBLISH and before its answer came (a fault proxy): the other servers get the message once', async () => {
+    const proxy = await ResetAfterAcceptProxy.start(redis.port);
+    try {
+      const a = await startNode(library, redis, {}, proxy.url);
+      nodes.push(a);
+      const b = await node();
+      const far = await subscribe(b, 'reset');
+      const near = await subscribe(a, 'reset');
+      await untilSubscribed(redis, 'netws:reset');
+      a.wss.publish('reset', 'before');
+      await until(() => far.texts().includes('before'));
+      const reset = proxy.resetAfterAccept(Buffer.from('once'));
+      a.wss.publish('reset', 'once');
+      await Promise.race([reset, sleep(5000).then(() => Promise.reject(new Error('the PUBLISH never went through the proxy')))]);
+      // Until the publisher is back: each try fails at once while it is not.
+      for (let i = 0; !far.texts().some((text) => text.startsWith('after')); i++) {
+        assert.ok(i < 200, `the publisher did not come back: ${JSON.stringify(far.texts())}`);
+        a.wss.publish('reset', `after ${i}`);
+        await sleep(50);
+      }
+      await sleep(200);
+      assert.equal(far.texts().slice(0, 2), ['before', 'once']);
+      assert.is(far.texts().filter((text) => text === 'once').length, 1, JSON.stringify(far.texts()));
+      assert.is(near.texts().filter((text) => text === 'once').length, 1);
+      if (library === 'ioredis') {
+        // ioredis sent it again after reconnecting (autoResendUnfulfilledCommands): Redis delivered it twice.
+        assert.is(b.adapter.stats.duplicates, 1);
+      } else {
+        // node-redis gave up on it: counted as unconfirmed, not as failed (it was delivered).
+        assert.ok(a.adapter.stats.publishUnconfirmed >= 1, `${a.adapter.stats.publishUnconfirmed}`);
+        assert.is(b.adapter.stats.duplicates, 0);
+      }
+      assert.ok(a.errors.length >= 1 && a.errors.every((error) => error.code.startsWith('WS_ERR_ADAPTER')));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("a topic unsubscribed while Redis was down is not subscribed after the reconnect: Redis's channels are the adapter's", async () => {
+    const [a, b] = [await node(), await node()];
+    const keep = await subscribe(a, 'keep', 'drop');
+    await untilSubscribed(redis, 'netws:drop');
+    await redis.kill();
+    await until(() => a.errors.length > 0);
+    keep.server.unsubscribe('drop');
+    keep.server.subscribe('added');
+    await redis.run();
+    const deadline = Date.now() + 10_000;
+    for (let i = 0; !keep.texts().some((text) => text.startsWith('keep')); i++) {
+      assert.ok(Date.now() < deadline, 'delivery did not resume');
+      b.wss.publish('keep', `keep ${i}`);
+      await sleep(50);
+    }
+    // Given time to settle (the adapter unsubscribes again once the connection is ready), then stable.
+    await until(() => a.adapter.channels === 2);
+    let seen: string[] = [];
+    const settle = Date.now() + 5000;
+    while (JSON.stringify((seen = await channels(redis))) !== JSON.stringify(['netws:added', 'netws:keep']) && Date.now() < settle) await sleep(50);
+    assert.equal(seen, ['netws:added', 'netws:keep']);
+    await sleep(300);
+    assert.equal(await channels(redis), ['netws:added', 'netws:keep']);
+  });
+
+  test('a subscription the client dropped behind the adapter\'s back is found by a probe and subscribed again (counted, reported once)', async () => {
+    const [a, b] = [await node({ verifyInterval: 100 }), await node({ verifyInterval: 100 })];
+    const far = await subscribe(a, 'probed');
+    const other = await subscribe(b, 'probed');
+    await untilSubscribed(redis, 'netws:probed');
+    const subscriber = a.clients.subscriber as { unsubscribe(channel: string): Promise<unknown> };
+    await subscriber.unsubscribe('netws:probed');
+    await until(() => a.adapter.stats.resubscribed === 1, 5000);
+    const deadline = Date.now() + 5000;
+    for (let i = 0; !far.texts().some((text) => text.startsWith('back')); i++) {
+      assert.ok(Date.now() < deadline, 'not subscribed again');
+      b.wss.publish('probed', `back ${i}`);
+      await sleep(50);
+    }
+    assert.ok(a.adapter.stats.probes >= 2 && b.adapter.stats.probes >= 1);
+    assert.equal(a.errors.map((error) => error.code), ['WS_ERR_ADAPTER_SUBSCRIPTION_LOST']);
+    assert.equal(b.errors, []);
+    // Probes reach every server subscribed to the topic; none of them delivers one.
+    assert.ok(far.received.every(({ data }) => data.toString().startsWith('back')));
+    assert.ok(other.received.every(({ data }) => data.toString().startsWith('back')));
   });
 
   test('a message over maxMessageSize reaches local subscribers only, with an error and a count', async () => {
@@ -372,9 +563,18 @@ options('the clients must look like node-redis or ioredis clients; options are c
     ['maxMessageSize', 2 ** 30, RangeError],
     ['maxPendingBytes', -1, RangeError],
     ['maxPendingBytes', null, TypeError],
+    ['verifyInterval', -1, RangeError],
+    ['verifyInterval', 2 ** 31, RangeError],
+    ['verifyInterval', '1000', TypeError],
   ] as const) {
     assert.throws(() => make({ [name]: bad }), isError(type), `${name}: ${String(bad)}`);
   }
+  assert.ok(make({ verifyInterval: 0 }), '0: checked only after reconnects and topology changes');
+  // An ioredis Cluster subscribes to shard channels on every shard only with shardedSubscribers.
+  const fakeCluster = (options: object) => ({ ...fakeIoredis, spublish() {}, sunsubscribe() {}, isCluster: true, options });
+  assert.throws(() => make({ sharded: true, publisher: fakeCluster({}), subscriber: fakeCluster({}) }), /shardedSubscribers: true/);
+  assert.ok(make({ sharded: true, publisher: fakeCluster({}), subscriber: fakeCluster({ shardedSubscribers: true }) }));
+  assert.ok(make({ publisher: fakeCluster({}), subscriber: fakeCluster({}) }), 'classic pub/sub needs no sharded subscribers');
   assert.throws(() => new RedisAdapter(undefined as never), isError(TypeError));
   assert.match(make({}).nodeId, /^[0-9a-f]{16}$/);
 });
@@ -405,8 +605,9 @@ options('a client whose commands throw synchronously, or that has no readiness t
   await sleep(10);
   assert.is(adapter.stats.subscribeFailed, 2);
   assert.is(adapter.stats.publishFailed, 1);
-  assert.equal(errors.map((error) => (error as WebSocketError).code), ['WS_ERR_ADAPTER_SUBSCRIBE']);
-  assert.match(String(errors[0].cause), /sync subscribe failure/);
+  // The publish threw at once (reported at once); the subscribe failures come later, in the same outage.
+  assert.equal(errors.map((error) => (error as WebSocketError).code), ['WS_ERR_ADAPTER_PUBLISH']);
+  assert.match(String(errors[0].cause), /sync publish failure/);
   wss.adapter = null;
   adapter.detach();
 });

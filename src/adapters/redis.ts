@@ -450,8 +450,16 @@ export class RedisAdapter implements TopicAdapter {
     }
     const flags = (message.isBinary ? FLAG_BINARY : 0) | (compress ? 0 : FLAG_NO_COMPRESS);
     const envelope = this.envelope(flags, data);
+    let sent: Promise<unknown>;
+    try {
+      sent = Promise.resolve((this.publisher[this.publishCommands.publish] as (...args: unknown[]) => unknown)(this.prefix + topic, envelope));
+    } catch (error) {
+      // Thrown before anything was sent: failed, not unconfirmed.
+      this.publishFailed('WS_ERR_ADAPTER_PUBLISH', `The Redis client refused a publish: ${asError(error).message}`, error);
+      return;
+    }
     this.pendingBytes += size;
-    call(this.publisher, this.publishCommands.publish, [this.prefix + topic, envelope]).then(
+    sent.then(
       () => {
         this.pendingBytes -= size;
         this.stats.published++;
