@@ -104,6 +104,11 @@ export class RedisCluster {
     return this.instances.map((instance) => instance.port);
   }
 
+  /** The ports of the nodes whose process runs. */
+  get livePorts(): number[] {
+    return this.running.map((instance) => instance.port);
+  }
+
   /** Startup nodes for the client libraries. */
   get rootNodes(): Array<{ host: string; port: number }> {
     return this.ports.map((port) => ({ host: '127.0.0.1', port }));

@@ -16,11 +16,11 @@
  *   byte 1       flags: 1 = binary, 2 = do not compress, 4 = probe (below)
  *   bytes 2-9    the publishing adapter's node id, so that it skips its own
  *                messages (it delivered them locally already)
- *   bytes 10-15  the publisher's sequence number (48 bits, one counter per
- *                adapter): a receiver drops a message whose number is not
- *                above the last it delivered from that node on that topic,
- *                so a publish a client sent twice (ioredis resends commands
- *                whose reply a reset connection lost) is delivered once
+ *   bytes 10-15  the publisher's sequence number (48 bits), increasing on
+ *                each channel: a receiver drops a message whose number it
+ *                has delivered from that node on that topic already, so a
+ *                publish a client sent twice (ioredis resends commands whose
+ *                reply a reset connection lost) is delivered once
  *   bytes 16-    the payload
  *
  * Version 1 was the same without the sequence number (a 10-byte header).
@@ -68,8 +68,21 @@ export const DEFAULT_PREFIX = 'netws:';
 export const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
 /** Envelope bytes handed to the publishing client and not yet acknowledged. */
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
-/** How often channels that stayed silent are probed, besides after every reconnect and topology change. */
-export const DEFAULT_VERIFY_INTERVAL = 30_000;
+/**
+ * How often channels that stayed silent are probed, besides after every
+ * reconnect and topology change. Some losses come with no event at all: in
+ * a CLUSTER FAILOVER the old master unsubscribes its shard channels'
+ * subscribers (SUNSUBSCRIBE), and ioredis may then find the slot map
+ * unchanged and subscribe nowhere, for good. This bounds how long such a
+ * channel stays deaf. A channel anything arrived on meanwhile (any node's
+ * message or probe) needs no probe, so a topic costs about one probe per
+ * interval for the whole cluster only while nobody publishes on it.
+ */
+export const DEFAULT_VERIFY_INTERVAL = 5000;
+/** Probes per check at most; the other silent channels wait for the next check (their turn comes, they go to the back). */
+export const MAX_PROBES_PER_CHECK = 1000;
+/** A probe whose PUBLISH has not settled after this is forgotten (a client that never answers must not stop the checks). */
+const PROBE_STALE = 10_000;
 /**
  * How long a probe Redis acknowledged may take to come back before its
  * channel counts as lost. Redis writes a message to its subscribers before
@@ -92,9 +105,25 @@ const VERIFY_RETRY = 500;
 /**
  * Publishing nodes remembered per topic for duplicate detection (the oldest
  * is forgotten first): every restart of a server is a new node id. About
- * 100 bytes each.
+ * 150 bytes each.
  */
 const MAX_ORIGINS_PER_TOPIC = 1024;
+/**
+ * How far behind the newest message of a node on a topic a message may
+ * arrive and still be told apart from a repeat (a bitmap of this many
+ * sequence numbers per node and topic). Messages of one publisher can
+ * arrive out of order: cluster clients send a classic PUBLISH to any node,
+ * and retry commands on another node in a failover. Older ones are dropped:
+ * whether they are repeats cannot be known.
+ */
+const DUPLICATE_WINDOW = 256;
+/**
+ * Sequence counters on the publishing side, one per bucket of channels (by
+ * a hash of the name): numbers increase on every channel, and a channel's
+ * numbers stay close together (a receiver's window counts them) without a
+ * counter per topic ever published.
+ */
+const SEQUENCE_BUCKETS = 1024;
 /** Failures this close together are one outage: one 'error', not one per shard that answered in between. */
 const OUTAGE_QUIET = 1000;
 /** Redis's own limit on a string (proto-max-bulk-len's default): "no limit" for maxMessageSize. */
@@ -108,6 +137,13 @@ const RESUBSCRIBE_BATCH = 1000;
  * 'node-ready', 'node-disconnect').
  */
 const TOPOLOGY_EVENTS = ['+node', '-node', '-subscriber', 'subscribersReady', 'node-ready', 'node-disconnect'];
+/**
+ * ioredis Cluster's 'refresh' follows every reload of the slot map (after a
+ * MOVED, and every slotsRefreshInterval if set): a change only when the
+ * masters are not the ones they were. It is the only event some failovers
+ * give: the client whose shard subscriber was replaced may say nothing.
+ */
+const REFRESH_EVENT = 'refresh';
 
 /** A node-redis or ioredis client, as far as this adapter uses it. */
 type RedisClient = Record<string, unknown> & {
@@ -247,9 +283,37 @@ function isErrorReply(error: unknown): boolean {
   return false;
 }
 
+/** The masters a cluster client knows (ioredis `nodes('master')`, node-redis `masters`), as a comparable string; '' otherwise. */
+function mastersOf(client: RedisClient): string {
+  let addresses: string[] = [];
+  if (typeof client.nodes === 'function') {
+    const nodes = (client.nodes as (role: string) => Array<{ options?: { host?: string; port?: number } }>)('master');
+    addresses = nodes.map(({ options }) => `${options?.host}:${options?.port}`);
+  } else if (Array.isArray(client.masters)) {
+    addresses = (client.masters as Array<{ address?: string; host?: string; port?: number }>).map(
+      (master) => master.address ?? `${master.host}:${master.port}`,
+    );
+  }
+  return addresses.sort().join(' ');
+}
+
+/** FNV-1a over a channel name's UTF-16 units: which sequence counter a channel uses. */
+function bucketOf(channel: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < channel.length; i++) hash = Math.imul(hash ^ channel.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % SEQUENCE_BUCKETS;
+}
+
+/** What a receiver remembers of one node on one topic: the highest sequence number, and which of the window below it arrived. */
+interface Seen {
+  highest: number;
+  window: Uint32Array;
+}
+
 /** A pending check of one channel: the probe is out; `timer` runs once Redis acknowledged it. */
 interface Probe {
   timer: ReturnType<typeof setTimeout> | null;
+  sent: number;
 }
 
 export class RedisAdapter implements TopicAdapter {
@@ -278,13 +342,15 @@ export class RedisAdapter implements TopicAdapter {
   private readonly maxPendingBytes: number;
   private readonly verifyInterval: number;
   private readonly origin: Buffer;
-  /** The last sequence number used (one counter for all topics: per-topic order is all a receiver needs). */
-  private sequence = 0;
+  /** The last sequence number used, per bucket of channels (bucketOf). */
+  private readonly sequences = new Float64Array(SEQUENCE_BUCKETS);
   private host: AdapterHost | null = null;
   /** Topics with local subscribers: what this node wants from Redis. */
   private readonly topics = new Set<string>();
-  /** Per topic, per publishing node (its id as 8 latin1 characters): the last sequence number delivered. */
-  private readonly lastSequence = new Map<string, Map<string, number>>();
+  /** Per topic, per publishing node (its id as 8 latin1 characters): the sequence numbers delivered. */
+  private readonly seen = new Map<string, Map<string, Seen>>();
+  /** The masters the clients knew at the last topology check (mastersOf). */
+  private masters = '';
   private pendingBytes = 0;
   /** False from a failure until Redis works again: one 'error' per outage, not one per message. */
   private healthy = true;
@@ -304,7 +370,7 @@ export class RedisAdapter implements TopicAdapter {
   private verifyTimer: ReturnType<typeof setTimeout> | null = null;
   /** Until when the channels are checked every VERIFY_STEP (see SETTLE_TIME). */
   private settleUntil = 0;
-  private intervalTimer: ReturnType<typeof setInterval> | null = null;
+  private intervalTimer: ReturnType<typeof setTimeout> | null = null;
   /** Channels a stray message arrived on, being unsubscribed. */
   private readonly strays = new Set<string>();
 
@@ -327,8 +393,18 @@ export class RedisAdapter implements TopicAdapter {
   private readonly onPublisherReady = (): void => {
     this.healthy = true;
   };
-  private readonly onTopologyChange = (): void => this.verifySoon(true);
-  private readonly onVerifyInterval = (): void => this.verify();
+  private readonly onTopologyChange = (): void => {
+    this.masters = mastersOf(this.subscriber) + mastersOf(this.publisher);
+    this.verifySoon(true);
+  };
+  private readonly onRefresh = (): void => {
+    if (mastersOf(this.subscriber) + mastersOf(this.publisher) !== this.masters) this.onTopologyChange();
+  };
+  private readonly onVerifyInterval = (): void => {
+    this.intervalTimer = null;
+    this.verify();
+    this.scheduleInterval();
+  };
 
   constructor(options: RedisAdapterOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('RedisAdapter needs an options object');
@@ -370,35 +446,34 @@ export class RedisAdapter implements TopicAdapter {
     for (const client of new Set([this.publisher, this.subscriber])) {
       client.on('error', this.onClientError);
       for (const event of TOPOLOGY_EVENTS) client.on(event, this.onTopologyChange);
+      client.on(REFRESH_EVENT, this.onRefresh);
     }
+    this.masters = mastersOf(this.subscriber) + mastersOf(this.publisher);
     this.publisher.on('ready', this.onPublisherReady);
     this.subscriber.on('ready', this.onSubscriberReady);
     // node-redis says 'end' or 'reconnecting', ioredis 'close' or 'reconnecting'.
     for (const event of ['end', 'close', 'reconnecting']) this.subscriber.on(event, this.onSubscriberLost);
     const event = this.subscribeCommands.messageEvent;
     if (event !== null) this.subscriber.on(event, this.onMessage);
-    if (this.verifyInterval > 0) {
-      this.intervalTimer = setInterval(this.onVerifyInterval, this.verifyInterval);
-      // The check must not keep a process alive that has nothing else to do.
-      this.intervalTimer.unref();
-    }
+    this.scheduleInterval();
   }
 
   detach(): void {
     if (this.host === null) return;
     for (const topic of this.topics) this.command('unsubscribe', topic);
     this.topics.clear();
-    this.lastSequence.clear();
+    this.seen.clear();
     this.unsubscribeAgain.clear();
     this.heard.clear();
     for (const probe of this.probes.values()) if (probe.timer !== null) clearTimeout(probe.timer);
     this.probes.clear();
     if (this.verifyTimer !== null) clearTimeout(this.verifyTimer);
-    if (this.intervalTimer !== null) clearInterval(this.intervalTimer);
+    if (this.intervalTimer !== null) clearTimeout(this.intervalTimer);
     this.verifyTimer = this.intervalTimer = null;
     for (const client of new Set([this.publisher, this.subscriber])) {
       client.removeListener('error', this.onClientError);
       for (const event of TOPOLOGY_EVENTS) client.removeListener(event, this.onTopologyChange);
+      client.removeListener(REFRESH_EVENT, this.onRefresh);
     }
     this.publisher.removeListener('ready', this.onPublisherReady);
     this.subscriber.removeListener('ready', this.onSubscriberReady);
@@ -416,7 +491,7 @@ export class RedisAdapter implements TopicAdapter {
 
   unsubscribe(topic: string): void {
     if (!this.topics.delete(topic)) return;
-    this.lastSequence.delete(topic);
+    this.seen.delete(topic);
     // node-redis 4 keeps a channel unsubscribed during an outage: it subscribes it again on reconnect.
     if (this.subscriberLost || !isReady(this.subscriber)) this.unsubscribeAgain.add(this.prefix + topic);
     this.command('unsubscribe', topic);
@@ -449,10 +524,11 @@ export class RedisAdapter implements TopicAdapter {
       return;
     }
     const flags = (message.isBinary ? FLAG_BINARY : 0) | (compress ? 0 : FLAG_NO_COMPRESS);
-    const envelope = this.envelope(flags, data);
+    const channel = this.prefix + topic;
+    const envelope = this.envelope(channel, flags, data);
     let sent: Promise<unknown>;
     try {
-      sent = Promise.resolve((this.publisher[this.publishCommands.publish] as (...args: unknown[]) => unknown)(this.prefix + topic, envelope));
+      sent = Promise.resolve((this.publisher[this.publishCommands.publish] as (...args: unknown[]) => unknown)(channel, envelope));
     } catch (error) {
       // Thrown before anything was sent: failed, not unconfirmed.
       this.publishFailed('WS_ERR_ADAPTER_PUBLISH', `The Redis client refused a publish: ${asError(error).message}`, error);
@@ -482,14 +558,14 @@ export class RedisAdapter implements TopicAdapter {
     );
   }
 
-  /** An envelope of the current version with the next sequence number. */
-  private envelope(flags: number, data: Buffer): Buffer {
+  /** An envelope of the current version with the channel's next sequence number. */
+  private envelope(channel: string, flags: number, data: Buffer): Buffer {
     const envelope = Buffer.allocUnsafe(ENVELOPE_HEADER_SIZE + data.length);
     envelope[0] = VERSION;
     envelope[1] = flags;
     this.origin.copy(envelope, 2);
-    // 2^48 messages: 8.9 years at a million a second, for one adapter.
-    envelope.writeUIntBE(++this.sequence, V1_HEADER_SIZE, SEQUENCE_SIZE);
+    // 2^48 messages per bucket: 8.9 years at a million a second on one channel.
+    envelope.writeUIntBE(++this.sequences[bucketOf(channel)], V1_HEADER_SIZE, SEQUENCE_SIZE);
     data.copy(envelope, ENVELOPE_HEADER_SIZE);
     return envelope;
   }
@@ -553,21 +629,30 @@ export class RedisAdapter implements TopicAdapter {
   }
 
   /**
-   * Whether a version-2 message is not newer than the last one delivered
-   * from its node on its topic (and remembers it if it is). One publisher's
-   * messages on one channel reach Redis in order over one connection, so
-   * anything not above the last is a repeat (or, in a cluster failover, an
-   * earlier message a client retried late: dropping it keeps the order).
+   * Whether a version-2 message was delivered already from its node on its
+   * topic (and remembers it if not): a repeat, or so far behind the newest
+   * that it cannot be told apart from one (DUPLICATE_WINDOW).
    */
   private isDuplicate(topic: string, envelope: Buffer): boolean {
     const origin = envelope.toString('latin1', 2, V1_HEADER_SIZE);
     const sequence = envelope.readUIntBE(V1_HEADER_SIZE, SEQUENCE_SIZE);
-    let origins = this.lastSequence.get(topic);
-    if (origins === undefined) this.lastSequence.set(topic, (origins = new Map()));
-    const last = origins.get(origin);
-    if (last !== undefined && sequence <= last) return true;
-    if (last === undefined && origins.size >= MAX_ORIGINS_PER_TOPIC) origins.delete(origins.keys().next().value!);
-    origins.set(origin, sequence);
+    let origins = this.seen.get(topic);
+    if (origins === undefined) this.seen.set(topic, (origins = new Map()));
+    let seen = origins.get(origin);
+    if (seen === undefined) {
+      if (origins.size >= MAX_ORIGINS_PER_TOPIC) origins.delete(origins.keys().next().value!);
+      origins.set(origin, (seen = { highest: sequence, window: new Uint32Array(DUPLICATE_WINDOW / 32) }));
+    } else if (sequence > seen.highest) {
+      // The window slides: the numbers it leaves behind are cleared for the ones it takes in.
+      if (sequence - seen.highest >= DUPLICATE_WINDOW) seen.window.fill(0);
+      else for (let skipped = seen.highest + 1; skipped < sequence; skipped++) seen.window[(skipped % DUPLICATE_WINDOW) >>> 5] &= ~(1 << (skipped & 31));
+      seen.highest = sequence;
+    } else if (seen.highest - sequence >= DUPLICATE_WINDOW) {
+      return true;
+    } else if ((seen.window[(sequence % DUPLICATE_WINDOW) >>> 5] & (1 << (sequence & 31))) !== 0) {
+      return true;
+    }
+    seen.window[(sequence % DUPLICATE_WINDOW) >>> 5] |= 1 << (sequence & 31);
     return false;
   }
 
@@ -645,6 +730,14 @@ export class RedisAdapter implements TopicAdapter {
     }
   }
 
+  /** The next periodic check, 80-120% of verifyInterval away: servers started together do not probe together. */
+  private scheduleInterval(): void {
+    if (this.verifyInterval === 0 || this.host === null) return;
+    this.intervalTimer = setTimeout(this.onVerifyInterval, this.verifyInterval * (0.8 + Math.random() * 0.4));
+    // The check must not keep a process alive that has nothing else to do.
+    this.intervalTimer.unref();
+  }
+
   /**
    * Schedules a check of the subscriptions. `all`: after a reconnect or a
    * topology change, when messages heard before prove nothing.
@@ -672,14 +765,22 @@ export class RedisAdapter implements TopicAdapter {
       return;
     }
     if (this.unsubscribeAgain.size > 0) this.reconcileUnsubscribed();
-    let silent = 0;
+    const now = Date.now();
+    for (const [topic, probe] of this.probes) if (probe.timer === null && now - probe.sent > PROBE_STALE) this.probes.delete(topic);
+    const silent: string[] = [];
     for (const topic of this.topics) {
       if (this.heard.has(topic) || this.probes.has(topic) || this.repairing.has(topic)) continue;
-      silent++;
+      silent.push(topic);
+      if (silent.length === MAX_PROBES_PER_CHECK) break;
+    }
+    for (const topic of silent) {
+      // To the back of the set: with more silent channels than one check probes, each gets its turn.
+      this.topics.delete(topic);
+      this.topics.add(topic);
       this.probe(topic);
     }
     this.heard.clear();
-    if (silent === 0 && this.probes.size === 0 && this.repairing.size === 0) this.lossReported = false;
+    if (silent.length === 0 && this.probes.size === 0 && this.repairing.size === 0) this.lossReported = false;
     if (Date.now() < this.settleUntil) this.retryVerify(VERIFY_STEP);
   }
 
@@ -694,10 +795,11 @@ export class RedisAdapter implements TopicAdapter {
 
   /** Publishes a probe on `topic`'s channel; it must come back on our subscriber. */
   private probe(topic: string): void {
-    const probe: Probe = { timer: null };
+    const probe: Probe = { timer: null, sent: Date.now() };
     this.probes.set(topic, probe);
     this.stats.probes++;
-    call(this.publisher, this.publishCommands.publish, [this.prefix + topic, this.envelope(FLAG_PROBE, Buffer.alloc(0))]).then(
+    const channel = this.prefix + topic;
+    call(this.publisher, this.publishCommands.publish, [channel, this.envelope(channel, FLAG_PROBE, Buffer.alloc(0))]).then(
       () => {
         // Answered already, or no longer wanted.
         if (this.probes.get(topic) !== probe) return;
