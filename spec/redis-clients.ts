@@ -93,16 +93,21 @@ export async function redisClients(library: ClientLibrary, url: string, subscrib
  * ioredis `new Cluster()` with `shardedSubscribers: true`, without which an
  * ioredis Cluster sends SSUBSCRIBE to one node only.
  */
-export async function redisClusterClients(library: ClientLibrary, rootNodes: Array<{ host: string; port: number }>): Promise<RedisClients> {
+export async function redisClusterClients(
+  library: ClientLibrary,
+  rootNodes: Array<{ host: string; port: number }>,
+  /** CLIENT SETNAME of the connections (`name-pub`, `name-sub`), to tell them apart in CLIENT LIST. */
+  name = 'netws',
+): Promise<RedisClients> {
   if (library !== 'ioredis') {
     type NodeRedisCluster = Omit<NodeRedisClient, 'duplicate'> & { close?(): Promise<void>; destroy?(): void; isOpen: boolean };
     const make = NODE_REDIS[library].createCluster as unknown as (options: object) => NodeRedisCluster;
-    const options = {
+    const options = (role: string) => ({
       rootNodes: rootNodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
-      defaults: { socket: { reconnectStrategy: () => 100, connectTimeout: 2000 } },
-    };
-    const publisher = make(options);
-    const subscriber = make(options);
+      defaults: { name: `${name}-${role}`, socket: { reconnectStrategy: () => 100, connectTimeout: 2000 } },
+    });
+    const publisher = make(options('pub'));
+    const subscriber = make(options('sub'));
     publisher.on('error', () => {});
     subscriber.on('error', () => {});
     await Promise.all([publisher.connect(), subscriber.connect()]);
@@ -118,13 +123,13 @@ export async function redisClusterClients(library: ClientLibrary, rootNodes: Arr
       },
     };
   }
-  const options = {
+  const options = (role: string) => ({
     shardedSubscribers: true,
     clusterRetryStrategy: () => 100,
-    redisOptions: { connectTimeout: 2000 },
-  };
-  const publisher = new Cluster(rootNodes, options);
-  const subscriber = new Cluster(rootNodes, options);
+    redisOptions: { connectTimeout: 2000, connectionName: `${name}-${role}` },
+  });
+  const publisher = new Cluster(rootNodes, options('pub'));
+  const subscriber = new Cluster(rootNodes, options('sub'));
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
   await Promise.all([once(publisher, 'ready'), once(subscriber, 'ready')]);

@@ -31,17 +31,22 @@ import { RedisCluster, redisCliAvailable } from './redis-cluster.ts';
 const PREFIX = 'netws:';
 /** Milliseconds between two publishes on every topic from each server. */
 const TICK = 30;
-/** Delivery must be back on every topic within this after the cluster is healthy again. */
-const RESUME_LIMIT = 15_000;
+/**
+ * Delivery must be back on every topic within this after the cluster is
+ * healthy again. A channel a client lost without a word is found by the
+ * adapter's periodic check (verifyInterval, 5 s) and repaired in about 2 s;
+ * the rest is slack for a busy machine.
+ */
+const RESUME_LIMIT = 20_000;
 /** A message published this long before an event began may still be lost by it (it was in flight). */
 const IN_FLIGHT = 250;
 
 /** Failovers and killed masters per library: 20 and 10 in all. */
 const PLAN: Record<ClientLibrary, { failovers: number; kills: number }> = {
-  ioredis: { failovers: 6, kills: 3 },
-  'node-redis-6': { failovers: 6, kills: 3 },
-  'node-redis': { failovers: 4, kills: 2 },
-  'node-redis-4': { failovers: 4, kills: 2 },
+  ioredis: { failovers: 7, kills: 3 },
+  'node-redis-6': { failovers: 7, kills: 3 },
+  'node-redis': { failovers: 3, kills: 2 },
+  'node-redis-4': { failovers: 3, kills: 2 },
 };
 
 /** CRC16 (XMODEM) as Redis Cluster hashes keys (channels hash the same way) into 16384 slots. */
@@ -86,7 +91,7 @@ interface Listener {
 }
 
 async function startServer(name: string, library: ClientLibrary, cluster: RedisCluster, sharded: boolean): Promise<Server> {
-  const clients = await redisClusterClients(library, cluster.rootNodes);
+  const clients = await redisClusterClients(library, cluster.rootNodes, name);
   const adapter = new RedisAdapter({ publisher: clients.publisher, subscriber: clients.subscriber, sharded });
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', adapter });
   const errors: string[] = [];
@@ -140,8 +145,13 @@ async function whereSubscribed(cluster: RedisCluster, topics: string[]): Promise
     const counts: string[] = [];
     for (const port of cluster.livePorts) {
       const reply = (await cluster.command(port, 'PUBSUB', 'SHARDNUMSUB', PREFIX + topic)) as [string, number];
-      const clients = ((await cluster.command(port, 'CLIENT', 'LIST')) as string).split('\n').filter((line) => / cmd=spublish/.test(line)).length;
-      counts.push(`${port}${port === master?.port ? '(master)' : ''}:${reply[1]} subscribers, ${clients} publishers`);
+      // Which connections are there: name, shard subscriptions, last command.
+      const clients = ((await cluster.command(port, 'CLIENT', 'LIST')) as string)
+        .split('\n')
+        .map((line) => /name=(\S*).* ssub=(\d+).* cmd=(\S+)/.exec(line))
+        .filter((match) => match !== null && match[1] !== '')
+        .map((match) => `${match![1]}(${match![2]},${match![3]})`);
+      counts.push(`${port}${port === master?.port ? '(master)' : ''}:${reply[1]} [${clients.join(' ')}]`);
     }
     parts.push(`${topic} [${counts.join(', ')}]`);
   }
@@ -271,7 +281,12 @@ if (clusterAvailable()) {
             });
             if (silent.length === 0) return;
             if (Date.now() > deadline) {
-              const stats = servers.map((server) => `${server.name} ${JSON.stringify(server.adapter.stats)} ${server.errors.slice(-3).join(' | ')}`);
+              const stats = servers.map((server) => {
+                // The adapter's own view, for the failure message only.
+                const inside = server.adapter as unknown as { probes: Map<string, { timer: unknown; sent: number }>; repairing: Set<string> };
+                const probes = [...inside.probes].map(([topic, probe]) => `${topic}:${probe.timer === null ? 'unanswered' : 'acked'} ${Date.now() - probe.sent} ms`);
+                return `${server.name} ${JSON.stringify(server.adapter.stats)} probes [${probes.join(', ')}] repairing [${[...inside.repairing].join(', ')}] ${server.errors.slice(-3).join(' | ')}`;
+              });
               const where = await whereSubscribed(cluster, [...new Set(silent.map((entry) => entry.split(' ')[1]))]);
               throw new Error(`${what}: delivery did not resume within ${RESUME_LIMIT} ms on ${silent.join(', ')}; ${stats.join('; ')}; on Redis: ${where}`);
             }
@@ -341,6 +356,12 @@ if (clusterAvailable()) {
           }
         });
         assert.equal(lostOutside.slice(0, 10), [], `lost outside every window (${lostOutside.length})`);
+        const longest = (kind: string) => Math.max(...windows.filter(({ what }) => what.startsWith(kind)).map(({ start, end }) => end - start));
+        const stats = servers.map(({ adapter }) => adapter.stats);
+        console.log(
+          `  ${library}: ${failovers} failovers (longest window ${longest('failover')} ms), ${kills} kills (longest ${longest('kill')} ms); ` +
+            `${stats.reduce((n, s) => n + s.resubscribed, 0)} channels repaired, ${stats.reduce((n, s) => n + s.duplicates, 0)} repeats dropped by the adapters`,
+        );
         for (const { ws } of listeners) ws.close();
       } finally {
         if (publishing !== null) clearInterval(publishing);

@@ -223,12 +223,21 @@ export class RedisCluster {
     return new Set(views).size === 1;
   }
 
-  /** The master that serves `slot`, from the view of a running node. */
+  /**
+   * The master that serves `slot`, from the view of a running node; while
+   * no node says so (a failover under way), asked again for up to 10 s.
+   */
   async masterOf(slot: number): Promise<ClusterNodeInfo> {
-    const nodes = await this.nodes(this.running[0].port);
-    const master = nodes.find((node) => node.master && !node.failed && node.slots.some(([a, b]) => slot >= a && slot <= b));
-    if (master === undefined) throw new Error(`no master serves slot ${slot}`);
-    return master;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      for (const instance of this.running) {
+        const nodes = await this.nodes(instance.port).catch(() => []);
+        const master = nodes.find((node) => node.master && !node.failed && node.slots.some(([a, b]) => slot >= a && slot <= b));
+        if (master !== undefined) return master;
+      }
+      if (Date.now() > deadline) throw new Error(`no master serves slot ${slot}`);
+      await sleep(50);
+    }
   }
 
   /**

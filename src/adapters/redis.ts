@@ -297,6 +297,11 @@ function mastersOf(client: RedisClient): string {
   return addresses.sort().join(' ');
 }
 
+/** A Redis Cluster client: ioredis `Cluster`, node-redis `createCluster()`. */
+function isClusterClient(client: RedisClient): boolean {
+  return (client.isCluster === true || Array.isArray(client.masters)) && typeof client.exists === 'function';
+}
+
 /** FNV-1a over a channel name's UTF-16 units: which sequence counter a channel uses. */
 function bucketOf(channel: string): number {
   let hash = 0x811c9dc5;
@@ -308,6 +313,19 @@ function bucketOf(channel: string): number {
 interface Seen {
   highest: number;
   window: Uint32Array;
+}
+
+/** How long one step of a repair (an UNSUBSCRIBE, a SUBSCRIBE) may take before it counts as failed. */
+const REPAIR_STEP_TIMEOUT = 2000;
+
+/** `promise`, or a rejection after REPAIR_STEP_TIMEOUT (a client command that never settles must not stall the adapter). */
+function withTimeout(promise: Promise<unknown>): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer')), REPAIR_STEP_TIMEOUT);
+    timer.unref();
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /** A pending check of one channel: the probe is out; `timer` runs once Redis acknowledged it. */
@@ -363,8 +381,10 @@ export class RedisAdapter implements TopicAdapter {
   /** Topics a message arrived on (proof that the subscription works) since the last check. */
   private readonly heard = new Set<string>();
   private readonly probes = new Map<string, Probe>();
-  /** Topics whose subscription is being repaired (UNSUBSCRIBE then SUBSCRIBE). */
+  /** Topics whose subscription is being repaired (UNSUBSCRIBE then SUBSCRIBE), and those waiting for their turn. */
   private readonly repairing = new Set<string>();
+  private readonly repairQueue: string[] = [];
+  private repairRunning = false;
   /** A 'lost subscription' error was reported since the last check that found every channel working. */
   private lossReported = false;
   private verifyTimer: ReturnType<typeof setTimeout> | null = null;
@@ -382,6 +402,8 @@ export class RedisAdapter implements TopicAdapter {
   };
   private readonly onClientError = (error: unknown): void => {
     this.failed('WS_ERR_ADAPTER_REDIS', `Redis client error: ${asError(error).message}`, error);
+    // A node of a cluster may have gone: its channels may have gone with it.
+    this.verifySoon(true);
   };
   private readonly onSubscriberLost = (): void => {
     // Several events per outage ('close', then 'reconnecting' at each attempt): counted once.
@@ -467,6 +489,7 @@ export class RedisAdapter implements TopicAdapter {
     this.heard.clear();
     for (const probe of this.probes.values()) if (probe.timer !== null) clearTimeout(probe.timer);
     this.probes.clear();
+    this.repairQueue.length = 0;
     if (this.verifyTimer !== null) clearTimeout(this.verifyTimer);
     if (this.intervalTimer !== null) clearTimeout(this.intervalTimer);
     this.verifyTimer = this.intervalTimer = null;
@@ -826,13 +849,14 @@ export class RedisAdapter implements TopicAdapter {
   }
 
   /**
-   * The channel is not subscribed on Redis, whatever the client thinks:
-   * UNSUBSCRIBE (so that the client forgets it, settled either way), then
-   * SUBSCRIBE, then probe again.
+   * The channel is not subscribed on Redis, whatever the client thinks: it
+   * is queued for repair, and reported (once until a check finds every
+   * channel working again).
    */
   private repair(topic: string): void {
     this.stats.resubscribed++;
-    this.repairing.add(topic);
+    // One lost channel hints at a change others may have suffered too: checked every second for a while.
+    this.settleUntil = Math.max(this.settleUntil, Date.now() + SETTLE_TIME);
     if (!this.lossReported) {
       this.lossReported = true;
       this.host?.reportError(
@@ -842,25 +866,42 @@ export class RedisAdapter implements TopicAdapter {
         ),
       );
     }
-    const channel = [this.prefix + topic];
-    const resubscribe = () => {
-      if (!this.topics.has(topic) || this.host === null) {
-        this.repairing.delete(topic);
-        return;
+    if (this.repairing.has(topic)) return;
+    this.repairing.add(topic);
+    this.repairQueue.push(topic);
+    if (!this.repairRunning) void this.runRepairs();
+  }
+
+  /**
+   * Repairs one channel at a time: UNSUBSCRIBE (so that the client forgets
+   * it, settled either way), then SUBSCRIBE, then a probe. One at a time,
+   * because node-redis 4's cluster client closes a shard's subscriber
+   * connection when its last channel is unsubscribed, and a SUBSCRIBE
+   * already handed to that connection never settles. Each step may take
+   * REPAIR_STEP_TIMEOUT; a channel whose SUBSCRIBE failed or hung is found
+   * again by the next check.
+   */
+  private async runRepairs(): Promise<void> {
+    this.repairRunning = true;
+    for (let topic = this.repairQueue.shift(); topic !== undefined; topic = this.repairQueue.shift()) {
+      const channel = [this.prefix + topic];
+      const wanted = () => this.topics.has(topic!) && this.host !== null;
+      let subscribed = false;
+      if (wanted()) {
+        // A cluster client may still route the channel to its old master, now a replica, which takes SSUBSCRIBE
+        // and SPUBLISH without a MOVED: a keyed read draws the MOVED that makes it learn the new owner.
+        for (const client of new Set([this.subscriber, this.publisher])) {
+          if (isClusterClient(client)) await withTimeout(call(client, 'exists', channel)).catch(() => {});
+        }
+        await withTimeout(this.sendSubscription('unsubscribe', channel)).catch(() => {});
+        if (wanted()) subscribed = await withTimeout(this.sendSubscription('subscribe', channel)).then(() => true, () => false);
+        if (!subscribed) this.stats.subscribeFailed++;
       }
-      this.sendSubscription('subscribe', channel).then(
-        () => {
-          this.repairing.delete(topic);
-          if (this.topics.has(topic)) this.probe(topic);
-        },
-        () => {
-          this.stats.subscribeFailed++;
-          this.repairing.delete(topic);
-          this.retryVerify();
-        },
-      );
-    };
-    this.sendSubscription('unsubscribe', channel).then(resubscribe, resubscribe);
+      this.repairing.delete(topic);
+      if (subscribed && wanted()) this.probe(topic);
+      else this.retryVerify();
+    }
+    this.repairRunning = false;
   }
 
   private publishFailed(code: string, message: string, cause?: unknown): void {
