@@ -7,6 +7,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketError, WebSocketServer } from '../../src/index.ts';
+import { PreparedMessage } from '../../src/protocol/prepared.ts';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { ENVELOPE_HEADER_SIZE, RedisAdapter, V1_HEADER_SIZE, type RedisAdapterOptions } from '../../src/adapters/redis.ts';
 import { isError, portOf, sleep, waitFor } from '../helpers.ts';
@@ -653,6 +655,152 @@ options("messages as an ioredis subscriber emits them: foreign channels ignored,
   adapter.detach();
   emit(Buffer.from('p:t'), envelope);
   assert.is(deliveries, 1, 'detached: nothing delivered');
+});
+
+
+/**
+ * The checks' and repairs' corner cases, which a real cluster produces only
+ * by chance: a stand-in for a cluster client (ioredis-shaped, an in-memory
+ * pub/sub that is its own Redis), whose subscriptions can be dropped, whose
+ * commands can hang or fail, and whose masters can change.
+ */
+class StandInCluster extends EventEmitter {
+  status = 'ready';
+  readonly isCluster = true;
+  readonly options = { shardedSubscribers: true };
+  masterPorts = [7000, 7001, 7002];
+  readonly subscribed = new Set<string>();
+  readonly calls: string[] = [];
+  hangSubscribe = false;
+  publishError: Error | null = null;
+
+  nodes(role: string) {
+    return role === 'master' ? this.masterPorts.map((port) => ({ options: { host: '127.0.0.1', port } })) : [];
+  }
+  ssubscribe(...channels: string[]) {
+    this.calls.push(`ssubscribe ${channels.join(' ')}`);
+    if (this.hangSubscribe) return new Promise(() => {});
+    for (const channel of channels) this.subscribed.add(channel);
+    return Promise.resolve(this.subscribed.size);
+  }
+  sunsubscribe(...channels: string[]) {
+    this.calls.push(`sunsubscribe ${channels.join(' ')}`);
+    for (const channel of channels) this.subscribed.delete(channel);
+    return Promise.resolve(this.subscribed.size);
+  }
+  spublish(channel: string, message: Buffer) {
+    if (this.publishError !== null) return Promise.reject(this.publishError);
+    if (this.subscribed.has(channel)) queueMicrotask(() => this.emit('smessageBuffer', Buffer.from(channel), message));
+    return Promise.resolve(this.subscribed.has(channel) ? 1 : 0);
+  }
+  exists(key: string) {
+    this.calls.push(`exists ${key}`);
+    return Promise.resolve(0);
+  }
+}
+
+options('checks and repairs: a slot-map refresh that changed the masters, a lost channel, a hanging SUBSCRIBE, a failing probe, a client not ready', async () => {
+  const client = new StandInCluster();
+  const adapter = new RedisAdapter({ publisher: client, subscriber: client, sharded: true, verifyInterval: 0 });
+  const errors: WebSocketError[] = [];
+  adapter.attach({ deliver: () => 0, topics: () => [][Symbol.iterator](), reportError: (error) => errors.push(error as WebSocketError) });
+  try {
+    adapter.subscribe('t1');
+    adapter.subscribe('t2');
+    await sleep(10);
+    // A refresh that found the same masters is no change.
+    client.emit('refresh');
+    await sleep(400);
+    assert.is(adapter.stats.probes, 0);
+    client.masterPorts = [7000, 7001, 7003];
+    client.emit('refresh');
+    await until(() => adapter.stats.probes === 2);
+    await sleep(1200);
+    assert.is(adapter.stats.resubscribed, 0, 'both probes came back');
+
+    // Dropped behind the adapter's back: the next check finds it, a keyed read nudges the client, then UNSUBSCRIBE, SUBSCRIBE.
+    client.subscribed.delete('netws:t1');
+    client.calls.length = 0;
+    client.emit('-node');
+    await until(() => adapter.stats.resubscribed === 1 && client.subscribed.has('netws:t1'), 5000);
+    assert.equal(client.calls.slice(0, 3), ['exists netws:t1', 'sunsubscribe netws:t1', 'ssubscribe netws:t1']);
+    assert.equal(errors.map((error) => error.code), ['WS_ERR_ADAPTER_SUBSCRIPTION_LOST']);
+
+    // A SUBSCRIBE that never answers: given up after 2 s, counted, tried again by a later check.
+    client.subscribed.delete('netws:t2');
+    client.hangSubscribe = true;
+    client.emit('+node');
+    await until(() => adapter.stats.subscribeFailed === 1, 6000);
+    client.hangSubscribe = false;
+    await until(() => client.subscribed.has('netws:t2'), 6000);
+
+    // Probes that cannot be published teach nothing: retried, no repair.
+    await sleep(1500);
+    const { probes, resubscribed } = adapter.stats;
+    client.publishError = new Error('CLUSTERDOWN');
+    client.emit('-node');
+    await until(() => adapter.stats.probes >= probes + 4, 5000);
+    client.publishError = null;
+    // Not ready: the check waits for it.
+    client.status = 'connecting';
+    client.emit('-node');
+    await sleep(800);
+    const whileDown = adapter.stats.probes;
+    await sleep(600);
+    assert.is(adapter.stats.probes, whileDown, 'no probe while the client is not ready');
+    client.status = 'ready';
+    await until(() => adapter.stats.probes > whileDown, 3000);
+    await sleep(1200);
+    assert.is(adapter.stats.resubscribed, resubscribed);
+
+    // Redis's own error reply is a failure; anything else leaves the message's fate unknown.
+    class ReplyError extends Error {}
+    client.publishError = new ReplyError('MOVED 1 127.0.0.1:7000');
+    adapter.publish('t1', new PreparedMessage(Buffer.from('x'), false), true);
+    client.publishError = new Error('Connection is closed.');
+    adapter.publish('t1', new PreparedMessage(Buffer.from('y'), false), true);
+    await sleep(10);
+    assert.is(adapter.stats.publishFailed, 1);
+    assert.is(adapter.stats.publishUnconfirmed, 1);
+    client.publishError = null;
+
+    // At most 1000 probes per check; the rest wait for the next.
+    for (let i = 0; i < 1001; i++) adapter.subscribe(`many${i}`);
+    await sleep(1500);
+    const before = adapter.stats.probes;
+    client.emit('-node');
+    await until(() => adapter.stats.probes > before);
+    await sleep(50);
+    assert.is(adapter.stats.probes - before, 1000);
+  } finally {
+    adapter.detach();
+  }
+});
+
+options('node-redis cluster clients: the masters come from `masters`; detach stops the checks', async () => {
+  const listeners = new Map<string, (...args: unknown[]) => void>();
+  const cluster = {
+    masters: [{ address: '127.0.0.1:7000' }, { host: '127.0.0.1', port: 7001 }],
+    on: (event: string, listener: (...args: unknown[]) => void) => listeners.set(event, listener),
+    removeListener: (event: string) => listeners.delete(event),
+    sSubscribe: async () => {},
+    sUnsubscribe: async () => {},
+    sPublish: async () => 0,
+    exists: async () => 0,
+  };
+  const adapter = new RedisAdapter({ publisher: cluster, subscriber: cluster, sharded: true, verifyInterval: 50 });
+  adapter.attach({ deliver: () => 0, topics: () => [][Symbol.iterator](), reportError() {} });
+  adapter.subscribe('n');
+  await sleep(120);
+  assert.ok(adapter.stats.probes >= 1, 'the periodic check probed the silent channel');
+  listeners.get('refresh')!();
+  cluster.masters.pop();
+  listeners.get('refresh')!();
+  adapter.detach();
+  assert.is(listeners.size, 0, 'every listener taken off');
+  const probes = adapter.stats.probes;
+  await sleep(1500);
+  assert.is(adapter.stats.probes, probes, 'no check after detach');
 });
 
 options.run();
