@@ -110,18 +110,15 @@ export async function redisClusterClients(
     const subscriber = make(options('sub'));
     publisher.on('error', () => {});
     subscriber.on('error', () => {});
-    await Promise.all([publisher.connect(), subscriber.connect()]);
-    return {
-      publisher,
-      subscriber,
-      close: () => {
-        for (const client of [publisher, subscriber]) {
-          if (!client.isOpen) continue;
-          if (typeof client.destroy === 'function') client.destroy();
-          else void client.disconnect().catch(() => {});
-        }
-      },
+    const close = () => {
+      for (const client of [publisher, subscriber]) {
+        if (!client.isOpen) continue;
+        if (typeof client.destroy === 'function') client.destroy();
+        else void client.disconnect().catch(() => {});
+      }
     };
+    await withinSeconds(20, Promise.all([publisher.connect(), subscriber.connect()]), close);
+    return { publisher, subscriber, close };
   }
   const options = (role: string) => ({
     shardedSubscribers: true,
@@ -132,13 +129,28 @@ export async function redisClusterClients(
   const subscriber = new Cluster(rootNodes, options('sub'));
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
-  await Promise.all([once(publisher, 'ready'), once(subscriber, 'ready')]);
-  return {
-    publisher,
-    subscriber,
-    close: () => {
-      publisher.disconnect();
-      subscriber.disconnect();
-    },
+  const close = () => {
+    publisher.disconnect();
+    subscriber.disconnect();
   };
+  await withinSeconds(20, Promise.all([once(publisher, 'ready'), once(subscriber, 'ready')]), close);
+  return { publisher, subscriber, close };
+}
+
+/** `promise`, or (after `seconds`) `cleanup()` and a rejection: a cluster client that never connects must not hang the tests. */
+async function withinSeconds<T>(seconds: number, promise: Promise<T>, cleanup: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the cluster clients did not connect within ${seconds} s`)), seconds * 1000);
+      }),
+    ]);
+  } catch (error) {
+    cleanup();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -41,6 +41,15 @@ const RESUME_LIMIT = 20_000;
 /** A message published this long before an event began may still be lost by it (it was in flight). */
 const IN_FLIGHT = 250;
 
+/**
+ * node-redis 4 and 5 cluster clients learn a new topology only from a
+ * MOVED, which a dead node cannot send: they keep sending its shard's
+ * commands to it (they wait) until the process is back, here as a replica.
+ * node-redis 6 and ioredis find the promoted replica by themselves. With
+ * 4 and 5 a kill's window therefore ends after the restart.
+ */
+const NEEDS_DEAD_MASTER_BACK: readonly ClientLibrary[] = ['node-redis', 'node-redis-4'];
+
 /** Failovers and killed masters per library: 20 and 10 in all. */
 const PLAN: Record<ClientLibrary, { failovers: number; kills: number }> = {
   ioredis: { failovers: 7, kills: 3 },
@@ -300,26 +309,38 @@ if (clusterAvailable()) {
           for (let i = 0; i < 2 && f < failovers; i++, f++) schedule.push('failover');
           if (m < kills) schedule.push('kill'), m++;
         }
-        for (const kind of schedule) {
-          const topic = topics[(windows.length * 5) % topics.length];
+        for (const [n, kind] of schedule.entries()) {
+          const topic = topics[(n * 5) % topics.length];
           const slot = slotOf(PREFIX + topic);
-          const left = [...wanted[0]][windows.length % wanted[0].size];
+          const left = [...wanted[0]][n % wanted[0].size];
           const start = Date.now();
-          const what = `${kind} ${windows.length + 1} (slot ${slot})`;
+          const what = `${kind} ${n + 1} (slot ${slot})`;
+          let restartFrom = 0;
           if (kind === 'failover') {
             await cluster.failover(slot);
-            listeners[0].server.unsubscribe(left);
           } else {
-            const { from } = await cluster.killMaster(slot);
-            listeners[0].server.unsubscribe(left);
-            await cluster.restart(from);
+            ({ from: restartFrom } = await cluster.killMaster(slot));
+            if (NEEDS_DEAD_MASTER_BACK.includes(library)) {
+              await cluster.restart(restartFrom);
+              restartFrom = 0;
+            }
           }
+          // A topic left while the shard changes hands: Redis must not keep it for A afterwards.
+          listeners[0].server.unsubscribe(left);
           wanted[0].delete(left);
-          const after = sequence;
-          await untilResumed(after, what);
+          // Delivery back without the test's help (the killed process is still dead).
+          await untilResumed(sequence, what);
           const end = Date.now();
           windows.push({ what, start, end });
           await untilReconciled(cluster, servers, wanted, true, `${what}: channels`);
+          if (restartFrom !== 0) {
+            // The process back, as a replica: another change of topology, with a window of its own.
+            const restarted = Date.now();
+            await cluster.restart(restartFrom);
+            await untilResumed(sequence, `${what}: restarted`);
+            windows.push({ what: `${what}: restarted`, start: restarted, end: Date.now() });
+            await untilReconciled(cluster, servers, wanted, true, `${what}: restarted: channels`);
+          }
           listeners[0].server.subscribe(left);
           wanted[0].add(left);
           await untilReconciled(cluster, servers, wanted, true, `${what}: ${left} subscribed again`);
@@ -356,7 +377,8 @@ if (clusterAvailable()) {
           }
         });
         assert.equal(lostOutside.slice(0, 10), [], `lost outside every window (${lostOutside.length})`);
-        const longest = (kind: string) => Math.max(...windows.filter(({ what }) => what.startsWith(kind)).map(({ start, end }) => end - start));
+        const longest = (kind: string) =>
+          Math.max(...windows.filter(({ what }) => what.startsWith(kind) && !what.endsWith('restarted')).map(({ start, end }) => end - start));
         const stats = servers.map(({ adapter }) => adapter.stats);
         console.log(
           `  ${library}: ${failovers} failovers (longest window ${longest('failover')} ms), ${kills} kills (longest ${longest('kill')} ms); ` +
@@ -366,6 +388,8 @@ if (clusterAvailable()) {
       } finally {
         if (publishing !== null) clearInterval(publishing);
         for (const server of servers) await stopServer(server);
+        // A failure midway may have left a process dead: the next test gets a whole cluster.
+        await cluster.heal();
       }
     });
   }

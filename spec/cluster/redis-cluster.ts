@@ -282,6 +282,12 @@ export class RedisCluster {
     await this.untilHealthy();
   }
 
+  /** After a test that failed midway: every killed process started again, until the cluster is healthy. */
+  async heal(): Promise<void> {
+    for (const instance of this.instances) if (instance.process === null) await instance.run();
+    await this.untilHealthy();
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.instances.map((instance) => instance.kill()));
     await rm(this.directory, { recursive: true, force: true });
