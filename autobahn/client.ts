@@ -123,16 +123,20 @@ export async function runCase(url: string, index: number, agent: string, timeout
   return `closed ${result.code} wasClean=${result.wasClean}${error}`;
 }
 
-export async function updateReports(url: string, agent: string, shutdown: boolean, transport: Transport = {}, timeout = 120_000): Promise<void> {
+export async function updateReports(
+  url: string,
+  agent: string,
+  shutdown: boolean,
+  transport: Transport = {},
+  timeout = 120_000,
+): Promise<void> {
   const params: Record<string, string> = { agent };
   if (shutdown) params.shutdownOnComplete = 'true';
   // The server closes after writing the reports (1005, no status); with
   // shutdownOnComplete it stops its reactor right away (1006). Either is fine.
   const result = await session(endpoint(url, '/updateReports', params), timeout, transport, () => {});
   if (!result.opened || result.timedOut) {
-    throw new Error(
-      `updateReports failed (${result.timedOut ? 'timed out' : (result.error?.message ?? `close ${result.code}`)})`,
-    );
+    throw new Error(`updateReports failed (${result.timedOut ? 'timed out' : (result.error?.message ?? `close ${result.code}`)})`);
   }
 }
 
@@ -159,7 +163,10 @@ export async function runClient(options: ClientRunOptions): Promise<void> {
 /** "1,2,10-12" → [1, 2, 10, 11, 12] */
 export function parseIndexList(text: string): number[] {
   const out: number[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (match === null) throw new Error(`bad case index: ${part}`);
     const from = Number(match[1]);

@@ -123,13 +123,27 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** RFC 9113 section 7, for the log. */
 const HTTP2_CODE_NAMES = [
-  'NO_ERROR', 'PROTOCOL_ERROR', 'INTERNAL_ERROR', 'FLOW_CONTROL_ERROR', 'SETTINGS_TIMEOUT', 'STREAM_CLOSED', 'FRAME_SIZE_ERROR',
-  'REFUSED_STREAM', 'CANCEL', 'COMPRESSION_ERROR', 'CONNECT_ERROR', 'ENHANCE_YOUR_CALM', 'INADEQUATE_SECURITY', 'HTTP_1_1_REQUIRED',
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
 ];
 
 // ---- the byte pipe ---------------------------------------------------------
@@ -484,10 +498,14 @@ export async function startUpgradeToConnect(options: UpgradeToConnectOptions): P
           stream!.on('data', (chunk: Buffer) => chunks.push(chunk));
           stream!.once('close', () => {
             const body = Buffer.concat(chunks);
-            const fields = endToEndFields(response).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+            const fields = endToEndFields(response)
+              .map(([name, value]) => `${name}: ${value}\r\n`)
+              .join('');
             socket.end(
               Buffer.concat([
-                Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${fields}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`),
+                Buffer.from(
+                  `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${fields}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+                ),
                 body,
               ]),
             );

@@ -53,12 +53,7 @@ const COMPRESSION_SAMPLE = ['12.1', '12.5', '13.1', '13.2', '13.3', '13.4', '13.
   [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13].map((i) => `${group}.${i}`),
 );
 
-export const CI_CASES = [
-  ...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`),
-  ...COMPRESSION_SAMPLE,
-  '12.1.18',
-  '13.7.18',
-];
+export const CI_CASES = [...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`), ...COMPRESSION_SAMPLE, '12.1.18', '13.7.18'];
 export const FULL_CASES = Array.from({ length: 13 }, (_, i) => `${i + 1}.*`);
 
 type Mode = 'server' | 'client';
@@ -306,10 +301,14 @@ function alive(child: ChildProcess): boolean {
 
 /** The HTTP/1.1 ↔ HTTP/2 bridge (h2-bridge.ts) for one mode. */
 function startBridge(direction: 'h1-to-h2' | 'h2-to-h1', target: string, outdir: string): Started {
-  return start(process.execPath, ['--import', 'tsx', path.join(HERE, 'h2-bridge.ts'), '--direction', direction, '--target', target, '--port', '0'], {
-    cwd: ROOT,
-    logFile: path.join(outdir, 'bridge.log'),
-  });
+  return start(
+    process.execPath,
+    ['--import', 'tsx', path.join(HERE, 'h2-bridge.ts'), '--direction', direction, '--target', target, '--port', '0'],
+    {
+      cwd: ROOT,
+      logFile: path.join(outdir, 'bridge.log'),
+    },
+  );
 }
 
 /**
@@ -323,7 +322,12 @@ function checkBridged(bridge: Started, expected: number, errors: string[]): void
   if (bridged < expected) errors.push(`only ${bridged} WebSockets went through the HTTP/2 bridge, for ${expected} cases`);
 }
 
-async function runServerMode(patterns: string[], expected: number, transport: Transport, deadline: number): Promise<{ outdir: string; errors: string[] }> {
+async function runServerMode(
+  patterns: string[],
+  expected: number,
+  transport: Transport,
+  deadline: number,
+): Promise<{ outdir: string; errors: string[] }> {
   const outdir = modeDir('server', transport);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
@@ -331,7 +335,16 @@ async function runServerMode(patterns: string[], expected: number, transport: Tr
 
   const echo = start(
     process.execPath,
-    ['--import', 'tsx', path.join(HERE, 'echo-server.ts'), '--port', '0', '--host', '127.0.0.1', ...(transport === 'h2' ? ['--http2'] : [])],
+    [
+      '--import',
+      'tsx',
+      path.join(HERE, 'echo-server.ts'),
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      ...(transport === 'h2' ? ['--http2'] : []),
+    ],
     { cwd: ROOT, logFile: path.join(outdir, 'echo-server.log') },
   );
   let bridge: Started | null = null;
@@ -394,7 +407,12 @@ async function runServerMode(patterns: string[], expected: number, transport: Tr
   }
 }
 
-async function runClientMode(patterns: string[], expected: number, transport: Transport, deadline: number): Promise<{ outdir: string; errors: string[] }> {
+async function runClientMode(
+  patterns: string[],
+  expected: number,
+  transport: Transport,
+  deadline: number,
+): Promise<{ outdir: string; errors: string[] }> {
   const outdir = modeDir('client', transport);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
@@ -404,11 +422,7 @@ async function runClientMode(patterns: string[], expected: number, transport: Tr
   const specFile = path.join(REPORTS, transport === 'h1' ? 'fuzzingserver.json' : 'h2-fuzzingserver.json');
   writeFileSync(
     specFile,
-    JSON.stringify(
-      { url: `ws://127.0.0.1:${port}`, outdir, cases: patterns, 'exclude-cases': [], 'exclude-agent-cases': {} },
-      null,
-      2,
-    ),
+    JSON.stringify({ url: `ws://127.0.0.1:${port}`, outdir, cases: patterns, 'exclude-cases': [], 'exclude-agent-cases': {} }, null, 2),
   );
   const wstest = start(VENV_PYTHON, [path.join(HERE, 'wstest-loopback.py'), '-m', 'fuzzingserver', '-s', specFile, '-u', '0'], {
     cwd: REPORTS,
@@ -442,7 +456,16 @@ async function runClientMode(patterns: string[], expected: number, transport: Tr
 
     const client = start(
       process.execPath,
-      ['--import', 'tsx', path.join(HERE, 'client.ts'), '--url', url, '--agent', AGENTS[transport], ...(transport === 'h2' ? ['--http2'] : [])],
+      [
+        '--import',
+        'tsx',
+        path.join(HERE, 'client.ts'),
+        '--url',
+        url,
+        '--agent',
+        AGENTS[transport],
+        ...(transport === 'h2' ? ['--http2'] : []),
+      ],
       { cwd: ROOT, logFile: path.join(outdir, 'client.log') },
     );
     const exit = await waitExit(client.child, deadline - Date.now());
@@ -543,7 +566,12 @@ function resultsMarkdown(transport: Transport, results: ModeResult[], version: s
     '',
   ];
   for (const result of results) {
-    lines.push(`## ${MODE_TITLES[result.transport][result.mode]}`, '', `Gate: **${passed(result) ? 'PASS' : 'FAIL'}** (${result.seconds} s)`, '');
+    lines.push(
+      `## ${MODE_TITLES[result.transport][result.mode]}`,
+      '',
+      `Gate: **${passed(result) ? 'PASS' : 'FAIL'}** (${result.seconds} s)`,
+      '',
+    );
     lines.push(renderTable(result.verdict), '');
     const listed = result.verdict.nonOk.filter((c) => c.behavior !== 'UNIMPLEMENTED');
     const unimplemented = result.verdict.nonOk.length - listed.length;
@@ -580,11 +608,15 @@ async function main(): Promise<number> {
   const mode = values.mode;
   if (mode !== 'server' && mode !== 'client' && mode !== 'both') throw new Error(`--mode must be server, client or both, not ${mode}`);
   const transport = values.transport;
-  if (transport !== 'h1' && transport !== 'h2' && transport !== 'both') throw new Error(`--transport must be h1, h2 or both, not ${transport}`);
+  if (transport !== 'h1' && transport !== 'h2' && transport !== 'both')
+    throw new Error(`--transport must be h1, h2 or both, not ${transport}`);
   if (values.full && values.cases !== undefined) throw new Error('--full and --cases exclude each other');
   const patterns =
     values.cases !== undefined
-      ? values.cases.split(',').map((s) => s.trim()).filter((s) => s !== '')
+      ? values.cases
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '')
       : values.full
         ? FULL_CASES
         : CI_CASES;
@@ -612,7 +644,15 @@ async function main(): Promise<number> {
   if (values.full) {
     for (const t of transports) {
       const file = path.join(HERE, RESULTS_FILES[t]);
-      writeFileSync(file, resultsMarkdown(t, results.filter((r) => r.transport === t), version, expected.length));
+      writeFileSync(
+        file,
+        resultsMarkdown(
+          t,
+          results.filter((r) => r.transport === t),
+          version,
+          expected.length,
+        ),
+      );
       console.log(`\n[autobahn] wrote ${path.relative(ROOT, file)}`);
     }
   }

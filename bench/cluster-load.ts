@@ -120,12 +120,7 @@ const PONG = maskedText('3');
 const CONNECT_NAMESPACE = maskedText('40');
 
 /** Opens one WebSocket (and, for Socket.IO, joins the namespace); resolves when it can receive. */
-export function openClient(
-  dialect: Dialect,
-  port: number,
-  query: string,
-  counters: LoadCounters | null,
-): Promise<net.Socket> {
+export function openClient(dialect: Dialect, port: number, query: string, counters: LoadCounters | null): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     socket.setNoDelay(true);
@@ -180,4 +175,3 @@ export function publishFrame(dialect: Dialect, room: string): Buffer {
   const payload = `T${nowNs()}|${PAD}`;
   return maskedText(dialect === 'socketio' ? `42["pub","${room}","${payload}"]` : `${room}|${payload}`);
 }
-

@@ -93,7 +93,13 @@ process.on('message', (message: { type: string }) => {
     written += stream?.bytesWritten ?? 0;
   }
   const usage = process.cpuUsage();
-  const reply: ClusterNodeMessage = { type: 'bytes', read, written, cpuMicros: usage.user + usage.system, heapUsed: process.memoryUsage().heapUsed };
+  const reply: ClusterNodeMessage = {
+    type: 'bytes',
+    read,
+    written,
+    cpuMicros: usage.user + usage.system,
+    heapUsed: process.memoryUsage().heapUsed,
+  };
   process.send!(reply);
 });
 process.on('disconnect', () => process.exit(0));

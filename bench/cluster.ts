@@ -56,7 +56,13 @@ class ClusterNodeProcess {
 
   static start(impl: ClusterImpl, redisUrl: string, profile = false): Promise<ClusterNodeProcess> {
     // --profile: the first process of each server writes a CPU profile (bench/results/profiles/).
-    const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(new URL('./results/profiles/', import.meta.url))}`, `--cpu-prof-name=cluster-${impl}.cpuprofile`] : [];
+    const execArgv = profile
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${fileURLToPath(new URL('./results/profiles/', import.meta.url))}`,
+          `--cpu-prof-name=cluster-${impl}.cpuprofile`,
+        ]
+      : [];
     const child = fork(script, [impl, redisUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${impl} node did not start within 20 s`)), 20_000);
@@ -336,7 +342,15 @@ export async function runClusterBench(options: ClusterOptions): Promise<{ runs: 
   try {
     if (options.profile) {
       for (const impl of ['netws', 'socketio'] as const) {
-        const run = await runOnce({ impl, subscribers: options.sizes[0], layout: 'spread', redis, phases: ['saturation'], profile: true, ...timing });
+        const run = await runOnce({
+          impl,
+          subscribers: options.sizes[0],
+          layout: 'spread',
+          redis,
+          phases: ['saturation'],
+          profile: true,
+          ...timing,
+        });
         options.log(`  profiled ${impl}: ${Math.round(run.phases[0].deliveredPerSecond)}/s`);
       }
       return { runs: [], summary: [] };
@@ -395,9 +409,15 @@ export function clusterTable(summary: ClusterSummary[]): string {
   }
   const byRoom = summary.filter((entry) => entry.layout === 'by-room');
   if (byRoom.length > 0) {
-    lines.push('', '| rooms by process (N = ' + fmt(byRoom[0].subscribers) + ', fixed rate) | Redis KiB/s per process (mean) | busiest process |', '| --- | ---: | ---: |');
+    lines.push(
+      '',
+      '| rooms by process (N = ' + fmt(byRoom[0].subscribers) + ', fixed rate) | Redis KiB/s per process (mean) | busiest process |',
+      '| --- | ---: | ---: |',
+    );
     for (const row of byRoom) {
-      lines.push(`| ${CLUSTER_LABELS[row.impl]} | ${fmt(row.redisBytesPerSecondPerNode / 1024, 1)} | ${fmt(row.redisBytesPerSecondBusiestNode / 1024, 1)} |`);
+      lines.push(
+        `| ${CLUSTER_LABELS[row.impl]} | ${fmt(row.redisBytesPerSecondPerNode / 1024, 1)} | ${fmt(row.redisBytesPerSecondBusiestNode / 1024, 1)} |`,
+      );
     }
   }
   return lines.join('\n');
@@ -419,7 +439,9 @@ export function clusterSvg(summary: ClusterSummary[]): string {
   let y = 76;
   const parts: string[] = [];
   for (const n of sizes) {
-    parts.push(`<text x="12" y="${y - 8}" font-weight="bold">${fmt(n)} subscribers in ${roomsFor(n)} rooms of ${fmt(n / roomsFor(n))}</text>`);
+    parts.push(
+      `<text x="12" y="${y - 8}" font-weight="bold">${fmt(n)} subscribers in ${roomsFor(n)} rooms of ${fmt(n / roomsFor(n))}</text>`,
+    );
     for (const impl of impls) {
       const saturation = find(impl, n, 'saturation');
       const fixed = find(impl, n, 'fixed');

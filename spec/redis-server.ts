@@ -54,6 +54,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** A handle on a server started elsewhere (a Redis Cluster node): for command() only. */
+  static at(port: number): RedisServer {
+    return new RedisServer(port, '');
+  }
+
   static async start(): Promise<RedisServer> {
     const directory = await mkdtemp(path.join(os.tmpdir(), 'netws-redis-'));
     const server = new RedisServer(await freePort(), directory);
@@ -65,7 +70,20 @@ export class RedisServer {
   async run(): Promise<void> {
     const child = spawn(
       BINARY,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.directory, '--loglevel', 'warning'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        this.directory,
+        '--loglevel',
+        'warning',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.process = child;
@@ -186,5 +204,76 @@ function parseReply(data: Buffer, offset: number): { value: unknown; end: number
     }
     default:
       return { value: new Error(`unexpected reply ${type}${line}`), end: next };
+  }
+}
+
+/**
+ * A TCP proxy in front of a Redis server that can fail the one way a
+ * client cannot tell from a success: `resetAfterAccept(marker)` lets the
+ * next command carrying `marker` through to Redis, withholds Redis's answer
+ * and resets the client's connection (RST) the moment that answer arrives.
+ * Redis has executed the command (a PUBLISH has been delivered); the client
+ * only sees a reset. Everything else passes through untouched.
+ */
+export class ResetAfterAcceptProxy {
+  private readonly sockets = new Set<net.Socket>();
+  private armed: { marker: Buffer; done: () => void } | null = null;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(target: number): Promise<ResetAfterAcceptProxy> {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new ResetAfterAcceptProxy(server, (server.address() as net.AddressInfo).port);
+    server.on('connection', (client) => proxy.relay(client, target));
+    return proxy;
+  }
+
+  private relay(client: net.Socket, target: number): void {
+    const upstream = net.connect(target, '127.0.0.1');
+    let withholding = false;
+    for (const socket of [client, upstream]) {
+      this.sockets.add(socket);
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk: Buffer) => {
+      const armed = this.armed;
+      if (armed !== null && chunk.includes(armed.marker)) {
+        this.armed = null;
+        withholding = true;
+        // Redis's next bytes answer this command (and any pipelined before it): they never reach the client.
+        upstream.once('data', () => {
+          client.resetAndDestroy();
+          upstream.destroy();
+          armed.done();
+        });
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!withholding) client.write(chunk);
+    });
+  }
+
+  /** Arms the fault for the next command containing `marker`; resolves once the client's connection was reset. */
+  resetAfterAccept(marker: Buffer): Promise<void> {
+    return new Promise((done) => (this.armed = { marker, done }));
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -39,18 +39,24 @@ bus('three servers on one bus: every subscriber gets every message once, each pu
     const outsider = await subscriber(servers[1], 'other');
     const PER_SERVER = 300;
     for (let i = 0; i < PER_SERVER; i++) {
-      servers.forEach((wss, s) => assert.is(wss.publish('room', `${s}:${i}`), 2));
+      for (const [s, wss] of servers.entries()) assert.is(wss.publish('room', `${s}:${i}`), 2);
     }
     await until(() => subscribers.every(({ received }) => received.length === PER_SERVER * 3));
     for (const { received } of subscribers) {
       for (let s = 0; s < 3; s++) {
         const mine = received.filter((message) => message.startsWith(`${s}:`));
-        assert.equal(mine, Array.from({ length: PER_SERVER }, (_, i) => `${s}:${i}`));
+        assert.equal(
+          mine,
+          Array.from({ length: PER_SERVER }, (_, i) => `${s}:${i}`),
+        );
       }
     }
     await sleep(20);
     assert.equal(outsider.received, []);
-    assert.ok(subscribers.every(({ received }) => received.length === PER_SERVER * 3), 'nothing twice');
+    assert.ok(
+      subscribers.every(({ received }) => received.length === PER_SERVER * 3),
+      'nothing twice',
+    );
   } finally {
     for (const wss of servers) {
       for (const client of wss.clients) client.terminate();

@@ -1,15 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  DEFLATE_GROUPS,
-  caseGroup,
-  compareCaseIds,
-  evaluate,
-  renderNonOk,
-  renderTable,
-  type CaseEntry,
-} from '../../autobahn/gate.ts';
+import { DEFLATE_GROUPS, caseGroup, compareCaseIds, evaluate, renderNonOk, renderTable, type CaseEntry } from '../../autobahn/gate.ts';
 
 // Recorded from a real server-mode run (npm run autobahn -- --mode server --cases ...)
 // of these 11 cases: 9 OK (12.1.1 and 13.1.1 with permessage-deflate), 2 INFORMATIONAL by design.
@@ -113,7 +105,11 @@ test('a missing expected case fails the gate', () => {
 });
 
 test('extra cases in the report only warn', () => {
-  const verdict = evaluate(FIXTURE, 'netws', EXPECTED.filter((id) => id !== '1.1.1'));
+  const verdict = evaluate(
+    FIXTURE,
+    'netws',
+    EXPECTED.filter((id) => id !== '1.1.1'),
+  );
   assert.ok(verdict.passed);
   assert.equal(verdict.unexpected, ['1.1.1']);
   assert.is(verdict.total.cases, 10);

@@ -72,7 +72,17 @@ async function rawClient(socket: net.Socket, extraHeaders: string[], chunks: Buf
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const { head, body } = headAndBody(socket);
   socket.write(
-    [`GET /echo HTTP/1.1`, 'Host: localhost', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', ...extraHeaders, '', ''].join('\r\n'),
+    [
+      `GET /echo HTTP/1.1`,
+      'Host: localhost',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${KEY}`,
+      'Sec-WebSocket-Version: 13',
+      ...extraHeaders,
+      '',
+      '',
+    ].join('\r\n'),
   );
   const responseHead = await head;
   for (const chunk of chunks) {
@@ -133,7 +143,10 @@ const SERVER_SCENARIOS: Array<{ name: string; headers?: string[]; chunks: Buffer
   { name: 'a reserved data opcode, 3 (1002)', chunks: [frame({ opcode: 3, payload: 'x' })] },
   { name: 'a reserved control opcode, 0xB (1002)', chunks: [frame({ opcode: 0xb })] },
   { name: 'an unmasked client frame (1002)', chunks: [frame({ opcode: 1, payload: 'x', mask: false })] },
-  { name: 'invalid UTF-8 in a text message (1007)', chunks: [frame({ opcode: 1, payload: Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xf4, 0x90, 0x80, 0x80]) })] },
+  {
+    name: 'invalid UTF-8 in a text message (1007)',
+    chunks: [frame({ opcode: 1, payload: Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xf4, 0x90, 0x80, 0x80]) })],
+  },
   { name: 'a continuation with nothing to continue (1002)', chunks: [frame({ opcode: 0, payload: 'x' })] },
   { name: 'close code 999 (1002)', chunks: [frame({ opcode: 8, payload: closePayload(999) })] },
   {
@@ -166,60 +179,71 @@ async function netwsEcho(): Promise<{ port: number; close(): Promise<void>; tran
 
 // ---- server mode: HTTP/1.1 upgrade → extended CONNECT ---------------------------
 
-bridge('h1-to-h2: the CONNECT carries the offer and the fields, the 101 mirrors the 200, bytes pass unchanged both ways, FIN ↔ END_STREAM', async () => {
-  const server = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
-  const fromClient = randomBytes(BLOB_SIZE);
-  const toClient = randomBytes(BLOB_SIZE);
-  const seen: { headers?: http2.IncomingHttpHeaders; received?: Buffer; ended?: boolean } = {};
-  server.on('stream', (stream, headers) => {
-    seen.headers = headers;
-    stream.respond({ ':status': 200, 'sec-websocket-protocol': 'chat', 'sec-websocket-extensions': 'permessage-deflate; server_no_context_takeover' });
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => {
-      seen.received = Buffer.concat(chunks);
-      seen.ended = true;
-      // Our side ends after theirs: the client must see all of it, then FIN.
-      stream.end(toClient);
+bridge(
+  'h1-to-h2: the CONNECT carries the offer and the fields, the 101 mirrors the 200, bytes pass unchanged both ways, FIN ↔ END_STREAM',
+  async () => {
+    const server = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
+    const fromClient = randomBytes(BLOB_SIZE);
+    const toClient = randomBytes(BLOB_SIZE);
+    const seen: { headers?: http2.IncomingHttpHeaders; received?: Buffer; ended?: boolean } = {};
+    server.on('stream', (stream, headers) => {
+      seen.headers = headers;
+      stream.respond({
+        ':status': 200,
+        'sec-websocket-protocol': 'chat',
+        'sec-websocket-extensions': 'permessage-deflate; server_no_context_takeover',
+      });
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        seen.received = Buffer.concat(chunks);
+        seen.ended = true;
+        // Our side ends after theirs: the client must see all of it, then FIN.
+        stream.end(toClient);
+      });
     });
-  });
-  const port = await listening(server);
-  let h1: Bridge | undefined;
-  try {
-    h1 = await startUpgradeToConnect({ target: `https://127.0.0.1:${port}`, ca: cert });
-    const socket = net.connect(h1.port, '127.0.0.1');
-    // Split at odd places, the last part after a pause: the receiver must see the bytes, not the writes.
-    const parts = [fromClient.subarray(0, 1), fromClient.subarray(1, 70_001), fromClient.subarray(70_001)];
-    const result = rawClientHalfClose(socket, [
-      'Sec-WebSocket-Protocol: chat, superchat',
-      'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits',
-      'Origin: http://example.test',
-      'X-Custom: yes',
-    ], parts);
-    const { head, body, ended } = await result;
-    assert.match(head, /^HTTP\/1\.1 101 /);
-    assert.is(headerOf(head, 'sec-websocket-accept'), acceptFor(KEY));
-    assert.is(headerOf(head, 'sec-websocket-protocol'), 'chat');
-    assert.is(headerOf(head, 'sec-websocket-extensions'), 'permessage-deflate; server_no_context_takeover');
-    assert.ok(seen.received!.equals(fromClient), 'the server got every byte, in order');
-    assert.ok(body.equals(toClient), 'the client got every byte, in order');
-    assert.is(ended, 'fin');
-    const headers = seen.headers!;
-    assert.equal(
-      [headers[':method'], headers[':protocol'], headers[':path'], headers[':authority'], headers[':scheme']],
-      ['CONNECT', 'websocket', '/echo', 'localhost', 'https'],
-    );
-    assert.is(headers['sec-websocket-extensions'], 'permessage-deflate; client_max_window_bits');
-    assert.is(headers['sec-websocket-protocol'], 'chat, superchat');
-    assert.is(headers['sec-websocket-version'], '13');
-    assert.is(headers.origin, 'http://example.test');
-    assert.is(headers['x-custom'], 'yes');
-    for (const name of ['sec-websocket-key', 'connection', 'upgrade', 'host']) assert.is(headers[name], undefined, name);
-  } finally {
-    await h1?.close();
-    await closeServer(server);
-  }
-});
+    const port = await listening(server);
+    let h1: Bridge | undefined;
+    try {
+      h1 = await startUpgradeToConnect({ target: `https://127.0.0.1:${port}`, ca: cert });
+      const socket = net.connect(h1.port, '127.0.0.1');
+      // Split at odd places, the last part after a pause: the receiver must see the bytes, not the writes.
+      const parts = [fromClient.subarray(0, 1), fromClient.subarray(1, 70_001), fromClient.subarray(70_001)];
+      const result = rawClientHalfClose(
+        socket,
+        [
+          'Sec-WebSocket-Protocol: chat, superchat',
+          'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits',
+          'Origin: http://example.test',
+          'X-Custom: yes',
+        ],
+        parts,
+      );
+      const { head, body, ended } = await result;
+      assert.match(head, /^HTTP\/1\.1 101 /);
+      assert.is(headerOf(head, 'sec-websocket-accept'), acceptFor(KEY));
+      assert.is(headerOf(head, 'sec-websocket-protocol'), 'chat');
+      assert.is(headerOf(head, 'sec-websocket-extensions'), 'permessage-deflate; server_no_context_takeover');
+      assert.ok(seen.received!.equals(fromClient), 'the server got every byte, in order');
+      assert.ok(body.equals(toClient), 'the client got every byte, in order');
+      assert.is(ended, 'fin');
+      const headers = seen.headers!;
+      assert.equal(
+        [headers[':method'], headers[':protocol'], headers[':path'], headers[':authority'], headers[':scheme']],
+        ['CONNECT', 'websocket', '/echo', 'localhost', 'https'],
+      );
+      assert.is(headers['sec-websocket-extensions'], 'permessage-deflate; client_max_window_bits');
+      assert.is(headers['sec-websocket-protocol'], 'chat, superchat');
+      assert.is(headers['sec-websocket-version'], '13');
+      assert.is(headers.origin, 'http://example.test');
+      assert.is(headers['x-custom'], 'yes');
+      for (const name of ['sec-websocket-key', 'connection', 'upgrade', 'host']) assert.is(headers[name], undefined, name);
+    } finally {
+      await h1?.close();
+      await closeServer(server);
+    }
+  },
+);
 
 /** rawClient, but the client half-closes (FIN) after its last chunk and reads on until the peer ends. */
 async function rawClientHalfClose(socket: net.Socket, extraHeaders: string[], chunks: Buffer[]): Promise<RawResult> {
@@ -230,7 +254,17 @@ async function rawClientHalfClose(socket: net.Socket, extraHeaders: string[], ch
   });
   const { head, body } = headAndBody(socket);
   socket.write(
-    [`GET /echo HTTP/1.1`, 'Host: localhost', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', ...extraHeaders, '', ''].join('\r\n'),
+    [
+      `GET /echo HTTP/1.1`,
+      'Host: localhost',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${KEY}`,
+      'Sec-WebSocket-Version: 13',
+      ...extraHeaders,
+      '',
+      '',
+    ].join('\r\n'),
   );
   const responseHead = await head;
   for (const chunk of chunks) {
@@ -242,57 +276,62 @@ async function rawClientHalfClose(socket: net.Socket, extraHeaders: string[], ch
   return { head: responseHead, body: body(), ended };
 }
 
-bridge('h1-to-h2: a TCP reset is RST_STREAM(CANCEL) after the bytes before it; RST_STREAM(CANCEL) is a TCP reset after the bytes before it', async () => {
-  const server = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
-  const streams: http2.ServerHttp2Stream[] = [];
-  server.on('stream', (stream) => {
-    streams.push(stream);
-    stream.respond({ ':status': 200 });
-  });
-  const port = await listening(server);
-  let h1: Bridge | undefined;
-  try {
-    h1 = await startUpgradeToConnect({ target: `https://127.0.0.1:${port}`, ca: cert });
+bridge(
+  'h1-to-h2: a TCP reset is RST_STREAM(CANCEL) after the bytes before it; RST_STREAM(CANCEL) is a TCP reset after the bytes before it',
+  async () => {
+    const server = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });
+    const streams: http2.ServerHttp2Stream[] = [];
+    server.on('stream', (stream) => {
+      streams.push(stream);
+      stream.respond({ ':status': 200 });
+    });
+    const port = await listening(server);
+    let h1: Bridge | undefined;
+    try {
+      h1 = await startUpgradeToConnect({ target: `https://127.0.0.1:${port}`, ca: cert });
 
-    // The client resets: the server gets the bytes sent before, then CANCEL.
-    const first = net.connect(h1.port, '127.0.0.1');
-    first.on('error', () => {});
-    const firstHead = headAndBody(first);
-    first.write(`GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-    await firstHead.head;
-    const stream = streams[0]!;
-    const got: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => got.push(chunk));
-    // node emits 'end' on a reset stream too, after 'aborted': the order tells an END_STREAM from a reset.
-    const order: string[] = [];
-    stream.on('end', () => order.push('end'));
-    stream.on('aborted', () => order.push('aborted'));
-    stream.on('error', () => {});
-    first.write('before the reset');
-    await waitFor(stream, 'data');
-    first.resetAndDestroy();
-    await waitFor(stream, 'close');
-    assert.is(Buffer.concat(got).toString(), 'before the reset');
-    assert.is(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
-    assert.is(order[0], 'aborted', 'no END_STREAM before the reset');
+      // The client resets: the server gets the bytes sent before, then CANCEL.
+      const first = net.connect(h1.port, '127.0.0.1');
+      first.on('error', () => {});
+      const firstHead = headAndBody(first);
+      first.write(
+        `GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      await firstHead.head;
+      const stream = streams[0]!;
+      const got: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => got.push(chunk));
+      // node emits 'end' on a reset stream too, after 'aborted': the order tells an END_STREAM from a reset.
+      const order: string[] = [];
+      stream.on('end', () => order.push('end'));
+      stream.on('aborted', () => order.push('aborted'));
+      stream.on('error', () => {});
+      first.write('before the reset');
+      await waitFor(stream, 'data');
+      first.resetAndDestroy();
+      await waitFor(stream, 'close');
+      assert.is(Buffer.concat(got).toString(), 'before the reset');
+      assert.is(stream.rstCode, http2.constants.NGHTTP2_CANCEL);
+      assert.is(order[0], 'aborted', 'no END_STREAM before the reset');
 
-    // The server resets: the client gets the bytes sent before, then ECONNRESET.
-    const second = net.connect(h1.port, '127.0.0.1');
-    const secondResult = rawClient(second, [], []);
-    await waitFor(server, 'stream');
-    const serverStream = streams[1]!;
-    serverStream.on('error', () => {});
-    await new Promise((resolve) => serverStream.write('last words', resolve));
-    // A reset alone, as netws sends it (node's close(CANCEL) on its own would send END_STREAM first).
-    cancelStream(serverStream);
-    const { body, ended } = await secondResult;
-    assert.is(body.toString(), 'last words');
-    assert.is(ended, 'reset');
-  } finally {
-    await h1?.close();
-    await closeServer(server);
-  }
-});
+      // The server resets: the client gets the bytes sent before, then ECONNRESET.
+      const second = net.connect(h1.port, '127.0.0.1');
+      const secondResult = rawClient(second, [], []);
+      await waitFor(server, 'stream');
+      const serverStream = streams[1]!;
+      serverStream.on('error', () => {});
+      await new Promise((resolve) => serverStream.write('last words', resolve));
+      // A reset alone, as netws sends it (node's close(CANCEL) on its own would send END_STREAM first).
+      cancelStream(serverStream);
+      const { body, ended } = await secondResult;
+      assert.is(body.toString(), 'last words');
+      assert.is(ended, 'reset');
+    } finally {
+      await h1?.close();
+      await closeServer(server);
+    }
+  },
+);
 
 bridge('h1-to-h2: a refusal is mirrored as the same HTTP/1.1 status and body', async () => {
   const echo = await netwsEcho();
@@ -301,7 +340,11 @@ bridge('h1-to-h2: a refusal is mirrored as the same HTTP/1.1 status and body', a
     h1 = await startUpgradeToConnect({ target: `https://127.0.0.1:${echo.port}`, ca: cert });
     const socket = net.connect(h1.port, '127.0.0.1');
     const { head, body } = headAndBody(socket);
-    socket.write('GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ' + KEY + '\r\nSec-WebSocket-Version: 7\r\n\r\n');
+    socket.write(
+      'GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ' +
+        KEY +
+        '\r\nSec-WebSocket-Version: 7\r\n\r\n',
+    );
     await once(socket, 'close');
     const responseHead = await head;
     assert.match(responseHead, /^HTTP\/1\.1 426 /);
@@ -382,7 +425,9 @@ async function rawServer(): Promise<{ port: number; close(): Promise<void>; reco
     records.push(record);
     const scenario = CLIENT_SCENARIOS[Number(/^GET \/(\d+)/.exec(request)![1])]!;
     const key = headerOf(request, 'sec-websocket-key')!;
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+    );
     const done = (): void => {
       record.received = Buffer.from(body());
       if (!socket.writableEnded) socket.end();
@@ -412,31 +457,34 @@ async function netwsClient(url: string, options: Record<string, unknown>): Promi
   await waitFor(ws, 'close');
 }
 
-bridge('h2-to-h1: the upgrade carries the offer, the 200 mirrors the 101, and the netws client sends the same bytes as over a direct HTTP/1.1 connection', async () => {
-  const target = await rawServer();
-  let h2: Bridge | undefined;
-  try {
-    h2 = await startConnectToUpgrade({ target: { host: '127.0.0.1', port: target.port }, cert, key });
-    for (const [index, scenario] of CLIENT_SCENARIOS.entries()) {
-      await netwsClient(`ws://127.0.0.1:${target.port}/${index}`, {});
-      const direct = target.records.at(-1)!;
-      await netwsClient(`wss://127.0.0.1:${h2.port}/${index}`, { http2: true, ca: cert });
-      const bridged = target.records.at(-1)!;
-      assert.is.not(bridged, direct);
-      assert.ok(direct.received.length > 0, `${scenario.name}: netws answered`);
-      assert.is(bridged.received.toString('hex'), direct.received.toString('hex'), scenario.name);
+bridge(
+  'h2-to-h1: the upgrade carries the offer, the 200 mirrors the 101, and the netws client sends the same bytes as over a direct HTTP/1.1 connection',
+  async () => {
+    const target = await rawServer();
+    let h2: Bridge | undefined;
+    try {
+      h2 = await startConnectToUpgrade({ target: { host: '127.0.0.1', port: target.port }, cert, key });
+      for (const [index, scenario] of CLIENT_SCENARIOS.entries()) {
+        await netwsClient(`ws://127.0.0.1:${target.port}/${index}`, {});
+        const direct = target.records.at(-1)!;
+        await netwsClient(`wss://127.0.0.1:${h2.port}/${index}`, { http2: true, ca: cert });
+        const bridged = target.records.at(-1)!;
+        assert.is.not(bridged, direct);
+        assert.ok(direct.received.length > 0, `${scenario.name}: netws answered`);
+        assert.is(bridged.received.toString('hex'), direct.received.toString('hex'), scenario.name);
+      }
+      assert.is(h2.bridged, CLIENT_SCENARIOS.length, 'every bridged WebSocket was an HTTP/2 stream');
+      // The request the bridge made: the target's address as Host, a key of its own, the client's fields.
+      const request = target.records.at(-1)!.request;
+      assert.is(headerOf(request, 'host'), `127.0.0.1:${target.port}`);
+      assert.is(headerOf(request, 'sec-websocket-version'), '13');
+      assert.match(headerOf(request, 'sec-websocket-key') ?? '', /^[A-Za-z0-9+/]{22}==$/);
+    } finally {
+      await h2?.close();
+      await target.close();
     }
-    assert.is(h2.bridged, CLIENT_SCENARIOS.length, 'every bridged WebSocket was an HTTP/2 stream');
-    // The request the bridge made: the target's address as Host, a key of its own, the client's fields.
-    const request = target.records.at(-1)!.request;
-    assert.is(headerOf(request, 'host'), `127.0.0.1:${target.port}`);
-    assert.is(headerOf(request, 'sec-websocket-version'), '13');
-    assert.match(headerOf(request, 'sec-websocket-key') ?? '', /^[A-Za-z0-9+/]{22}==$/);
-  } finally {
-    await h2?.close();
-    await target.close();
-  }
-});
+  },
+);
 
 bridge('h2-to-h1: the permessage-deflate offer reaches the target and its answer reaches the client', async () => {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
@@ -449,7 +497,11 @@ bridge('h2-to-h1: the permessage-deflate offer reaches the target and its answer
   let h2: Bridge | undefined;
   try {
     h2 = await startConnectToUpgrade({ target: { host: '127.0.0.1', port: portOf(wss) }, cert, key });
-    const ws = new WebSocket(`wss://127.0.0.1:${h2.port}/`, ['chat'], { http2: true, ca: cert, perMessageDeflate: { clientMaxWindowBits: 10 } });
+    const ws = new WebSocket(`wss://127.0.0.1:${h2.port}/`, ['chat'], {
+      http2: true,
+      ca: cert,
+      perMessageDeflate: { clientMaxWindowBits: 10 },
+    });
     await waitFor(ws, 'open');
     assert.is(ws._socket!.constructor.name, 'ClientHttp2Stream');
     assert.match(offers[0] ?? '', /^permessage-deflate; .*client_max_window_bits=10/);

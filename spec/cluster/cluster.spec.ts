@@ -67,7 +67,7 @@ for (const library of redisAvailable() ? CLUSTER_LIBRARIES : []) {
       assert.equal(report.errors, [], `node ${n}`);
       assert.is(report.stats.published, PER_PUBLISHER);
       assert.is(report.stats.publishFailed, 0);
-      assert.is(report.stats.received, (NODES - 1) * PER_PUBLISHER, 'each node received the other nodes\' messages once');
+      assert.is(report.stats.received, (NODES - 1) * PER_PUBLISHER, "each node received the other nodes' messages once");
     }
     for (const ws of [...subscribers.map(({ ws }) => ws), outsider.ws, ...publishers]) ws.close();
   });

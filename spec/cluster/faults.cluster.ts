@@ -92,7 +92,10 @@ for (const library of redisAvailable() ? CLUSTER_LIBRARIES : []) {
         'the last messages delivered',
       );
       await sleep(100);
-      assert.ok(cluster.nodes.every((node) => node.alive), 'no process crashed');
+      assert.ok(
+        cluster.nodes.every((node) => node.alive),
+        'no process crashed',
+      );
       const reports = await Promise.all(cluster.nodes.map((node) => node.report()));
       const lines: string[] = [];
       for (const { messages, node } of cluster.subscribers) {
@@ -122,8 +125,14 @@ for (const library of redisAvailable() ? CLUSTER_LIBRARIES : []) {
       }
       for (const [n, report] of reports.entries()) {
         assert.ok(report.stats.reconnects >= 1, `node ${n} counted the reconnect`);
-        assert.ok(report.errors.length >= 1 && report.errors.length <= 4, `node ${n}: one error per outage and client: ${report.errors.join(' | ')}`);
-        assert.ok(report.errors.every((error) => error.startsWith('WS_ERR_ADAPTER')), report.errors.join(' | '));
+        assert.ok(
+          report.errors.length >= 1 && report.errors.length <= 4,
+          `node ${n}: one error per outage and client: ${report.errors.join(' | ')}`,
+        );
+        assert.ok(
+          report.errors.every((error) => error.startsWith('WS_ERR_ADAPTER')),
+          report.errors.join(' | '),
+        );
       }
       if (process.env.NETWS_CLUSTER_VERBOSE) console.log(lines.join('\n'));
     } finally {

@@ -804,6 +804,29 @@ onMainThread(
   },
 );
 
+onMainThread('a small maxPayload stops the main-thread inflate one byte past it, not at 1 MiB (found by the fuzzer)', () => {
+  const small = compressorWith(true, 1000);
+  const zeros = deflate(Buffer.alloc(900 * 1024));
+  // flushSync takes one output buffer per zlib chunk (16 KiB): count the buffers taken while 900 KiB of zeros
+  // inflate (3 with the bound, one chunk and its bookkeeping; 60 without).
+  const allocUnsafe = Buffer.allocUnsafe;
+  let outputs = 0;
+  Buffer.allocUnsafe = (size: number) => {
+    outputs++;
+    return allocUnsafe(size);
+  };
+  try {
+    assert.throws(
+      () => small.decompressSync(zeros),
+      (error: unknown) => error instanceof RangeError && error.message === 'Max payload size exceeded',
+    );
+  } finally {
+    Buffer.allocUnsafe = allocUnsafe;
+    small.close();
+  }
+  assert.ok(outputs <= 4, `${outputs} output buffers of inflated data for a 1,000-byte limit`);
+});
+
 onMainThread(
   'empty messages in a row with context takeover still carry their empty block (zlib emits nothing for a repeated sync flush)',
   async () => {

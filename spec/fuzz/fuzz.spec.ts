@@ -56,8 +56,14 @@ fuzz('socket: 200 fuzzed connections to a real server all end with a valid statu
   await new Promise<void>((resolve) => wss.close(() => resolve()));
   assert.is(serverErrors, 0);
   assert.is(wss.clients.size, 0);
-  assert.ok([...outcomes.keys()].some((k) => k.startsWith('101 close 10')), JSON.stringify([...outcomes]));
-  assert.ok([...outcomes.keys()].some((k) => /^4\d\d$/.test(k)), JSON.stringify([...outcomes]));
+  assert.ok(
+    [...outcomes.keys()].some((k) => k.startsWith('101 close 10')),
+    JSON.stringify([...outcomes]),
+  );
+  assert.ok(
+    [...outcomes.keys()].some((k) => /^4\d\d$/.test(k)),
+    JSON.stringify([...outcomes]),
+  );
 });
 
 fuzz.run();

@@ -37,9 +37,16 @@ guided('instrumented code computes the same and counts each arm it takes', () =>
     // Plain JavaScript, no imports: evaluated as a function body.
     const f = new Function(`${code.replace('export function', 'function')}; return f;`)() as (a: unknown, b: unknown) => string;
     const plain = new Function(`${source.replace('export function', 'function')}; return f;`)() as (a: unknown, b: unknown) => string;
-    for (const [a, b] of [[1, 3], [0, 'x'], [null, 2], [undefined, undefined]]) assert.is(f(a, b), plain(a, b));
+    for (const [a, b] of [
+      [1, 3],
+      [0, 'x'],
+      [null, 2],
+      [undefined, undefined],
+    ])
+      assert.is(f(a, b), plain(a, b));
     const kinds = new Set(points.map((p) => p.kind));
-    for (const kind of ['function', 'then', 'else', '?:', ':', '&&', '??', '||', 'case', 'default', 'loop', 'catch']) assert.ok(kinds.has(kind), `no ${kind} point`);
+    for (const kind of ['function', 'then', 'else', '?:', ':', '&&', '??', '||', 'case', 'default', 'loop', 'catch'])
+      assert.ok(kinds.has(kind), `no ${kind} point`);
     for (const p of points) assert.ok(counters[p.index] > 0, `point ${p.index} (${p.kind}) never counted`);
   } finally {
     globals.__netwsFz = saved;

@@ -33,7 +33,9 @@ function runSync(name: string, target: (random: Random) => void, seed: number, s
     try {
       target(iterationRandom(seed, i));
     } catch (error) {
-      console.error(`${name}: FAILED at iteration ${i} (seed ${seed}); replay with --target ${name} --seed ${seed} --start ${i} --iterations 1`);
+      console.error(
+        `${name}: FAILED at iteration ${i} (seed ${seed}); replay with --target ${name} --seed ${seed} --start ${i} --iterations 1`,
+      );
       throw error;
     }
     if ((i - start + 1) % 250_000 === 0) {

@@ -49,13 +49,7 @@ export function makeInflater(params: DeflateParams, maxPayload: number): Inflate
 /** Source files (relative to src/) each target is about, for the coverage report. */
 export const TARGET_FILES = {
   frames: ['protocol/parser.ts', 'protocol/protocol.ts', 'protocol/utf8.ts', 'protocol/close.ts', 'protocol/mask.ts'],
-  deflate: [
-    'protocol/parser.ts',
-    'protocol/protocol.ts',
-    'compression/compressor.ts',
-    'compression/zlib-sync.ts',
-    'compression/budget.ts',
-  ],
+  deflate: ['protocol/parser.ts', 'protocol/protocol.ts', 'compression/compressor.ts', 'compression/zlib-sync.ts', 'compression/budget.ts'],
   head: ['http/head.ts'],
   handshake: ['protocol/handshake.ts', 'protocol/headers.ts', 'protocol/permessage-deflate.ts'],
   connect: ['protocol/extended-connect.ts', 'protocol/handshake.ts', 'protocol/headers.ts'],

@@ -5,7 +5,7 @@
 
 import { HeadError, HeadReader, parseRequestHead, parseResponseHead } from '../../src/http/head.ts';
 import { isValidCloseCode } from '../../src/protocol/close.ts';
-import { ProtocolError, WebSocketError } from '../../src/protocol/errors.ts';
+import { type ProtocolError, WebSocketError } from '../../src/protocol/errors.ts';
 import { acceptResponseLines, checkUpgradeRequest, checkUpgradeResponse, isRejection } from '../../src/protocol/handshake.ts';
 import { Protocol } from '../../src/protocol/protocol.ts';
 import { isValidUtf8 } from '../../src/protocol/utf8.ts';
@@ -49,13 +49,7 @@ interface Outcome {
  * The parser owns what it is given (it unmasks in place): chunks must be
  * views of a copy nobody else reads.
  */
-function runProtocol(
-  isServer: boolean,
-  maxPayload: number,
-  maxFragments: number,
-  chunks: Buffer[],
-  perMessageDeflate = false,
-): Outcome {
+function runProtocol(isServer: boolean, maxPayload: number, maxFragments: number, chunks: Buffer[], perMessageDeflate = false): Outcome {
   const outcome: Outcome = { messages: [], written: [], error: null, closeReceived: false };
   let finished = false;
   const protocol = new Protocol(
@@ -109,8 +103,7 @@ function runProtocol(
 
 function sameMessages(actual: ExpectedMessage[], expected: ExpectedMessage[]): boolean {
   return (
-    actual.length === expected.length &&
-    actual.every((m, i) => m.isBinary === expected[i].isBinary && m.data.equals(expected[i].data))
+    actual.length === expected.length && actual.every((m, i) => m.isBinary === expected[i].isBinary && m.data.equals(expected[i].data))
   );
 }
 

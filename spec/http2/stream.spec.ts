@@ -64,67 +64,85 @@ function streamOneEnd(frames: RawFrame[]): string[] {
     );
 }
 
-stream('terminate() of a server WebSocket outside nghttp2 callbacks (a timer): RST_STREAM(CANCEL) alone, no END_STREAM before it', async () => {
-  // close(CANCEL) alone would end the writable side first, and node:http2 sends that END_STREAM
-  // ahead of the reset when the call comes from outside its callbacks: the peer saw a clean end, then the abort.
-  const fixture = await h2Server();
-  fixture.wss.on('connection', (ws) => setImmediate(() => ws.terminate()));
-  try {
-    const frames = await rawRequest(
-      fixture.port,
-      [[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'https'], [':path', '/'], [':authority', 'localhost'], ['sec-websocket-version', '13']],
-      (received) => received.some((frame) => frame.type === FRAME.RST_STREAM),
-    );
-    assert.equal(streamOneEnd(frames), [`RST_STREAM(${http2.constants.NGHTTP2_CANCEL})`]);
-  } finally {
-    await fixture.close();
-  }
-});
+stream(
+  'terminate() of a server WebSocket outside nghttp2 callbacks (a timer): RST_STREAM(CANCEL) alone, no END_STREAM before it',
+  async () => {
+    // close(CANCEL) alone would end the writable side first, and node:http2 sends that END_STREAM
+    // ahead of the reset when the call comes from outside its callbacks: the peer saw a clean end, then the abort.
+    const fixture = await h2Server();
+    fixture.wss.on('connection', (ws) => setImmediate(() => ws.terminate()));
+    try {
+      const frames = await rawRequest(
+        fixture.port,
+        [
+          [':method', 'CONNECT'],
+          [':protocol', 'websocket'],
+          [':scheme', 'https'],
+          [':path', '/'],
+          [':authority', 'localhost'],
+          ['sec-websocket-version', '13'],
+        ],
+        (received) => received.some((frame) => frame.type === FRAME.RST_STREAM),
+      );
+      assert.equal(streamOneEnd(frames), [`RST_STREAM(${http2.constants.NGHTTP2_CANCEL})`]);
+    } finally {
+      await fixture.close();
+    }
+  },
+);
 
-stream('terminate() of a client WebSocket outside nghttp2 callbacks (a timer): RST_STREAM(CANCEL) alone, no END_STREAM before it', async () => {
-  // A hand-made h2c server: SETTINGS with ENABLE_CONNECT_PROTOCOL, a 200 for stream 1, then it records what comes.
-  const frames: RawFrame[] = [];
-  let sawReset: () => void;
-  const reset = new Promise<void>((resolve) => (sawReset = resolve));
-  const server = net.createServer((socket) => {
-    socket.on('error', () => {});
-    let buffer = Buffer.alloc(0);
-    let prefaceRead = false;
-    socket.write(h2Frame(FRAME.SETTINGS, 0, 0, Buffer.from([0x00, 0x08, 0, 0, 0, 1])));
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (!prefaceRead) {
-        if (buffer.length < 24) return;
-        buffer = buffer.subarray(24);
-        prefaceRead = true;
-      }
-      while (buffer.length >= 9 && buffer.length >= 9 + buffer.readUIntBE(0, 3)) {
-        const length = buffer.readUIntBE(0, 3);
-        const frame = { type: buffer[3]!, flags: buffer[4]!, streamId: buffer.readUInt32BE(5) & 0x7fffffff, payload: buffer.subarray(9, 9 + length) };
-        buffer = buffer.subarray(9 + length);
-        frames.push(frame);
-        if (frame.type === FRAME.SETTINGS && (frame.flags & 1) === 0) socket.write(h2Frame(FRAME.SETTINGS, 1, 0, Buffer.alloc(0)));
-        // :status 200 is entry 8 of HPACK's static table (RFC 7541 appendix A): one byte, 0x88.
-        if (frame.type === FRAME.HEADERS && frame.streamId === 1) socket.write(h2Frame(FRAME.HEADERS, 0x4, 1, Buffer.from([0x88])));
-        if (frame.type === FRAME.RST_STREAM) sawReset();
-      }
+stream(
+  'terminate() of a client WebSocket outside nghttp2 callbacks (a timer): RST_STREAM(CANCEL) alone, no END_STREAM before it',
+  async () => {
+    // A hand-made h2c server: SETTINGS with ENABLE_CONNECT_PROTOCOL, a 200 for stream 1, then it records what comes.
+    const frames: RawFrame[] = [];
+    let sawReset: () => void;
+    const reset = new Promise<void>((resolve) => (sawReset = resolve));
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      let buffer = Buffer.alloc(0);
+      let prefaceRead = false;
+      socket.write(h2Frame(FRAME.SETTINGS, 0, 0, Buffer.from([0x00, 0x08, 0, 0, 0, 1])));
+      socket.on('data', (chunk: Buffer) => {
+        buffer = Buffer.concat([buffer, chunk]);
+        if (!prefaceRead) {
+          if (buffer.length < 24) return;
+          buffer = buffer.subarray(24);
+          prefaceRead = true;
+        }
+        while (buffer.length >= 9 && buffer.length >= 9 + buffer.readUIntBE(0, 3)) {
+          const length = buffer.readUIntBE(0, 3);
+          const frame = {
+            type: buffer[3]!,
+            flags: buffer[4]!,
+            streamId: buffer.readUInt32BE(5) & 0x7fffffff,
+            payload: buffer.subarray(9, 9 + length),
+          };
+          buffer = buffer.subarray(9 + length);
+          frames.push(frame);
+          if (frame.type === FRAME.SETTINGS && (frame.flags & 1) === 0) socket.write(h2Frame(FRAME.SETTINGS, 1, 0, Buffer.alloc(0)));
+          // :status 200 is entry 8 of HPACK's static table (RFC 7541 appendix A): one byte, 0x88.
+          if (frame.type === FRAME.HEADERS && frame.streamId === 1) socket.write(h2Frame(FRAME.HEADERS, 0x4, 1, Buffer.from([0x88])));
+          if (frame.type === FRAME.RST_STREAM) sawReset();
+        }
+      });
     });
-  });
-  server.listen(0, '127.0.0.1');
-  await waitFor(server, 'listening');
-  const session = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
-  session.on('error', () => {});
-  try {
-    const ws = new WebSocket(`ws://127.0.0.1/`, { http2: session, perMessageDeflate: false });
-    ws.on('error', () => {});
-    await waitFor(ws, 'open');
-    setImmediate(() => ws.terminate());
-    await reset;
-    assert.equal(streamOneEnd(frames), [`RST_STREAM(${http2.constants.NGHTTP2_CANCEL})`]);
-  } finally {
-    session.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-});
+    server.listen(0, '127.0.0.1');
+    await waitFor(server, 'listening');
+    const session = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    session.on('error', () => {});
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1/`, { http2: session, perMessageDeflate: false });
+      ws.on('error', () => {});
+      await waitFor(ws, 'open');
+      setImmediate(() => ws.terminate());
+      await reset;
+      assert.equal(streamOneEnd(frames), [`RST_STREAM(${http2.constants.NGHTTP2_CANCEL})`]);
+    } finally {
+      session.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  },
+);
 
 stream.run();

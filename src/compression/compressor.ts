@@ -240,7 +240,8 @@ export class MessageCompressor implements BudgetAccount {
     let flush: SyncFlush;
     const start = performance.now();
     try {
-      flush = flushSync(stream, [data, TRAILER], SYNC_INFLATE_OUTPUT_MAX);
+      // No more than one byte past maxPayload: a small limit is enforced before 1 MiB is inflated.
+      flush = flushSync(stream, [data, TRAILER], Math.min(SYNC_INFLATE_OUTPUT_MAX, this.maxPayload + 1));
     } catch (error) {
       this.dropInflater();
       throw inflateError(error as Error);

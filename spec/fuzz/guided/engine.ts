@@ -95,7 +95,11 @@ function signature(error: unknown): string {
  * input (copied into shared memory before each run) is written to the
  * findings directory and the process is killed.
  */
-function startWatchdog(maxLength: number, timeoutSeconds: number, file: string): { state: Int32Array; input: Uint8Array; stop: () => void } {
+function startWatchdog(
+  maxLength: number,
+  timeoutSeconds: number,
+  file: string,
+): { state: Int32Array; input: Uint8Array; stop: () => void } {
   const shared = new SharedArrayBuffer(12 + maxLength);
   const state = new Int32Array(shared, 0, 3); // [runs, running, length]
   const input = new Uint8Array(shared, 12, maxLength);

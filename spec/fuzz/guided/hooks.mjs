@@ -94,11 +94,19 @@ export function instrument(fileName, js, originalLine = (line) => line) {
           ts.SyntaxKind.QuestionQuestionEqualsToken,
         ];
         if (logical.includes(op)) {
-          return f.updateBinaryExpression(node, ts.visitNode(node.left, visit), node.operatorToken, countedExpression(node.right, ts.tokenToString(op)));
+          return f.updateBinaryExpression(
+            node,
+            ts.visitNode(node.left, visit),
+            node.operatorToken,
+            countedExpression(node.right, ts.tokenToString(op)),
+          );
         }
       }
       if (ts.isCaseClause(node)) {
-        return f.updateCaseClause(node, ts.visitNode(node.expression, visit), [statement(node, 'case'), ...ts.visitNodes(node.statements, visit)]);
+        return f.updateCaseClause(node, ts.visitNode(node.expression, visit), [
+          statement(node, 'case'),
+          ...ts.visitNodes(node.statements, visit),
+        ]);
       }
       if (ts.isDefaultClause(node)) {
         return f.updateDefaultClause(node, [statement(node, 'default'), ...ts.visitNodes(node.statements, visit)]);
@@ -108,13 +116,30 @@ export function instrument(fileName, js, originalLine = (line) => line) {
         return f.updateCatchClause(node, node.variableDeclaration, f.updateBlock(block, [statement(node, 'catch'), ...block.statements]));
       }
       if (ts.isForStatement(node)) {
-        return f.updateForStatement(node, ts.visitNode(node.initializer, visit), ts.visitNode(node.condition, visit), ts.visitNode(node.incrementor, visit), counted(node.statement, 'loop'));
+        return f.updateForStatement(
+          node,
+          ts.visitNode(node.initializer, visit),
+          ts.visitNode(node.condition, visit),
+          ts.visitNode(node.incrementor, visit),
+          counted(node.statement, 'loop'),
+        );
       }
       if (ts.isForOfStatement(node)) {
-        return f.updateForOfStatement(node, node.awaitModifier, ts.visitNode(node.initializer, visit), ts.visitNode(node.expression, visit), counted(node.statement, 'loop'));
+        return f.updateForOfStatement(
+          node,
+          node.awaitModifier,
+          ts.visitNode(node.initializer, visit),
+          ts.visitNode(node.expression, visit),
+          counted(node.statement, 'loop'),
+        );
       }
       if (ts.isForInStatement(node)) {
-        return f.updateForInStatement(node, ts.visitNode(node.initializer, visit), ts.visitNode(node.expression, visit), counted(node.statement, 'loop'));
+        return f.updateForInStatement(
+          node,
+          ts.visitNode(node.initializer, visit),
+          ts.visitNode(node.expression, visit),
+          counted(node.statement, 'loop'),
+        );
       }
       if (ts.isWhileStatement(node)) {
         return f.updateWhileStatement(node, ts.visitNode(node.expression, visit), counted(node.statement, 'loop'));
@@ -123,22 +148,65 @@ export function instrument(fileName, js, originalLine = (line) => line) {
         return f.updateDoStatement(node, counted(node.statement, 'loop'), ts.visitNode(node.expression, visit));
       }
       if (ts.isFunctionDeclaration(node)) {
-        return f.updateFunctionDeclaration(node, node.modifiers, node.asteriskToken, node.name, node.typeParameters, ts.visitNodes(node.parameters, visit), node.type, countedBody(node));
+        return f.updateFunctionDeclaration(
+          node,
+          node.modifiers,
+          node.asteriskToken,
+          node.name,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          node.type,
+          countedBody(node),
+        );
       }
       if (ts.isFunctionExpression(node)) {
-        return f.updateFunctionExpression(node, node.modifiers, node.asteriskToken, node.name, node.typeParameters, ts.visitNodes(node.parameters, visit), node.type, countedBody(node));
+        return f.updateFunctionExpression(
+          node,
+          node.modifiers,
+          node.asteriskToken,
+          node.name,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          node.type,
+          countedBody(node),
+        );
       }
       if (ts.isArrowFunction(node)) {
-        return f.updateArrowFunction(node, node.modifiers, node.typeParameters, ts.visitNodes(node.parameters, visit), node.type, node.equalsGreaterThanToken, countedBody(node));
+        return f.updateArrowFunction(
+          node,
+          node.modifiers,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          node.type,
+          node.equalsGreaterThanToken,
+          countedBody(node),
+        );
       }
       if (ts.isMethodDeclaration(node) && node.body !== undefined) {
-        return f.updateMethodDeclaration(node, node.modifiers, node.asteriskToken, node.name, node.questionToken, node.typeParameters, ts.visitNodes(node.parameters, visit), node.type, countedBody(node));
+        return f.updateMethodDeclaration(
+          node,
+          node.modifiers,
+          node.asteriskToken,
+          node.name,
+          node.questionToken,
+          node.typeParameters,
+          ts.visitNodes(node.parameters, visit),
+          node.type,
+          countedBody(node),
+        );
       }
       if (ts.isConstructorDeclaration(node) && node.body !== undefined) {
         return f.updateConstructorDeclaration(node, node.modifiers, ts.visitNodes(node.parameters, visit), countedBody(node));
       }
       if (ts.isGetAccessorDeclaration(node) && node.body !== undefined) {
-        return f.updateGetAccessorDeclaration(node, node.modifiers, node.name, ts.visitNodes(node.parameters, visit), node.type, countedBody(node));
+        return f.updateGetAccessorDeclaration(
+          node,
+          node.modifiers,
+          node.name,
+          ts.visitNodes(node.parameters, visit),
+          node.type,
+          countedBody(node),
+        );
       }
       if (ts.isSetAccessorDeclaration(node) && node.body !== undefined) {
         return f.updateSetAccessorDeclaration(node, node.modifiers, node.name, ts.visitNodes(node.parameters, visit), countedBody(node));

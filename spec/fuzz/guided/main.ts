@@ -40,7 +40,9 @@ for (const name of names) if (!(name in TARGETS)) throw new Error(`No target ${n
 if (values.replay !== undefined) {
   // One input, or every input of a directory (e.g. a corpus under c8, for line and branch figures).
   const target = TARGETS[names[0]];
-  const files = statSync(values.replay).isDirectory() ? readdirSync(values.replay).map((name) => path.join(values.replay!, name)) : [values.replay];
+  const files = statSync(values.replay).isDirectory()
+    ? readdirSync(values.replay).map((name) => path.join(values.replay!, name))
+    : [values.replay];
   for (const file of files) {
     const error = await replay(target, readFileSync(file));
     if (error === null) continue;

@@ -10,7 +10,9 @@
 import type { Random } from '../random.ts';
 
 const INTERESTING_8 = [0, 1, 0x7d, 0x7e, 0x7f, 0x80, 0x81, 0xbf, 0xc0, 0xc2, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xfe, 0xff];
-const INTERESTING_16 = [0, 1, 125, 126, 127, 128, 255, 256, 999, 1000, 1004, 1005, 1006, 1015, 2999, 3000, 4999, 5000, 0x7fff, 0x8000, 0xfffe, 0xffff];
+const INTERESTING_16 = [
+  0, 1, 125, 126, 127, 128, 255, 256, 999, 1000, 1004, 1005, 1006, 1015, 2999, 3000, 4999, 5000, 0x7fff, 0x8000, 0xfffe, 0xffff,
+];
 const INTERESTING_32 = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x1fffff, 0x200000, 65535, 65536, 1 << 20];
 
 function splice(data: Buffer, at: number, remove: number, insert: Uint8Array): Buffer {
@@ -54,7 +56,15 @@ export function mutateBytes(random: Random, data: Buffer, other: Buffer, diction
       const offset = random.below(data.length - width + 1);
       const bigEndian = random.chance(0.7);
       const read = (): number =>
-        width === 1 ? out[offset] : width === 2 ? (bigEndian ? out.readUInt16BE(offset) : out.readUInt16LE(offset)) : bigEndian ? out.readUInt32BE(offset) : out.readUInt32LE(offset);
+        width === 1
+          ? out[offset]
+          : width === 2
+            ? bigEndian
+              ? out.readUInt16BE(offset)
+              : out.readUInt16LE(offset)
+            : bigEndian
+              ? out.readUInt32BE(offset)
+              : out.readUInt32LE(offset);
       const max = width === 1 ? 0xff : width === 2 ? 0xffff : 0xffffffff;
       let value: number;
       if (random.chance(0.5)) value = read() + random.between(-16, 16);

@@ -38,9 +38,18 @@ function isUtf8(data: Uint8Array): boolean {
 }
 
 /** Completions that make any valid prefix whole: a lead byte's range decides which second byte is allowed. */
-const COMPLETIONS = [[], [0x80], [0x90], [0xa0], [0x80, 0x80], [0x90, 0x80], [0xa0, 0x80], [0x80, 0x80, 0x80], [0x90, 0x80, 0x80], [0xa0, 0x80, 0x80]].map(
-  (bytes) => Buffer.from(bytes),
-);
+const COMPLETIONS = [
+  [],
+  [0x80],
+  [0x90],
+  [0xa0],
+  [0x80, 0x80],
+  [0x90, 0x80],
+  [0xa0, 0x80],
+  [0x80, 0x80, 0x80],
+  [0x90, 0x80, 0x80],
+  [0xa0, 0x80, 0x80],
+].map((bytes) => Buffer.from(bytes));
 
 /** Whether `data` can still begin valid UTF-8 (RFC 6455 8.1 lets an endpoint fail as soon as it cannot). */
 export function isUtf8Prefix(data: Buffer): boolean {
@@ -59,7 +68,7 @@ const KNOWN = new Set([0, 1, 2, 8, 9, 10]);
 export function referenceRead(input: Buffer, o: ReferenceOptions): ReferenceResult {
   const events: string[] = [];
   const written: string[] = [];
-  let closeSent = false;
+  const closeSent = false;
   const fail = (code: number): ReferenceResult => {
     events.push(`error:${code}`);
     if (!closeSent) written.push(`8:${Buffer.from([code >> 8, code & 0xff]).toString('hex')}`);

@@ -62,7 +62,14 @@ export function decodeWire(data: Buffer): Wire {
     if (masked) at += 4;
     if (data.length - at < length) break;
     const raw = data.subarray(at, at + length);
-    frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, key, lengthWidth, payload: key === null ? Buffer.from(raw) : xor(raw, key) });
+    frames.push({
+      fin: (b0 & 0x80) !== 0,
+      rsv: (b0 >> 4) & 7,
+      opcode: b0 & 0x0f,
+      key,
+      lengthWidth,
+      payload: key === null ? Buffer.from(raw) : xor(raw, key),
+    });
     offset = at + length;
   }
   return { frames, tail: Buffer.from(data.subarray(offset)) };
@@ -92,18 +99,23 @@ export function encodeWire(wire: Wire): Buffer {
 }
 
 /** Text pieces that put UTF-8 sequences of every length, and invalid ones, next to fragment cuts. */
-const UTF8_PIECES = [
-  'a',
-  'é',
-  '€',
-  '😀',
-  '\u0000',
-  '\uffff',
-  '\u{10ffff}',
-].map((s) => Buffer.from(s, 'utf8'));
-const BAD_UTF8 = [[0x80], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf5], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xff], [0xef, 0xbf, 0xbe]].map((b) => Buffer.from(b));
+const UTF8_PIECES = ['a', 'é', '€', '😀', '\u0000', '\uffff', '\u{10ffff}'].map((s) => Buffer.from(s, 'utf8'));
+const BAD_UTF8 = [
+  [0x80],
+  [0xc0, 0x80],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf5],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
+  [0xff],
+  [0xef, 0xbf, 0xbe],
+].map((b) => Buffer.from(b));
 
-export const CLOSE_CODES = [0, 999, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016, 2000, 2999, 3000, 3999, 4000, 4999, 5000, 65535];
+export const CLOSE_CODES = [
+  0, 999, 1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016, 2000, 2999, 3000, 3999,
+  4000, 4999, 5000, 65535,
+];
 
 export function randomText(random: Random, count: number): Buffer {
   const parts: Buffer[] = [];
@@ -134,9 +146,17 @@ export function deflatePayload(random: Random, data: Buffer): Buffer {
 /** Frame-level edits; `masked` says how new frames are written (a client's are masked). */
 export function mutateWire(random: Random, wire: Wire, masked: boolean, options: { deflate: boolean }): void {
   const frames = wire.frames;
-  const newKey = (): Buffer | null => (masked ? Buffer.from([random.next() & 0xff, random.next() & 0xff, random.next() & 0xff, random.next() & 0xff]) : null);
+  const newKey = (): Buffer | null =>
+    masked ? Buffer.from([random.next() & 0xff, random.next() & 0xff, random.next() & 0xff, random.next() & 0xff]) : null;
   const pickIndex = (): number => random.below(frames.length);
-  const make = (opcode: number, payload: Buffer, fin = true, rsv = 0): WireFrame => ({ fin, rsv, opcode, key: newKey(), lengthWidth: 0, payload });
+  const make = (opcode: number, payload: Buffer, fin = true, rsv = 0): WireFrame => ({
+    fin,
+    rsv,
+    opcode,
+    key: newKey(),
+    lengthWidth: 0,
+    payload,
+  });
   switch (random.below(frames.length === 0 ? 3 : 16)) {
     case 0: {
       // A new data message, sometimes text with UTF-8 cut points, sometimes compressed.
@@ -152,7 +172,8 @@ export function mutateWire(random: Random, wire: Wire, masked: boolean, options:
     }
     case 1: {
       const opcode = random.pick([8, 9, 10]);
-      const payload = opcode === 8 ? closeFramePayload(random.pick(CLOSE_CODES), randomText(random, random.below(8))) : random.bytes(random.below(126));
+      const payload =
+        opcode === 8 ? closeFramePayload(random.pick(CLOSE_CODES), randomText(random, random.below(8))) : random.bytes(random.below(126));
       frames.splice(random.below(frames.length + 1), 0, make(opcode, random.chance(0.9) ? payload : payload.subarray(0, random.below(3))));
       return;
     }
@@ -170,7 +191,7 @@ export function mutateWire(random: Random, wire: Wire, masked: boolean, options:
       return;
     case 6: {
       const frame = frames[pickIndex()];
-      frame.key = frame.key === null ? newKey() ?? Buffer.from([1, 2, 3, 4]) : null;
+      frame.key = frame.key === null ? (newKey() ?? Buffer.from([1, 2, 3, 4])) : null;
       return;
     }
     case 7:

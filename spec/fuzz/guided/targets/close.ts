@@ -29,7 +29,8 @@ const isUtf8 = (data: Uint8Array): boolean => {
     return false;
   }
 };
-const sendable = (code: number): boolean => (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+const sendable = (code: number): boolean =>
+  (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
 
 /** What a received close payload means: [code, reason] or the close code of the failure. */
 function expected(payload: Buffer, skipUTF8: boolean): { code: number; reason: Buffer } | { fail: number } {
@@ -67,17 +68,24 @@ function receive(payload: Buffer, isServer: boolean, skipUTF8: boolean, chunkSee
   const out = decodeWire(Buffer.concat(written)).frames;
   check(out.length === 1 && out[0].opcode === 8, () => `${out.length} frames written for one close frame`);
   if ('fail' in want) {
-    check(events.length === 1 && events[0] === `fail ${want.fail}`, () => `close payload ${payload.toString('hex')}: ${events.join(', ')}, expected fail ${want.fail}`);
+    check(
+      events.length === 1 && events[0] === `fail ${want.fail}`,
+      () => `close payload ${payload.toString('hex')}: ${events.join(', ')}, expected fail ${want.fail}`,
+    );
     check(out[0].payload.equals(Buffer.from([want.fail >> 8, want.fail & 0xff])), 'the failure sent another code');
   } else {
-    check(events.length === 1 && events[0] === `close ${want.code} ${want.reason.toString('hex')}`, () => `close payload ${payload.toString('hex')}: ${events.join(', ')}`);
+    check(
+      events.length === 1 && events[0] === `close ${want.code} ${want.reason.toString('hex')}`,
+      () => `close payload ${payload.toString('hex')}: ${events.join(', ')}`,
+    );
     check(out[0].payload.equals(want.code === 1005 ? Buffer.alloc(0) : payload), 'the echo is not the code and reason received');
   }
   check(protocol.closeReceived === !('fail' in want) && protocol.closeSent, 'closeReceived/closeSent disagree with what happened');
 }
 
 function encode(code: number | undefined, reason: string | Uint8Array | undefined): void {
-  const reasonBytes = reason === undefined ? Buffer.alloc(0) : typeof reason === 'string' ? Buffer.from(reason, 'utf8') : Buffer.from(reason);
+  const reasonBytes =
+    reason === undefined ? Buffer.alloc(0) : typeof reason === 'string' ? Buffer.from(reason, 'utf8') : Buffer.from(reason);
   let want: 'TypeError' | 'RangeError' | Buffer;
   if (code === undefined) want = reasonBytes.length > 0 ? 'TypeError' : Buffer.alloc(0);
   else if (!Number.isInteger(code) || !sendable(code) || reasonBytes.length > 123) want = 'RangeError';
@@ -89,14 +97,24 @@ function encode(code: number | undefined, reason: string | Uint8Array | undefine
     got = error as Error;
   }
   const describe = (x: Buffer | Error | string): string => (Buffer.isBuffer(x) ? x.toString('hex') : typeof x === 'string' ? x : x.name);
-  check(describe(got) === describe(want), () => `encodeClosePayload(${code}, ${JSON.stringify(reason)}) gave ${describe(got)}, expected ${describe(want)}`);
+  check(
+    describe(got) === describe(want),
+    () => `encodeClosePayload(${code}, ${JSON.stringify(reason)}) gave ${describe(got)}, expected ${describe(want)}`,
+  );
 
   // The same through Protocol.close(): one frame, then no more sends.
   const written: Buffer[] = [];
-  const protocol = new Protocol({ isServer: true, maxPayload: 1000 }, {
-    write: (header, data) => void written.push(Buffer.from(header), ...(data === null ? [] : [Buffer.from(data)])),
-    onMessage() {}, onPing() {}, onPong() {}, onCloseReceived() {}, onProtocolError() {},
-  });
+  const protocol = new Protocol(
+    { isServer: true, maxPayload: 1000 },
+    {
+      write: (header, data) => void written.push(Buffer.from(header), ...(data === null ? [] : [Buffer.from(data)])),
+      onMessage() {},
+      onPing() {},
+      onPong() {},
+      onCloseReceived() {},
+      onProtocolError() {},
+    },
+  );
   try {
     check(protocol.close(code, reason), 'close() said no on a fresh connection');
   } catch (error) {
@@ -107,7 +125,10 @@ function encode(code: number | undefined, reason: string | Uint8Array | undefine
   check(Buffer.isBuffer(want), 'close() accepted what encodeClosePayload refused');
   const frames = decodeWire(Buffer.concat(written)).frames;
   check(frames.length === 1 && frames[0].opcode === 8 && frames[0].payload.equals(want as Buffer), 'close() wrote another frame');
-  check(!protocol.close(1000) && !protocol.sendMessage(Buffer.from('x'), false, true) && !protocol.ping(Buffer.alloc(0)), 'a send after close() went out');
+  check(
+    !protocol.close(1000) && !protocol.sendMessage(Buffer.from('x'), false, true) && !protocol.ping(Buffer.alloc(0)),
+    'a send after close() went out',
+  );
 }
 
 const SPECIAL_CODES = [undefined, 1000.5, NaN, -1000, 1e9, 0x10000 + 1000];
@@ -120,7 +141,10 @@ function run(data: Buffer): void {
   const want = expected(payload, skipUTF8);
   try {
     const got = parseClosePayload(Buffer.from(payload), skipUTF8);
-    check(!('fail' in want) && got.code === want.code && got.reason.equals(want.reason), () => `parseClosePayload(${payload.toString('hex').slice(0, 60)}) accepted ${got.code}`);
+    check(
+      !('fail' in want) && got.code === want.code && got.reason.equals(want.reason),
+      () => `parseClosePayload(${payload.toString('hex').slice(0, 60)}) accepted ${got.code}`,
+    );
   } catch (error) {
     check(error instanceof ProtocolError, () => `parseClosePayload threw ${String(error)}`);
     check('fail' in want && error.closeCode === want.fail, () => `parseClosePayload refused with ${(error as ProtocolError).closeCode}`);
@@ -131,7 +155,13 @@ function run(data: Buffer): void {
   const reasonBytes = payload.subarray(Math.min(2, payload.length));
   const reasonKind = (o0 >> 6) & 3;
   const reason =
-    reasonKind === 0 ? undefined : reasonKind === 1 ? reasonBytes.toString('utf8') : reasonKind === 2 ? reasonBytes.toString('utf16le') : new Uint8Array(reasonBytes);
+    reasonKind === 0
+      ? undefined
+      : reasonKind === 1
+        ? reasonBytes.toString('utf8')
+        : reasonKind === 2
+          ? reasonBytes.toString('utf16le')
+          : new Uint8Array(reasonBytes);
   encode(code, reason);
   check(CloseCode.NoStatus === 1005, 'CloseCode.NoStatus moved');
 }
@@ -151,7 +181,16 @@ export const close: FuzzTarget = {
   name: 'close',
   files: TARGET_FILES.close,
   maxLength: 512,
-  dictionary: [[0x03, 0xe8], [0x03, 0xed], [0x0b, 0xb8], [0x13, 0x87], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xc0, 0x80], [0xef, 0xbf, 0xbd]].map((b) => Buffer.from(b)),
+  dictionary: [
+    [0x03, 0xe8],
+    [0x03, 0xed],
+    [0x0b, 0xb8],
+    [0x13, 0x87],
+    [0xed, 0xa0, 0x80],
+    [0xf4, 0x90, 0x80, 0x80],
+    [0xc0, 0x80],
+    [0xef, 0xbf, 0xbd],
+  ].map((b) => Buffer.from(b)),
   seeds: () => [
     Buffer.from([0x41, 0, 0x03, 0xe8, 0x62, 0x79, 0x65]),
     Buffer.from([0x80, 3, 0x0f, 0xa0, 0xe2, 0x82, 0xac]),

@@ -89,7 +89,10 @@ function run(data: Buffer): void {
   const extensions = (flags & 32) !== 0 ? 'permessage-deflate; client_max_window_bits' : undefined;
   const built = buildConnectHeaders({ path, authority, scheme: 'https', version: 13, protocols, extensions, fields: userFields });
   const accepted = checkConnectRequest(built);
-  check(!isRejection(accepted), () => `a server refuses what the client built (${(accepted as { message: string }).message}): ${JSON.stringify(built).slice(0, 200)}`);
+  check(
+    !isRejection(accepted),
+    () => `a server refuses what the client built (${(accepted as { message: string }).message}): ${JSON.stringify(built).slice(0, 200)}`,
+  );
   if (isRejection(accepted)) return;
   check(JSON.stringify(accepted.protocols) === JSON.stringify(protocols), 'the server saw other subprotocols than the client offered');
   const key = (flags & 64) !== 0 ? 'dGhlIHNhbXBsZSBub25jZQ==' : undefined;
@@ -99,9 +102,38 @@ function run(data: Buffer): void {
 }
 
 const WORDS = [
-  ':method', ':protocol', ':path', ':authority', ':scheme', ':status', 'CONNECT', 'connect', 'GET', 'websocket', 'WebSocket', 'h2c',
-  'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'sec-websocket-key', 'host', 'origin', '13', '8', '200', '299', '300',
-  'chat', 'chat, superchat', 'permessage-deflate', 'x-unknown', '/', '', 'example.com', '__proto__', 'constructor',
+  ':method',
+  ':protocol',
+  ':path',
+  ':authority',
+  ':scheme',
+  ':status',
+  'CONNECT',
+  'connect',
+  'GET',
+  'websocket',
+  'WebSocket',
+  'h2c',
+  'sec-websocket-version',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+  'sec-websocket-key',
+  'host',
+  'origin',
+  '13',
+  '8',
+  '200',
+  '299',
+  '300',
+  'chat',
+  'chat, superchat',
+  'permessage-deflate',
+  'x-unknown',
+  '/',
+  '',
+  'example.com',
+  '__proto__',
+  'constructor',
 ];
 
 export const connect: FuzzTarget = {
@@ -110,8 +142,16 @@ export const connect: FuzzTarget = {
   maxLength: 4096,
   dictionary: WORDS.filter((w) => w !== '').map(bytes),
   seeds: () => [
-    Buffer.concat([Buffer.from([0x08]), bytes(':method: CONNECT\r\n:protocol: websocket\r\n:scheme: https\r\n:path: /chat\r\n:authority: example.com\r\nsec-websocket-version: 13\r\nsec-websocket-protocol: chat, superchat\r\nsec-websocket-extensions: permessage-deflate; client_max_window_bits\r\norigin: https://example.com')]),
-    Buffer.concat([Buffer.from([0x04]), bytes(':status: 200\r\nsec-websocket-protocol: chat\r\nsec-websocket-extensions: permessage-deflate')]),
+    Buffer.concat([
+      Buffer.from([0x08]),
+      bytes(
+        ':method: CONNECT\r\n:protocol: websocket\r\n:scheme: https\r\n:path: /chat\r\n:authority: example.com\r\nsec-websocket-version: 13\r\nsec-websocket-protocol: chat, superchat\r\nsec-websocket-extensions: permessage-deflate; client_max_window_bits\r\norigin: https://example.com',
+      ),
+    ]),
+    Buffer.concat([
+      Buffer.from([0x04]),
+      bytes(':status: 200\r\nsec-websocket-protocol: chat\r\nsec-websocket-extensions: permessage-deflate'),
+    ]),
     Buffer.concat([Buffer.from([0x22]), bytes(':method: GET\r\n:path: /\r\nhost: a\r\nhost: b')]),
   ],
   run,

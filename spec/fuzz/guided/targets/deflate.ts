@@ -33,7 +33,11 @@ function inflateAsync(inflater: Inflater, data: Buffer): Promise<Buffer> {
 function referenceInflate(data: Buffer, windowBits: number, maxPayload: number): Buffer | 'too big' | 'invalid' {
   try {
     // A sync flush, as a connection inflates: a message need not end the deflate stream (no BFINAL).
-    const output = zlib.inflateRawSync(Buffer.concat([data, TRAILER]), { windowBits, maxOutputLength: Math.max(1, maxPayload + 1), finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const output = zlib.inflateRawSync(Buffer.concat([data, TRAILER]), {
+      windowBits,
+      maxOutputLength: Math.max(1, maxPayload + 1),
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
     // maxOutputLength allows output of exactly that length: maxPayload + 1 bytes is still too big.
     return output.length > maxPayload ? 'too big' : output;
   } catch (error) {
@@ -93,7 +97,16 @@ export const deflate: FuzzTarget = {
   name: 'deflate',
   files: TARGET_FILES.deflate,
   maxLength: 4096,
-  dictionary: [...DICTIONARY, ...[[0xc1, 0x80], [0xc2, 0x80], [0x00, 0x00, 0xff, 0xff], [0x03, 0x00], [0x01, 0x00, 0x00, 0xff, 0xff]].map((b) => Buffer.from(b))],
+  dictionary: [
+    ...DICTIONARY,
+    ...[
+      [0xc1, 0x80],
+      [0xc2, 0x80],
+      [0x00, 0x00, 0xff, 0xff],
+      [0x03, 0x00],
+      [0x01, 0x00, 0x00, 0xff, 0xff],
+    ].map((b) => Buffer.from(b)),
+  ],
   seeds: () => frameSeeds(true, OPTION_BYTES),
   run,
   mutate: (random, data) => mutateFrames(random, data, true, OPTION_BYTES),

@@ -105,7 +105,10 @@ export function runProtocol(o: FrameOptions, pieces: Buffer[]): ProtocolRun {
         if (payload !== null) out.push(Buffer.from(payload));
       },
       onMessage: (data, isBinary, compressed, fragments) => {
-        check(fragments === null || (o.keepFragments && isBinary && !compressed && data.length === 0), 'fragments where none were asked for');
+        check(
+          fragments === null || (o.keepFragments && isBinary && !compressed && data.length === 0),
+          'fragments where none were asked for',
+        );
         const whole = fragments === null ? data : Buffer.concat(fragments);
         check(whole.length <= o.maxPayload, () => `a message of ${whole.length} bytes over maxPayload ${o.maxPayload}`);
         check(o.perMessageDeflate || !compressed, 'a compressed message without permessage-deflate');
@@ -167,7 +170,11 @@ function sameLog(actual: string[], expected: string[], what: string): void {
   const at = actual.findIndex((line, i) => line !== expected[i]);
   const differs = at !== -1 || actual.length !== expected.length;
   const index = at === -1 ? Math.min(actual.length, expected.length) : at;
-  check(!differs, () => `${what}: entry ${index} is ${JSON.stringify(actual[index]?.slice(0, 80))}, the reference says ${JSON.stringify(expected[index]?.slice(0, 80))}`);
+  check(
+    !differs,
+    () =>
+      `${what}: entry ${index} is ${JSON.stringify(actual[index]?.slice(0, 80))}, the reference says ${JSON.stringify(expected[index]?.slice(0, 80))}`,
+  );
 }
 
 /** Both runs against the reference (or, with maxBufferedChunks, the chunked run's bounds only). */
@@ -201,7 +208,9 @@ export function frameSeeds(deflate: boolean, optionBytes = OPTION_BYTES): Buffer
   const random = new Random(deflate ? 7692 : 6455);
   const seeds: Buffer[] = [];
   for (let i = 0; i < 24; i++) {
-    const options = Buffer.from(Array.from({ length: optionBytes }, (_, k) => (k === 0 ? random.next() & 0x5f & (i % 2 === 0 ? 0xff : 0xfe) : random.below(256))));
+    const options = Buffer.from(
+      Array.from({ length: optionBytes }, (_, k) => (k === 0 ? random.next() & 0x5f & (i % 2 === 0 ? 0xff : 0xfe) : random.below(256))),
+    );
     const masked = (options[0] & 1) !== 0;
     const wire = { frames: [] as WireFrame[], tail: Buffer.alloc(0) };
     for (let k = 0; k < 1 + (i % 4); k++) mutateWire(random, wire, masked, { deflate });
@@ -211,9 +220,24 @@ export function frameSeeds(deflate: boolean, optionBytes = OPTION_BYTES): Buffer
 }
 
 export const DICTIONARY = [
-  [0x81, 0x80], [0x82, 0x80], [0x01, 0x80], [0x80, 0x80], [0x88, 0x80], [0x89, 0x80], [0x8a, 0x80], [0xc1, 0x80], [0x81, 0xfe, 0xff, 0xff],
-  [0x81, 0xff, 0, 0, 0, 0, 0, 1, 0, 0], [0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x03, 0xe8], [0x03, 0xef],
-  [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf0, 0x9f, 0x98, 0x80], [0xe2, 0x82, 0xac], [0xc0, 0xaf],
+  [0x81, 0x80],
+  [0x82, 0x80],
+  [0x01, 0x80],
+  [0x80, 0x80],
+  [0x88, 0x80],
+  [0x89, 0x80],
+  [0x8a, 0x80],
+  [0xc1, 0x80],
+  [0x81, 0xfe, 0xff, 0xff],
+  [0x81, 0xff, 0, 0, 0, 0, 0, 1, 0, 0],
+  [0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+  [0x03, 0xe8],
+  [0x03, 0xef],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf0, 0x9f, 0x98, 0x80],
+  [0xe2, 0x82, 0xac],
+  [0xc0, 0xaf],
 ].map((b) => Buffer.from(b));
 
 export const frames: FuzzTarget = {

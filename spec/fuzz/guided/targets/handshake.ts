@@ -57,15 +57,19 @@ export function deflateOptions(byte: number): PerMessageDeflateOptions {
 }
 
 function sameExtensions(a: ExtensionOffer[], b: ExtensionOffer[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.name === b[i].name && JSON.stringify([...x.params]) === JSON.stringify([...b[i].params]));
+  return (
+    a.length === b.length && a.every((x, i) => x.name === b[i].name && JSON.stringify([...x.params]) === JSON.stringify([...b[i].params]))
+  );
 }
 
 function acceptValue(key: string): string {
-  return createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  return createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11')
+    .digest('base64');
 }
 
 function checkRequest(head: Buffer, serverOptions: PerMessageDeflateOptions): void {
-  let request;
+  let request: ReturnType<typeof parseRequestHead>;
   try {
     request = parseRequestHead(head, LIMITS);
   } catch (error) {
@@ -81,21 +85,36 @@ function checkRequest(head: Buffer, serverOptions: PerMessageDeflateOptions): vo
   const raw = Buffer.from(result.key, 'base64');
   check(raw.length === 16 && raw.toString('base64') === result.key, () => `accepted the key ${JSON.stringify(result.key)}`);
   check(new Set(result.protocols).size === result.protocols.length, 'accepted repeated subprotocols');
-  check(result.protocols.every((p) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p)), 'accepted a subprotocol that is not a token');
+  check(
+    result.protocols.every((p) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(p)),
+    'accepted a subprotocol that is not a token',
+  );
   const reparsed = parseExtensions(formatExtensions(result.extensions));
-  check(reparsed !== null && sameExtensions(reparsed, result.extensions), 'the offered extensions do not format and parse back to themselves');
+  check(
+    reparsed !== null && sameExtensions(reparsed, result.extensions),
+    'the offered extensions do not format and parse back to themselves',
+  );
   const accepted = acceptDeflateOffer(result.extensions, serverOptions);
   let extensionHeader: string | undefined;
   if (accepted !== null) {
     const answer = parseExtensions(accepted.header);
-    check(answer !== null && answer.length === 1 && answer[0].name === 'permessage-deflate', () => `the answer ${accepted.header} does not parse`);
+    check(
+      answer !== null && answer.length === 1 && answer[0].name === 'permessage-deflate',
+      () => `the answer ${accepted.header} does not parse`,
+    );
     check(answer![0].duplicateParams.length === 0, 'the answer repeats a parameter');
     const p = accepted.params;
-    for (const bits of [p.sendWindowBits, p.receiveWindowBits]) check(Number.isInteger(bits) && bits >= 8 && bits <= 15, `window bits ${bits}`);
+    for (const bits of [p.sendWindowBits, p.receiveWindowBits])
+      check(Number.isInteger(bits) && bits >= 8 && bits <= 15, `window bits ${bits}`);
     const offer = result.extensions.find((e) => e.name === 'permessage-deflate' && acceptDeflateOffer([e], serverOptions) !== null)!;
     const offeredServerBits = offer.params.get('server_max_window_bits');
-    if (typeof offeredServerBits === 'string') check(p.sendWindowBits <= Number(offeredServerBits), 'the server deflates with a larger window than the client allowed');
-    if (!offer.params.has('client_max_window_bits')) check(p.receiveWindowBits === 15 && !answer![0].params.has('client_max_window_bits'), 'client_max_window_bits answered without being offered');
+    if (typeof offeredServerBits === 'string')
+      check(p.sendWindowBits <= Number(offeredServerBits), 'the server deflates with a larger window than the client allowed');
+    if (!offer.params.has('client_max_window_bits'))
+      check(
+        p.receiveWindowBits === 15 && !answer![0].params.has('client_max_window_bits'),
+        'client_max_window_bits answered without being offered',
+      );
     extensionHeader = accepted.header;
   }
   // The 101 this request gets passes the client's checks.
@@ -107,24 +126,31 @@ function checkRequest(head: Buffer, serverOptions: PerMessageDeflateOptions): vo
 
 /** The client's reading of a server's permessage-deflate answer: refused with a WebSocketError, or within the offer. */
 function checkDeflateAnswer(extensions: ExtensionOffer[], client: PerMessageDeflateOptions): void {
-  let params;
+  let params: ReturnType<typeof acceptDeflateResponse>;
   try {
     params = acceptDeflateResponse(extensions, client);
   } catch (error) {
-    check(error instanceof WebSocketError && error.code === 'WS_ERR_INVALID_EXTENSION', () => `acceptDeflateResponse threw ${String(error)}`);
+    check(
+      error instanceof WebSocketError && error.code === 'WS_ERR_INVALID_EXTENSION',
+      () => `acceptDeflateResponse threw ${String(error)}`,
+    );
     return;
   }
   check((params === null) === !extensions.some((e) => e.name === 'permessage-deflate'), 'an answer taken or ignored wrongly');
   if (params === null) return;
-  for (const bits of [params.sendWindowBits, params.receiveWindowBits]) check(Number.isInteger(bits) && bits >= 8 && bits <= 15, `window bits ${bits}`);
-  if (typeof client.clientMaxWindowBits === 'number') check(params.sendWindowBits <= client.clientMaxWindowBits, 'the client deflates with a larger window than it offered');
-  if (typeof client.serverMaxWindowBits === 'number') check(params.receiveWindowBits <= client.serverMaxWindowBits, 'the server may use a larger window than the client asked for');
-  if (client.serverNoContextTakeover !== false) check(params.receiveNoContextTakeover, 'server_no_context_takeover was asked for and not agreed, yet accepted');
+  for (const bits of [params.sendWindowBits, params.receiveWindowBits])
+    check(Number.isInteger(bits) && bits >= 8 && bits <= 15, `window bits ${bits}`);
+  if (typeof client.clientMaxWindowBits === 'number')
+    check(params.sendWindowBits <= client.clientMaxWindowBits, 'the client deflates with a larger window than it offered');
+  if (typeof client.serverMaxWindowBits === 'number')
+    check(params.receiveWindowBits <= client.serverMaxWindowBits, 'the server may use a larger window than the client asked for');
+  if (client.serverNoContextTakeover !== false)
+    check(params.receiveNoContextTakeover, 'server_no_context_takeover was asked for and not agreed, yet accepted');
   if (client.clientNoContextTakeover !== false) check(params.sendNoContextTakeover, 'the client keeps a context it said it would not');
 }
 
 function checkResponse(head: Buffer, client: PerMessageDeflateOptions): void {
-  let response;
+  let response: ReturnType<typeof parseResponseHead>;
   try {
     response = parseResponseHead(head, LIMITS);
   } catch (error) {
@@ -136,7 +162,10 @@ function checkResponse(head: Buffer, client: PerMessageDeflateOptions): void {
     check(response.statusCode === 101, 'accepted a status other than 101');
     check(response.headers['sec-websocket-accept'] === acceptValue(KEY), 'accepted a wrong Sec-WebSocket-Accept');
     check(['', 'chat', 'superchat'].includes(accepted.protocol), 'accepted a subprotocol that was not offered');
-    check(accepted.extensions.every((e) => e.name === 'permessage-deflate'), 'accepted an extension that was not offered');
+    check(
+      accepted.extensions.every((e) => e.name === 'permessage-deflate'),
+      'accepted an extension that was not offered',
+    );
     checkDeflateAnswer(accepted.extensions, client);
   } catch (error) {
     check(error instanceof WebSocketError && /^WS_ERR_/.test(error.code), () => `checkUpgradeResponse threw ${String(error)}`);
@@ -150,11 +179,13 @@ function checkNegotiation(server: PerMessageDeflateOptions, client: PerMessageDe
   const accepted = acceptDeflateOffer(offer!, server);
   if (accepted === null) return;
   const answer = parseExtensions(accepted.header)!;
-  let clientParams;
+  let clientParams: ReturnType<typeof acceptDeflateResponse>;
   try {
     clientParams = acceptDeflateResponse(answer, client);
   } catch (error) {
-    throw new InvariantError(`the client refuses the answer ${accepted.header} to its offer ${buildDeflateOffer(client)}: ${(error as Error).message}`);
+    throw new InvariantError(
+      `the client refuses the answer ${accepted.header} to its offer ${buildDeflateOffer(client)}: ${(error as Error).message}`,
+    );
   }
   check(clientParams !== null, 'the client ignores an accepted offer');
   const s = accepted.params;
@@ -170,7 +201,7 @@ function run(data: Buffer): void {
   const serverOptions = deflateOptions(o0);
   checkNegotiation(serverOptions, deflateOptions(o1));
   const reader = new HeadReader(LIMITS);
-  let received;
+  let received: ReturnType<typeof reader.push>;
   try {
     received = reader.push(data.subarray(OPTION_BYTES));
   } catch (error) {
@@ -188,7 +219,16 @@ export const handshake: FuzzTarget = {
   maxLength: 8192,
   dictionary: [
     ...HEAD_WORDS,
-    'server_no_context_takeover', 'client_no_context_takeover', 'server_max_window_bits', 'client_max_window_bits', '=8', '=15', '=16', '="10"', '; ', ', ',
+    'server_no_context_takeover',
+    'client_no_context_takeover',
+    'server_max_window_bits',
+    'client_max_window_bits',
+    '=8',
+    '=15',
+    '=16',
+    '="10"',
+    '; ',
+    ', ',
   ].map(bytes),
   seeds: () => [
     ...headSeeds(),

@@ -62,7 +62,7 @@ function run(data: Buffer): void {
   check(end + 4 <= limits.maxHeaderSize, 'a head over maxHeaderSize was taken');
   check(whole.rest.equals(input.subarray(end + 4)), 'the bytes after the head are not what followed it');
   const isRequest = (o0 & 4) === 0;
-  let parsed;
+  let parsed: ReturnType<typeof parseRequestHead> | ReturnType<typeof parseResponseHead>;
   try {
     parsed = isRequest ? parseRequestHead(whole.head, limits) : parseResponseHead(whole.head, limits);
   } catch (error) {
@@ -80,6 +80,7 @@ function run(data: Buffer): void {
     const name = parsed.rawHeaders[i];
     const value = parsed.rawHeaders[i + 1];
     check(TOKEN.test(name), () => `header name ${JSON.stringify(name)} is not a token`);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about control characters
     check(!/[\x00-\x08\x0a-\x1f\x7f]/.test(value), () => `control character in the value of ${name}`);
     check(!/^[ \t]|[ \t]$/.test(value), () => `whitespace around the value of ${name}`);
     const key = name.toLowerCase();
@@ -98,16 +99,43 @@ function run(data: Buffer): void {
 }
 
 export const HEAD_WORDS = [
-  'Host', 'Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions',
-  'Sec-WebSocket-Accept', 'Origin', 'Content-Length', 'Transfer-Encoding', '__proto__', 'constructor', 'websocket', 'Upgrade, keep-alive',
-  'dGhlIHNhbXBsZSBub25jZQ==', 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', '13', '8', 'chat, superchat', 'permessage-deflate',
-  'permessage-deflate; client_max_window_bits; server_max_window_bits=10', 'x-foo; a="b"', 'GET / HTTP/1.1', 'HTTP/1.1 101 Switching Protocols',
+  'Host',
+  'Upgrade',
+  'Connection',
+  'Sec-WebSocket-Key',
+  'Sec-WebSocket-Version',
+  'Sec-WebSocket-Protocol',
+  'Sec-WebSocket-Extensions',
+  'Sec-WebSocket-Accept',
+  'Origin',
+  'Content-Length',
+  'Transfer-Encoding',
+  '__proto__',
+  'constructor',
+  'websocket',
+  'Upgrade, keep-alive',
+  'dGhlIHNhbXBsZSBub25jZQ==',
+  's3pPLMBiTxaQ9kYGzzhZRbK+xOo=',
+  '13',
+  '8',
+  'chat, superchat',
+  'permessage-deflate',
+  'permessage-deflate; client_max_window_bits; server_max_window_bits=10',
+  'x-foo; a="b"',
+  'GET / HTTP/1.1',
+  'HTTP/1.1 101 Switching Protocols',
 ];
 
 export function headSeeds(): Buffer[] {
-  const request = 'GET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nOrigin: http://example.com\r\n\r\n';
-  const response = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x02hi';
-  return [Buffer.concat([Buffer.from([0, 3]), bytes(request)]), Buffer.concat([Buffer.from([4, 1]), bytes(response)]), Buffer.concat([Buffer.from([2, 0]), bytes(request.slice(0, 40))])];
+  const request =
+    'GET /chat?x=1 HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nOrigin: http://example.com\r\n\r\n';
+  const response =
+    'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x02hi';
+  return [
+    Buffer.concat([Buffer.from([0, 3]), bytes(request)]),
+    Buffer.concat([Buffer.from([4, 1]), bytes(response)]),
+    Buffer.concat([Buffer.from([2, 0]), bytes(request.slice(0, 40))]),
+  ];
 }
 
 /** Options kept, the text mutated line by line. */

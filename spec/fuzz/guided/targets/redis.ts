@@ -55,7 +55,10 @@ function run(data: Buffer): void {
         if (payload.length > maxMessageSize) {
           check(sent.length === 0, 'a message over maxMessageSize was published');
           const error = harness.errors[errorsBefore];
-          check(error instanceof WebSocketError && error.code === 'WS_ERR_ADAPTER_MESSAGE_TOO_BIG', 'a message over maxMessageSize was not reported');
+          check(
+            error instanceof WebSocketError && error.code === 'WS_ERR_ADAPTER_MESSAGE_TOO_BIG',
+            'a message over maxMessageSize was not reported',
+          );
           continue;
         }
         check(sent.length === 1 && sent[0].channel === PREFIX + topic, () => `${sent.length} envelopes published for one message`);
@@ -63,9 +66,15 @@ function run(data: Buffer): void {
         try {
           other.subscribe(topic);
           other.receive(Buffer.from(sent[0].channel), sent[0].envelope);
-          check(other.deliveries.length === 1 && other.errors.length === 0, () => `another node got our envelope ${other.deliveries.length} times, ${other.errors.length} errors`);
+          check(
+            other.deliveries.length === 1 && other.errors.length === 0,
+            () => `another node got our envelope ${other.deliveries.length} times, ${other.errors.length} errors`,
+          );
           const d = other.deliveries[0];
-          check(d.topic === topic && d.data.equals(payload) && d.isBinary === isBinary && d.compress === compress, 'another node got another message than was published');
+          check(
+            d.topic === topic && d.data.equals(payload) && d.isBinary === isBinary && d.compress === compress,
+            'another node got another message than was published',
+          );
         } finally {
           other.detach();
         }
@@ -110,7 +119,10 @@ function run(data: Buffer): void {
       if (verdict !== null && 'drop' in verdict) {
         dropped++;
         check(newDeliveries.length === 0, () => `${describe()} (${verdict.drop}) was delivered`);
-        check(newErrors.length === 1 && newErrors[0] instanceof WebSocketError && newErrors[0].code === 'WS_ERR_ADAPTER_MESSAGE', () => `${describe()} (${verdict.drop}) was not reported once`);
+        check(
+          newErrors.length === 1 && newErrors[0] instanceof WebSocketError && newErrors[0].code === 'WS_ERR_ADAPTER_MESSAGE',
+          () => `${describe()} (${verdict.drop}) was not reported once`,
+        );
       } else if (verdict === null || 'own' in verdict || !subscribed.has(topic)) {
         check(newDeliveries.length === 0 && newErrors.length === 0, () => `${describe()} should have been ignored`);
       } else {
@@ -121,7 +133,10 @@ function run(data: Buffer): void {
         check(d.topic === topic && d.data.equals(verdict.payload), () => `${describe()} was delivered with another topic or payload`);
         check(d.isBinary === verdict.isBinary && d.compress === verdict.compress, () => `${describe()} was delivered with other flags`);
       }
-      check(harness.stats.received === delivered && harness.stats.dropped === dropped, () => `stats say ${harness.stats.received} received, ${harness.stats.dropped} dropped; ${delivered} and ${dropped} happened`);
+      check(
+        harness.stats.received === delivered && harness.stats.dropped === dropped,
+        () => `stats say ${harness.stats.received} received, ${harness.stats.dropped} dropped; ${delivered} and ${dropped} happened`,
+      );
     }
   } finally {
     harness.detach();
@@ -156,7 +171,16 @@ export const redis: FuzzTarget = {
   name: 'redis',
   files: TARGET_FILES.redis,
   maxLength: 2048,
-  dictionary: [OWN_ID, bytes(PREFIX), Buffer.from([1, 0]), Buffer.from([1, 1]), Buffer.from([1, 2]), Buffer.from([1, 3]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xff])],
+  dictionary: [
+    OWN_ID,
+    bytes(PREFIX),
+    Buffer.from([1, 0]),
+    Buffer.from([1, 1]),
+    Buffer.from([1, 2]),
+    Buffer.from([1, 3]),
+    Buffer.from([0xed, 0xa0, 0x80]),
+    Buffer.from([0xff]),
+  ],
   seeds: () => [
     Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), Buffer.from([5, 0, 13, 1, 0]), bytes('abcdefghhi!')]),
     Buffer.concat([Buffer.from([3, 0, 2, 5, 2, 12, 1, 1]), OWN_ID, Buffer.from([1, 2, 2, 1, 3, 0, 4, 0])]),
