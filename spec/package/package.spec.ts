@@ -47,6 +47,8 @@ async function run(file: string, args: string[], cwd: string, timeout: number): 
 interface Installed {
   /** The temporary project, with node_modules/netws installed from the tarball. */
   project: string;
+  /** The packed tarball, in the project. */
+  tarball: string;
   /** Paths inside the tarball, without the leading `package/`. */
   files: string[];
 }
@@ -70,6 +72,8 @@ function install(): Promise<Installed> {
     await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'netws-consumer', private: true }));
     await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], project, 60_000);
     await cp(consumerFiles, project, { recursive: true });
+    // The ws-idioms file as an ES module too (the project has no "type": a .ts file is CommonJS).
+    await cp(path.join(project, 'types-ws-idioms.ts'), path.join(project, 'types-ws-idioms.mts'));
     // TypeScript and @types/node come from this repository, not the registry.
     const compilerOptions = {
       strict: true,
@@ -82,13 +86,23 @@ function install(): Promise<Installed> {
     const tsconfig = (options: object, files: string[]) => JSON.stringify({ compilerOptions: { ...compilerOptions, ...options }, files });
     await writeFile(
       path.join(project, 'tsconfig.nodenext.json'),
-      tsconfig({ module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'] }, ['types-esm.mts', 'types-cjs.cts']),
+      tsconfig({ module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'] }, [
+        'types-esm.mts',
+        'types-cjs.cts',
+        'types-ws-idioms.ts',
+        'types-ws-idioms.mts',
+      ]),
+    );
+    // Tools that ignore "exports" (TypeScript's node10 resolution, old bundlers): "main", "types" and "typesVersions".
+    await writeFile(
+      path.join(project, 'tsconfig.node10.json'),
+      tsconfig({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true, lib: ['es2022'] }, ['types-ws-idioms.ts']),
     );
     await writeFile(
       path.join(project, 'tsconfig.bundler.json'),
-      tsconfig({ module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'] }, ['types-esm.mts']),
+      tsconfig({ module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'] }, ['types-esm.mts', 'types-ws-idioms.mts']),
     );
-    return { project, files };
+    return { project, tarball, files };
   })();
   return installed;
 }
@@ -130,12 +144,29 @@ test('CommonJS: require() returns the class with .Server, .WebSocketServer, .Web
   }
 });
 
-test('TypeScript consumers typecheck: moduleResolution nodenext (an ES module and a CommonJS file) and bundler', async () => {
+test('TypeScript consumers typecheck: nodenext (ES module and CommonJS), bundler, node10; code written for @types/ws compiles', async () => {
   const { project } = await install();
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   await Promise.all(
-    ['tsconfig.nodenext.json', 'tsconfig.bundler.json'].map((config) => run(process.execPath, [tsc, '-p', config], project, 120_000)),
+    ['tsconfig.nodenext.json', 'tsconfig.bundler.json', 'tsconfig.node10.json'].map((config) =>
+      run(process.execPath, [tsc, '-p', config], project, 120_000),
+    ),
   );
+});
+
+test('tools that ignore "exports": require() of the package folder ("main") gives the class', async () => {
+  const { project } = await install();
+  const script =
+    "const W = require('./node_modules/netws'); if (typeof W !== 'function' || W !== require('netws')) process.exit(1); console.log('main ok');";
+  assert.match(await run(process.execPath, ['-e', script], project, 20_000), /main ok/);
+});
+
+test('attw: the types resolve in every mode (node10, node16 from CommonJS and ES modules, bundler); publint: no problem', async () => {
+  const { project, tarball } = await install();
+  const bin = (name: string) => path.join(root, 'node_modules/.bin', name);
+  await run(bin('attw'), [tarball, '--format', 'table-flipped'], project, 120_000);
+  const lint = await run(bin('publint'), ['run', tarball, '--strict'], project, 120_000);
+  assert.not.match(lint, /error|warning|suggestion/i, lint);
 });
 
 test.after(async () => {
