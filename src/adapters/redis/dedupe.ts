@@ -2,6 +2,15 @@
  * Duplicate detection on the receiving side of netws/redis: per topic and
  * per publishing node, which sequence numbers (envelope.ts, version 2) were
  * delivered, so that a publish a client sent twice is delivered once.
+ *
+ * The rule: a version-2 message about to be delivered (its topic wanted,
+ * not a probe, not our own, its text UTF-8) is a repeat, counted in
+ * `stats.duplicates` and not delivered, if its node's number was delivered
+ * on the topic already, or is DUPLICATE_WINDOW or more below the highest
+ * one delivered from that node on the topic; otherwise it is delivered and
+ * remembered. MAX_ORIGINS_PER_TOPIC nodes are remembered per topic (the one
+ * remembered first is forgotten first); a topic's memory is forgotten when
+ * it is unsubscribed.
  */
 
 /**
