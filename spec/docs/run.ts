@@ -122,7 +122,9 @@ function lint(prepared: Prepared): void {
   if (SHELL_LANGS.has(block.lang)) {
     const starts = /(^|&&\s*|\s)(npm start|npm run example|npx tsx|node\s+\S+\.(m?js|ts))/m.test(block.code);
     if (block.mode === 'run') {
-      if (block.directive?.run === undefined) fail(where, 'a shell block to run needs `run: <command>`');
+      const command = block.directive?.run;
+      if (command === undefined) fail(where, 'a shell block to run needs `run: <command>` (or `run: block`)');
+      else if (command !== 'block' && !block.code.includes(command.split(' && ').at(-1)!)) fail(where, `the block does not show \`${command}\``);
     } else if (starts && block.directive === null) {
       fail(where, 'a shell block that starts something must be run (a doctest directive) or say why not');
     }
@@ -306,7 +308,9 @@ async function run(prepared: Prepared, all: Prepared[]): Promise<void> {
   }
   let running: Running;
   if (SHELL_LANGS.has(block.lang)) {
-    running = start('bash', ['-c', directive!.run!], directive?.cwd === 'page' ? prepared.dir : root, env);
+    // `run: block` runs the whole block as a script, stopping at the first failing command.
+    const script = directive!.run === 'block' ? `set -eo pipefail\n${block.code}` : directive!.run!;
+    running = start('bash', ['-c', script], directive?.cwd === 'page' ? prepared.dir : root, env);
   } else {
     const program = prepared.named?.path ?? prepared.path!;
     const argv = program.endsWith('.ts') ? ['--import', 'tsx', program] : [program];
