@@ -7,11 +7,12 @@
  *     <!-- doctest
  *     mode: run | typecheck | skip   (run is the default for TS/JS)
  *     file: name.ts                  (the block is this file; later blocks and shell commands may use it)
- *     port: 8080                     (this number in the block becomes a free port; 8080 is the default)
+ *     (ports 8000-8099 and 8443 named in a block become free ports, the same ones in all of a page's blocks)
  *     redis: true                    (a real redis-server; REDIS_URL is set)
  *     env: NAME=value                (repeatable)
  *     run: npm start                 (shell: the command of the block to run)
  *     cwd: page                      (shell: run it where this page's files are, not in the repository)
+ *     alone: true                    (run after all the others, by itself: it rebuilds dist/, say)
  *     until: listening               (a program that serves: wait for this in its output, probe, stop it)
  *     probe: echo ws://localhost:8080/path | http http://localhost:8080/ [regex] | code (the lines below)
  *     expect: regex                  (what the program must print before it exits on its own)
@@ -44,8 +45,8 @@ export interface Block {
 export interface Directive {
   mode?: Mode;
   file?: string;
-  port?: string;
   redis?: boolean;
+  alone?: boolean;
   env: Record<string, string>;
   run?: string;
   cwd?: string;
@@ -82,7 +83,6 @@ export function parseDirective(text: string, line: number): Directive {
           directive.mode = value;
           break;
         case 'file':
-        case 'port':
         case 'run':
         case 'cwd':
         case 'until':
@@ -91,7 +91,8 @@ export function parseDirective(text: string, line: number): Directive {
           directive[name] = value.trim();
           break;
         case 'redis':
-          directive.redis = value.trim() === 'true';
+        case 'alone':
+          directive[name] = value.trim() === 'true';
           break;
         case 'env': {
           const equals = value.indexOf('=');

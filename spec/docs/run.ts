@@ -39,6 +39,7 @@ const typecheckOnly = args.includes('--typecheck');
 const RUN_TIMEOUT = 30_000;
 const PROBE_TIMEOUT = 20_000;
 const PARALLEL = 2;
+const PORT_PATTERN = /\b(80\d\d|8443)\b/g;
 
 interface Prepared {
   block: Block;
@@ -88,11 +89,14 @@ async function prepare(block: Block): Promise<Prepared> {
   mkdirSync(dir, { recursive: true });
   const directive = block.directive;
   const prepared: Prepared = { block, where, offset: directive?.before.length ?? 0, dir };
-  const portText = directive?.port ?? '8080';
-  const everything = [block.code, directive?.run, directive?.probe, ...(directive?.before ?? []), ...(directive?.after ?? [])].join('\n');
-  if (everything.includes(portText)) prepared.port = await portFor(block.file, portText);
-  const withPort = (text: string): string => (prepared.port === undefined ? text : text.replaceAll(portText, String(prepared.port)));
-  if (directive !== null && prepared.port !== undefined) {
+  // Every port the block names (8000-8099, 8443) becomes a free one, the same one across the page's blocks.
+  const everything = [block.code, directive?.run, directive?.probe, directive?.until, directive?.expect, ...(directive?.before ?? []), ...(directive?.after ?? []), ...Object.values(directive?.env ?? {})].join('\n');
+  const named = new Set(everything.match(PORT_PATTERN) ?? []);
+  const mapping = new Map<string, number>();
+  for (const text of named) mapping.set(text, await portFor(block.file, text));
+  prepared.port = mapping.get('8080') ?? mapping.values().next().value;
+  const withPort = (text: string): string => text.replace(PORT_PATTERN, (text) => String(mapping.get(text) ?? text));
+  if (directive !== null) {
     if (directive.run !== undefined) directive.run = withPort(directive.run);
     if (directive.probe !== undefined) directive.probe = withPort(directive.probe);
     if (directive.until !== undefined) directive.until = withPort(directive.until);
@@ -319,7 +323,7 @@ async function run(prepared: Prepared, all: Prepared[]): Promise<void> {
   const started = Date.now();
   try {
     if (directive?.until !== undefined) {
-      const until = new RegExp(directive.until);
+      const until = new RegExp(directive.until, 'm');
       await deadline(
         new Promise<void>((resolve, reject) => {
           const check = (): void => {
@@ -337,7 +341,7 @@ async function run(prepared: Prepared, all: Prepared[]): Promise<void> {
     } else {
       const code = await deadline(running.exited, RUN_TIMEOUT, 'the program to exit on its own');
       if (code !== 0) throw new Error(`exit code ${code}`);
-      if (directive?.expect !== undefined && !new RegExp(directive.expect).test(running.output())) {
+      if (directive?.expect !== undefined && !new RegExp(directive.expect, 'm').test(running.output())) {
         throw new Error(`the output does not match /${directive.expect}/`);
       }
     }
@@ -363,7 +367,7 @@ async function main(): Promise<void> {
   const toRun = typecheckOnly ? [] : prepared.filter((p) => p.block.mode === 'run' && (CODE_LANGS.has(p.block.lang) || SHELL_LANGS.has(p.block.lang)));
   // Blocks of one file in order (a later one may use an earlier one's file); files in parallel.
   const queues = new Map<string, Prepared[]>();
-  for (const p of toRun) queues.set(p.block.file, [...(queues.get(p.block.file) ?? []), p]);
+  for (const p of toRun) if (!p.block.directive?.alone) queues.set(p.block.file, [...(queues.get(p.block.file) ?? []), p]);
   const pending = [...queues.values()];
   const worker = async (): Promise<void> => {
     for (let queue = pending.shift(); queue !== undefined; queue = pending.shift()) {
@@ -372,6 +376,7 @@ async function main(): Promise<void> {
   };
   try {
     await Promise.all(Array.from({ length: PARALLEL }, worker));
+    for (const p of toRun) if (p.block.directive?.alone) await run(p, prepared);
   } finally {
     await redis?.stop();
   }
