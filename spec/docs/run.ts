@@ -52,6 +52,8 @@ interface Prepared {
   offset: number;
   port?: number;
   dir: string;
+  /** A shell block's `run:` as written, before its ports were replaced. */
+  shownRun?: string;
 }
 
 const failures: string[] = [];
@@ -97,6 +99,7 @@ async function prepare(block: Block): Promise<Prepared> {
   prepared.port = mapping.get('8080') ?? mapping.values().next().value;
   const withPort = (text: string): string => text.replace(PORT_PATTERN, (text) => String(mapping.get(text) ?? text));
   if (directive !== null) {
+    prepared.shownRun = directive.run;
     if (directive.run !== undefined) directive.run = withPort(directive.run);
     if (directive.probe !== undefined) directive.probe = withPort(directive.probe);
     if (directive.until !== undefined) directive.until = withPort(directive.until);
@@ -126,7 +129,7 @@ function lint(prepared: Prepared): void {
   if (SHELL_LANGS.has(block.lang)) {
     const starts = /(^|&&\s*|\s)(npm start|npm run example|npx tsx|node\s+\S+\.(m?js|ts))/m.test(block.code);
     if (block.mode === 'run') {
-      const command = block.directive?.run;
+      const command = prepared.shownRun;
       if (command === undefined) fail(where, 'a shell block to run needs `run: <command>` (or `run: block`)');
       else if (command !== 'block' && !block.code.includes(command.split(' && ').at(-1)!)) fail(where, `the block does not show \`${command}\``);
     } else if (starts && block.directive === null) {
