@@ -139,7 +139,13 @@ export function blocksOf(file: string, text: string): Block[] {
         directive = parseDirective(body, start + 1);
       }
     } else if (i > 0 && /^<!-- doctest.*-->$/.test(lines[i - 1].trim())) {
-      directive = parseDirective(lines[i - 1].trim().replace(/^<!-- doctest:?\s*/, '').replace(/\s*-->$/, ''), i);
+      directive = parseDirective(
+        lines[i - 1]
+          .trim()
+          .replace(/^<!-- doctest:?\s*/, '')
+          .replace(/\s*-->$/, ''),
+        i,
+      );
     }
     let next = end + 1;
     while (next < lines.length && lines[next].trim() === '') next++;

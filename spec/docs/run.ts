@@ -21,6 +21,8 @@
  *
  * A block that is not run must carry a visible note saying why. JSON blocks
  * must parse. The summary counts blocks run, type-checked only and skipped.
+ * First of all, every relative link and anchor of these pages must lead
+ * somewhere (spec/docs/links.ts, also `npm run check:links` alone).
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -30,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from '../../src/index.ts';
 import { freePort, RedisServer, redisAvailable } from '../redis-server.ts';
 import { type Block, CODE_LANGS, markdownFiles, readBlocks, SHELL_LANGS } from './blocks.ts';
+import { checkLinks } from './links.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const scratch = path.join(root, '.scratch/docs');
@@ -92,7 +95,16 @@ async function prepare(block: Block): Promise<Prepared> {
   const directive = block.directive;
   const prepared: Prepared = { block, where, offset: directive?.before.length ?? 0, dir };
   // Every port the block names (8000-8099, 8443) becomes a free one, the same one across the page's blocks.
-  const everything = [block.code, directive?.run, directive?.probe, directive?.until, directive?.expect, ...(directive?.before ?? []), ...(directive?.after ?? []), ...Object.values(directive?.env ?? {})].join('\n');
+  const everything = [
+    block.code,
+    directive?.run,
+    directive?.probe,
+    directive?.until,
+    directive?.expect,
+    ...(directive?.before ?? []),
+    ...(directive?.after ?? []),
+    ...Object.values(directive?.env ?? {}),
+  ].join('\n');
   const named = new Set(everything.match(PORT_PATTERN) ?? []);
   const mapping = new Map<string, number>();
   for (const text of named) mapping.set(text, await portFor(block.file, text));
@@ -131,7 +143,8 @@ function lint(prepared: Prepared): void {
     if (block.mode === 'run') {
       const command = prepared.shownRun;
       if (command === undefined) fail(where, 'a shell block to run needs `run: <command>` (or `run: block`)');
-      else if (command !== 'block' && !block.code.includes(command.split(' && ').at(-1)!)) fail(where, `the block does not show \`${command}\``);
+      else if (command !== 'block' && !block.code.includes(command.split(' && ').at(-1)!))
+        fail(where, `the block does not show \`${command}\``);
     } else if (starts && block.directive === null) {
       fail(where, 'a shell block that starts something must be run (a doctest directive) or say why not');
     }
@@ -168,7 +181,10 @@ function typecheck(prepared: Prepared[]): void {
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   let output = '';
   try {
-    execFileSync(process.execPath, [tsc, '-p', path.join(scratch, 'tsconfig.json'), '--pretty', 'false'], { cwd: scratch, encoding: 'utf8' });
+    execFileSync(process.execPath, [tsc, '-p', path.join(scratch, 'tsconfig.json'), '--pretty', 'false'], {
+      cwd: scratch,
+      encoding: 'utf8',
+    });
   } catch (error) {
     output = String((error as { stdout?: string }).stdout ?? error);
   }
@@ -188,7 +204,8 @@ function typecheck(prepared: Prepared[]): void {
       continue;
     }
     const lineInBlock = Number(match[2]) - owner.offset;
-    const at = lineInBlock >= 1 && lineInBlock <= owner.block.code.split('\n').length ? `line ${owner.block.line + lineInBlock - 1}` : 'hidden code';
+    const at =
+      lineInBlock >= 1 && lineInBlock <= owner.block.code.split('\n').length ? `line ${owner.block.line + lineInBlock - 1}` : 'hidden code';
     fail(owner.where, `${at}: ${match[4]}`);
   }
   console.log(`  type-checked ${files.length} blocks (tsc, strict, against the package's own declarations)`);
@@ -254,10 +271,12 @@ async function probeEcho(url: string): Promise<void> {
       ws.once('open', () => resolve());
       ws.once('error', reject);
     });
-    const reply = (): Promise<[Buffer, boolean]> => new Promise((resolve) => ws.once('message', (data, isBinary) => resolve([data as Buffer, isBinary])));
+    const reply = (): Promise<[Buffer, boolean]> =>
+      new Promise((resolve) => ws.once('message', (data, isBinary) => resolve([data as Buffer, isBinary])));
     ws.send('doctest ✓');
     const [text, textIsBinary] = await reply();
-    if (textIsBinary || text.toString() !== 'doctest ✓') throw new Error(`text echo came back as ${textIsBinary ? 'binary' : 'text'} ${JSON.stringify(text.toString())}`);
+    if (textIsBinary || text.toString() !== 'doctest ✓')
+      throw new Error(`text echo came back as ${textIsBinary ? 'binary' : 'text'} ${JSON.stringify(text.toString())}`);
     ws.send(Buffer.from([1, 2, 3]));
     const [bytes, bytesAreBinary] = await reply();
     if (!bytesAreBinary || !bytes.equals(Buffer.from([1, 2, 3]))) throw new Error('binary echo did not come back as the same bytes');
@@ -359,6 +378,9 @@ async function run(prepared: Prepared, all: Prepared[]): Promise<void> {
 
 async function main(): Promise<void> {
   const files = only.length > 0 ? only : markdownFiles(root);
+  const brokenLinks = checkLinks();
+  for (const problem of brokenLinks) fail('links', problem);
+  console.log(`  links: ${brokenLinks.length} broken (README.md and docs/, the generated reference included)`);
   if (!args.includes('--no-build')) execFileSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
@@ -367,7 +389,9 @@ async function main(): Promise<void> {
   for (const block of blocks) prepared.push(await prepare(block));
   for (const p of prepared) lint(p);
   typecheck(prepared);
-  const toRun = typecheckOnly ? [] : prepared.filter((p) => p.block.mode === 'run' && (CODE_LANGS.has(p.block.lang) || SHELL_LANGS.has(p.block.lang)));
+  const toRun = typecheckOnly
+    ? []
+    : prepared.filter((p) => p.block.mode === 'run' && (CODE_LANGS.has(p.block.lang) || SHELL_LANGS.has(p.block.lang)));
   // Blocks of one file in order (a later one may use an earlier one's file); files in parallel.
   const queues = new Map<string, Prepared[]>();
   for (const p of toRun) if (!p.block.directive?.alone) queues.set(p.block.file, [...(queues.get(p.block.file) ?? []), p]);
