@@ -9,9 +9,11 @@
  *     file: name.ts                  (the block is this file; later blocks and shell commands may use it)
  *     (ports 8000-8099 and 8443 named in a block become free ports, the same ones in all of a page's blocks)
  *     redis: true                    (a real redis-server; REDIS_URL is set)
+ *     needs: nginx                   (a program that must be installed: skipped without it, unless NETWS_REQUIRE_NGINX=1)
  *     env: NAME=value                (repeatable)
- *     run: npm start                 (shell: the command of the block to run)
- *     cwd: page                      (shell: run it where this page's files are, not in the repository)
+ *     run: npm start                 (shell: the command of the block to run; a config block with
+ *                                     `mode: run` and `file:` is run by the command that reads it)
+ *     cwd: page                      (shell, config: run it where this page's files are, not in the repository)
  *     alone: true                    (run after all the others, by itself: it rebuilds dist/, say)
  *     until: listening               (a program that serves: wait for this in its output, probe, stop it)
  *     probe: echo ws://localhost:8080/path | http http://localhost:8080/ [regex] | code (the lines below)
@@ -46,6 +48,7 @@ export interface Directive {
   mode?: Mode;
   file?: string;
   redis?: boolean;
+  needs?: string;
   alone?: boolean;
   env: Record<string, string>;
   run?: string;
@@ -83,6 +86,7 @@ export function parseDirective(text: string, line: number): Directive {
           directive.mode = value;
           break;
         case 'file':
+        case 'needs':
         case 'run':
         case 'cwd':
         case 'until':

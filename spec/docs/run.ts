@@ -25,7 +25,7 @@
  * somewhere (spec/docs/links.ts, also `npm run check:links` alone).
  */
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,7 +119,9 @@ async function prepare(block: Block): Promise<Prepared> {
     for (const [name, value] of Object.entries(directive.env)) directive.env[name] = withPort(value);
   }
   const isCode = CODE_LANGS.has(block.lang) && block.mode !== 'skip';
-  const source = withPort(isCode ? [...(directive?.before ?? []), block.code, ...(directive?.after ?? [])].join('\n') : block.code) + '\n';
+  // Hidden lines go around code, and around a config block too (a fragment made a whole file).
+  const wrapped = !SHELL_LANGS.has(block.lang) && block.mode !== 'skip';
+  const source = withPort(wrapped ? [...(directive?.before ?? []), block.code, ...(directive?.after ?? [])].join('\n') : block.code) + '\n';
   if (isCode) {
     prepared.path = path.join(dir, `line-${block.line}${extensionOf(block)}`);
     writeFileSync(prepared.path, source);
@@ -137,6 +139,14 @@ function lint(prepared: Prepared): void {
   const { block, where } = prepared;
   if (CODE_LANGS.has(block.lang) && block.mode !== 'run' && block.note === null) {
     fail(where, `a ${block.mode === 'skip' ? 'skipped' : 'type-checked only'} block needs a visible note ("> Not run: why") below it`);
+  }
+  if (
+    !CODE_LANGS.has(block.lang) &&
+    !SHELL_LANGS.has(block.lang) &&
+    block.mode === 'run' &&
+    (block.directive?.run === undefined || block.directive.file === undefined)
+  ) {
+    fail(where, 'a config block to run needs `file:` (where it is written) and `run:` (the command that reads it)');
   }
   if (SHELL_LANGS.has(block.lang)) {
     const starts = /(^|&&\s*|\s)(npm start|npm run example|npx tsx|node\s+\S+\.(m?js|ts))/m.test(block.code);
@@ -317,6 +327,11 @@ function writeFilesUpTo(prepared: Prepared, all: Prepared[]): void {
   }
 }
 
+/** Whether a program a block needs is on this machine. */
+function installed(program: string): boolean {
+  return spawnSync(program, ['-v'], { stdio: 'ignore' }).status === 0;
+}
+
 async function run(prepared: Prepared, all: Prepared[]): Promise<void> {
   const { block, where } = prepared;
   writeFilesUpTo(prepared, all);
@@ -332,8 +347,14 @@ async function run(prepared: Prepared, all: Prepared[]): Promise<void> {
     }
     env.REDIS_URL = url;
   }
+  if (directive?.needs !== undefined && !installed(directive.needs)) {
+    const required = `NETWS_REQUIRE_${directive.needs.toUpperCase()}`;
+    if (process.env[required] === '1') fail(where, `${directive.needs} is needed (${required}=1) but does not run here`);
+    else console.log(`  skip ${where}: no ${directive.needs} here (${required}=1 makes that a failure)`);
+    return;
+  }
   let running: Running;
-  if (SHELL_LANGS.has(block.lang)) {
+  if (!CODE_LANGS.has(block.lang)) {
     // `run: block` runs the whole block as a script, stopping at the first failing command.
     const script = directive!.run === 'block' ? `set -eo pipefail\n${block.code}` : directive!.run!;
     running = start('bash', ['-c', script], directive?.cwd === 'page' ? prepared.dir : root, env);
@@ -391,7 +412,10 @@ async function main(): Promise<void> {
   typecheck(prepared);
   const toRun = typecheckOnly
     ? []
-    : prepared.filter((p) => p.block.mode === 'run' && (CODE_LANGS.has(p.block.lang) || SHELL_LANGS.has(p.block.lang)));
+    : prepared.filter(
+        (p) =>
+          p.block.mode === 'run' && (CODE_LANGS.has(p.block.lang) || SHELL_LANGS.has(p.block.lang) || p.block.directive?.run !== undefined),
+      );
   // Blocks of one file in order (a later one may use an earlier one's file); files in parallel.
   const queues = new Map<string, Prepared[]>();
   for (const p of toRun) if (!p.block.directive?.alone) queues.set(p.block.file, [...(queues.get(p.block.file) ?? []), p]);
@@ -409,11 +433,13 @@ async function main(): Promise<void> {
   }
   const code = blocks.filter((b) => CODE_LANGS.has(b.lang));
   const shell = blocks.filter((b) => SHELL_LANGS.has(b.lang));
+  const other = blocks.filter((b) => !CODE_LANGS.has(b.lang) && !SHELL_LANGS.has(b.lang));
   const count = (list: Block[], mode: string): number => list.filter((b) => b.mode === mode).length;
   console.log(
     `\n  ${files.length} files; TypeScript/JavaScript blocks: ${code.length} (${count(code, 'run')} run, ` +
       `${count(code, 'typecheck')} type-checked only, ${count(code, 'skip')} skipped with a note); ` +
-      `shell blocks: ${shell.length} (${count(shell, 'run')} run); other blocks: ${blocks.length - code.length - shell.length}`,
+      `shell blocks: ${shell.length} (${count(shell, 'run')} run); other blocks: ${blocks.length - code.length - shell.length} ` +
+      `(${count(other, 'run')} run: configs)`,
   );
   for (const b of blocks.filter((b) => CODE_LANGS.has(b.lang) && b.mode !== 'run')) {
     console.log(`    ${b.mode === 'skip' ? 'skipped' : 'type-checked only'} ${b.file}:${b.line} ${b.note ?? ''}`);
