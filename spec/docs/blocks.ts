@@ -9,6 +9,7 @@
  *     file: name.ts                  (the block is this file; later blocks and shell commands may use it)
  *     (ports 8000-8099 and 8443 named in a block become free ports, the same ones in all of a page's blocks)
  *     redis: true                    (a real redis-server; REDIS_URL is set)
+ *     variant: redis=redis6          (run it again with this module imported instead; repeatable)
  *     needs: nginx                   (a program that must be installed: skipped without it, unless NETWS_REQUIRE_NGINX=1)
  *     env: NAME=value                (repeatable)
  *     run: npm start                 (shell: the command of the block to run; a config block with
@@ -42,6 +43,8 @@ export interface Block {
   directive: Directive | null;
   /** The visible note under a block that is not run. */
   note: string | null;
+  /** A copy run with another module (`variant: redis=redis6`): the module it imports instead. */
+  variant?: string;
 }
 
 export interface Directive {
@@ -51,6 +54,8 @@ export interface Directive {
   needs?: string;
   alone?: boolean;
   env: Record<string, string>;
+  /** `from` → `to`: import specifiers to run the block with again, one run each. */
+  variants: [string, string][];
   run?: string;
   cwd?: string;
   until?: string;
@@ -68,7 +73,7 @@ export const SHELL_LANGS = new Set(['sh', 'bash', 'shell', 'console']);
 const MULTILINE = new Set(['before', 'after', 'probe']);
 
 export function parseDirective(text: string, line: number): Directive {
-  const directive: Directive = { env: {}, before: [], after: [], line };
+  const directive: Directive = { env: {}, variants: [], before: [], after: [], line };
   let current: 'before' | 'after' | 'probe' | null = null;
   const probeLines: string[] = [];
   for (const raw of text.split('\n')) {
@@ -98,6 +103,11 @@ export function parseDirective(text: string, line: number): Directive {
         case 'alone':
           directive[name] = value.trim() === 'true';
           break;
+        case 'variant': {
+          const [from, to] = value.split('=').map((part) => part.trim());
+          directive.variants.push([from, to]);
+          break;
+        }
         case 'env': {
           const equals = value.indexOf('=');
           directive.env[value.slice(0, equals).trim()] = value.slice(equals + 1).trim();
@@ -179,4 +189,14 @@ export function markdownFiles(root: string): string[] {
 
 export function readBlocks(root: string, files = markdownFiles(root)): Block[] {
   return files.flatMap((file) => blocksOf(file, readFileSync(path.join(root, file), 'utf8')));
+}
+
+/** The copies of a block its `variant:` lines ask for: the same program importing another module. */
+export function variantsOf(block: Block): Block[] {
+  return (block.directive?.variants ?? []).map(([from, to]) => {
+    const specifier = new RegExp(`(from\\s+|import\\(\\s*|require\\(\\s*)(['"])${from.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\2`, 'g');
+    const code = block.code.replace(specifier, `$1$2${to}$2`);
+    if (code === block.code) throw new Error(`${block.file}:${block.line}: variant ${from}=${to}: the block does not import ${from}`);
+    return { ...block, code, variant: to, directive: structuredClone(block.directive) };
+  });
 }

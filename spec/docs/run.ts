@@ -31,7 +31,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from '../../src/index.ts';
 import { freePort, RedisServer, redisAvailable } from '../redis-server.ts';
-import { type Block, CODE_LANGS, markdownFiles, readBlocks, SHELL_LANGS } from './blocks.ts';
+import { type Block, CODE_LANGS, markdownFiles, readBlocks, SHELL_LANGS, variantsOf } from './blocks.ts';
 import { checkLinks } from './links.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -89,7 +89,7 @@ async function portFor(file: string, portText: string): Promise<number> {
 }
 
 async function prepare(block: Block): Promise<Prepared> {
-  const where = `${block.file}:${block.line}`;
+  const where = `${block.file}:${block.line}${block.variant === undefined ? '' : ` (with ${block.variant})`}`;
   const dir = path.join(scratch, slug(block.file));
   mkdirSync(dir, { recursive: true });
   const directive = block.directive;
@@ -123,7 +123,7 @@ async function prepare(block: Block): Promise<Prepared> {
   const wrapped = !SHELL_LANGS.has(block.lang) && block.mode !== 'skip';
   const source = withPort(wrapped ? [...(directive?.before ?? []), block.code, ...(directive?.after ?? [])].join('\n') : block.code) + '\n';
   if (isCode) {
-    prepared.path = path.join(dir, `line-${block.line}${extensionOf(block)}`);
+    prepared.path = path.join(dir, `line-${block.line}${block.variant === undefined ? '' : `-${block.variant}`}${extensionOf(block)}`);
     writeFileSync(prepared.path, source);
   }
   if (directive?.file !== undefined) {
@@ -407,7 +407,9 @@ async function main(): Promise<void> {
   mkdirSync(scratch, { recursive: true });
   const blocks = readBlocks(root, files);
   const prepared: Prepared[] = [];
-  for (const block of blocks) prepared.push(await prepare(block));
+  // Copies taken before prepare() writes the ports into the directives.
+  const variants = blocks.flatMap(variantsOf);
+  for (const block of [...blocks, ...variants]) prepared.push(await prepare(block));
   for (const p of prepared) lint(p);
   typecheck(prepared);
   const toRun = typecheckOnly
@@ -441,6 +443,10 @@ async function main(): Promise<void> {
       `shell blocks: ${shell.length} (${count(shell, 'run')} run); other blocks: ${blocks.length - code.length - shell.length} ` +
       `(${count(other, 'run')} run: configs)`,
   );
+  if (variants.length > 0)
+    console.log(
+      `  and ${variants.length} blocks run again with another module: ${variants.map((b) => `${b.file}:${b.line} with ${b.variant}`).join(', ')}`,
+    );
   for (const b of blocks.filter((b) => CODE_LANGS.has(b.lang) && b.mode !== 'run')) {
     console.log(`    ${b.mode === 'skip' ? 'skipped' : 'type-checked only'} ${b.file}:${b.line} ${b.note ?? ''}`);
   }
