@@ -514,7 +514,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       socket.removeListener('close', onClose);
       socket.pause();
       const req = toIncomingMessage(request, socket);
-      this.handshake(new UpgradeChannel(req, socket, received.rest), req, (ws) => this.emit('connection', ws, req), pending);
+      this.handshake(new UpgradeChannel(req, socket, received.rest, true), req, (ws) => this.emit('connection', ws, req), pending);
     };
     const onClose = (): void => this.finish(pending);
     socket.on('data', onData);

@@ -127,7 +127,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     options ??= {};
     if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
     this.options = resolveConnectionOptions(options);
-    this.handshake = startClientHandshake(address, protocols ?? [], options, {
+    // Only a missing argument means none: ws takes null as one subprotocol (and refuses it).
+    this.handshake = startClientHandshake(address, protocols === undefined ? [] : protocols, options, {
       websocket: this,
       upgrade: (response) => this.emit('upgrade', response),
       redirect: (url, request) => {
@@ -500,6 +501,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.closeEmitted = true;
+    // As ws: sends cut in a Blob read or a zlib job fail before the connection reads as closed.
+    this.sender?.interrupted();
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.sender?.closed(CLOSED);

@@ -131,8 +131,9 @@ function portOption(value: unknown): number | undefined {
  * undefined count as not given, as in ws).
  */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  // No options at all reads as no mode given, in ws's words.
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('WebSocketServer needs an options object');
+    throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
   }
   const raw = options as Options;
   const port = portOption(raw.port);
