@@ -1,7 +1,7 @@
 /**
  * The one interface under every connection: the Duplex its frames travel
  * on (a net.Socket, a tls.TLSSocket, an HTTP/2 stream, a test pipe). It
- * writes frames with the tick-batched cork, gates reading, says when what
+ * writes frames (a tick's small ones joined into one write), gates reading, says when what
  * was written has left, ends, and aborts; how a kind of transport ends is
  * a trait it is given (TransportTraits). Its events go to its owner (the
  * WebSocket) through shared listeners: a closure per event and connection
@@ -265,7 +265,7 @@ export class Transport {
 
   /**
    * Cuts the transport at once. Frames sent earlier in this tick still wait
-   * in the corked Duplex: they are handed to the kernel first, as they would
+   * in the batch: they are handed to the kernel first, as they would
    * have been without the batching.
    */
   abort(): void {
