@@ -17,16 +17,25 @@ import type { BrowserApi, EventHandlerOf, EventListenerOf } from './browser-api.
 import { checkCloseArguments, installBrowserApi, releaseSignals } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult } from './client/handshake.ts';
 import { MessageCompressor } from './compression/compressor.ts';
-import { dataLength, isBinaryData, toBuffer, type BinaryType, type RawData, type SendData } from './connection/data.ts';
+import {
+  controlArguments,
+  dataLength,
+  isBinaryData,
+  toBuffer,
+  type BinaryType,
+  type ControlData,
+  type RawData,
+  type SendData,
+} from './connection/data.ts';
 import { Heartbeat, kHeartbeatPing, kHeartbeatTimedOut } from './connection/heartbeat.ts';
 import type { ReceivedMessage } from './connection/reader.ts';
 import type { MessagesOptions } from './connection/streamed.ts';
 import { kCanAnswerClose, kCloseReceived, kPongQueued, kProtocolFailed, kReceiverIdle, Receiver } from './connection/receiver.ts';
 import { kBlobUnreadable, kFailSlowReader, kStreamBroken, Sender, type SendOptions, type SendStreamOptions } from './connection/sender.ts';
 import { kAttach, kOnClosed, kSendPrepared, kStreamHooks, type AttachOptions, type StreamHooks } from './connection/entry.ts';
-import { chunkSource, type MessageSource } from './connection/source.ts';
-import { CLOSED, CLOSING, CONNECTING, OPEN, type ReadyState } from './connection/state.ts';
-import { closedAbnormally, closedBeforeConnect, defineReadyStates, listenerTable, notOpenError, refuseSend } from './connection/state.ts';
+import { startSource, type MessageSource } from './connection/source.ts';
+import { CLOSED, CLOSING, CONNECTING, OPEN, type ReadyState, closedAbnormally, closedBeforeConnect } from './connection/state.ts';
+import { defineReadyStates, listenerTable, notOpenError, refuseSend } from './connection/state.ts';
 import {
   CLIENT_SOCKET,
   kPeerEnded,
@@ -37,7 +46,7 @@ import {
   SERVER_SOCKET,
   Transport,
 } from './connection/transport.ts';
-import type { ClientOptions as ClientOptionsOf } from './options/client.ts';
+import { clientArguments, type ClientOptions as ClientOptionsOf } from './options/client.ts';
 import type { ConnectionOptions, ResolvedConnectionOptions } from './options/connection.ts';
 import { DEFAULT_HIGH_WATER_MARK, highWaterMarkOption, resolveConnectionOptions } from './options/connection.ts';
 import type { WebSocketEvents } from './events.ts';
@@ -60,9 +69,6 @@ export interface ClientOptions extends ClientOptionsOf<WebSocket> {}
 export type EventHandler<E extends Event> = EventHandlerOf<E, WebSocket>;
 /** A listener for addEventListener(): a function called with the WebSocket as `this`, or an object with handleEvent(). */
 export type WebSocketEventListener<E extends Event = Event> = EventListenerOf<E, WebSocket>;
-
-/** What ping() and pong() take: data as send() takes it (at most 125 bytes), or the callback in its place. */
-type ControlData = SendData | number | WriteCallback | undefined;
 
 /** Shared by all connections: one Buffer less per idle connection. */
 const NO_REASON = Buffer.alloc(0);
@@ -120,15 +126,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     (this as unknown as { _events: object })._events = listenerTable();
     if (address === null) return;
     this.isServer = false;
-    if (protocols !== undefined && protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
-      options = protocols;
-      protocols = undefined;
-    }
-    options ??= {};
-    if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
-    this.options = resolveConnectionOptions(options);
-    // Only a missing argument means none: ws takes null as one subprotocol (and refuses it).
-    this.handshake = startClientHandshake(address, protocols === undefined ? [] : protocols, options, {
+    const args = clientArguments(protocols, options);
+    this.options = resolveConnectionOptions(args.options);
+    this.handshake = startClientHandshake(address, args.protocols, args.options, {
       websocket: this,
       upgrade: (response) => this.emit('upgrade', response),
       redirect: (url, request) => {
@@ -190,9 +190,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * sent after close.
    */
   get bufferedAmount(): number {
-    const sender = this.sender;
-    const waiting = sender === null ? 0 : sender.queuedBytes + sender.heldBytes;
-    return (this.transport?.bufferedBytes ?? 0) + waiting + this.bufferedAfterClose;
+    return (this.transport?.bufferedBytes ?? 0) + (this.sender?.waitingBytes ?? 0) + this.bufferedAfterClose;
   }
 
   /** True after pause() until resume(): only the user's pause counts. */
@@ -250,16 +248,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
    * since the message cannot be finished.
    */
   sendStream(source: MessageSource, options?: SendStreamOptions): Promise<void> {
-    let chunks: ReturnType<typeof chunkSource>;
-    try {
-      chunks = chunkSource(source);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (this.state !== OPEN) {
-      void chunks.return().catch(() => {});
-      return Promise.reject(notOpenError(this.state));
-    }
+    const chunks = startSource(source, this.state === OPEN ? null : () => notOpenError(this.state));
+    if (chunks instanceof Promise) return chunks;
     const sender = this.senderPart();
     return new Promise<void>((resolve, reject) => {
       sender.sendStream(chunks, options?.binary ?? true, options?.compress !== false, (error) => (error ? reject(error) : resolve()));
@@ -337,8 +327,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       if (core.closeSent && core.closeReceived) this.transport!.end();
       return;
     }
-    this.state = CLOSING;
-    this.armCloseTimer();
+    this.startClosing();
     this.senderPart().close(code, reason);
   }
 
@@ -437,16 +426,9 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return false;
   }
 
-  private sendControl(opcode: number, data: ControlData, mask: boolean | WriteCallback | undefined, callback?: WriteCallback): void {
-    if (typeof data === 'function') {
-      callback = data;
-      data = undefined;
-    } else if (typeof mask === 'function') {
-      callback = mask;
-    }
+  private sendControl(opcode: number, data: ControlData, mask: boolean | WriteCallback | undefined, cb?: WriteCallback): void {
+    const { payload, size, callback } = controlArguments(data, mask, cb);
     if (this.state === CONNECTING) throw notOpenError(this.state);
-    const payload = data instanceof Blob ? data : toBuffer(data as Exclude<SendData, Blob> | number | undefined);
-    const size = payload instanceof Blob ? payload.size : payload.length;
     // Once closing the callback gets the error, whatever the size (as in ws).
     if (this.state !== OPEN) {
       this.bufferedAfterClose += size;
@@ -533,18 +515,17 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     return this.error ?? closedAbnormally(code);
   }
 
+  /** The transport is cut if the peer does not finish closing within closeTimeout. */
   private armCloseTimer(): void {
-    if (this.closeTimer !== null) return;
     const transport = this.transport!;
-    this.closeTimer = setTimeout(() => transport.abort(), this.options!.closeTimeout);
+    this.closeTimer ??= setTimeout(() => transport.abort(), this.options!.closeTimeout);
   }
 
   /** Closing from our side: CLOSING now, within closeTimeout. */
   private startClosing(): void {
-    if (this.state === OPEN) {
-      this.state = CLOSING;
-      this.armCloseTimer();
-    }
+    if (this.state !== OPEN) return;
+    this.state = CLOSING;
+    this.armCloseTimer();
   }
 
   // ---- what the parts report (owner interfaces) ------------------------------

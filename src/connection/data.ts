@@ -67,3 +67,26 @@ export function binaryMessageData(
   if (whole.byteOffset === 0 && whole.byteLength === buffer.byteLength) return buffer;
   return buffer.slice(whole.byteOffset, whole.byteOffset + whole.byteLength);
 }
+
+/** What ping() and pong() take: data as send() takes it (at most 125 bytes), or the callback in its place. */
+export type ControlData = SendData | number | ((error?: Error) => void) | undefined;
+
+/**
+ * ping()/pong()'s arguments as ws reads them: `(data, mask, callback)`, with
+ * the callback in place of the data or of ws's ignored `mask`; the payload
+ * as bytes (a Blob stays one) and its size.
+ */
+export function controlArguments<C extends (error?: Error) => void>(
+  data: ControlData,
+  mask: boolean | C | undefined,
+  callback: C | undefined,
+): { payload: Buffer | Blob; size: number; callback: C | undefined } {
+  if (typeof data === 'function') {
+    callback = data as C;
+    data = undefined;
+  } else if (typeof mask === 'function') {
+    callback = mask;
+  }
+  const payload = data instanceof Blob ? data : toBuffer(data as Exclude<SendData, Blob> | number | undefined);
+  return { payload, size: payload instanceof Blob ? payload.size : payload.length, callback };
+}

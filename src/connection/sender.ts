@@ -117,6 +117,11 @@ export class Sender implements OutgoingOwner, FlowOwner {
     return this.queue === null ? 0 : this.queue.bytes;
   }
 
+  /** What sends wait with before the transport has it: the queue, and messages held behind an open fragment. */
+  get waitingBytes(): number {
+    return this.queuedBytes + this.heldBytes;
+  }
+
   /** Nothing waits in the outgoing queue: the answer to the peer's close may go now. */
   get isIdle(): boolean {
     return this.queue === null || this.queue.isEmpty;

@@ -109,3 +109,20 @@ export function chunkSource(source: unknown): ChunkSource {
     },
   };
 }
+
+/**
+ * sendStream()'s start: the source's chunks, or a rejection. A value that is
+ * no source is refused first; then a connection that is not open
+ * (`notOpen`) refuses the source, which is given up (destroyed or cancelled).
+ */
+export function startSource(source: unknown, notOpen: (() => Error) | null): ChunkSource | Promise<never> {
+  let chunks: ChunkSource;
+  try {
+    chunks = chunkSource(source);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (notOpen === null) return chunks;
+  void chunks.return().catch(() => {});
+  return Promise.reject(notOpen());
+}

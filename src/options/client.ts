@@ -157,3 +157,21 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     http2: http2Option(raw),
   };
 }
+
+/**
+ * The client constructor's `(address, protocols, options)` as ws reads
+ * them: options in place of the protocols, or `options.protocols`. Only a
+ * missing argument means none: ws takes null as one subprotocol (and refuses it).
+ */
+export function clientArguments<O extends { protocols?: string | string[] }>(
+  protocols: string | string[] | O | undefined,
+  options: O | undefined,
+): { protocols: string | string[]; options: O } {
+  if (protocols !== undefined && protocols !== null && typeof protocols === 'object' && !Array.isArray(protocols)) {
+    options = protocols;
+    protocols = undefined;
+  }
+  const resolved = options ?? ({} as O);
+  const list = protocols === undefined ? resolved.protocols : (protocols as string | string[]);
+  return { protocols: list === undefined ? [] : list, options: resolved };
+}
