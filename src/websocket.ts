@@ -38,7 +38,7 @@ import {
   Transport,
 } from './connection/transport.ts';
 import type { ClientOptions as ClientOptionsOf } from './options/client.ts';
-import type { ResolvedConnectionOptions } from './options/connection.ts';
+import type { ConnectionOptions, ResolvedConnectionOptions } from './options/connection.ts';
 import { DEFAULT_HIGH_WATER_MARK, highWaterMarkOption, resolveConnectionOptions } from './options/connection.ts';
 import type { WebSocketEvents } from './events.ts';
 import { CloseCode } from './protocol/close-code.ts';
@@ -363,6 +363,32 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
 
   resume(): void {
     if (this.state === OPEN || this.state === CLOSING) (this.receiver ??= new Receiver(this)).resume();
+  }
+
+  /** ws's `_isServer`: which end this is; settable until the connection opens (fastify's injectWS makes a client end). */
+  get _isServer(): boolean {
+    return this.isServer;
+  }
+
+  set _isServer(value: boolean) {
+    if (this.state === CONNECTING && this.transport === null) this.isServer = Boolean(value);
+  }
+
+  /**
+   * ws's setSocket(): opens a WebSocket made with `new WebSocket(null)` on a
+   * socket or stream whose opening handshake was done elsewhere (a test
+   * harness's, as fastify's injectWS); `head`: bytes that followed it. No
+   * subprotocol or extension is in use; `options` are the connection
+   * options (maxPayload, ...), checked as everywhere. Emits 'open', as ws does.
+   */
+  setSocket(socket: Duplex, head?: Buffer, options?: ConnectionOptions): void {
+    if (this.state !== CONNECTING || this.transport !== null || this.handshake !== null) {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'setSocket() is for a WebSocket made with new WebSocket(null), once');
+    }
+    const resolved = resolveConnectionOptions(options ?? {});
+    const isServer = this.isServer;
+    this[kAttach](socket, head ?? EMPTY, { isServer, protocol: '', extensions: '', deflate: null, options: resolved });
+    if (isServer) this.emit('open');
   }
 
   /** @internal Binds an upgraded socket or stream; bytes in `head` arrived after the handshake. */
