@@ -107,6 +107,9 @@ async function settle() {
   }
 }
 
+// A failing stdout means the runner is gone (or its pipe was closed): nothing left to report to.
+process.stdout.on('error', () => process.exit(2));
+
 let current = null;
 process.on('uncaughtException', (error) => {
   if (current) current.note('uncaught exception', error);
@@ -117,10 +120,14 @@ process.on('unhandledRejection', (error) => {
   else print('uncaught', shape(error));
 });
 
-/** Runs the cases one after the other: [{ name, body: async (t) => {} }]. */
+/**
+ * Runs the cases one after the other: [{ name, body: async (t) => {}, timeout?, differs? }].
+ * `differs` declares, with its reason, that netws's notes differ from ws's on purpose: the runner
+ * then requires them to differ (so the declaration goes when the difference does).
+ */
 async function run(cases) {
   const only = process.env.FRAMEWORKS_ONLY_CASE;
-  for (const { name, body, timeout } of cases) {
+  for (const { name, body, timeout, differs } of cases) {
     if (only && !name.includes(only)) continue;
     const t = new Run();
     current = t;
@@ -146,6 +153,7 @@ async function run(cases) {
     print('case', {
       name,
       ok: error === null && !uncaught,
+      differs,
       error: error
         ? String(error.stack ?? error)
             .split('\n')

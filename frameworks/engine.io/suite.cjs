@@ -86,7 +86,7 @@ function engineEchoCase(maxHttpBufferSize, bigMessage) {
       const [socket] = await connected;
       t.note('transports', client.transport.name, socket.transport.name);
       t.note('permessage-deflate negotiated', deflateNegotiated(client.transport.ws), deflateNegotiated(socket.transport.socket));
-      for (const message of ['hello', pattern(1000), 'x'.repeat(200_000), pattern(bigMessage)]) {
+      for (const message of ['hello', 'h\u00e9llo w\u00f6rld \u{1f600}', pattern(1000), 'x'.repeat(200_000), pattern(bigMessage)]) {
         const echoed = nextMessage(t, client);
         client.send(message);
         t.note('echo', await echoed);
@@ -123,11 +123,105 @@ function tooLargeCase(maxHttpBufferSize, size) {
   };
 }
 
+/**
+ * netws gives a failing socket's error (ECONNRESET) to the WebSocket's 'error' listeners before 'close'
+ * (spec/compat/DIFFERENCES.md, "the socket failing"); engine.io listens, so the close reason is
+ * 'transport error' where ws gives 'transport close' (spec/compat/frameworks.spec.ts shows it alone).
+ */
+const RESET_DIFFERS =
+  "netws emits the socket's ECONNRESET as 'error' (DIFFERENCES.md, the socket failing): engine.io's reason is 'transport error'";
+
+/** maxHttpBufferSize is ws's maxPayload: a binary message (sent as is, no packet type prefix) of exactly the limit passes, one byte more does not; compressed, so the inflated size counts. */
+function limitCase(exceed) {
+  return {
+    name: `engine.io, maxHttpBufferSize 100000, perMessageDeflate: a binary message of ${exceed ? 'the limit plus one byte' : 'exactly the limit'}`,
+    body: async (t) => {
+      const { eio, wsUrl } = await engineServer(t, {
+        transports: ['websocket'],
+        maxHttpBufferSize: 100_000,
+        perMessageDeflate: { threshold: 0 },
+      });
+      const connected = t.event(eio, 'connection');
+      const client = engineClient(t, wsUrl, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
+      await t.event(client, 'open');
+      const [socket] = await connected;
+      const received = [];
+      socket.on('message', (data) => received.push(data));
+      const serverClosed = t.event(socket, 'close');
+      client.send(pattern(exceed ? 100_001 : 100_000));
+      client.send('after');
+      if (exceed) {
+        t.note('server close reason', (await serverClosed)[0]);
+      } else {
+        for (let i = 0; i < 250 && received.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      t.note('received', received);
+    },
+  };
+}
+
 const cases = [
   engineEchoCase(1e6, 900_000),
   engineEchoCase(1e8, 3_000_000),
   engineEchoCase(1e10, 3_000_000),
   tooLargeCase(1e6, 1_500_000),
+  limitCase(false),
+  limitCase(true),
+  {
+    name: 'engine.io, websocket only: 2,000 messages sent in one burst each way arrive whole and in order',
+    body: async (t) => {
+      const { eio, wsUrl } = await engineServer(t, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
+      const connected = t.event(eio, 'connection');
+      const client = engineClient(t, wsUrl, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
+      await t.event(client, 'open');
+      const [socket] = await connected;
+      const burst = (sender, receiver) =>
+        new Promise((resolve) => {
+          const got = [];
+          receiver.on('message', (data) => {
+            got.push(typeof data === 'string' ? data : `bytes:${data.length ?? data.byteLength}`);
+            if (got.length === 2000) resolve(got);
+          });
+          for (let i = 0; i < 2000; i++) sender.send(i % 3 === 0 ? pattern(100 + i, 3) : `message ${i} ${'y'.repeat(i % 500)}`);
+        });
+      const summary = (got) => ({
+        count: got.length,
+        inOrder: got.every((value, i) => (i % 3 === 0 ? value === `bytes:${100 + i}` : value.startsWith(`message ${i} `))),
+      });
+      t.note('server to client', summary(await burst(socket, client)));
+      t.note('client to server', summary(await burst(client, socket)));
+    },
+  },
+  {
+    name: 'engine.io, websocket only, pingInterval 50 ms: three heartbeats, still open',
+    body: async (t) => {
+      const { eio, wsUrl } = await engineServer(t, { transports: ['websocket'], pingInterval: 50, pingTimeout: 5000 });
+      const connected = t.event(eio, 'connection');
+      const client = engineClient(t, wsUrl, { transports: ['websocket'] });
+      await t.event(client, 'open');
+      const [socket] = await connected;
+      let heartbeats = 0;
+      await new Promise((resolve) => socket.on('heartbeat', () => ++heartbeats === 3 && resolve()));
+      t.note('after three heartbeats', client.readyState, socket.readyState);
+    },
+  },
+  {
+    name: 'engine.io, websocket only: the client connection is reset (TCP RST) mid-session',
+    differs: RESET_DIFFERS,
+    body: async (t) => {
+      const { eio, wsUrl } = await engineServer(t, { transports: ['websocket'] });
+      const connected = t.event(eio, 'connection');
+      const client = engineClient(t, wsUrl, { transports: ['websocket'] });
+      await t.event(client, 'open');
+      const [socket] = await connected;
+      const serverClosed = t.event(socket, 'close');
+      const clientClosed = t.event(client, 'close');
+      client.transport.ws._socket.resetAndDestroy();
+      const [reason, description] = await serverClosed;
+      t.note('server close reason', reason, description?.message);
+      t.note('client close reason', (await clientClosed)[0]);
+    },
+  },
   {
     name: 'engine.io, polling then websocket (the default upgrade), perMessageDeflate: messages before, during and after the upgrade',
     body: async (t) => {
@@ -167,6 +261,26 @@ const cases = [
       const echoed = nextMessage(t, client);
       client.send(pattern(100));
       t.note('echo', await echoed);
+    },
+  },
+  {
+    name: "engine.io, websocket only: a header added in 'initial_headers' reaches the 101 (the server's 'headers' event, the client's 'upgrade' event)",
+    body: async (t) => {
+      const WebSocket = require('ws');
+      const { eio, wsUrl } = await engineServer(t, { transports: ['websocket'] });
+      eio.on('initial_headers', (headers) => {
+        headers['x-initial'] = 'yes';
+      });
+      const client = new WebSocket(`${wsUrl}/engine.io/?EIO=4&transport=websocket`);
+      t.defer(() => client.terminate());
+      // The open packet may come in the same read as the 101.
+      const upgrade = t.event(client, 'upgrade');
+      const message = t.event(client, 'message');
+      const [response] = await upgrade;
+      const [open] = await message;
+      const sid = JSON.parse(String(open).slice(1)).sid;
+      t.note('101', response.statusCode, response.headers['x-initial']);
+      t.note('open packet', String(open)[0], typeof sid);
     },
   },
   {
@@ -284,6 +398,68 @@ function socketIoCases() {
         client.emit('echo', pattern(1_500_000), () => t.note('unexpected ack'));
         t.note('server disconnect reason', (await serverSide)[0]);
         t.note('client disconnect reason', (await clientSide)[0]);
+      },
+    },
+    {
+      name: 'Socket.IO, websocket only: extraHeaders, query and auth reach the handshake; allowRequest refuses another client',
+      body: async (t) => {
+        const { io, url } = await ioServer(t, {
+          transports: ['websocket'],
+          allowRequest: (request, callback) => callback(null, request.headers['x-token'] !== 'refused'),
+        });
+        const connected = t.event(io, 'connection');
+        const client = ioConnect(t, url, {
+          transports: ['websocket'],
+          extraHeaders: { 'x-token': 'accepted' },
+          query: { room: 'a' },
+          auth: { user: 'u1' },
+        });
+        await t.event(client, 'connect');
+        const [socket] = await connected;
+        t.note('handshake', socket.handshake.headers['x-token'], socket.handshake.query.room, socket.handshake.auth);
+        const refused = ioConnect(t, url, { transports: ['websocket'], extraHeaders: { 'x-token': 'refused' } });
+        const [error] = await t.event(refused, 'connect_error');
+        t.note('refused client', error.message, error.type, error.description?.message);
+      },
+    },
+    {
+      name: 'Socket.IO, websocket only: the client reconnects after the server restarts on the same port',
+      body: async (t) => {
+        const first = await ioServer(t, { transports: ['websocket'] });
+        const port = new URL(first.url).port;
+        const client = ioClient(first.url, { transports: ['websocket'], forceNew: true, reconnectionDelay: 20, reconnectionDelayMax: 50 });
+        t.defer(() => client.disconnect());
+        await t.event(client, 'connect');
+        const errors = [];
+        client.on('connect_error', (error) =>
+          errors.push([error.message, error.type, String(error.description?.message).replace(/:\d+$/, ':PORT')]),
+        );
+        const disconnected = t.event(client, 'disconnect');
+        first.io.close();
+        t.note('disconnect reason', (await disconnected)[0]);
+        await new Promise((resolve) => (errors.length > 0 ? resolve() : client.once('connect_error', resolve)));
+        const httpServer = http.createServer();
+        const second = new IoServer(httpServer, { transports: ['websocket'] });
+        t.defer(() => new Promise((resolve) => second.close(() => resolve())));
+        await new Promise((resolve) => httpServer.listen(Number(port), '127.0.0.1', resolve));
+        await t.event(client, 'connect');
+        t.note('first connect_error while the server was away', errors[0]);
+        t.note('reconnected', client.connected, client.io.engine.transport.name);
+      },
+    },
+    {
+      name: 'Socket.IO, websocket only: the client connection is reset (TCP RST): the server-side disconnect reason',
+      differs: RESET_DIFFERS,
+      body: async (t) => {
+        const { io, url } = await ioServer(t, { transports: ['websocket'] });
+        const connected = t.event(io, 'connection');
+        const client = ioConnect(t, url, { transports: ['websocket'] });
+        await t.event(client, 'connect');
+        const [socket] = await connected;
+        const disconnected = t.event(socket, 'disconnect');
+        client.io.engine.transport.ws._socket.resetAndDestroy();
+        const [reason, description] = await disconnected;
+        t.note('server disconnect reason', reason, description?.message);
       },
     },
     {

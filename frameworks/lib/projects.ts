@@ -62,7 +62,7 @@ export async function prepareProject(spec: ProjectSpec, variant: Variant, tarbal
   if (spec.upstream) {
     const downloads = path.join(root, 'upstream', `${spec.folder}-${variant}`);
     await mkdir(downloads, { recursive: true });
-    await exec('npm', ['pack', spec.upstream, '--pack-destination', downloads], downloads, 120_000);
+    await exec('npm', ['pack', spec.upstream, '--prefer-offline', '--pack-destination', downloads], downloads, 120_000);
     const file = (await readdir(downloads)).find((name) => name.endsWith('.tgz'));
     await exec('tar', ['-xzf', path.join(downloads, file!), '-C', dir, '--strip-components=1'], dir, 60_000);
     base = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as PackageJson;

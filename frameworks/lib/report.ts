@@ -1,5 +1,5 @@
 /** Plain-text tables of a suite's two runs, and the details of what differs. */
-import { allTests, counts, statusOf, type VariantResult } from './results.ts';
+import { allTests, counts, notesDiffer, statusOf, type VariantResult } from './results.ts';
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
@@ -72,12 +72,19 @@ function firstDifference(a: unknown, b: unknown): string {
 /** A differential body: one row per case, then the first differing note of each case whose notes differ. */
 export function differentialReport(ws: VariantResult, netws: VariantResult): string {
   const all = allTests(ws, netws);
-  const notesDiffer = (id: string) =>
-    statusOf(ws, id) === 'passed' &&
-    statusOf(netws, id) === 'passed' &&
-    JSON.stringify(ws.tests.get(id)?.notes) !== JSON.stringify(netws.tests.get(id)?.notes);
+  const bothPassed = (id: string) => statusOf(ws, id) === 'passed' && statusOf(netws, id) === 'passed';
+  const differ = (id: string) => bothPassed(id) && notesDiffer(ws, netws, id);
   const rows = all.map((id) => {
-    const same = statusOf(ws, id) === 'passed' && statusOf(netws, id) === 'passed' ? (notesDiffer(id) ? 'DIFFER' : 'same') : '-';
+    const declared = netws.tests.get(id)?.differs !== undefined;
+    const same = !bothPassed(id)
+      ? '-'
+      : differ(id)
+        ? declared
+          ? 'differ (declared)'
+          : 'DIFFER'
+        : declared
+          ? 'SAME (declared to differ)'
+          : 'same';
     return [id.length > 100 ? `${id.slice(0, 97)}...` : id, statusOf(ws, id), statusOf(netws, id), same];
   });
   const c = [ws, netws].map((result) => counts(result, all));
@@ -96,8 +103,13 @@ export function differentialReport(ws: VariantResult, netws: VariantResult): str
       if (test?.status === 'failed')
         out.push('', `${result.label} failed: ${id}`, `    ${(test.error ?? '').split('\n').slice(0, 3).join('\n    ')}`);
     }
-    if (notesDiffer(id)) {
-      out.push('', `notes differ: ${id}`, `    ${firstDifference(ws.tests.get(id)?.notes, netws.tests.get(id)?.notes)}`);
+    if (differ(id)) {
+      const declared = netws.tests.get(id)?.differs;
+      out.push(
+        '',
+        `notes differ${declared ? ` (declared: ${declared})` : ''}: ${id}`,
+        `    ${firstDifference(ws.tests.get(id)?.notes, netws.tests.get(id)?.notes)}`,
+      );
     }
   }
   for (const result of [ws, netws]) {
