@@ -17,7 +17,7 @@
  * scratch projects in place (their path is printed); --tarball <path> uses a
  * packed netws instead of packing this checkout.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -78,17 +78,38 @@ async function inBatches<T, R>(items: T[], size: number, work: (item: T) => Prom
   return results;
 }
 
+/** What frameworks/common/linger-probe.mjs recorded: "file: handle" for each handle a test file left running. */
+async function readProbe(probe: string, dir: string): Promise<string[]> {
+  let text = '';
+  try {
+    text = await readFile(probe, 'utf8');
+  } catch {
+    return ['(no probe record)'];
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((line) => {
+      const { file, handles } = JSON.parse(line) as { file: string; handles: string[] };
+      return handles.map((handle) => `${path.relative(dir, file)}: ${handle}`);
+    })
+    .sort();
+}
+
 async function runVariant(suite: Suite, variant: Variant, dir: string, label: string): Promise<VariantResult> {
   const base = { variant, label, exitCode: null as number | null, output: '', wsCopies: await wsCopies(dir) };
   if (suite.kind === 'own-tests') {
+    const probe = path.join(dir, 'linger-probe.jsonl');
+    const env = { ...childEnv, NODE_OPTIONS: `--import=${path.join(dir, 'linger-probe.mjs')}`, NETWS_FRAMEWORKS_PROBE: probe };
     const run = await runWatched(
       process.execPath,
       ['--test', `--test-reporter=${path.join(dir, 'node-test-reporter.mjs')}`, '--test-reporter-destination=stdout'],
-      { cwd: dir, idleMs: IDLE_MS, capMs: CAP_MS },
+      { cwd: dir, env, idleMs: IDLE_MS, capMs: CAP_MS },
     );
-    return fromNodeTest(run, dir, { ...base, exitCode: run.code, killed: run.killed, output: run.output });
+    const lingering = await readProbe(probe, dir);
+    return fromNodeTest(run, dir, { ...base, exitCode: run.code, killed: run.killed, output: run.output, leaks: lingering });
   }
-  const env = { ...childEnv, NETWS_FRAMEWORKS_LIB: variant };
+  const env = { ...childEnv, NETWS_FRAMEWORKS_LIB: variant, NETWS_FRAMEWORKS_FIXTURES: path.join(repository, 'spec/fixtures') };
   const run = await runWatched(process.execPath, [suite.body!], { cwd: dir, env, idleMs: IDLE_MS, capMs: CAP_MS });
   return fromBody(run, { ...base, exitCode: run.code, killed: run.killed, output: run.output });
 }

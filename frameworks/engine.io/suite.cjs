@@ -13,7 +13,9 @@
  * differential suite instead.
  */
 
+const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const engine = require('engine.io');
 const { Socket: EngineClient } = require('engine.io-client');
 const { Server: IoServer } = require('socket.io');
@@ -416,10 +418,48 @@ function socketIoCases() {
         });
         await t.event(client, 'connect');
         const [socket] = await connected;
-        t.note('handshake', socket.handshake.headers['x-token'], socket.handshake.query.room, socket.handshake.auth);
+        t.note(
+          'handshake',
+          socket.handshake.headers['x-token'],
+          socket.handshake.query.room,
+          socket.handshake.auth,
+          socket.handshake.address,
+        );
         const refused = ioConnect(t, url, { transports: ['websocket'], extraHeaders: { 'x-token': 'refused' } });
         const [error] = await t.event(refused, 'connect_error');
         t.note('refused client', error.message, error.type, error.description?.message);
+      },
+    },
+    {
+      name: 'Socket.IO over HTTPS, websocket only: a client trusting the certificate (ca), one that does not check it, one that refuses it',
+      body: async (t) => {
+        const fixtures = process.env.NETWS_FRAMEWORKS_FIXTURES;
+        const cert = fs.readFileSync(`${fixtures}/cert.pem`);
+        const key = fs.readFileSync(`${fixtures}/key.pem`);
+        const server = https.createServer({ cert, key });
+        await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+        t.defer(
+          () =>
+            new Promise((resolve) => {
+              server.closeAllConnections();
+              server.close(() => resolve());
+            }),
+        );
+        const io = new IoServer(server, { transports: ['websocket'], perMessageDeflate: { threshold: 0 } });
+        t.defer(() => new Promise((resolve) => io.close(() => resolve())));
+        io.on('connection', (socket) => socket.on('echo', (value, ack) => ack(value, socket.handshake.secure)));
+        const url = `https://127.0.0.1:${server.address().port}`;
+        for (const [label, options] of [
+          ['ca', { ca: cert }],
+          ['rejectUnauthorized: false', { rejectUnauthorized: false }],
+        ]) {
+          const client = ioConnect(t, url, { transports: ['websocket'], ...options });
+          await t.event(client, 'connect');
+          t.note(label, await client.emitWithAck('echo', pattern(3000)));
+        }
+        const refusing = ioConnect(t, url, { transports: ['websocket'] });
+        const [error] = await t.event(refusing, 'connect_error');
+        t.note('default options', error.message, error.type, error.description?.message, error.description?.error?.code);
       },
     },
     {

@@ -45,6 +45,19 @@ run([
     },
   },
   {
+    name: 'express-ws: a broadcast to every client of getWss().clients, with the request seen by the route',
+    body: async (t) => {
+      const { url, getWss } = await start(t);
+      const clients = [new WebSocket(`${url}/echo?n=1`), new WebSocket(`${url}/echo?n=2`)];
+      for (const client of clients) t.defer(() => client.terminate());
+      await Promise.all(clients.map((client) => t.event(client, 'open')));
+      const received = clients.map((client) => t.event(client, 'message'));
+      for (const client of getWss().clients) client.send('to everyone');
+      for (const [data, isBinary] of await Promise.all(received)) t.note('received', String(data), isBinary);
+      t.note('server clients', getWss().clients.size);
+    },
+  },
+  {
     name: 'express-ws: the server closes with 4001 and a reason',
     body: async (t) => {
       const { url } = await start(t);

@@ -35,6 +35,14 @@ async function start(t) {
       },
     })),
   );
+  app.get(
+    '/protocol',
+    upgradeWebSocket((c) => ({
+      onOpen(_event, ws) {
+        ws.send(JSON.stringify({ protocol: ws.protocol, header: c.req.header('sec-websocket-protocol'), readyState: ws.readyState }));
+      },
+    })),
+  );
   app.get('/plain', (c) => c.text('plain http'));
   const server = await new Promise((resolve) => {
     const started = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(started));
@@ -58,6 +66,18 @@ run([
       await echoAndClose(t, WebSocket, `${url}/echo`, () => closes);
       const response = await fetch(`${url.replace('ws:', 'http:')}/plain`);
       t.note('a plain route still answers', response.status, await response.text());
+    },
+  },
+  {
+    name: '@hono/node-ws: a subprotocol offered by the client, as the WSContext and the client see it',
+    body: async (t) => {
+      const { url } = await start(t);
+      const client = new WebSocket(`${url}/protocol`, ['chat', 'json']);
+      t.defer(() => client.terminate());
+      const message = t.event(client, 'message');
+      await t.event(client, 'open');
+      t.note('client protocol', client.protocol);
+      t.note('server side', JSON.parse(String((await message)[0])));
     },
   },
   {

@@ -1,5 +1,5 @@
 /** Plain-text tables of a suite's two runs, and the details of what differs. */
-import { allTests, counts, notesDiffer, statusOf, type VariantResult } from './results.ts';
+import { allTests, counts, grouped, notesDiffer, statusOf, type VariantResult } from './results.ts';
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => (row[column] ?? '').length)));
@@ -32,6 +32,13 @@ export function ownTestsReport(ws: VariantResult, netws: VariantResult): string 
     return [result.label, String(c.passed), String(c.failed), String(c.neverRan), String(c.skipped), ending(result)];
   });
   const out = [table(['run', 'passed', 'failed', 'never ran', 'skipped', 'ending'], rows)];
+  out.push(
+    '',
+    table(
+      ['run', "left running 3 s after a file's last test"],
+      [ws, netws].map((r) => [r.label, grouped(r.leaks ?? []) || 'nothing']),
+    ),
+  );
   const differing = all.filter((id) => statusOf(ws, id) !== statusOf(netws, id));
   if (differing.length > 0) {
     out.push('', 'Tests whose outcome differs:');
@@ -94,7 +101,7 @@ export function differentialReport(ws: VariantResult, netws: VariantResult): str
     '',
     table(
       ['run', 'left running after its cases', 'ending'],
-      [ws, netws].map((r) => [r.label, (r.leaks ?? ['(no record)']).join(', ') || 'nothing', ending(r)]),
+      [ws, netws].map((r) => [r.label, r.leaks ? grouped(r.leaks) || 'nothing' : '(no record)', ending(r)]),
     ),
   );
   for (const id of all) {

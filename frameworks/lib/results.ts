@@ -32,7 +32,7 @@ export interface VariantResult {
   killed?: string;
   /** From the last test's end to the process's exit, in ms (undefined when killed). */
   exitAfterLastTest?: number;
-  /** Handle types still active after a body's cases cleaned up. */
+  /** Handle types still active after a body's cases cleaned up, or ("file: type") after each test file's last test. */
   leaks?: string[];
   /** A body wrote @@done. */
   finished: boolean;
@@ -168,6 +168,7 @@ export function gate(kind: 'own-tests' | 'differential', ws: VariantResult, netw
     }
     if (netwsCounts.passed < wsCounts.passed) reasons.push(`netws passes ${netwsCounts.passed} tests, ws ${wsCounts.passed}`);
     if (all.length === 0) reasons.push('no test ran');
+    leftRunning(ws, netws, reasons);
     return reasons;
   }
   if (!netws.finished && !netws.killed) reasons.push('netws run ended before its last case');
@@ -181,12 +182,24 @@ export function gate(kind: 'own-tests' | 'differential', ws: VariantResult, netw
       if (!differ && declared) reasons.push(`a declared difference is no longer seen (remove its declaration): ${id}`);
     }
   }
+  leftRunning(ws, netws, reasons);
+  if (all.length === 0) reasons.push('no case ran');
+  return reasons;
+}
+
+/** "a, a, b" as "a ×2, b". */
+export function grouped(items: string[]): string {
+  const tally = new Map<string, number>();
+  for (const item of items) tally.set(item, (tally.get(item) ?? 0) + 1);
+  return [...tally].map(([item, n]) => (n > 1 ? `${item} ×${n}` : item)).join(', ');
+}
+
+/** Handles netws leaves running that ws does not (compared as multisets). */
+function leftRunning(ws: VariantResult, netws: VariantResult, reasons: string[]): void {
   const extra = [...(netws.leaks ?? [])];
   for (const leak of ws.leaks ?? []) {
     const index = extra.indexOf(leak);
     if (index !== -1) extra.splice(index, 1);
   }
-  if (extra.length > 0) reasons.push(`netws leaves running what ws does not: ${extra.join(', ')}`);
-  if (all.length === 0) reasons.push('no case ran');
-  return reasons;
+  if (extra.length > 0) reasons.push(`netws leaves running what ws does not: ${grouped(extra)}`);
 }
