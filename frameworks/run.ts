@@ -32,6 +32,8 @@ interface Suite extends ProjectSpec {
   kind: 'own-tests' | 'differential';
   /** The body a differential suite runs with node, in its project. */
   body?: string;
+  /** Own tests netws must pass even where ws fails them. */
+  netwsMustPass?: RegExp;
 }
 
 const suites: Suite[] = [
@@ -40,6 +42,11 @@ const suites: Suite[] = [
     folder: 'fastify-websocket',
     upstream: '@fastify/websocket@11.3.7',
     kind: 'own-tests',
+    // injectWS, @fastify/websocket's testing API, is what setSocket() and _isServer exist for. ws 8.23.1 fails
+    // these tests only because injectWS sends Sec-WebSocket-Version as the number 13 and 8.23.1 compares it
+    // with the string '13' (400; 8.23.0 read it as a number). Without this rule a netws that lost setSocket()
+    // would still pass the gate.
+    netwsMustPass: /^test\/inject\.test\.js:/,
   },
   { title: 'engine.io and Socket.IO, differential', folder: 'engine.io', body: 'suite.cjs', netwsByName: true, kind: 'differential' },
   { title: 'express-ws smoke', folder: 'express-ws', body: 'smoke.cjs', kind: 'differential' },
@@ -141,7 +148,7 @@ async function main(): Promise<number> {
       const suiteStarted = Date.now();
       const ws = await runVariant(suite, 'ws', wsDir, wsLabel);
       const netws = await runVariant(suite, 'netws', netwsDir, netwsLabel);
-      const reasons = gate(suite.kind, ws, netws);
+      const reasons = gate(suite.kind, ws, netws, suite.netwsMustPass);
       for (const result of [ws, netws]) {
         const expected = result.variant === 'ws' ? `ws@${wsLabel.slice(3)}` : `netws@${netwsVersion}`;
         const wrong = result.wsCopies.filter((copy) => !copy.startsWith(expected));

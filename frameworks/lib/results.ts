@@ -154,8 +154,11 @@ export function statusOf(result: VariantResult, id: string): Status {
   return result.tests.get(id)?.status ?? 'never ran';
 }
 
-/** The reasons the netws run fails its gate; empty when it passes. */
-export function gate(kind: 'own-tests' | 'differential', ws: VariantResult, netws: VariantResult): string[] {
+/**
+ * The reasons the netws run fails its gate; empty when it passes. `mustPass`: tests netws must pass
+ * whatever ws does (own tests that ws fails for a reason of its own would otherwise guard nothing).
+ */
+export function gate(kind: 'own-tests' | 'differential', ws: VariantResult, netws: VariantResult, mustPass?: RegExp): string[] {
   const reasons: string[] = [];
   const all = allTests(ws, netws);
   if (netws.killed) reasons.push(`netws run killed: ${netws.killed}`);
@@ -165,6 +168,7 @@ export function gate(kind: 'own-tests' | 'differential', ws: VariantResult, netw
     const netwsCounts = counts(netws, all);
     for (const id of all) {
       if (statusOf(ws, id) === 'passed' && statusOf(netws, id) !== 'passed') reasons.push(`ws passes, netws ${statusOf(netws, id)}: ${id}`);
+      else if (mustPass?.test(id) && statusOf(netws, id) !== 'passed') reasons.push(`netws must pass, ${statusOf(netws, id)}: ${id}`);
     }
     if (netwsCounts.passed < wsCounts.passed) reasons.push(`netws passes ${netwsCounts.passed} tests, ws ${wsCounts.passed}`);
     if (all.length === 0) reasons.push('no test ran');
