@@ -166,6 +166,7 @@ async function main(): Promise<void> {
   const echoCases: Array<[number, number]> = [
     [16, 64],
     [64 * 1024, 16],
+    [1024 * 1024, 4],
   ];
   const transports: Array<[string, () => Promise<Duplex>]> = [
     ['HTTP/2', () => openHttp2(session)],
@@ -199,7 +200,7 @@ async function main(): Promise<void> {
   for (const [size, window] of echoCases) {
     const h2 = summarize(echoSamples.get(`HTTP/2 ${size}`)!);
     const h1 = summarize(echoSamples.get(`HTTP/1.1 ${size}`)!);
-    const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    const label = size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
     console.log(`| ${label} | ${window} | ${format(h2, 0)} | ${format(h1, 0)} | ${(h2.median / h1.median).toFixed(2)} |`);
   }
 }

@@ -25,7 +25,7 @@ import { kCanAnswerClose, kCloseReceived, kPongQueued, kProtocolFailed, kReceive
 import { kBlobUnreadable, kFailSlowReader, kStreamBroken, Sender, type SendOptions, type SendStreamOptions } from './connection/sender.ts';
 import { kAttach, kOnClosed, kSendPrepared, kStreamHooks, type AttachOptions, type StreamHooks } from './connection/entry.ts';
 import { chunkSource, type MessageSource } from './connection/source.ts';
-import { CLOSED, CLOSING, CONNECTING, OPEN } from './connection/state.ts';
+import { CLOSED, CLOSING, CONNECTING, OPEN, type ReadyState } from './connection/state.ts';
 import { closedAbnormally, closedBeforeConnect, defineReadyStates, listenerTable, notOpenError, refuseSend } from './connection/state.ts';
 import {
   CLIENT_SOCKET,
@@ -79,7 +79,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   declare readonly CLOSING: typeof CLOSING;
   declare readonly CLOSED: typeof CLOSED;
 
-  private state = CONNECTING;
+  private state: ReadyState = CONNECTING;
   private transport: Transport | null = null;
   /** The protocol's handler; it holds the sans-I/O protocol too (`protocol` is the subprotocol's name, as in ws). */
   private receiver: Receiver | null = null;
@@ -127,7 +127,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     options ??= {};
     if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
     this.options = resolveConnectionOptions(options);
-    this.handshake = startClientHandshake(address, protocols ?? [], options, {
+    // Only a missing argument means none: ws takes null as one subprotocol (and refuses it).
+    this.handshake = startClientHandshake(address, protocols === undefined ? [] : protocols, options, {
       websocket: this,
       upgrade: (response) => this.emit('upgrade', response),
       redirect: (url, request) => {
@@ -146,7 +147,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.address = this.handshake.url;
   }
 
-  get readyState(): number {
+  get readyState(): ReadyState {
     return this.state;
   }
 
@@ -500,6 +501,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.closeEmitted = true;
+    // As ws: sends cut in a Blob read or a zlib job fail before the connection reads as closed.
+    this.sender?.interrupted();
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.sender?.closed(CLOSED);

@@ -912,7 +912,8 @@ compat(adopted, 'new WebSocket(null): state before; _isServer = false; setSocket
   const ws = t.track(new lib.WebSocket(null, undefined, { isServer: false }));
   t.note('before', ws.readyState, ws._isServer, ws.url, ws.protocol, ws.extensions);
   ws._isServer = false;
-  t.record(ws, 'ws', ['open', 'message', 'close', 'error']);
+  // Not the close code: ws's own side sometimes reports 1006 here under load (its socket closing before the close frame is read).
+  t.record(ws, 'ws', ['open', 'message', 'error']);
   t.attempt('setSocket', () => ws.setSocket(socket, head, { maxPayload: 0 }));
   t.note('after', ws.readyState, ws._isServer);
   const [peer] = await connection;
@@ -923,8 +924,10 @@ compat(adopted, 'new WebSocket(null): state before; _isServer = false; setSocket
   ws.send('hello');
   ws.send(Buffer.from([1, 2, 3]));
   await t.until(() => echoed === 2);
+  const closed = t.wait(ws, 'close');
   ws.close(1000, 'done');
-  await t.wait(ws, 'close');
+  await closed;
+  t.note('closed', ws.readyState);
 });
 
 compat(adopted, 'setSocket(): frames that arrived with the 101 (head) come first; maxPayload from its options', async (lib, t) => {

@@ -7,6 +7,7 @@
  */
 
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CheckedRequest, HandshakeChannel } from '../http/channel.ts';
@@ -34,8 +35,8 @@ export function isHttp2Server(server: EventEmitter): boolean {
 /** A WebSocketServer in `{ server }` mode, as takeWebSocketStreams sees it. */
 export interface StreamTaker {
   /** Whether the request is this server's (its `path`). */
-  handles(req: http2.Http2ServerRequest): boolean;
-  take(stream: ServerStream, headers: StreamHeaders, req: http2.Http2ServerRequest): void;
+  handles(req: IncomingMessage): boolean;
+  take(stream: ServerStream, headers: StreamHeaders, req: IncomingMessage): void;
 }
 
 /** The netws servers taking the WebSocket streams of one node:http2 server: one set of listeners for all. */
@@ -174,9 +175,28 @@ function installHub(server: Http2SettingsServer): Hub {
  * API would make it, so code reading `req.url`, `req.headers`,
  * `req.socket.remoteAddress` or `req.httpVersion` ('2.0') works as it does
  * for an HTTP/2 request. Nothing reads its body: the stream is the WebSocket's.
+ *
+ * Typed as node:http's IncomingMessage, as ws types every request, so that
+ * handlers written for ws (`(ws, req: IncomingMessage) => ...`) compile for
+ * both transports: an Http2ServerRequest lacks only `headersDistinct` and
+ * `trailersDistinct` of it, added here. `req.httpVersionMajor === 2` tells
+ * the two apart.
  */
-export function toHttp2Request(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined): http2.Http2ServerRequest {
-  return new http2.Http2ServerRequest(stream, headers, {}, rawHeaders ?? flattenHeaders(headers));
+export function toHttp2Request(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined): IncomingMessage {
+  const raw = rawHeaders ?? flattenHeaders(headers);
+  const req = new http2.Http2ServerRequest(stream, headers, {}, raw);
+  Object.defineProperties(req, {
+    headersDistinct: { get: () => distinctHeaders(raw), configurable: true },
+    trailersDistinct: { value: {}, configurable: true },
+  });
+  return req as unknown as IncomingMessage;
+}
+
+/** IncomingMessage.headersDistinct: every field's values, in order, under its lower-case name. */
+function distinctHeaders(raw: string[]): Record<string, string[]> {
+  const distinct: Record<string, string[]> = Object.create(null);
+  for (let i = 0; i + 1 < raw.length; i += 2) (distinct[raw[i].toLowerCase()] ??= []).push(raw[i + 1]);
+  return distinct;
 }
 
 /** rawHeaders for a stream handed to handleStream() without them. */
