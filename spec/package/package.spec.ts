@@ -8,7 +8,7 @@
  * under more node binaries too, e.g. to check the Node versions in `engines`.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,7 +108,7 @@ function install(): Promise<Installed> {
 }
 
 test('npm pack ships dist/ (JavaScript without comments, the public declarations with their TSDoc), README.md, LICENSE, CHANGELOG.md, package.json', async () => {
-  const { project, files } = await install();
+  const { project, files, tarball } = await install();
   const outside = files.filter(
     (file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(file),
   );
@@ -128,6 +128,9 @@ test('npm pack ships dist/ (JavaScript without comments, the public declarations
     assert.ok(files.includes(file), `${file} is missing`);
   }
   assert.not.ok(files.includes('dist/connection/transport.d.ts'), "an internal part's declarations shipped");
+  // What framework authors weigh (ws: about 36 KB): at most 120 KB packed.
+  const packed = (await stat(tarball)).size;
+  assert.ok(packed <= 120 * 1024, `the tarball is ${packed} bytes, over 120 KiB`);
   const packageDir = path.join(project, 'node_modules/netws');
   const javascript = await readFile(path.join(packageDir, 'dist/websocket.js'), 'utf8');
   assert.not.match(javascript, /\/\*\*|^\s*\/\/ /m, 'comments left in the JavaScript');

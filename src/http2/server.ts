@@ -23,6 +23,7 @@ import {
   type Http2HeaderRecord,
 } from '../protocol/extended-connect.ts';
 import { HTTP2_STREAM } from './stream.ts';
+import { fitServerSession } from './windows.ts';
 
 export type ServerStream = http2.ServerHttp2Stream;
 export type StreamHeaders = http2.IncomingHttpHeaders;
@@ -64,15 +65,20 @@ export function claimStream(stream: ServerStream): boolean {
 type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Settings): void };
 
 /**
- * The server's own SETTINGS_ENABLE_CONNECT_PROTOCOL, read where node:http2
- * keeps the server's options (a symbol described 'options'; undefined if
- * node ever keeps them elsewhere), so that netws never turns off a setting
- * the server's owner turned on.
+ * The SETTINGS the server's owner gave it, read where node:http2 keeps the
+ * server's options (a symbol described 'options'; undefined if node ever
+ * keeps them elsewhere), so that netws never overrides a setting the
+ * server's owner chose.
  */
-function ownConnectSetting(server: EventEmitter): boolean | undefined {
+function ownSettings(server: EventEmitter | undefined): http2.Settings | undefined {
+  if (server === undefined) return undefined;
   const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'options');
   const options = key === undefined ? undefined : (server as unknown as Record<symbol, { settings?: http2.Settings } | undefined>)[key];
-  return options?.settings?.enableConnectProtocol;
+  return options?.settings;
+}
+
+function ownConnectSetting(server: EventEmitter): boolean | undefined {
+  return ownSettings(server)?.enableConnectProtocol;
 }
 
 /**
@@ -281,5 +287,7 @@ export class StreamChannel implements HandshakeChannel {
   answer(lines: string[]): void {
     // node:http2 checks the fields before sending anything: a bad line from a 'headers' listener throws here.
     this.duplex.respond(linesToHeaders(200, lines));
+    const session = this.duplex.session;
+    fitServerSession(session, ownSettings((session as { server?: EventEmitter } | undefined)?.server));
   }
 }
