@@ -122,7 +122,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     if (resolved.adapter !== null) this.topicHub.adapter = resolved.adapter;
 
     if (resolved.port !== undefined) {
-      const server = net.createServer((socket) => this.acceptSocket(socket));
+      // TCP_NODELAY set as node accepts (the transport's setNoDelay is then a no-op): a call less per connection.
+      const server = net.createServer({ noDelay: true }, (socket) => this.acceptSocket(socket));
       this.ownServer = server;
       this.detach = this.forward(server);
       server.listen(resolved.port, resolved.host, resolved.backlog);

@@ -511,7 +511,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const { wasClean, code } = this.closeOutcome();
     // Internal bookkeeping first, and not as a listener the user could remove.
     this[kOnClosed]?.(this);
-    this.receiver?.closed(wasClean ? null : this.closeError(code));
+    this.receiver?.closed(() => (wasClean ? null : this.closeError(code)));
     this[kStreamHooks]?.closed(code, this.peerCloseReason, wasClean);
     try {
       this.emit('close', code, this.peerCloseReason, wasClean);

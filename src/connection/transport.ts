@@ -1,7 +1,7 @@
 /**
  * The one interface under every connection: the Duplex its frames travel
  * on (a net.Socket, a tls.TLSSocket, an HTTP/2 stream, a test pipe). It
- * writes frames with the tick-batched cork, gates reading, says when what
+ * writes frames (a tick's small ones joined into one write), gates reading, says when what
  * was written has left, ends, and aborts; how a kind of transport ends is
  * a trait it is given (TransportTraits). Its events go to its owner (the
  * WebSocket) through shared listeners: a closure per event and connection
@@ -83,13 +83,23 @@ function onDrain(this: Duplex): void {
 
 /**
  * Small frames written in one tick (the echoes of one received chunk, a
- * burst of sends) leave in one writev: the Duplex is corked at the first
- * frame and uncorked on the next tick. Measured on loopback echo of 16 B
- * messages, one syscall per batch instead of one per frame is the biggest
- * single win (about 3x); large frames gain nothing from waiting.
+ * burst of sends) leave together on the next tick: one syscall per batch
+ * instead of one per frame was the biggest single win on loopback echo of
+ * 16 B messages (about 3x); large frames gain nothing from waiting. They
+ * are joined into one buffer and written once, rather than written one by
+ * one into a corked Duplex: each write into a Writable costs a queue entry,
+ * and each buffer of a writev an iovec the kernel walks (bench/:
+ * cpu-per-message).
  */
-function uncork(duplex: Duplex): void {
-  if (duplex.writableCorked > 0) duplex.uncork();
+function flushBatch(transport: Transport): void {
+  transport.flush();
+}
+
+/** The frames' callbacks, called in order once their joined bytes were written. */
+function callAll(callbacks: WriteCallback[]): WriteCallback {
+  return (error) => {
+    for (const callback of callbacks) callback(error);
+  };
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -100,6 +110,11 @@ export class Transport {
   private readonly traits: TransportTraits;
   /** Any received byte is a sign of life; and while we do not read, no answer can come (a default on the prototype: most have none). */
   declare heartbeat: Heartbeat | null;
+  /** Small frames of this tick, not yet written (null: none; defaults on the prototype). */
+  declare private batch: Buffer[] | null;
+  declare private batchBytes: number;
+  /** Their callbacks, in order. */
+  declare private batchCallbacks: WriteCallback[] | null;
 
   constructor(duplex: Duplex, owner: TransportOwner, traits: TransportTraits) {
     this.duplex = duplex;
@@ -150,13 +165,22 @@ export class Transport {
     const duplex = this.duplex;
     if (!duplex.writable) return false;
     if (payload === null) {
-      if (duplex.writableCorked === 0) {
-        duplex.cork();
-        process.nextTick(uncork, duplex);
+      const batch = this.batch;
+      if (batch === null) {
+        this.batch = [header];
+        this.batchBytes = header.length;
+        process.nextTick(flushBatch, this);
+      } else {
+        batch.push(header);
+        this.batchBytes += header.length;
       }
-      duplex.write(header, callback);
+      if (callback !== undefined) {
+        if (this.batchCallbacks === null) this.batchCallbacks = [callback];
+        else this.batchCallbacks.push(callback);
+      }
     } else {
       // After the frames already batched in this tick, if any.
+      this.flush();
       duplex.cork();
       duplex.write(header);
       duplex.write(payload, callback);
@@ -167,7 +191,7 @@ export class Transport {
 
   /** Bytes written and not yet handed to the kernel. */
   get bufferedBytes(): number {
-    return this.duplex.writableLength;
+    return this.duplex.writableLength + this.batchBytes;
   }
 
   get destroyed(): boolean {
@@ -178,9 +202,10 @@ export class Transport {
     return this.duplex.writable;
   }
 
-  /** Past the Duplex's own high-water mark: the peer is not keeping up. */
+  /** Past the Duplex's own high-water mark (this tick's batch counted): the peer is not keeping up. */
   get congested(): boolean {
-    return this.duplex.writableNeedDrain;
+    const duplex = this.duplex;
+    return duplex.writableNeedDrain || (this.batchBytes > 0 && duplex.writableLength + this.batchBytes >= duplex.writableHighWaterMark);
   }
 
   /**
@@ -192,6 +217,7 @@ export class Transport {
   whenFlushed(callback: () => void): boolean {
     const duplex = this.duplex;
     if (!duplex.writable) return false;
+    this.flush();
     duplex.write(EMPTY, callback);
     return true;
   }
@@ -213,25 +239,39 @@ export class Transport {
     return this.duplex.readableLength > 0 ? (this.duplex.read() as Buffer | null) : null;
   }
 
-  /** Hands the tick's batched frames to the kernel now (nothing follows our close frame to batch with it). */
+  /** Writes the tick's batched frames now (on the next tick, or when nothing may follow them to batch with). */
   flush(): void {
-    uncork(this.duplex);
+    const batch = this.batch;
+    if (batch === null) return;
+    const callbacks = this.batchCallbacks;
+    const data = batch.length === 1 ? batch[0] : Buffer.concat(batch, this.batchBytes);
+    this.batch = null;
+    this.batchBytes = 0;
+    this.batchCallbacks = null;
+    const duplex = this.duplex;
+    // Ended meanwhile (the peer's FIN answered): a write would raise 'write after end'.
+    if (duplex.writableEnded && !duplex.destroyed) {
+      if (callbacks !== null) process.nextTick(callAll(callbacks), new Error('write after end'));
+      return;
+    }
+    duplex.write(data, callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callAll(callbacks));
   }
 
   /** Ends our side (after our close frame, or when the peer ended theirs). */
   end(): void {
+    this.flush();
     this.duplex.end();
   }
 
   /**
    * Cuts the transport at once. Frames sent earlier in this tick still wait
-   * in the corked Duplex: they are handed to the kernel first, as they would
+   * in the batch: they are handed to the kernel first, as they would
    * have been without the batching.
    */
   abort(): void {
-    uncork(this.duplex);
+    this.flush();
     this.duplex.destroy();
   }
 }
 
-Object.assign(Transport.prototype, { heartbeat: null });
+Object.assign(Transport.prototype, { heartbeat: null, batch: null, batchBytes: 0, batchCallbacks: null });
