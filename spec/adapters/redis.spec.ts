@@ -147,6 +147,9 @@ for (const library of available ? LIBRARIES : []) {
     redis = await RedisServer.start();
   });
   test.after.each(async () => {
+    // A test that failed while Redis was down (killed on purpose) leaves it down: closing the nodes
+    // would then wait for a Redis that never comes back, and the later tests would fail for nothing.
+    if (redis.pid === undefined) await redis.run();
     for (const started of nodes.splice(0)) await started.close();
   });
   test.after(async () => {
