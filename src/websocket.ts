@@ -17,16 +17,8 @@ import type { BrowserApi, EventHandlerOf, EventListenerOf } from './browser-api.
 import { checkCloseArguments, installBrowserApi, releaseSignals } from './browser-api.ts';
 import { startClientHandshake, type ClientHandshake, type HandshakeResult } from './client/handshake.ts';
 import { MessageCompressor } from './compression/compressor.ts';
-import {
-  controlArguments,
-  dataLength,
-  isBinaryData,
-  toBuffer,
-  type BinaryType,
-  type ControlData,
-  type RawData,
-  type SendData,
-} from './connection/data.ts';
+import { controlArguments, dataLength, isBinaryData, toBuffer } from './connection/data.ts';
+import type { BinaryType, ControlData, RawData, SendData } from './connection/data.ts';
 import { Heartbeat, kHeartbeatPing, kHeartbeatTimedOut } from './connection/heartbeat.ts';
 import type { ReceivedMessage } from './connection/reader.ts';
 import type { MessagesOptions } from './connection/streamed.ts';
@@ -70,8 +62,7 @@ export type EventHandler<E extends Event> = EventHandlerOf<E, WebSocket>;
 /** A listener for addEventListener(): a function called with the WebSocket as `this`, or an object with handleEvent(). */
 export type WebSocketEventListener<E extends Event = Event> = EventListenerOf<E, WebSocket>;
 
-/** Shared by all connections: one Buffer less per idle connection. */
-const NO_REASON = Buffer.alloc(0);
+/** Shared by all connections (no close reason, no head, an empty ping): one Buffer less per idle connection. */
 const EMPTY = Buffer.alloc(0);
 
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: a mixin: installBrowserApi() puts BrowserApi's members on the prototype (the end of this file)
@@ -571,7 +562,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   [kCloseReceived](code: number, reason: Buffer): void {
     this.peerCloseCode = code;
     // A copy: the reason is a view into a receive buffer the connection would otherwise keep.
-    this.peerCloseReason = reason.length === 0 ? NO_REASON : Buffer.from(reason);
+    this.peerCloseReason = reason.length === 0 ? EMPTY : Buffer.from(reason);
     this.state = CLOSING;
     this.armCloseTimer();
     if (this.core.closeEchoPending) this.sender!.answerCloseWhenSent();
@@ -651,7 +642,7 @@ installBrowserApi(WebSocket.prototype);
 // biome-ignore format: a table of defaults reads best as one
 Object.assign(WebSocket.prototype, {
   sender: null, isServer: true, address: undefined, subprotocol: '', extensionList: '', binaryTypeValue: 'nodebuffer',
-  handshake: null, closeTimer: null, peerCloseCode: CloseCode.Abnormal, peerCloseReason: NO_REASON, failureCode: 0,
+  handshake: null, closeTimer: null, peerCloseCode: CloseCode.Abnormal, peerCloseReason: EMPTY, failureCode: 0,
   closeEmitted: false, error: null, closeDeferred: false, bufferedAfterClose: 0, [kOnClosed]: undefined, [kStreamHooks]: undefined,
 });
 
