@@ -92,7 +92,11 @@ function uncork(duplex: Duplex): void {
   if (duplex.writableCorked > 0) duplex.uncork();
 }
 
-const EMPTY = Buffer.alloc(0);
+/** A whenFlushed() caller: called once the write numbered `after` (and so every earlier one) completed. */
+interface FlushWaiter {
+  after: number;
+  callback: () => void;
+}
 
 export class Transport {
   readonly duplex: Duplex;
@@ -100,6 +104,18 @@ export class Transport {
   private readonly traits: TransportTraits;
   /** Any received byte is a sign of life; and while we do not read, no answer can come (a default on the prototype: most have none). */
   declare heartbeat: Heartbeat | null;
+  /** Writes handed to the Duplex, and those whose callback ran: they complete in order (see whenFlushed). */
+  private issued = 0;
+  private completed = 0;
+  private flushWaiters: FlushWaiter[] | null = null;
+  /** The callback of every write (one function per connection, not one per write). */
+  private readonly onWritten = (): void => {
+    this.completed++;
+    const waiters = this.flushWaiters;
+    if (waiters === null) return;
+    while (waiters.length > 0 && waiters[0].after <= this.completed) (waiters.shift() as FlushWaiter).callback();
+    if (waiters.length === 0 && this.flushWaiters === waiters) this.flushWaiters = null;
+  };
 
   constructor(duplex: Duplex, owner: TransportOwner, traits: TransportTraits) {
     this.duplex = duplex;
@@ -149,17 +165,26 @@ export class Transport {
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): boolean {
     const duplex = this.duplex;
     if (!duplex.writable) return false;
+    const onWritten = this.onWritten;
+    const done: WriteCallback =
+      callback === undefined
+        ? onWritten
+        : (error) => {
+            callback(error);
+            onWritten();
+          };
+    this.issued++;
     if (payload === null) {
       if (duplex.writableCorked === 0) {
         duplex.cork();
         process.nextTick(uncork, duplex);
       }
-      duplex.write(header, callback);
+      duplex.write(header, done);
     } else {
       // After the frames already batched in this tick, if any.
       duplex.cork();
       duplex.write(header);
-      duplex.write(payload, callback);
+      duplex.write(payload, done);
       duplex.uncork();
     }
     return true;
@@ -181,14 +206,16 @@ export class Transport {
 
   /**
    * Calls back once everything written so far has been handed to the
-   * kernel: an empty write's callback runs then (writes complete in order).
-   * The Duplex's own 'drain' would not do: it comes only past its own
-   * high-water mark, which is not ours.
+   * kernel: when the callback of the last write so far runs (writes
+   * complete in order). The Duplex's own 'drain' would not do: it comes
+   * only past its own high-water mark, which is not ours. (An empty write
+   * as a marker would be simpler, but Deno's TLSSocket fails it with
+   * EPERM and the connection with it.)
    */
   whenFlushed(callback: () => void): boolean {
-    const duplex = this.duplex;
-    if (!duplex.writable) return false;
-    duplex.write(EMPTY, callback);
+    if (!this.duplex.writable) return false;
+    if (this.completed === this.issued) process.nextTick(callback);
+    else (this.flushWaiters ??= []).push({ after: this.issued, callback });
     return true;
   }
 
