@@ -20,9 +20,9 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as wsModule from 'ws';
-import WS, { WebSocketServer as WSServer, createWebSocketStream as wsCreateWebSocketStream } from 'ws';
 import * as netwsModule from '../../src/index.ts';
+// ws by its path, not its name: Bun answers the name with a shim of its own (see real-ws.ts).
+import WS, { WebSocketServer as WSServer, createWebSocketStream as wsCreateWebSocketStream, wsNamespace as wsModule } from '../real-ws.ts';
 import { RawServer, RawSocket, bytes } from './wire.ts';
 
 /** Both libraries are driven through one untyped surface: the point is to compare them, not to typecheck them. */
