@@ -218,8 +218,14 @@ export function refuseStream(stream: ServerStream, status: number, message?: str
     refuseStream(stream, 500);
     return;
   }
-  if (body.length === 0) stream.close();
+  // Without a body: a turn later, as Node 22.23 drops the HEADERS of a 304
+  // that a close() follows at once (the client never gets its answer).
+  if (body.length === 0) setImmediate(closeStream, stream);
   else stream.end(body, () => stream.close());
+}
+
+function closeStream(stream: ServerStream): void {
+  if (!stream.closed) stream.close();
 }
 
 const NO_HEAD = Buffer.alloc(0);
