@@ -209,7 +209,9 @@ test('the producer is read only as fast as the socket drains: bufferedAmount sta
   assert.is(pulled, stalledAt, 'the source is not read while the peer does not read');
   assert.ok(highest < highWaterMark + chunk.length + 64, `bufferedAmount reached ${highest}`);
   client.terminate();
-  assert.ok((await sending) instanceof WebSocketError);
+  // The peer is gone: the close it caused (WS_ERR_NOT_OPEN) or, where the runtime fails the pending write first
+  // (Deno: EPIPE, ECONNRESET), the socket's own error.
+  assert.ok((await sending) instanceof Error);
   await stop();
 });
 
