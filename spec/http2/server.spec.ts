@@ -306,19 +306,30 @@ server('a client that resets its stream while verifyClient decides: no connectio
 server("'headers' listeners: lines added reach the 200 (Set-Cookie twice); a line node:http2 refuses is a 500", async () => {
   const fixture = await h2Server();
   let bad = false;
+  let badName = false;
   fixture.wss.on('headers', (lines) => {
     assert.is(lines[0], 'HTTP/2 200');
     lines.push('Set-Cookie: a=1', 'Set-Cookie: b=2');
     // Two values for a field HTTP/2 allows once: node:http2 throws ERR_HTTP2_HEADER_SINGLE_VALUE.
     if (bad) lines.push('Content-Type: a', 'Content-Type: b');
+    if (badName) lines.push('X Y: 1');
   });
   const session = await h2Session(fixture.port);
-  const answer = await connectStream(session);
-  assert.equal(answer.headers['set-cookie'], ['a=1', 'b=2']);
-  bad = true;
-  assert.is((await connectStream(session)).status, 500);
-  session.close();
-  await fixture.close();
+  try {
+    const answer = await connectStream(session);
+    assert.equal(answer.headers['set-cookie'], ['a=1', 'b=2']);
+    bad = true;
+    assert.is((await connectStream(session)).status, 500);
+    bad = false;
+    badName = true;
+    assert.is((await connectStream(session)).status, 500);
+    badName = false;
+    // The session still answers: on Bun 1.4.5 a respond() that threw on a field name broke it for every later stream.
+    assert.is((await connectStream(session)).status, 200);
+  } finally {
+    session.close();
+    await fixture.close();
+  }
 });
 
 server('handleStream on a stream already answered throws, as handleUpgrade does for a socket used twice', async () => {
