@@ -10,6 +10,11 @@
  *   --full                      every case (groups 1-13); also writes autobahn/RESULTS.md
  *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample (CI_CASES)
  *   --timeout <minutes>         limit per mode (default 10, 30 with --full)
+ *   --runtime node22|node24|bun|deno
+ *                               run netws (echo-server.ts, client.ts) on that runtime, a pinned version
+ *                               installed by scripts/runtimes.ts; default: the Node running this script.
+ *                               The bridge and the gate stay on this Node: they are the harness, not netws.
+ *                               Reports go to reports/<mode>-<runtime>/.
  *   --transport h1|h2|both      default h1
  *                               h2: the same modes with WebSockets over HTTP/2 (RFC 8441), through
  *                               h2-bridge.ts, since wstest speaks HTTP/1.1 only:
@@ -33,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type RuntimeName, runtimeCommand, runtimeNames } from '../scripts/runtimes.ts';
 import { describeNonOk, evaluate, renderTable, type NonOkCase, type Verdict } from './gate.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -57,6 +63,16 @@ export const CI_CASES = [...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`), 
 export const FULL_CASES = Array.from({ length: 13 }, (_, i) => `${i + 1}.*`);
 
 type Mode = 'server' | 'client';
+
+/** The runtime netws runs on (--runtime); undefined: the Node running this script. */
+let netwsRuntime: RuntimeName | undefined;
+
+/** Starts one of netws's own programs (echo-server.ts, client.ts) on the runtime under test. */
+function startNetws(file: string, args: string[], options: { cwd: string; logFile: string }): Started {
+  if (netwsRuntime === undefined) return start(process.execPath, ['--import', 'tsx', file, ...args], options);
+  const [command, ...rest] = runtimeCommand(netwsRuntime, file, args);
+  return start(command, rest, options);
+}
 
 // ---- child processes -------------------------------------------------------
 
@@ -281,7 +297,8 @@ interface ModeResult {
 
 /** Where a mode's reports and logs go: reports/server and reports/client for HTTP/1.1, reports/h2-* for HTTP/2. */
 function modeDir(mode: Mode, transport: Transport): string {
-  return path.join(REPORTS, transport === 'h1' ? mode : `h2-${mode}`);
+  const dir = transport === 'h1' ? mode : `h2-${mode}`;
+  return path.join(REPORTS, netwsRuntime === undefined ? dir : `${dir}-${netwsRuntime}`);
 }
 
 /** Waits for a child to print `listening on <port>`; 0 if it did not within 30 s (or exited). */
@@ -333,18 +350,9 @@ async function runServerMode(
   mkdirSync(outdir, { recursive: true });
   const errors: string[] = [];
 
-  const echo = start(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(HERE, 'echo-server.ts'),
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      ...(transport === 'h2' ? ['--http2'] : []),
-    ],
+  const echo = startNetws(
+    path.join(HERE, 'echo-server.ts'),
+    ['--port', '0', '--host', '127.0.0.1', ...(transport === 'h2' ? ['--http2'] : [])],
     { cwd: ROOT, logFile: path.join(outdir, 'echo-server.log') },
   );
   let bridge: Started | null = null;
@@ -454,18 +462,9 @@ async function runClientMode(
       url = `wss://127.0.0.1:${bridgePort}`;
     }
 
-    const client = start(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(HERE, 'client.ts'),
-        '--url',
-        url,
-        '--agent',
-        AGENTS[transport],
-        ...(transport === 'h2' ? ['--http2'] : []),
-      ],
+    const client = startNetws(
+      path.join(HERE, 'client.ts'),
+      ['--url', url, '--agent', AGENTS[transport], ...(transport === 'h2' ? ['--http2'] : [])],
       { cwd: ROOT, logFile: path.join(outdir, 'client.log') },
     );
     const exit = await waitExit(client.child, deadline - Date.now());
@@ -491,7 +490,8 @@ async function runMode(mode: Mode, transport: Transport, patterns: string[], exp
   const started = Date.now();
   const deadline = started + budgetMs;
   const limit = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs / 1000)} s`;
-  console.log(`\n[autobahn] ${label(mode, transport)}: ${expected.length} cases, limit ${limit}`);
+  const on = netwsRuntime ?? `node ${process.version}`;
+  console.log(`\n[autobahn] ${label(mode, transport)}, netws on ${on}: ${expected.length} cases, limit ${limit}`);
   const run = mode === 'server' ? runServerMode : runClientMode;
   const { outdir, errors } = await run(patterns, expected.length, transport, deadline);
   const { index, error } = readIndex(path.join(outdir, 'index.json'));
@@ -603,14 +603,20 @@ async function main(): Promise<number> {
       full: { type: 'boolean', default: false },
       timeout: { type: 'string' },
       transport: { type: 'string', default: 'h1' },
+      runtime: { type: 'string' },
     },
   });
+  if (values.runtime !== undefined) {
+    if (!(runtimeNames as string[]).includes(values.runtime)) throw new Error(`--runtime must be one of ${runtimeNames.join(', ')}`);
+    netwsRuntime = values.runtime as RuntimeName;
+  }
   const mode = values.mode;
   if (mode !== 'server' && mode !== 'client' && mode !== 'both') throw new Error(`--mode must be server, client or both, not ${mode}`);
   const transport = values.transport;
   if (transport !== 'h1' && transport !== 'h2' && transport !== 'both')
     throw new Error(`--transport must be h1, h2 or both, not ${transport}`);
   if (values.full && values.cases !== undefined) throw new Error('--full and --cases exclude each other');
+  if (values.full && netwsRuntime !== undefined) throw new Error('--full writes the RESULTS files of this Node; not with --runtime');
   const patterns =
     values.cases !== undefined
       ? values.cases
