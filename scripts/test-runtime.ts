@@ -173,7 +173,7 @@ async function main(): Promise<void> {
   const header = ['runtime', 'version', 'passed', 'failed', 'skipped', 'never ran', 'files broken', 'seconds'];
   const rows = runs.map(({ runtime, version, files: results }) => [
     runtime,
-    version.replace(/^(deno|bun) /i, ''),
+    version.replace(/^(deno|bun) /i, '').replace(/ \(.*\)$/, ''),
     String(sum(results, (r) => r.passed)),
     String(sum(results, (r) => r.failed)),
     String(sum(results, (r) => r.skipped)),
