@@ -13,6 +13,11 @@
  * Transports alternate within every repetition (their order flips each
  * time); medians are printed with their spread ((max - min) / median).
  *
+ * The HTTP/2 windows are netws's own (src/http2/windows.ts) on both ends:
+ * the client session is made as `http2: true` makes it. `--window-size N`
+ * sets both ends' stream and connection windows to N instead, as an owner
+ * of both would (`--window-size 65535` is node's default).
+ *
  *   node --import tsx bench/http2.ts [--reps 5] [--opens 200] [--ms 1000] [--window-size bytes] [--smoke]
  */
 
@@ -24,6 +29,7 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { maskedFrames } from './load-generator.ts';
 import { summarize, type Summary } from './stats.ts';
+import { websocketSessionSettings, widenSessionWindow } from '../src/http2/windows.ts';
 import { headerSize } from '../src/protocol/frame.ts';
 
 const fixtures = new URL('../spec/fixtures/', import.meta.url);
@@ -153,10 +159,11 @@ async function main(): Promise<void> {
   const url = `wss://localhost:${port}/`;
   const session = http2.connect(`https://localhost:${port}`, {
     ca: cert,
-    settings: windowSize === undefined ? {} : { initialWindowSize: windowSize },
+    settings: windowSize === undefined ? websocketSessionSettings : { initialWindowSize: windowSize },
   });
   await new Promise((resolve) => session.once('remoteSettings', resolve));
   if (windowSize !== undefined) session.setLocalWindowSize(windowSize);
+  else widenSessionWindow(session);
 
   const openCases: Array<[string, () => InstanceType<typeof WebSocket>]> = [
     ['HTTP/2 stream on an open session', () => new WebSocket(url, { http2: session, perMessageDeflate: false })],
@@ -166,6 +173,7 @@ async function main(): Promise<void> {
   const echoCases: Array<[number, number]> = [
     [16, 64],
     [64 * 1024, 16],
+    [1024 * 1024, 4],
   ];
   const transports: Array<[string, () => Promise<Duplex>]> = [
     ['HTTP/2', () => openHttp2(session)],
@@ -192,14 +200,15 @@ async function main(): Promise<void> {
   console.log('| how | ms to open |');
   console.log('| --- | ---: |');
   for (const [name] of openCases) console.log(`| ${name} | ${format(summarize(openSamples.get(name)!), 3)} |`);
-  const windows = windowSize === undefined ? "node's default HTTP/2 windows (64 KiB)" : `HTTP/2 windows of ${windowSize} bytes`;
+  const windows =
+    windowSize === undefined ? "netws's HTTP/2 windows (1 MiB per stream, 16 MiB per session)" : `HTTP/2 windows of ${windowSize} bytes`;
   console.log(`\nEcho on one WebSocket (messages/s, window of frames in flight; median of ${reps} runs of ${measureMs} ms; ${windows}):\n`);
   console.log('| size | window | HTTP/2 stream | HTTP/1.1 (TLS) | HTTP/2 / HTTP/1.1 |');
   console.log('| ---: | ---: | ---: | ---: | ---: |');
   for (const [size, window] of echoCases) {
     const h2 = summarize(echoSamples.get(`HTTP/2 ${size}`)!);
     const h1 = summarize(echoSamples.get(`HTTP/1.1 ${size}`)!);
-    const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    const label = size >= 1024 * 1024 ? `${size / 1024 / 1024} MiB` : size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
     console.log(`| ${label} | ${window} | ${format(h2, 0)} | ${format(h1, 0)} | ${(h2.median / h1.median).toFixed(2)} |`);
   }
 }

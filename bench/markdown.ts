@@ -52,14 +52,17 @@ console.log(
   `Machine: ${machine.cpu}, ${machine.cores} vCPUs, ${machine.memoryGiB} GiB, ${machine.os}, **Node ${machine.node}**, ws ${machine.ws}, bufferutil ${machine.bufferutil}, ${machine.date.slice(0, 16).replace('T', ' ')} UTC.\n`,
 );
 
-console.log('| size | conns | netws | ws | ws+bufferutil | raw TCP echo | netws / ws+bufferutil |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log(
+  "| size | conns | netws | ws | ws+bufferutil | raw TCP echo | netws on Bun | Bun's own (uWebSockets) | netws / ws+bufferutil | netws / uWebSockets |",
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const row of results.echo) {
   const m = row.messagesPerSecond;
   const ratio = m.netws.median / m['ws-bu'].median;
   const shown = ratio >= 2 ? `**${ratio.toFixed(2)}x**` : `${ratio.toFixed(2)}x`;
+  const uws = m.bun === undefined ? '-' : `${(m.netws.median / m.bun.median).toFixed(2)}x`;
   console.log(
-    `| ${sizeName(row.size)} | ${row.connections} | ${rate(m.netws.median)} | ${rate(m.ws.median)} | ${rate(m['ws-bu'].median)} | ${rate(m['net-echo']?.median ?? NaN)} | ${shown} |`,
+    `| ${sizeName(row.size)} | ${row.connections} | ${rate(m.netws.median)} | ${rate(m.ws.median)} | ${rate(m['ws-bu'].median)} | ${rate(m['net-echo']?.median ?? NaN)} | ${rate(m['netws-bun']?.median ?? NaN)} | ${rate(m.bun?.median ?? NaN)} | ${shown} | ${uws} |`,
   );
 }
 

@@ -98,6 +98,9 @@ for (const impl of ['netws', 'ws-bu'] as const) {
   cases.push({ name: `latency, 10000 connections at 10000 msgs/s (${impl})`, impl, phased: true, run: latency(10_000, 10_000) });
 }
 for (const impl of ['netws', 'ws-bu'] as const) {
+  // The per-message cost: small messages over many connections (issue: half the gap to uWebSockets).
+  cases.push({ name: `echo 16 B x64 (${impl})`, impl, run: echo(16, 64) });
+  cases.push({ name: `echo 1 KiB x64 (${impl})`, impl, run: echo(1024, 64) });
   cases.push({ name: `echo 64 KiB x1 (${impl})`, impl, run: echo(65536, 1) });
   cases.push({ name: `echo 1 MiB x1 (${impl})`, impl, run: echo(1 << 20, 1) });
   cases.push({ name: `broadcast to 10000 (${impl})`, impl, run: broadcast(10_000) });
@@ -115,6 +118,6 @@ for (const profileCase of cases) {
   const outcome = await profileCase.run(server, dir);
   await server.stop();
   const file = path.join(dir, readdirSync(dir)[0]);
-  console.log(`### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, 12)}\n\`\`\`\n`);
+  console.log(`### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, Number(process.env.PROFILE_LINES ?? 12))}\n\`\`\`\n`);
   rmSync(dir, { recursive: true, force: true });
 }

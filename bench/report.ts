@@ -76,12 +76,33 @@ export function formatTables(results: Results): string {
         cell('ws'),
         cell('ws-bu'),
         cell('net-echo'),
+        cell('netws-bun'),
+        cell('bun'),
         mbs,
         ratio(netws, c.messagesPerSecond['ws-bu']?.median),
         ratio(netws, c.messagesPerSecond.ws?.median),
+        ratio(netws, c.messagesPerSecond.bun?.median),
       ];
     });
-    out.push(table(['size', 'conns', 'netws', 'ws', 'ws+bufferutil', 'raw TCP echo', 'netws MB/s', 'vs ws+bu', 'vs ws'], rows));
+    out.push(
+      table(
+        [
+          'size',
+          'conns',
+          'netws',
+          'ws',
+          'ws+bufferutil',
+          'raw TCP echo',
+          'netws on Bun',
+          "Bun's own",
+          'netws MB/s',
+          'vs ws+bu',
+          'vs ws',
+          'vs uWS',
+        ],
+        rows,
+      ),
+    );
   }
   if (results.connections.length > 0) {
     out.push('', `Idle connections (${results.connections[0].connections}, server process, after GC)`);
@@ -185,7 +206,7 @@ export function renderSvg(results: Results): string {
   for (const c of results.echo) {
     const base = c.messagesPerSecond['ws-bu']?.median;
     const group = `echo ${formatBytes(c.size)} x${c.connections}`;
-    for (const impl of ['netws', 'ws', 'ws-bu', 'net-echo'] as const) {
+    for (const impl of ['netws', 'ws', 'ws-bu', 'net-echo', 'netws-bun', 'bun'] as const) {
       const s = c.messagesPerSecond[impl];
       if (s) bars.push({ group, label: SERVER_LABELS[impl], value: relative(s.median, base) });
     }

@@ -8,6 +8,9 @@
  *             socket: the floor for idle connection cost
  *   net-echo  the same, then sending every byte straight back (no framing):
  *             the ceiling of what the loopback and the load generator allow
+ *   bun       Bun's own WebSocket server (uWebSockets, C++), echoing each
+ *             message with its type; this process then runs on Bun
+ *             (netws under Bun is `netws` run by Bun: bench/servers.ts)
  *
  * Messages from the parent: { type: 'memory' } → { type: 'memory', rss, heapUsed, external }
  * after a full GC; { type: 'broadcast', size } → { type: 'broadcasted', ms, clients };
@@ -24,7 +27,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { WebSocketServer as NetwsServer } from '../src/index.ts';
 
-type Impl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo';
+type Impl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo' | 'bun';
 
 export type ServerMessage =
   | { type: 'ready'; port: number; impl: Impl; mask: string }
@@ -146,6 +149,57 @@ async function startWs(): Promise<Started> {
   };
 }
 
+/** Bun.serve's surface used here (this file is type-checked for Node). */
+interface BunSocket {
+  send(data: string | Uint8Array): number;
+}
+interface BunGlobal {
+  serve(options: {
+    hostname: string;
+    port: number;
+    fetch(req: Request, server: { upgrade(req: Request): boolean }): Response | undefined;
+    websocket: {
+      perMessageDeflate: boolean;
+      maxPayloadLength: number;
+      open(ws: BunSocket): void;
+      close(ws: BunSocket): void;
+      message(ws: BunSocket, data: string | Uint8Array): void;
+    };
+  }): { port: number };
+}
+
+async function startBun(): Promise<Started> {
+  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+  if (bun === undefined) throw new Error("the 'bun' server runs on Bun");
+  const sockets = new Set<BunSocket>();
+  const server = bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response('WebSocket only', { status: 400 })),
+    websocket: {
+      perMessageDeflate: deflateMode !== 'off',
+      maxPayloadLength: 64 * 1024 * 1024,
+      open: (ws) => sockets.add(ws),
+      close: (ws) => sockets.delete(ws),
+      message(ws, data) {
+        received++;
+        // A string arrives for a text message and goes back as text.
+        if (!sink || data.length <= 64) ws.send(data);
+      },
+    },
+  });
+  return {
+    port: server.port,
+    mask: "uWebSockets (Bun's own)",
+    broadcast(message, binary = true) {
+      const data = binary ? message : message.toString();
+      for (const ws of sockets) ws.send(data);
+      return sockets.size;
+    },
+    clientCount: () => sockets.size,
+  };
+}
+
 const CANNED_101 = Buffer.from(
   'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     'Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n',
@@ -171,7 +225,7 @@ async function startNet(): Promise<Started> {
   };
 }
 
-const started = await (impl === 'netws' ? startNetws() : impl.startsWith('net') ? startNet() : startWs());
+const started = await (impl === 'netws' ? startNetws() : impl === 'bun' ? startBun() : impl.startsWith('net') ? startNet() : startWs());
 const gc = (globalThis as { gc?: () => void }).gc;
 // How long the event loop was held: zlib work on the main thread shows here.
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });

@@ -3,9 +3,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeBinary } from '../scripts/runtimes.ts';
 import type { ParentMessage, ServerMessage } from './server-process.ts';
 
-export type ServerImpl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo';
+export type ServerImpl = 'netws' | 'ws' | 'ws-bu' | 'net' | 'net-echo' | 'netws-bun' | 'bun';
 
 export const SERVER_LABELS: Record<ServerImpl, string> = {
   netws: 'netws',
@@ -13,7 +14,17 @@ export const SERVER_LABELS: Record<ServerImpl, string> = {
   'ws-bu': 'ws+bufferutil',
   net: 'bare node:net',
   'net-echo': 'raw TCP echo',
+  'netws-bun': 'netws on Bun',
+  bun: "Bun's own (uWebSockets)",
 };
+
+/** The servers that run on Bun: netws's own server process, and Bun.serve. */
+const ON_BUN: Partial<Record<ServerImpl, string>> = { 'netws-bun': 'netws', bun: 'bun' };
+
+/** Bun's executable (the pinned `bun` npm package, installed on first use: scripts/runtimes.ts). */
+export function bunBinary(): string {
+  return runtimeBinary('bun');
+}
 
 const root = new URL('../', import.meta.url);
 const built = new Set<string>();
@@ -70,8 +81,12 @@ export class BenchServer {
     if (impl === 'ws') env.WS_NO_BUFFER_UTIL = '1';
     else delete env.WS_NO_BUFFER_UTIL;
     const script = buildServers(checkout);
-    const args = ['--expose-gc', ...nodeFlags, script, impl, ...serverArgs];
-    const quoted = [process.execPath, ...args].map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
+    const onBun = ON_BUN[impl];
+    const command =
+      onBun === undefined
+        ? [process.execPath, '--expose-gc', ...nodeFlags, script, impl, ...serverArgs]
+        : [bunBinary(), script, onBun, ...serverArgs];
+    const quoted = command.map((arg) => `'${arg.replace(/'/g, `'\\''`)}'`).join(' ');
     const child = spawn('/bin/sh', ['-c', `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec ${quoted}`], {
       env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -8,7 +8,8 @@ import { summarize, type Summary } from './stats.ts';
 
 export const ECHO_SIZES = [16, 1024, 64 * 1024, 1024 * 1024];
 export const ECHO_CONNECTIONS = [1, 64];
-export const ECHO_SERVERS: ServerImpl[] = ['netws', 'ws', 'ws-bu', 'net-echo'];
+/** Bun's own server (uWebSockets) is the peer to beat; netws on Bun beside it. */
+export const ECHO_SERVERS: ServerImpl[] = ['netws', 'ws', 'ws-bu', 'net-echo', 'netws-bun', 'bun'];
 
 export interface EchoCase {
   size: number;

@@ -1,12 +1,13 @@
 /** The client's opening handshake: the answers it accepts and refuses, its events, its timeouts, and its options. */
 
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
-import { portOf, sleep, waitFor, isError, isDOMException } from './helpers.ts';
+import { portOf, sleep, until, waitFor, isError, isDOMException } from './helpers.ts';
 import { rawPeer, switching, type RequestHead } from './client/peer.ts';
 
 const client = suite('client');
@@ -347,6 +348,35 @@ client('finishRequest that never ends the request: the handshake timeout ends it
   await closed;
   assert.equal(peer.heads, []);
   await peer.close();
+});
+
+client('the handshake timer keeps no process alive, and stops once the server answered', async () => {
+  // A child whose only handle is the handshake's own socket, unref'd: it must exit long before its 60 s timeout.
+  const silent = await rawPeer();
+  const script = [
+    "import net from 'node:net';",
+    "import { WebSocket } from './src/index.ts';",
+    `const ws = new WebSocket('ws://127.0.0.1:${silent.port}', { handshakeTimeout: 60000,`,
+    '  createConnection: (options) => net.connect(options).unref() });',
+    "ws.on('error', () => {});",
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await until(() => silent.heads.length === 1, 10_000, 'the child to connect');
+  const code = await Promise.race([exited, sleep(10_000).then(() => 'still running')]);
+  child.kill();
+  await silent.close();
+  assert.is(code, 0, 'the child exited by itself while its handshake waited');
+
+  const refusing = await rawPeer((_head, socket) => socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno'));
+  const { ws, closed } = connect(refusing.port, { handshakeTimeout: 50 });
+  const read = new Promise<void>((resolve) => ws.on('unexpected-response', (_req, res) => res.resume().on('end', resolve)));
+  await read;
+  await sleep(150);
+  assert.is(ws.readyState, WebSocket.CONNECTING, 'no timeout after the answer: the listener decides');
+  ws.close();
+  await closed;
+  await refusing.close();
 });
 
 // ---------------------------------------------------------------- options

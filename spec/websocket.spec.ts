@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WebSocket, WebSocketServer } from '../src/index.ts';
+import { PassThrough } from 'node:stream';
+import { WebSocket, WebSocketError, WebSocketServer } from '../src/index.ts';
 import {
   closePayload,
   decodeFrames,
@@ -362,5 +363,35 @@ closing('close() after the peer ended TCP writes nothing and raises no error', a
   await stop();
 });
 
+const adopting = suite('websocket: setSocket() and _isServer');
+
+adopting('setSocket() only on a WebSocket made with new WebSocket(null), once; _isServer is fixed once open', async () => {
+  const { server, stop } = await rawPeer();
+  try {
+    assert.throws(() => server.setSocket(new PassThrough(), Buffer.alloc(0)), isError(WebSocketError), 'an open connection');
+    server._isServer = false;
+    assert.is(server._isServer, true, 'fixed once open');
+    const client = new WebSocket('ws://127.0.0.1:1');
+    client.on('error', () => {});
+    assert.is(client._isServer, false);
+    assert.throws(() => client.setSocket(new PassThrough()), isError(WebSocketError), 'a client with a handshake of its own');
+    client.terminate();
+    const adopted = new WebSocket(null);
+    assert.throws(() => adopted.setSocket(new PassThrough(), undefined, { maxPayload: -1 }), isError(RangeError), 'options are checked');
+    assert.is(adopted.readyState, WebSocket.CONNECTING, 'a refused option leaves it unconnected');
+    const stream = new PassThrough();
+    let opened = 0;
+    adopted.on('open', () => opened++);
+    adopted.setSocket(stream);
+    assert.is(opened, 1);
+    assert.is(adopted.readyState, WebSocket.OPEN);
+    assert.throws(() => adopted.setSocket(new PassThrough()), isError(WebSocketError), 'twice');
+    adopted.terminate();
+  } finally {
+    await stop();
+  }
+});
+
 messages.run();
 closing.run();
+adopting.run();

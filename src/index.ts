@@ -13,11 +13,13 @@ import { WebSocketError, ProtocolError } from './protocol/errors.ts';
 import { CloseCode, isValidCloseCode } from './protocol/close.ts';
 import { Protocol } from './protocol/protocol.ts';
 import { InProcessBus } from './adapters/in-process.ts';
+import { Receiver } from './compat/receiver.ts';
+import { Sender } from './compat/sender.ts';
 
 export { WebSocketServer, createWebSocketStream, prepareMessage, PreparedMessage, WebSocketStream, WebSocketStreamError, InProcessBus };
 export { CONNECTING, OPEN, CLOSING, CLOSED } from './websocket.ts';
 export { CloseEvent, ErrorEvent, MessageEvent, WebSocketEvent };
-export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol };
+export { WebSocketError, ProtocolError, CloseCode, isValidCloseCode, Protocol, Receiver, Sender };
 export type {
   BinaryType,
   ClientOptions,
@@ -34,14 +36,23 @@ export type { WebSocketCloseInfo, WebSocketOpenInfo, WebSocketStreamOptions } fr
 export type { CloseEventInit, ErrorEventInit, EventInit, MessageEventInit } from './events.ts';
 export type { AddEventListenerOptions, WebSocketEventMap } from './browser-api.ts';
 export type { ConnectionOptions, HeartbeatOptions } from './options/connection.ts';
-export type { ServerOptions, UpgradeRequest, VerifyClientInfo, VerifyClientCallback } from './options/server.ts';
+export type {
+  ServerOptions,
+  UpgradeRequest,
+  VerifyClientInfo,
+  VerifyClientCallback,
+  VerifyClientCallbackSync,
+  VerifyClientCallbackAsync,
+} from './options/server.ts';
 export type { PerMessageDeflateOptions } from './protocol/permessage-deflate.ts';
 export type { ProtocolHandler, ProtocolOptions } from './protocol/protocol.ts';
+export type { ReceiverOptions } from './compat/receiver.ts';
+export type { FrameOptions, SenderSendOptions } from './compat/sender.ts';
 export type { PublishData, PublishOptions, ServerPublishOptions } from './topics.ts';
 export type { AdapterHost, TopicAdapter } from './adapters/interface.ts';
 
 // The names ws's index.js attaches, enumerable as there.
-const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass, createWebSocketStream };
+const wsStatics = { Server: WebSocketServer, WebSocketServer, WebSocket: WebSocketClass, createWebSocketStream, Receiver, Sender };
 // The other named exports, so that CommonJS code reaches them too
 // (`require('netws').CloseCode`); not enumerable, so Object.keys() of the
 // class lists what it lists with ws. CONNECTING...CLOSED are the class's own.
@@ -95,6 +106,9 @@ declare namespace WebSocket {
   export type WebSocketError = import('./protocol/errors.ts').WebSocketError;
   export type ProtocolError = import('./protocol/errors.ts').ProtocolError;
   export type Protocol = import('./protocol/protocol.ts').Protocol;
+  export type Receiver = import('./compat/receiver.ts').Receiver;
+  export type Sender = import('./compat/sender.ts').Sender;
+  export type ReceiverOptions = import('./compat/receiver.ts').ReceiverOptions;
   export type RawData = import('./websocket.ts').RawData;
   export type SendData = import('./websocket.ts').SendData;
   export type SendOptions = import('./websocket.ts').SendOptions;
@@ -114,6 +128,10 @@ declare namespace WebSocket {
   export type UpgradeRequest = import('./options/server.ts').UpgradeRequest;
   export type VerifyClientInfo = import('./options/server.ts').VerifyClientInfo;
   export type VerifyClientCallback = import('./options/server.ts').VerifyClientCallback;
+  /** @types/ws's names: verifyClient's two forms, and the data a message carries. */
+  export type VerifyClientCallbackSync = import('./options/server.ts').VerifyClientCallbackSync;
+  export type VerifyClientCallbackAsync = import('./options/server.ts').VerifyClientCallbackAsync;
+  export type Data = import('./websocket.ts').RawData | string;
   export type PerMessageDeflateOptions = import('./protocol/permessage-deflate.ts').PerMessageDeflateOptions;
   export type HeartbeatOptions = import('./options/connection.ts').HeartbeatOptions;
   export type ProtocolHandler = import('./protocol/protocol.ts').ProtocolHandler;

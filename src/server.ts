@@ -55,7 +55,7 @@ const RUNNING = 0;
 const CLOSING = 1;
 const CLOSED = 2;
 
-type UpgradeCallback = (ws: WebSocket, req: UpgradeRequest) => void;
+type UpgradeCallback = (ws: WebSocket, req: IncomingMessage) => void;
 
 function ignoreSocketError(this: Duplex): void {
   this.destroy();
@@ -63,9 +63,9 @@ function ignoreSocketError(this: Duplex): void {
 
 export interface WebSocketServerEvents {
   listening: [];
-  connection: [ws: WebSocket, req: UpgradeRequest];
-  headers: [lines: string[], req: UpgradeRequest];
-  wsClientError: [error: WebSocketError, socket: Duplex, req: UpgradeRequest];
+  connection: [ws: WebSocket, req: IncomingMessage];
+  headers: [lines: string[], req: IncomingMessage];
+  wsClientError: [error: WebSocketError, socket: Duplex, req: IncomingMessage];
   error: [error: Error];
   close: [];
 }
@@ -261,7 +261,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * Invalid requests get an HTTP error answer and the socket is closed.
    */
   handleUpgrade(req: UpgradeRequest | IncomingMessage, socket: Duplex, head: Buffer, callback: UpgradeCallback): void {
-    this.handshake(new UpgradeChannel(req, socket, head), req, callback, null);
+    // Handed on as given, as ws does (typed as node's IncomingMessage, which a test harness's plain object stands in for).
+    this.handshake(new UpgradeChannel(req, socket, head), req as IncomingMessage, callback, null);
   }
 
   /**
@@ -284,7 +285,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** handleStream, with the request the `{ server }` path made from the 'stream' event. */
-  private acceptStream(stream: ServerStream, headers: StreamHeaders, req: UpgradeRequest, callback: UpgradeCallback): void {
+  private acceptStream(stream: ServerStream, headers: StreamHeaders, req: IncomingMessage, callback: UpgradeCallback): void {
     // Two handshakes on one stream would answer it twice, the second one killing the first's WebSocket.
     if (!claimStream(stream)) throw new Error('handleStream() was called more than once with the same stream');
     this.handshake(new StreamChannel(stream, headers), req, callback, null);
@@ -295,7 +296,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * is checked, answered and refused), within the deadline: the standalone
    * listener's, started when the socket connected, or one of its own.
    */
-  private handshake(channel: HandshakeChannel, req: UpgradeRequest, callback: UpgradeCallback, pending: PendingUpgrade | null): void {
+  private handshake(channel: HandshakeChannel, req: IncomingMessage, callback: UpgradeCallback, pending: PendingUpgrade | null): void {
     channel.duplex.on('error', ignoreSocketError);
     const deadline = pending ?? this.startDeadline(() => channel.refuse(408, 'Opening handshake timed out'));
     const request = channel.check();
@@ -327,7 +328,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * if it threw. An answer after the deadline, or a second one, is ignored.
    */
   private verify(
-    req: UpgradeRequest,
+    req: IncomingMessage,
     secure: boolean,
     handshake: PendingUpgrade,
     accept: () => void,
@@ -341,7 +342,8 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     }
     const version = req.headers['sec-websocket-version'];
     const info: VerifyClientInfo = {
-      origin: (version === '8' ? req.headers['sec-websocket-origin'] : req.headers.origin) as string | undefined,
+      // Read as ws reads it: undefined when absent (though typed string, as in @types/ws).
+      origin: (Number(version) === 8 ? req.headers['sec-websocket-origin'] : req.headers.origin) as string,
       secure,
       req,
     };
@@ -404,7 +406,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
    * 'wsClientError' listener (HTTP/1.1) or else an 'error' listener of the
    * server. A remote request must not be able to crash the process through it.
    */
-  private callbackFailed(channel: HandshakeChannel, error: unknown, req: UpgradeRequest): void {
+  private callbackFailed(channel: HandshakeChannel, error: unknown, req: IncomingMessage): void {
     const failure = error instanceof Error ? error : new Error(String(error));
     if (channel.reportsClientErrors && this.listenerCount('wsClientError') > 0) {
       const wrapped = new WebSocketError('WS_ERR_HANDSHAKE_CALLBACK', failure.message, { statusCode: 500 });
@@ -417,7 +419,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** Answers a request the transport's rules refuse, or lets a 'wsClientError' listener do it (HTTP/1.1). */
-  private refuseRequest(channel: HandshakeChannel, req: UpgradeRequest, rejection: HandshakeRejection): void {
+  private refuseRequest(channel: HandshakeChannel, req: IncomingMessage, rejection: HandshakeRejection): void {
     if (channel.reportsClientErrors && this.listenerCount('wsClientError') > 0) {
       const error = new WebSocketError('WS_ERR_HANDSHAKE_REJECTED', rejection.message, { statusCode: rejection.status });
       this.emit('wsClientError', error, channel.duplex, req);
@@ -431,7 +433,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     pending: PendingUpgrade,
     channel: HandshakeChannel,
     request: CheckedRequest,
-    req: UpgradeRequest,
+    req: IncomingMessage,
     callback: UpgradeCallback,
   ): void {
     this.finish(pending);
@@ -457,7 +459,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
   }
 
   /** Picks the subprotocol (handleProtocols, which may throw) and accepts permessage-deflate if offered. */
-  private negotiate(offer: OfferedFields, req: UpgradeRequest): Negotiated {
+  private negotiate(offer: OfferedFields, req: IncomingMessage): Negotiated {
     let protocol: string | undefined;
     if (offer.protocols.length > 0) {
       const chosen = this.options.handleProtocols ? this.options.handleProtocols(new Set(offer.protocols), req) : offer.protocols[0];
@@ -474,7 +476,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
     head: Buffer,
     traits: TransportTraits | null,
     negotiated: Negotiated,
-    req: UpgradeRequest,
+    req: IncomingMessage,
     callback: UpgradeCallback,
   ): void {
     const ws = new this.ConnectionClass(null, undefined, this.options as ServerOptions);
@@ -512,7 +514,7 @@ export class WebSocketServer extends EventEmitter<WebSocketServerEvents> {
       socket.removeListener('close', onClose);
       socket.pause();
       const req = toIncomingMessage(request, socket);
-      this.handshake(new UpgradeChannel(req, socket, received.rest), req, (ws) => this.emit('connection', ws, req), pending);
+      this.handshake(new UpgradeChannel(req, socket, received.rest, true), req, (ws) => this.emit('connection', ws, req), pending);
     };
     const onClose = (): void => this.finish(pending);
     socket.on('data', onData);

@@ -25,7 +25,7 @@ import { kCanAnswerClose, kCloseReceived, kPongQueued, kProtocolFailed, kReceive
 import { kBlobUnreadable, kFailSlowReader, kStreamBroken, Sender, type SendOptions, type SendStreamOptions } from './connection/sender.ts';
 import { kAttach, kOnClosed, kSendPrepared, kStreamHooks, type AttachOptions, type StreamHooks } from './connection/entry.ts';
 import { chunkSource, type MessageSource } from './connection/source.ts';
-import { CLOSED, CLOSING, CONNECTING, OPEN } from './connection/state.ts';
+import { CLOSED, CLOSING, CONNECTING, OPEN, type ReadyState } from './connection/state.ts';
 import { closedAbnormally, closedBeforeConnect, defineReadyStates, listenerTable, notOpenError, refuseSend } from './connection/state.ts';
 import {
   CLIENT_SOCKET,
@@ -38,7 +38,7 @@ import {
   Transport,
 } from './connection/transport.ts';
 import type { ClientOptions as ClientOptionsOf } from './options/client.ts';
-import type { ResolvedConnectionOptions } from './options/connection.ts';
+import type { ConnectionOptions, ResolvedConnectionOptions } from './options/connection.ts';
 import { DEFAULT_HIGH_WATER_MARK, highWaterMarkOption, resolveConnectionOptions } from './options/connection.ts';
 import type { WebSocketEvents } from './events.ts';
 import { CloseCode } from './protocol/close-code.ts';
@@ -79,7 +79,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
   declare readonly CLOSING: typeof CLOSING;
   declare readonly CLOSED: typeof CLOSED;
 
-  private state = CONNECTING;
+  private state: ReadyState = CONNECTING;
   private transport: Transport | null = null;
   /** The protocol's handler; it holds the sans-I/O protocol too (`protocol` is the subprotocol's name, as in ws). */
   private receiver: Receiver | null = null;
@@ -127,7 +127,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     options ??= {};
     if (protocols === undefined && options.protocols !== undefined) protocols = options.protocols;
     this.options = resolveConnectionOptions(options);
-    this.handshake = startClientHandshake(address, protocols ?? [], options, {
+    // Only a missing argument means none: ws takes null as one subprotocol (and refuses it).
+    this.handshake = startClientHandshake(address, protocols === undefined ? [] : protocols, options, {
       websocket: this,
       upgrade: (response) => this.emit('upgrade', response),
       redirect: (url, request) => {
@@ -146,7 +147,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     this.address = this.handshake.url;
   }
 
-  get readyState(): number {
+  get readyState(): ReadyState {
     return this.state;
   }
 
@@ -365,6 +366,32 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     if (this.state === OPEN || this.state === CLOSING) (this.receiver ??= new Receiver(this)).resume();
   }
 
+  /** ws's `_isServer`: which end this is; settable until the connection opens (fastify's injectWS makes a client end). */
+  get _isServer(): boolean {
+    return this.isServer;
+  }
+
+  set _isServer(value: boolean) {
+    if (this.state === CONNECTING && this.transport === null) this.isServer = Boolean(value);
+  }
+
+  /**
+   * ws's setSocket(): opens a WebSocket made with `new WebSocket(null)` on a
+   * socket or stream whose opening handshake was done elsewhere (a test
+   * harness's, as fastify's injectWS); `head`: bytes that followed it. No
+   * subprotocol or extension is in use; `options` are the connection
+   * options (maxPayload, ...), checked as everywhere. Emits 'open', as ws does.
+   */
+  setSocket(socket: Duplex, head?: Buffer, options?: ConnectionOptions): void {
+    if (this.state !== CONNECTING || this.transport !== null || this.handshake !== null) {
+      throw new WebSocketError('WS_ERR_INVALID_STATE', 'setSocket() is for a WebSocket made with new WebSocket(null), once');
+    }
+    const resolved = resolveConnectionOptions(options ?? {});
+    const isServer = this.isServer;
+    this[kAttach](socket, head ?? EMPTY, { isServer, protocol: '', extensions: '', deflate: null, options: resolved });
+    if (isServer) this.emit('open');
+  }
+
   /** @internal Binds an upgraded socket or stream; bytes in `head` arrived after the handshake. */
   [kAttach](duplex: Duplex, head: Buffer, attach: AttachOptions): void {
     const options = attach.options;
@@ -474,6 +501,8 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
       return;
     }
     this.closeEmitted = true;
+    // As ws: sends cut in a Blob read or a zlib job fail before the connection reads as closed.
+    this.sender?.interrupted();
     this.state = CLOSED;
     if (this.closeTimer !== null) clearTimeout(this.closeTimer);
     this.sender?.closed(CLOSED);
@@ -482,7 +511,7 @@ export class WebSocket extends EventEmitter<WebSocketEvents> {
     const { wasClean, code } = this.closeOutcome();
     // Internal bookkeeping first, and not as a listener the user could remove.
     this[kOnClosed]?.(this);
-    this.receiver?.closed(wasClean ? null : this.closeError(code));
+    this.receiver?.closed(() => (wasClean ? null : this.closeError(code)));
     this[kStreamHooks]?.closed(code, this.peerCloseReason, wasClean);
     try {
       this.emit('close', code, this.peerCloseReason, wasClean);

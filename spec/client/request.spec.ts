@@ -245,7 +245,7 @@ transport('createConnection: the client runs over an in-memory Duplex', async ()
     }
     serverSide.pause();
     wss.handleUpgrade({ method: 'GET', url: '/', httpVersion: '1.1', headers }, serverSide, chunk.subarray(end + 4), (ws) =>
-      wss.emit('connection', ws, { headers }),
+      wss.emit('connection', ws, { headers } as never),
     );
   });
   const ws = new WebSocket('ws://in-memory.test', { createConnection: () => clientSide });

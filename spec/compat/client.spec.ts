@@ -278,6 +278,44 @@ compat(handshake, "'unexpected-response' with a listener: (request, response), t
   await t.wait(client, 'close');
 });
 
+/** A client answered 401 (keep-alive) whose 'unexpected-response' listener reads the body; resolves with the raw server side once it did. */
+async function unauthorized(t: Run, ...rest: unknown[]): Promise<{ client: Loose; raw: Loose }> {
+  const server = await t.rawServer();
+  const client = t.client(at(server.port), ...rest);
+  t.record(client, 'client', ['open', 'error', 'close']);
+  const read = new Promise<void>((resolve) => {
+    client.on('unexpected-response', (req: Loose, res: Loose) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+  });
+  const raw = await server.connection();
+  await raw.readHead();
+  raw.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 11\r\n\r\nlogin first');
+  await read;
+  return { client, raw };
+}
+
+compat(handshake, "'unexpected-response' read by a listener, then close(): the TCP connection is closed too", async (lib, t) => {
+  const { client, raw } = await unauthorized(t);
+  await t.sleep(20);
+  t.note('readyState before close()', client.readyState);
+  const closed = t.wait(client, 'close');
+  client.close();
+  await raw.until(() => raw.closed || raw.ended, 1000, 'the client to close the connection');
+  t.note('the server saw the connection end');
+  await closed;
+});
+
+compat(handshake, "'unexpected-response' answered: the handshake timer does not fire afterwards", async (lib, t) => {
+  const { client } = await unauthorized(t, { handshakeTimeout: 100 });
+  await t.sleep(300);
+  t.note('readyState 200 ms after the timeout', client.readyState);
+  const closed = t.wait(client, 'close');
+  client.terminate();
+  await closed;
+});
+
 for (const [title, response] of [
   ['a garbage status line fails at once', () => 'foo\r\n'],
   ['HTTP/1.1 101 without the accept header', () => 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'],

@@ -213,6 +213,7 @@ test("the peer's close cuts the queue at a streamed message: what is ahead still
     transmitCloseEcho: () => log.push('close echo'),
     blobUnreadable() {},
     rejectSend: (_callback: unknown, error?: Error) => rejected.push(error),
+    socketGone: () => false,
     streamHasRoom: () => true,
     streamFailed() {},
   };

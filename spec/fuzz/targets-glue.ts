@@ -54,5 +54,5 @@ export const TARGET_FILES = {
   handshake: ['protocol/handshake.ts', 'protocol/headers.ts', 'protocol/permessage-deflate.ts'],
   connect: ['protocol/extended-connect.ts', 'protocol/handshake.ts', 'protocol/headers.ts'],
   close: ['protocol/close.ts', 'protocol/utf8.ts', 'protocol/protocol.ts'],
-  redis: ['adapters/redis.ts'],
+  redis: ['adapters/redis/envelope.ts', 'adapters/redis/dedupe.ts', 'adapters/redis/adapter.ts', 'adapters/redis/subscriptions.ts'],
 } as const;

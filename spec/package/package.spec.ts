@@ -8,7 +8,7 @@
  * under more node binaries too, e.g. to check the Node versions in `engines`.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,8 @@ async function run(file: string, args: string[], cwd: string, timeout: number): 
 interface Installed {
   /** The temporary project, with node_modules/netws installed from the tarball. */
   project: string;
+  /** The packed tarball, in the project. */
+  tarball: string;
   /** Paths inside the tarball, without the leading `package/`. */
   files: string[];
 }
@@ -70,6 +72,8 @@ function install(): Promise<Installed> {
     await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'netws-consumer', private: true }));
     await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], project, 60_000);
     await cp(consumerFiles, project, { recursive: true });
+    // The ws-idioms file as an ES module too (the project has no "type": a .ts file is CommonJS).
+    await cp(path.join(project, 'types-ws-idioms.ts'), path.join(project, 'types-ws-idioms.mts'));
     // TypeScript and @types/node come from this repository, not the registry.
     const compilerOptions = {
       strict: true,
@@ -82,19 +86,29 @@ function install(): Promise<Installed> {
     const tsconfig = (options: object, files: string[]) => JSON.stringify({ compilerOptions: { ...compilerOptions, ...options }, files });
     await writeFile(
       path.join(project, 'tsconfig.nodenext.json'),
-      tsconfig({ module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'] }, ['types-esm.mts', 'types-cjs.cts']),
+      tsconfig({ module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'] }, [
+        'types-esm.mts',
+        'types-cjs.cts',
+        'types-ws-idioms.ts',
+        'types-ws-idioms.mts',
+      ]),
+    );
+    // Tools that ignore "exports" (TypeScript's node10 resolution, old bundlers): "main", "types" and "typesVersions".
+    await writeFile(
+      path.join(project, 'tsconfig.node10.json'),
+      tsconfig({ module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true, lib: ['es2022'] }, ['types-ws-idioms.ts']),
     );
     await writeFile(
       path.join(project, 'tsconfig.bundler.json'),
-      tsconfig({ module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'] }, ['types-esm.mts']),
+      tsconfig({ module: 'esnext', moduleResolution: 'bundler', lib: ['es2022', 'dom'] }, ['types-esm.mts', 'types-ws-idioms.mts']),
     );
-    return { project, files };
+    return { project, tarball, files };
   })();
   return installed;
 }
 
-test('npm pack builds and ships dist/ (JavaScript, .d.ts, source maps), README.md, LICENSE, CHANGELOG.md, package.json: nothing else', async () => {
-  const { project, files } = await install();
+test('npm pack ships dist/ (JavaScript without comments, the public declarations with their TSDoc), README.md, LICENSE, CHANGELOG.md, package.json', async () => {
+  const { project, files, tarball } = await install();
   const outside = files.filter(
     (file) => !file.startsWith('dist/') && !['README.md', 'LICENSE', 'CHANGELOG.md', 'package.json'].includes(file),
   );
@@ -104,14 +118,24 @@ test('npm pack builds and ships dist/ (JavaScript, .d.ts, source maps), README.m
   }
   const scripts = files.filter((file) => /\.c?js$/.test(file));
   assert.ok(scripts.length > 10, `only ${scripts.length} scripts`);
-  for (const script of scripts) {
-    assert.ok(files.includes(script.replace(/\.(c?)js$/, '.d.$1ts')), `no declarations for ${script}`);
-    assert.ok(files.includes(`${script}.map`), `no source map for ${script}`);
+  assert.equal(
+    files.filter((file) => file.endsWith('.map')),
+    [],
+    "no source maps (the JavaScript keeps src/'s structure and names)",
+  );
+  // The declarations of the entry points ship; those of internal parts do not (scripts/prune-declarations.ts).
+  for (const file of ['dist/index.d.ts', 'dist/commonjs.d.cts', 'dist/adapters/redis.d.ts', 'dist/adapters/redis-commonjs.d.cts']) {
+    assert.ok(files.includes(file), `${file} is missing`);
   }
+  assert.not.ok(files.includes('dist/connection/transport.d.ts'), "an internal part's declarations shipped");
+  // What framework authors weigh (ws: about 36 KB): at most 120 KB packed.
+  const packed = (await stat(tarball)).size;
+  assert.ok(packed <= 120 * 1024, `the tarball is ${packed} bytes, over 120 KiB`);
   const packageDir = path.join(project, 'node_modules/netws');
-  const map = JSON.parse(await readFile(path.join(packageDir, 'dist/index.js.map'), 'utf8')) as { sourcesContent?: string[] };
-  const source = await readFile(path.join(root, 'src/index.ts'), 'utf8');
-  assert.ok(map.sourcesContent?.[0] === source, 'source maps carry their sources (src/ does not ship)');
+  const javascript = await readFile(path.join(packageDir, 'dist/websocket.js'), 'utf8');
+  assert.not.match(javascript, /\/\*\*|^\s*\/\/ /m, 'comments left in the JavaScript');
+  const declarations = await readFile(path.join(packageDir, 'dist/websocket.d.ts'), 'utf8');
+  assert.ok((declarations.match(/\/\*\*/g) ?? []).length > 20, 'the TSDoc is gone from the declarations');
   const manifest = JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8')) as Record<string, unknown>;
   assert.is(manifest.dependencies, undefined, 'netws has no runtime dependencies');
 });
@@ -130,12 +154,29 @@ test('CommonJS: require() returns the class with .Server, .WebSocketServer, .Web
   }
 });
 
-test('TypeScript consumers typecheck: moduleResolution nodenext (an ES module and a CommonJS file) and bundler', async () => {
+test('TypeScript consumers typecheck: nodenext (ES module and CommonJS), bundler, node10; code written for @types/ws compiles', async () => {
   const { project } = await install();
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   await Promise.all(
-    ['tsconfig.nodenext.json', 'tsconfig.bundler.json'].map((config) => run(process.execPath, [tsc, '-p', config], project, 120_000)),
+    ['tsconfig.nodenext.json', 'tsconfig.bundler.json', 'tsconfig.node10.json'].map((config) =>
+      run(process.execPath, [tsc, '-p', config], project, 120_000),
+    ),
   );
+});
+
+test('tools that ignore "exports": require() of the package folder ("main") gives the class', async () => {
+  const { project } = await install();
+  const script =
+    "const W = require('./node_modules/netws'); if (typeof W !== 'function' || W !== require('netws')) process.exit(1); console.log('main ok');";
+  assert.match(await run(process.execPath, ['-e', script], project, 20_000), /main ok/);
+});
+
+test('attw: the types resolve in every mode (node10, node16 from CommonJS and ES modules, bundler); publint: no problem', async () => {
+  const { project, tarball } = await install();
+  const bin = (name: string) => path.join(root, 'node_modules/.bin', name);
+  await run(bin('attw'), [tarball, '--format', 'table-flipped'], project, 120_000);
+  const lint = await run(bin('publint'), ['run', tarball, '--strict'], project, 120_000);
+  assert.not.match(lint, /error|warning|suggestion/i, lint);
 });
 
 test.after(async () => {

@@ -47,8 +47,8 @@ function without(name: string): UpgradeRequestLike {
   return req;
 }
 
-function rejected(req: UpgradeRequestLike, status: number): HandshakeRejection {
-  const result = checkUpgradeRequest(req);
+function rejected(req: UpgradeRequestLike, status: number, ownListener = false): HandshakeRejection {
+  const result = checkUpgradeRequest(req, ownListener);
   assert.ok(isRejection(result), `expected a ${status} rejection, got an acceptance`);
   const rejection = result as HandshakeRejection;
   assert.is(rejection.status, status, rejection.message);
@@ -210,9 +210,10 @@ test('as ws: the HTTP version is not checked (RFC 6455 asks for 1.1; nothing her
   }
 });
 
-test('4.2.1 (3): no Upgrade header at all gets 426 Upgrade Required with Upgrade: websocket', () => {
-  const rejection = rejected(without('upgrade'), 426);
+test('4.2.1 (3): no Upgrade header at all: 426 Upgrade Required on our own port, 400 through handleUpgrade() (as ws)', () => {
+  const rejection = rejected(without('upgrade'), 426, true);
   assert.equal(rejection.headers, { Upgrade: 'websocket', Connection: 'Upgrade' });
+  assert.is(rejected(without('upgrade'), 400).message, 'Invalid Upgrade header');
 });
 
 test('4.2.1 (3): an Upgrade header without "websocket" is refused with 400', () => {
@@ -279,7 +280,7 @@ test('9.1: a malformed Sec-WebSocket-Extensions header is refused with 400', () 
 
 test("checks run in order: method before Upgrade before key; the words are ws's", () => {
   assert.is(rejected({ method: 'POST', httpVersion: '1.0', headers: {} }, 405).message, 'Invalid HTTP method');
-  rejected({ method: 'GET', httpVersion: '1.0', headers: {} }, 426);
+  rejected({ method: 'GET', httpVersion: '1.0', headers: {} }, 426, true);
   assert.is(rejected(request({ upgrade: 'h2c' }), 400).message, 'Invalid Upgrade header');
   assert.is(rejected(without('sec-websocket-key'), 400).message, 'Missing or invalid Sec-WebSocket-Key header');
   assert.is(rejected(request({ 'sec-websocket-version': '7' }), 426).message, 'Missing or invalid Sec-WebSocket-Version header');

@@ -184,6 +184,8 @@ class Handshake implements ClientHandshake {
     const timeout = this.resolved.handshakeTimeout;
     if (timeout > 0) {
       this.timer = setTimeout(() => this.fail(new WebSocketError('WS_ERR_HANDSHAKE_TIMEOUT', 'Opening handshake has timed out')), timeout);
+      // The request's socket keeps the process alive while it connects; the timer alone must not (ws has none by default).
+      this.timer.unref();
     }
     if (this.redirects > 0) this.userCall(() => this.owner.redirect(this.target.url.href, request));
     if (this.finished) return; // closed from a 'redirect' listener
@@ -237,6 +239,11 @@ class Handshake implements ClientHandshake {
 
   private onResponse(request: http.ClientRequest, response: http.IncomingMessage): void {
     if (request !== this.request || this.finished) return;
+    // Once the answer was read whole the timeout is over, as ws's (a timeout of the idle request) is: a listener of
+    // 'unexpected-response' decides what follows, and an answer that stops halfway still times out.
+    response.once('end', () => {
+      if (request === this.request) this.clearTimer();
+    });
     const status = response.statusCode!;
     const location = response.headers.location;
     if (this.resolved.followRedirects && location && status >= 300 && status < 400) {
@@ -352,6 +359,8 @@ class Handshake implements ClientHandshake {
     if (request !== null) {
       request.on('error', ignoreError);
       request.destroy();
+      // Once a response was read, node may have handed the socket back to a keep-alive agent, where destroy() does not reach it.
+      if (request.socket && !request.socket.destroyed) request.socket.destroy();
     }
   }
 

@@ -19,6 +19,7 @@
  */
 
 import type { MessageCompressor } from '../compression/compressor.ts';
+import { WebSocketError } from '../protocol/errors.ts';
 import type { WriteCallback } from '../protocol/protocol.ts';
 import type { ChunkSource } from './source.ts';
 import { notOpenError, OPEN } from './state.ts';
@@ -41,6 +42,8 @@ export interface OutgoingOwner {
   blobUnreadable(error: Error): void;
   /** A send failed before reaching the wire (zlib error, connection closed). */
   rejectSend(callback: WriteCallback | undefined, error?: Error): void;
+  /** The socket was destroyed (terminate(), a reset): a finished Blob read or zlib job has nowhere to go. */
+  socketGone(): boolean;
   /** Whether the socket holds less than the high-water mark: a streamed message may read its next chunk. */
   streamHasRoom(): boolean;
   /** A streamed message's source failed after some of it was sent: the message cannot be finished. */
@@ -170,8 +173,21 @@ export class OutgoingQueue {
     this.push(new OutgoingItem(CLOSE_ECHO, null, 0, undefined));
   }
 
+  /**
+   * Why the sends still queued will not go out when the connection ends while
+   * the first of them waits for its Blob or for zlib, in ws's words (ws fails
+   * that send and every one behind it with this reason); undefined otherwise.
+   */
+  interruption(): WebSocketError | undefined {
+    const item = this.items[this.head];
+    if (item === undefined || !item.busy || (item.kind !== MESSAGE && item.kind !== CONTROL)) return undefined;
+    return item.data instanceof Blob
+      ? new WebSocketError('WS_ERR_CLOSED_WHILE_READING_BLOB', 'The socket was closed while the blob was being read')
+      : new WebSocketError('WS_ERR_CLOSED_WHILE_COMPRESSING', 'The socket was closed while data was being compressed');
+  }
+
   /** The connection is gone: every queued send fails through its callback (with `error` if given); running jobs are forgotten. */
-  drop(error?: Error): void {
+  drop(error?: Error, now = false): void {
     if (this.dropped) return;
     this.dropped = true;
     const items = this.items;
@@ -179,7 +195,11 @@ export class OutgoingQueue {
     this.items = [];
     this.head = 0;
     this.bytes = 0;
-    for (let i = head; i < items.length; i++) this.abandon(items[i], error);
+    for (let i = head; i < items.length; i++) {
+      // ws calls these at once, before the connection reads as closed.
+      if (now && error !== undefined && items[i].kind !== STREAM) items[i].callback?.(error);
+      else this.abandon(items[i], error);
+    }
   }
 
   /**
@@ -401,6 +421,10 @@ export class OutgoingQueue {
     blob.arrayBuffer().then(
       (buffer) => {
         if (this.dropped) return;
+        if (this.owner.socketGone()) {
+          this.drop(this.interruption(), true);
+          return;
+        }
         item.busy = false;
         item.data = Buffer.from(buffer);
         this.pump();
@@ -418,6 +442,10 @@ export class OutgoingQueue {
     item.busy = true;
     this.compressor!.compress(data, item.fin, (error, output) => {
       if (this.dropped) return;
+      if (this.owner.socketGone()) {
+        this.drop(this.interruption(), true);
+        return;
+      }
       item.busy = false;
       item.compress = false;
       if (error !== null) {

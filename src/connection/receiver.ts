@@ -280,9 +280,13 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
     if (state === OPEN || state === CLOSING) this.protocol!.fail(error);
   }
 
-  /** The connection closed: a message half streamed fails, the reader ends (throwing `error` unless null). */
-  closed(error: Error | null): void {
-    this.streamed?.end(error);
+  /**
+   * The connection closed: a message half streamed fails, the reader ends
+   * (throwing what `cause` gives unless null; made only when there is a
+   * reader, as an Error's stack trace per dropped connection costs).
+   */
+  closed(cause: () => Error | null): void {
+    if (this.streamed) this.streamed.end(cause());
   }
 }
 

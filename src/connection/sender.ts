@@ -319,6 +319,16 @@ export class Sender implements OutgoingOwner, FlowOwner {
     queue.pushCloseEcho();
   }
 
+  /** The connection is closing for good: sends cut in a Blob read or a zlib job fail now, with ws's reason. */
+  interrupted(): void {
+    const error = this.queue?.interruption();
+    if (error !== undefined) this.queue!.drop(error, true);
+  }
+
+  socketGone(): boolean {
+    return this.transport.destroyed;
+  }
+
   /** The connection closed: queued and held sends fail, a drained() waits no more. */
   closed(state: number): void {
     this.queue?.drop();
@@ -388,6 +398,7 @@ export class Sender implements OutgoingOwner, FlowOwner {
   transmitClose(code: number | undefined, reason: string | Uint8Array | undefined): void {
     const protocol = this.protocol;
     if (!protocol.closeSent) protocol.close(code, reason);
+    this.transport.flush();
     if (protocol.closeReceived) this.transport.end();
   }
 

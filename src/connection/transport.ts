@@ -195,6 +195,10 @@ export class Transport {
     return this.duplex.writableLength;
   }
 
+  get destroyed(): boolean {
+    return this.duplex.destroyed;
+  }
+
   get writable(): boolean {
     return this.duplex.writable;
   }
@@ -234,6 +238,11 @@ export class Transport {
   /** Data the user left paused in the Duplex, read at its close (it arrived before the close). */
   readRest(): Buffer | null {
     return this.duplex.readableLength > 0 ? (this.duplex.read() as Buffer | null) : null;
+  }
+
+  /** Hands the tick's batched frames to the kernel now (nothing follows our close frame to batch with it). */
+  flush(): void {
+    uncork(this.duplex);
   }
 
   /** Ends our side (after our close frame, or when the peer ended theirs). */

@@ -45,12 +45,13 @@ export class UpgradeChannel implements HandshakeChannel {
     private readonly req: UpgradeRequest,
     readonly duplex: Duplex,
     readonly head: Buffer,
+    private readonly ownListener = false,
   ) {
     this.secure = isSecure(duplex);
   }
 
   check(): CheckedRequest | HandshakeRejection {
-    return checkUpgradeRequest(this.req);
+    return checkUpgradeRequest(this.req, this.ownListener);
   }
 
   refuse(status: number, message?: string, headers?: Record<string, HeaderValue>): void {

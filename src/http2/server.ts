@@ -7,6 +7,7 @@
  */
 
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { CheckedRequest, HandshakeChannel } from '../http/channel.ts';
@@ -23,6 +24,7 @@ import {
   type Http2HeaderRecord,
 } from '../protocol/extended-connect.ts';
 import { HTTP2_STREAM } from './stream.ts';
+import { fitServerSession } from './windows.ts';
 
 export type ServerStream = http2.ServerHttp2Stream;
 export type StreamHeaders = http2.IncomingHttpHeaders;
@@ -35,8 +37,8 @@ export function isHttp2Server(server: EventEmitter): boolean {
 /** A WebSocketServer in `{ server }` mode, as takeWebSocketStreams sees it. */
 export interface StreamTaker {
   /** Whether the request is this server's (its `path`). */
-  handles(req: http2.Http2ServerRequest): boolean;
-  take(stream: ServerStream, headers: StreamHeaders, req: http2.Http2ServerRequest): void;
+  handles(req: IncomingMessage): boolean;
+  take(stream: ServerStream, headers: StreamHeaders, req: IncomingMessage): void;
 }
 
 /** The netws servers taking the WebSocket streams of one node:http2 server: one set of listeners for all. */
@@ -64,15 +66,20 @@ export function claimStream(stream: ServerStream): boolean {
 type Http2SettingsServer = EventEmitter & { updateSettings(settings: http2.Settings): void };
 
 /**
- * The server's own SETTINGS_ENABLE_CONNECT_PROTOCOL, read where node:http2
- * keeps the server's options (a symbol described 'options'; undefined if
- * node ever keeps them elsewhere), so that netws never turns off a setting
- * the server's owner turned on.
+ * The SETTINGS the server's owner gave it, read where node:http2 keeps the
+ * server's options (a symbol described 'options'; undefined if node ever
+ * keeps them elsewhere), so that netws never overrides a setting the
+ * server's owner chose.
  */
-function ownConnectSetting(server: EventEmitter): boolean | undefined {
+function ownSettings(server: EventEmitter | undefined): http2.Settings | undefined {
+  if (server === undefined) return undefined;
   const key = Object.getOwnPropertySymbols(server).find((symbol) => symbol.description === 'options');
   const options = key === undefined ? undefined : (server as unknown as Record<symbol, { settings?: http2.Settings } | undefined>)[key];
-  return options?.settings?.enableConnectProtocol;
+  return options?.settings;
+}
+
+function ownConnectSetting(server: EventEmitter): boolean | undefined {
+  return ownSettings(server)?.enableConnectProtocol;
 }
 
 /**
@@ -175,9 +182,28 @@ function installHub(server: Http2SettingsServer): Hub {
  * API would make it, so code reading `req.url`, `req.headers`,
  * `req.socket.remoteAddress` or `req.httpVersion` ('2.0') works as it does
  * for an HTTP/2 request. Nothing reads its body: the stream is the WebSocket's.
+ *
+ * Typed as node:http's IncomingMessage, as ws types every request, so that
+ * handlers written for ws (`(ws, req: IncomingMessage) => ...`) compile for
+ * both transports: an Http2ServerRequest lacks only `headersDistinct` and
+ * `trailersDistinct` of it, added here. `req.httpVersionMajor === 2` tells
+ * the two apart.
  */
-export function toHttp2Request(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined): http2.Http2ServerRequest {
-  return new http2.Http2ServerRequest(stream, headers, {}, rawHeaders ?? flattenHeaders(headers));
+export function toHttp2Request(stream: ServerStream, headers: StreamHeaders, rawHeaders: string[] | undefined): IncomingMessage {
+  const raw = rawHeaders ?? flattenHeaders(headers);
+  const req = new http2.Http2ServerRequest(stream, headers, {}, raw);
+  Object.defineProperties(req, {
+    headersDistinct: { get: () => distinctHeaders(raw), configurable: true },
+    trailersDistinct: { value: {}, configurable: true },
+  });
+  return req as unknown as IncomingMessage;
+}
+
+/** IncomingMessage.headersDistinct: every field's values, in order, under its lower-case name. */
+function distinctHeaders(raw: string[]): Record<string, string[]> {
+  const distinct: Record<string, string[]> = Object.create(null);
+  for (let i = 0; i + 1 < raw.length; i += 2) (distinct[raw[i].toLowerCase()] ??= []).push(raw[i + 1]);
+  return distinct;
 }
 
 /** rawHeaders for a stream handed to handleStream() without them. */
@@ -275,5 +301,7 @@ export class StreamChannel implements HandshakeChannel {
   answer(lines: string[]): void {
     // node:http2 checks the fields before sending anything: a bad line from a 'headers' listener throws here.
     this.duplex.respond(linesToHeaders(200, lines));
+    const session = this.duplex.session;
+    fitServerSession(session, ownSettings((session as { server?: EventEmitter } | undefined)?.server));
   }
 }

@@ -11,6 +11,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Target } from '../client/address.ts';
 import { WebSocketError } from '../protocol/errors.ts';
+import { websocketSessionSettings, widenSessionWindow } from './windows.ts';
 
 /**
  * What a WebSocket gets: a session to open its stream on, or word that the
@@ -214,7 +215,11 @@ function connect(entry: PooledSession, target: Target): void {
       for (const [index, waiter] of waiting.entries()) waiter.deliver({ http1Socket: index === 0 ? socket : null });
       return;
     }
-    const opened = http2.connect(entry.origin.replace(/^wss:/, 'https:'), { createConnection: () => socket });
+    const opened = http2.connect(entry.origin.replace(/^wss:/, 'https:'), {
+      createConnection: () => socket,
+      settings: websocketSessionSettings,
+    });
+    widenSessionWindow(opened);
     session = opened;
     entryOf.set(opened, entry);
     // Errors reach the streams (and so the WebSockets); the session's own are not ours to throw.

@@ -1,6 +1,7 @@
 /** WebSocketServer's own options (beyond the connection's), their defaults and checks. */
 
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TopicAdapter } from '../adapters/interface.ts';
 import type { PerMessageDeflateOptions } from '../protocol/permessage-deflate.ts';
@@ -22,9 +23,11 @@ export interface UpgradeRequest {
 }
 
 export interface VerifyClientInfo {
-  origin: string | undefined;
+  /** The Origin (or Sec-WebSocket-Origin) header; typed `string` as in @types/ws, undefined when the request has none. */
+  origin: string;
   secure: boolean;
-  req: UpgradeRequest;
+  /** node's IncomingMessage (over HTTP/2, node's Http2ServerRequest, which reads the same: see toHttp2Request). */
+  req: IncomingMessage;
 }
 
 export type VerifyClientCallback = (
@@ -33,6 +36,11 @@ export type VerifyClientCallback = (
   message?: string,
   headers?: Record<string, string | number | readonly string[]>,
 ) => void;
+
+/** verifyClient answering at once: true accepts, false refuses with 401. */
+export type VerifyClientCallbackSync = (info: VerifyClientInfo) => boolean;
+/** verifyClient answering later, through `callback`. */
+export type VerifyClientCallbackAsync = (info: VerifyClientInfo, callback: VerifyClientCallback) => void;
 
 export interface ServerOptions extends ConnectionOptions {
   /** Listen on this port with netws' own node:net server. */
@@ -46,9 +54,9 @@ export interface ServerOptions extends ConnectionOptions {
   /** Accept only this request path (the query string is ignored); others get 400, as in ws. */
   path?: string;
   /** Picks the subprotocol; default: the client's first. Return false for none. */
-  handleProtocols?: (protocols: Set<string>, req: UpgradeRequest) => string | false;
+  handleProtocols?: (protocols: Set<string>, req: IncomingMessage) => string | false;
   /** Accepts or rejects a handshake, synchronously (return) or with the callback. */
-  verifyClient?: ((info: VerifyClientInfo) => boolean) | ((info: VerifyClientInfo, callback: VerifyClientCallback) => void);
+  verifyClient?: VerifyClientCallbackSync | VerifyClientCallbackAsync;
   /** Milliseconds for the whole opening handshake (request head and verifyClient); default 10 s. */
   handshakeTimeout?: number;
   /** Standalone only: largest request head in bytes; default 16 KiB. */
@@ -123,8 +131,9 @@ function portOption(value: unknown): number | undefined {
  * undefined count as not given, as in ws).
  */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  // No options at all reads as no mode given, in ws's words.
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('WebSocketServer needs an options object');
+    throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
   }
   const raw = options as Options;
   const port = portOption(raw.port);

@@ -70,20 +70,22 @@ export interface UpgradeRequestLike {
  * asks for HTTP/1.1 and a Host, but nothing depends on them here, and
  * test harnesses such as fastify's injectWS send neither).
  */
-export function checkUpgradeRequest(req: UpgradeRequestLike): AcceptedRequest | HandshakeRejection {
+export function checkUpgradeRequest(req: UpgradeRequestLike, ownListener = false): AcceptedRequest | HandshakeRejection {
   const headers = req.headers;
   if (req.method !== 'GET') {
     return { status: 405, message: 'Invalid HTTP method', headers: { Allow: 'GET' } };
   }
   const upgrade = single(headers, 'upgrade');
-  if (upgrade === undefined) {
+  // A plain request on our own port is answered as ws's HTTP server answers it;
+  // a request handed to handleUpgrade() without the field is refused as ws refuses it.
+  if (upgrade === undefined && ownListener) {
     return {
       status: 426,
       message: 'This endpoint only speaks WebSocket',
       headers: { Upgrade: 'websocket', Connection: 'Upgrade' },
     };
   }
-  if (!tokenListIncludes(upgrade, 'websocket')) {
+  if (upgrade === undefined || !tokenListIncludes(upgrade, 'websocket')) {
     return { status: 400, message: 'Invalid Upgrade header' };
   }
   if (!tokenListIncludes(single(headers, 'connection'), 'upgrade')) {

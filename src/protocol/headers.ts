@@ -56,16 +56,24 @@ class Scanner {
 
   /** Reads a quoted-string starting at '"'; null when it is not terminated. */
   quotedString(): string | null {
+    const text = this.text;
     this.pos++; // opening quote
-    let value = '';
-    while (this.pos < this.text.length) {
-      const code = this.text.charCodeAt(this.pos++);
-      if (code === 0x22) return value;
+    // The value as slices of the text between escapes: no string per character.
+    const parts: string[] = [];
+    let start = this.pos;
+    while (this.pos < text.length) {
+      const code = text.charCodeAt(this.pos);
+      if (code === 0x22) {
+        parts.push(text.slice(start, this.pos++));
+        return parts.join('');
+      }
       if (code === 0x5c) {
-        if (this.pos >= this.text.length) return null;
-        value += this.text[this.pos++];
+        if (this.pos + 1 >= text.length) return null;
+        parts.push(text.slice(start, this.pos), text[this.pos + 1]);
+        this.pos += 2;
+        start = this.pos;
       } else {
-        value += String.fromCharCode(code);
+        this.pos++;
       }
     }
     return null;

@@ -117,6 +117,12 @@ export class FrameParser {
 
   // Received bytes not yet consumed, oldest first.
   declare private chunks: Buffer[];
+  /**
+   * Where the unconsumed bytes of chunks[0] start: consuming a frame's head
+   * moves it rather than slicing the chunk, so a read chunk of many small
+   * messages costs one Buffer view per message (its payload), not four.
+   */
+  declare private offset: number;
   declare private bufferedBytes: number;
   declare private state: number;
   declare private stopped: boolean;
@@ -186,6 +192,7 @@ export class FrameParser {
   stop(): void {
     this.stopped = true;
     this.chunks = NO_BUFFERS;
+    this.offset = 0;
     this.bufferedBytes = 0;
     this.pieces = NO_BUFFERS;
     this.assembled = null;
@@ -242,13 +249,20 @@ export class FrameParser {
     const lengthBytes = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
     const size = 2 + lengthBytes + (masked ? 4 : 0);
     if (this.bufferedBytes < size) return false;
-    const header = this.take(size);
+    // Read where it lies when the first chunk holds it all (nearly always), else from a copy.
+    let header = this.chunks[0];
+    let at = this.offset;
+    if (header.length - at >= size) this.skip(size);
+    else {
+      header = this.take(size);
+      at = 0;
+    }
 
     let length = length7;
     if (length7 === 126) {
-      length = header.readUInt16BE(2);
+      length = header.readUInt16BE(at + 2);
     } else if (length7 === 127) {
-      const high = header.readUInt32BE(2);
+      const high = header.readUInt32BE(at + 2);
       // The RFC forbids the top bit; larger lengths than 2^53 - 1 cannot be counted exactly (ws's rule, and its 1009).
       if (high > 0x1fffff) {
         throw limitError(
@@ -257,7 +271,7 @@ export class FrameParser {
           CloseCode.MessageTooBig,
         );
       }
-      length = high * 0x100000000 + header.readUInt32BE(6);
+      length = high * 0x100000000 + header.readUInt32BE(at + 6);
     }
     const streamed =
       opcode === Opcode.Continuation ? this.streaming : !isControlOpcode(opcode) && this.streamMessages && (!rsv1 || this.streamCompressed);
@@ -269,7 +283,7 @@ export class FrameParser {
     if (!isControlOpcode(opcode) && !streamed && ++this.messageFrames > this.maxFragments) {
       throw limitError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many message fragments', CloseCode.PolicyViolation);
     }
-    if (masked) this.maskKey = header.readUInt32BE(size - 4);
+    if (masked) this.maskKey = header.readUInt32BE(at + size - 4);
 
     this.fin = fin;
     this.opcode = opcode;
@@ -325,13 +339,15 @@ export class FrameParser {
   /** Consumes what is available of a data frame's payload from the first chunk. */
   private readDataPiece(): void {
     const first = this.chunks[0];
+    const offset = this.offset;
     let piece: Buffer;
-    if (first.length <= this.payloadRemaining) {
-      piece = first;
+    if (first.length - offset <= this.payloadRemaining) {
+      piece = offset === 0 ? first : first.subarray(offset);
       this.chunks.shift();
+      this.offset = 0;
     } else {
-      piece = first.subarray(0, this.payloadRemaining);
-      this.chunks[0] = first.subarray(this.payloadRemaining);
+      piece = first.subarray(offset, offset + this.payloadRemaining);
+      this.offset = offset + this.payloadRemaining;
     }
     this.bufferedBytes -= piece.length;
     this.payloadRemaining -= piece.length;
@@ -433,6 +449,7 @@ export class FrameParser {
   }
 
   private byteAt(index: number): number {
+    index += this.offset;
     for (const chunk of this.chunks) {
       if (index < chunk.length) return chunk[index];
       index -= chunk.length;
@@ -440,27 +457,39 @@ export class FrameParser {
     return -1;
   }
 
+  /** Consumes `n` bytes that all lie in the first chunk. */
+  private skip(n: number): void {
+    this.bufferedBytes -= n;
+    this.offset += n;
+    if (this.offset === this.chunks[0].length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+
   /** Consumes `n` buffered bytes: a view when they sit in one chunk, else a copy. */
   private take(n: number): Buffer {
     const first = this.chunks[0];
+    const start = this.offset;
+    const available = first.length - start;
+    if (available >= n) {
+      const view = start === 0 && available === n ? first : first.subarray(start, start + n);
+      this.skip(n);
+      return view;
+    }
     this.bufferedBytes -= n;
-    if (first.length === n) {
-      this.chunks.shift();
-      return first;
-    }
-    if (first.length > n) {
-      this.chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
     const out = Buffer.allocUnsafe(n);
-    let offset = 0;
-    while (offset < n) {
+    let copied = 0;
+    while (copied < n) {
       const chunk = this.chunks[0];
-      const count = Math.min(chunk.length, n - offset);
-      chunk.copy(out, offset, 0, count);
-      offset += count;
-      if (count === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(count);
+      const from = this.offset;
+      const count = Math.min(chunk.length - from, n - copied);
+      chunk.copy(out, copied, from, from + count);
+      copied += count;
+      if (from + count === chunk.length) {
+        this.chunks.shift();
+        this.offset = 0;
+      } else this.offset = from + count;
     }
     return out;
   }
@@ -482,6 +511,7 @@ Object.assign(FrameParser.prototype, {
   streamCompressed: false,
   streaming: false,
   chunks: NO_BUFFERS,
+  offset: 0,
   bufferedBytes: 0,
   state: HEADER,
   stopped: false,

@@ -11,7 +11,13 @@ import { CONTROL_TOO_BIG, MAX_CONTROL_PAYLOAD, Opcode, headerSize, writeHeader }
 import { applyMask, nextMaskKey } from './mask.ts';
 import { FrameParser, type ParserOptions } from './parser.ts';
 
-export type WriteCallback = (error?: Error | null) => void;
+/**
+ * Called once the data was handed to the kernel (with null or undefined, as
+ * node passes it) or with the error that kept it from it. A method's type,
+ * whose parameter is checked both ways, so that a callback typed as
+ * @types/ws types it, `(err?: Error) => void`, fits too.
+ */
+export type WriteCallback = { callback(error?: Error | null): void }['callback'];
 
 export interface ProtocolHandler {
   /**

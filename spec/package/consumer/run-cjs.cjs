@@ -14,6 +14,9 @@ async function main() {
   assert.equal(WebSocket.WebSocketServer, WebSocket.Server);
   assert.equal(typeof WebSocket.Server, 'function');
   assert.equal(typeof WebSocket.createWebSocketStream, 'function');
+  // ws's index.js attaches its parts too.
+  assert.equal(typeof WebSocket.Receiver, 'function');
+  assert.equal(typeof WebSocket.Sender, 'function');
 
   // Every named export is reachable from require, and import() gets the same objects.
   const netws = await import('netws');

@@ -1,21 +1,37 @@
 /**
- * Target `redis`: the Redis adapter's receiving side (the envelope decoder
- * and the subscription state around it), through glue-redis.ts. Input: 1
- * option byte (maxMessageSize), then a program: subscribe, unsubscribe,
- * publish, a message on a channel (ours or not, Buffer or string), the
- * subscribing connection lost or ready again.
+ * Target `redis`: the Redis adapter's receiving side (the envelope decoder,
+ * duplicate detection and the subscription state around them), through
+ * glue-redis.ts. Input: 1 option byte (maxMessageSize), then a program:
+ * subscribe, unsubscribe, publish, a message on a channel (ours or not,
+ * Buffer or string), the subscribing connection lost or ready again.
  *
  * Invariants: nothing throws out of the handler; each message is exactly
- * one of: ignored (another prefix, our own node id, a topic no longer
- * subscribed), dropped (counted once and reported once as
- * WS_ERR_ADAPTER_MESSAGE: not an envelope, unknown version or flags, over
- * maxMessageSize), or delivered once, to its topic, with the payload and
- * flags of the envelope; the counters agree. What this node publishes is
- * one envelope that another node delivers as it was sent and this node
- * ignores; a message over maxMessageSize is reported, not published.
+ * what the reference model of the wire format (glue-redis.ts, envelope
+ * versions 1 and 2, written from the adapter's description) says: ignored
+ * (another prefix, a topic not subscribed, a probe, our own node id),
+ * dropped (counted once and reported once as WS_ERR_ADAPTER_MESSAGE: not an
+ * envelope, unknown version or flags, over maxMessageSize, text that is not
+ * UTF-8), a repeat (counted, nothing reported or delivered), or delivered
+ * once, to its topic, with the payload and flags of the envelope; the
+ * counters agree. What this node publishes is one version-2 envelope with
+ * its node id and a sequence number that increases on its channel, which
+ * another node judges as the model does (delivered as it was sent, or
+ * dropped if the text was not UTF-8) and this node ignores; a message over
+ * maxMessageSize is reported, not published.
  */
 
-import { PREFIX, OWN_ID, HEADER_SIZE, WebSocketError, makeHarness, readEnvelope } from '../../glue-redis.ts';
+import {
+  FLAG_BINARY,
+  FLAG_NO_COMPRESS,
+  OWN_ID,
+  PREFIX,
+  ReceiverModel,
+  V1_HEADER_SIZE,
+  V2_HEADER_SIZE,
+  WebSocketError,
+  makeHarness,
+  parseEnvelope,
+} from '../../glue-redis.ts';
 import { TARGET_FILES } from '../../targets-glue.ts';
 import type { Random } from '../../random.ts';
 import { bytes, check, type FuzzTarget } from '../target.ts';
@@ -25,23 +41,28 @@ const TOPICS = ['a', 'b', 'chat:1', ''];
 const OTHER_ID = Buffer.from('another!', 'latin1');
 const MAX_SIZES = [undefined, 0, 1, 16];
 const DEFAULT_MAX = 1024 * 1024;
-const REDIS_MAX = 512 * 1024 * 1024 - HEADER_SIZE;
+/** maxMessageSize 0: Redis's own limit on a string, less the envelope's header (README: 512 MiB). */
+const REDIS_MAX = 512 * 1024 * 1024 - V2_HEADER_SIZE;
 
 function run(data: Buffer): void {
   const option = data[0] ?? 0;
   const maxOption = MAX_SIZES[option & 3];
   const maxMessageSize = maxOption === undefined ? DEFAULT_MAX : maxOption === 0 ? REDIS_MAX : maxOption;
   const harness = makeHarness(maxOption);
+  const model = new ReceiverModel(maxMessageSize);
   const subscribed = new Set<string>();
+  /** The last sequence number this node published on each channel. */
+  const lastSequence = new Map<string, number>();
   let delivered = 0;
   let dropped = 0;
+  let duplicates = 0;
   try {
     for (let i = 1; i < data.length; ) {
       const op = data[i++] % 8;
       const arg = data[i++] ?? 0;
       const topic = TOPICS[arg & 3];
       if (op === 1) {
-        // Publish: the envelope this node writes must reach another node's subscriber as it was sent, and not come back here.
+        // Publish: the envelope this node writes must reach another node's subscriber as the format says, and not come back here.
         let length = data[i++] ?? 0;
         if (length & 0x80) length = ((length & 0x7f) << 8) | (data[i++] ?? 0);
         const payload = Buffer.from(data.subarray(i, i + length));
@@ -62,25 +83,50 @@ function run(data: Buffer): void {
           continue;
         }
         check(sent.length === 1 && sent[0].channel === PREFIX + topic, () => `${sent.length} envelopes published for one message`);
+        const envelope = sent[0].envelope;
+        const fields = parseEnvelope(envelope);
+        check(
+          fields !== null &&
+            fields.version === 2 &&
+            fields.flags === ((isBinary ? FLAG_BINARY : 0) | (compress ? 0 : FLAG_NO_COMPRESS)) &&
+            fields.origin.equals(OWN_ID) &&
+            fields.payload.equals(payload),
+          () =>
+            `published envelope ${envelope.subarray(0, V2_HEADER_SIZE).toString('hex')} is not version 2 with our id, the flags and the payload`,
+        );
+        const last = lastSequence.get(sent[0].channel) ?? 0;
+        check(fields.sequence! > last, () => `sequence number ${fields.sequence} published after ${last} on the same channel`);
+        lastSequence.set(sent[0].channel, fields.sequence!);
         const other = makeHarness(maxOption, OTHER_ID);
         try {
           other.subscribe(topic);
-          other.receive(Buffer.from(sent[0].channel), sent[0].envelope);
-          check(
-            other.deliveries.length === 1 && other.errors.length === 0,
-            () => `another node got our envelope ${other.deliveries.length} times, ${other.errors.length} errors`,
-          );
-          const d = other.deliveries[0];
-          check(
-            d.topic === topic && d.data.equals(payload) && d.isBinary === isBinary && d.compress === compress,
-            'another node got another message than was published',
-          );
+          other.receive(Buffer.from(sent[0].channel), envelope);
+          const verdict = new ReceiverModel(maxMessageSize, OTHER_ID).receive(topic, true, envelope);
+          if ('drop' in verdict) {
+            check(
+              other.deliveries.length === 0 && other.errors.length === 1 && other.stats.dropped === 1,
+              () => `another node got our envelope (${verdict.drop}) ${other.deliveries.length} times, ${other.errors.length} errors`,
+            );
+          } else {
+            check(
+              other.deliveries.length === 1 && other.errors.length === 0,
+              () => `another node got our envelope ${other.deliveries.length} times, ${other.errors.length} errors`,
+            );
+            const d = other.deliveries[0];
+            check(
+              d.topic === topic && d.data.equals(payload) && d.isBinary === isBinary && d.compress === compress,
+              'another node got another message than was published',
+            );
+          }
         } finally {
           other.detach();
         }
         const deliveriesBefore = harness.deliveries.length;
-        harness.receive(Buffer.from(sent[0].channel), sent[0].envelope);
-        check(harness.deliveries.length === deliveriesBefore, 'our own envelope came back to our subscribers');
+        harness.receive(Buffer.from(sent[0].channel), envelope);
+        check(
+          harness.deliveries.length === deliveriesBefore && harness.errors.length === errorsBefore,
+          'our own envelope came back to our subscribers, or was reported',
+        );
         continue;
       }
       if (op === 0) {
@@ -91,6 +137,7 @@ function run(data: Buffer): void {
       if (op === 2) {
         harness.unsubscribe(topic);
         subscribed.delete(topic);
+        model.forget(topic);
         continue;
       }
       if (op === 3) {
@@ -114,17 +161,23 @@ function run(data: Buffer): void {
       harness.receive(channel, envelope);
       const newErrors = harness.errors.slice(errorsBefore);
       const newDeliveries = harness.deliveries.slice(deliveriesBefore);
-      const verdict = channelKind === 1 ? null : readEnvelope(envelope, maxMessageSize);
-      const describe = (): string => `message ${JSON.stringify(channelName)} ${Buffer.from(raw).toString('hex').slice(0, 40)}`;
-      if (verdict !== null && 'drop' in verdict) {
+      const verdict = channelKind === 1 ? { ignore: 'another prefix' } : model.receive(topic, subscribed.has(topic), envelope);
+      const describe = (): string => `message ${JSON.stringify(channelName)} ${Buffer.from(raw).toString('hex').slice(0, 48)}`;
+      if ('drop' in verdict) {
         dropped++;
         check(newDeliveries.length === 0, () => `${describe()} (${verdict.drop}) was delivered`);
         check(
           newErrors.length === 1 && newErrors[0] instanceof WebSocketError && newErrors[0].code === 'WS_ERR_ADAPTER_MESSAGE',
           () => `${describe()} (${verdict.drop}) was not reported once`,
         );
-      } else if (verdict === null || 'own' in verdict || !subscribed.has(topic)) {
-        check(newDeliveries.length === 0 && newErrors.length === 0, () => `${describe()} should have been ignored`);
+      } else if ('ignore' in verdict) {
+        check(newDeliveries.length === 0 && newErrors.length === 0, () => `${describe()} (${verdict.ignore}) should have been ignored`);
+      } else if ('duplicate' in verdict) {
+        duplicates++;
+        check(
+          newDeliveries.length === 0 && newErrors.length === 0,
+          () => `${describe()} is a repeat and should have been dropped silently`,
+        );
       } else {
         delivered++;
         check(newErrors.length === 0, () => `${describe()} reported ${newErrors[0]?.message}`);
@@ -134,8 +187,10 @@ function run(data: Buffer): void {
         check(d.isBinary === verdict.isBinary && d.compress === verdict.compress, () => `${describe()} was delivered with other flags`);
       }
       check(
-        harness.stats.received === delivered && harness.stats.dropped === dropped,
-        () => `stats say ${harness.stats.received} received, ${harness.stats.dropped} dropped; ${delivered} and ${dropped} happened`,
+        harness.stats.received === delivered && harness.stats.dropped === dropped && harness.stats.duplicates === duplicates,
+        () =>
+          `stats say ${harness.stats.received} received, ${harness.stats.dropped} dropped, ${harness.stats.duplicates} repeats; ` +
+          `${delivered}, ${dropped} and ${duplicates} happened`,
       );
     }
   } finally {
@@ -143,26 +198,65 @@ function run(data: Buffer): void {
   }
 }
 
-/** A message op with a well-formed envelope, sometimes our own or with odd flags. */
+/** Node ids other nodes publish with: few, so that their sequence numbers meet again. */
+const PEER_IDS = [OTHER_ID, Buffer.from('third..!', 'latin1'), Buffer.from([0, 0, 0, 0, 0, 0, 0, 1])];
+
+/** A sequence number: mostly small, sometimes at the window's edges (256 behind), sometimes large. */
+function sequence(random: Random): number {
+  if (random.chance(0.7)) return random.below(8);
+  return random.pick([255, 256, 257, 300, 511, 512, 2 ** 32 - 1, 2 ** 32, 2 ** 48 - 1, random.below(1024)]);
+}
+
+/** A message op with a well-formed envelope (version 2 or 1), sometimes our own, a repeat, or with odd flags. */
 function envelopeOp(random: Random): Buffer {
   const payload = random.chance(0.5) ? randomText(random, random.below(20)) : random.bytes(random.below(24));
-  const header = Buffer.alloc(HEADER_SIZE);
-  header[0] = random.chance(0.9) ? 1 : random.pick([0, 2, 255]);
-  header[1] = random.chance(0.9) ? random.below(4) : random.pick([4, 8, 0x80, 0xff]);
-  (random.chance(0.2) ? OWN_ID : random.bytes(8)).copy(header, 2);
+  const version = random.chance(0.9) ? random.pick([2, 2, 1]) : random.pick([0, 3, 255]);
+  const header = Buffer.alloc(version === 1 ? V1_HEADER_SIZE : V2_HEADER_SIZE);
+  header[0] = version;
+  header[1] = random.chance(0.9) ? random.below(version === 1 ? 4 : 8) : random.pick([4, 8, 0x80, 0xff]);
+  (random.chance(0.15) ? OWN_ID : random.chance(0.8) ? random.pick(PEER_IDS) : random.bytes(8)).copy(header, 2);
+  if (header.length === V2_HEADER_SIZE) header.writeUIntBE(sequence(random), V1_HEADER_SIZE, 6);
   const envelope = Buffer.concat([header, payload]);
   const arg = random.below(4) | (random.chance(0.9) ? 0 : random.below(4) << 2) | (random.chance(0.95) ? 0 : 16);
-  return Buffer.concat([Buffer.from([5, arg, envelope.length]), envelope]);
+  const op = Buffer.concat([Buffer.from([5, arg, envelope.length]), envelope]);
+  // The same message again: what a client's resend looks like.
+  return random.chance(0.2) ? Buffer.concat([op, op]) : op;
+}
+
+/**
+ * A subscribe, then messages of one node on that topic whose sequence
+ * numbers walk: forward by a little or by about the window (256), back,
+ * or not at all. What the window's sliding (which numbers it forgets, which
+ * it keeps) is tested by; independent picks rarely make such a walk.
+ */
+function sequenceWalk(random: Random): Buffer {
+  const arg = random.below(4);
+  const origin = random.pick(PEER_IDS);
+  const ops = [Buffer.from([0, arg])];
+  let sequence = random.below(600);
+  for (let count = random.between(3, 8); count > 0; count--) {
+    const header = Buffer.alloc(V2_HEADER_SIZE);
+    header[0] = 2;
+    header[1] = FLAG_BINARY;
+    origin.copy(header, 2);
+    header.writeUIntBE(sequence, V1_HEADER_SIZE, 6);
+    ops.push(Buffer.from([5, arg, V2_HEADER_SIZE + 1]), header, Buffer.from([count]));
+    const step = random.pick([0, 1, 2, random.below(256), 255, 256, 257, -1, -2, -random.below(300), -255, -256]);
+    sequence = Math.max(0, sequence + step);
+  }
+  return Buffer.concat(ops);
 }
 
 function mutate(random: Random, data: Buffer): Buffer | null {
   if (data.length < 1) return null;
   const at = 1 + random.below(data.length);
-  const ops = random.chance(0.5)
-    ? envelopeOp(random)
-    : random.chance(0.3)
-      ? Buffer.concat([Buffer.from([1, random.below(16), 6]), random.chance(0.5) ? randomText(random, 2) : random.bytes(6)])
-      : Buffer.from([random.pick([0, 2, 3, 4]), random.below(4)]);
+  const ops = random.chance(0.1)
+    ? sequenceWalk(random)
+    : random.chance(0.5)
+      ? envelopeOp(random)
+      : random.chance(0.3)
+        ? Buffer.concat([Buffer.from([1, random.below(16), 6]), random.chance(0.5) ? randomText(random, 2) : random.bytes(6)])
+        : Buffer.from([random.pick([0, 2, 3, 4]), random.below(4)]);
   // Programs are read from the start, so an insertion inside an op shifts the rest: a mutation of its own.
   return Buffer.concat([data.subarray(0, at), ops, data.subarray(at)]);
 }
@@ -178,12 +272,27 @@ export const redis: FuzzTarget = {
     Buffer.from([1, 1]),
     Buffer.from([1, 2]),
     Buffer.from([1, 3]),
+    Buffer.from([2, 0]),
+    Buffer.from([2, 1]),
+    Buffer.from([2, 2]),
+    Buffer.from([2, 3]),
+    Buffer.from([2, 4]),
+    Buffer.from([0, 0, 0, 0, 1, 0]),
     Buffer.from([0xed, 0xa0, 0x80]),
     Buffer.from([0xff]),
   ],
   seeds: () => [
     Buffer.concat([Buffer.from([0, 0, 0, 0, 1]), Buffer.from([5, 0, 13, 1, 0]), bytes('abcdefghhi!')]),
     Buffer.concat([Buffer.from([3, 0, 2, 5, 2, 12, 1, 1]), OWN_ID, Buffer.from([1, 2, 2, 1, 3, 0, 4, 0])]),
+    // Version 2: number 2, again (a repeat), 1 (late), then unsubscribed and subscribed again: 2 is new once more.
+    Buffer.concat([
+      Buffer.from([0, 0, 0]),
+      ...[2, 2, 1].map((n) =>
+        Buffer.concat([Buffer.from([5, 0, 18, 2, 0]), bytes('peer-one'), Buffer.from([0, 0, 0, 0, 0, n]), bytes('hi')]),
+      ),
+      Buffer.from([2, 0, 0, 0]),
+      Buffer.concat([Buffer.from([5, 0, 18, 2, 0]), bytes('peer-one'), Buffer.from([0, 0, 0, 0, 0, 2]), bytes('hi')]),
+    ]),
   ],
   run,
   mutate,

@@ -1,0 +1,155 @@
+/**
+ * HTTP/2 windows that fit WebSockets (src/http2/windows.ts): the sessions
+ * netws opens and the server sessions it accepts WebSockets on get 1 MiB
+ * stream windows and a 16 MiB connection window; the user's own settings
+ * stand; and with the wider windows a WebSocket that is not read still
+ * holds only one stream window of its session, in either direction.
+ */
+
+import type http2 from 'node:http2';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WEBSOCKET_SESSION_WINDOW, WEBSOCKET_STREAM_WINDOW } from '../../src/http2/windows.ts';
+import { WebSocket, type RawData } from '../../src/index.ts';
+import { sleep, waitFor } from '../helpers.ts';
+import { cert, h2Server, h2Session, type Http2Fixture } from './peer.ts';
+
+const windows = suite('http2: flow-control windows for WebSockets');
+
+/** Until `check` holds (a SETTINGS frame needs its round trip), within 5 s. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`never: ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A server that echoes, and floods on `flood N`; its WebSockets by the id in their URL. */
+async function floodServer(serverOptions: http2.SecureServerOptions = {}): Promise<{
+  fixture: Http2Fixture;
+  servers: Map<string, WebSocket>;
+  streams: Map<string, http2.ServerHttp2Stream>;
+}> {
+  const fixture = await h2Server({}, serverOptions);
+  const servers = new Map<string, WebSocket>();
+  const streams = new Map<string, http2.ServerHttp2Stream>();
+  fixture.wss.on('connection', (ws, req) => {
+    const id = new URL(req.url!, 'https://x').searchParams.get('id')!;
+    servers.set(id, ws);
+    // An HTTP/2 WebSocket's request is node's Http2ServerRequest: its stream is public.
+    streams.set(id, (req as unknown as http2.Http2ServerRequest).stream);
+    ws.on('message', (data, isBinary) => {
+      const command = isBinary ? null : /^flood (\d+)$/.exec(data.toString());
+      if (command === null) {
+        ws.send(data, { binary: isBinary });
+        return;
+      }
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      for (let sent = 0; sent < Number(command[1]); sent += chunk.length) ws.send(chunk);
+    });
+  });
+  return { fixture, servers, streams };
+}
+
+async function echo(ws: WebSocket, text: string): Promise<string> {
+  const reply = waitFor<[RawData]>(ws, 'message');
+  ws.send(text);
+  return String((await reply)[0]);
+}
+
+windows('a session netws opens (http2: true) and the server session it accepts on both get the WebSocket windows', async () => {
+  const { fixture } = await floodServer();
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/?id=a`, { http2: true, ca: cert });
+  try {
+    await waitFor(ws, 'open');
+    const [session] = fixture.sessions;
+    // The client's SETTINGS, as the server received them, and the server's own, once acknowledged.
+    assert.is(session.remoteSettings.initialWindowSize, WEBSOCKET_STREAM_WINDOW);
+    await until(() => session.localSettings.initialWindowSize === WEBSOCKET_STREAM_WINDOW, 'server SETTINGS applied');
+    assert.ok(session.state.localWindowSize! > WEBSOCKET_SESSION_WINDOW - 1024 * 1024, `server window ${session.state.localWindowSize}`);
+    assert.is(session.state.remoteWindowSize! > 65_535, true, 'the client widened its connection window');
+    assert.is(await echo(ws, 'hi'), 'hi');
+  } finally {
+    ws.terminate();
+    await fixture.close();
+  }
+});
+
+windows("the user's own settings stand: a session the user hands over, a server with its own initialWindowSize", async () => {
+  const { fixture } = await floodServer({ settings: { initialWindowSize: 100_000 } });
+  const session = await h2Session(fixture.port);
+  const ws = new WebSocket(`wss://localhost:${fixture.port}/?id=a`, { http2: session });
+  try {
+    await waitFor(ws, 'open');
+    assert.is(await echo(ws, 'hi'), 'hi');
+    assert.is(session.localSettings.initialWindowSize, 65_535);
+    assert.ok(session.state.localWindowSize! <= 65_535, `client window ${session.state.localWindowSize}`);
+    assert.is(fixture.sessions[0].localSettings.initialWindowSize, 100_000);
+    assert.ok(fixture.sessions[0].state.localWindowSize! <= 65_535, `server window ${fixture.sessions[0].state.localWindowSize}`);
+    assert.is(session.remoteSettings.initialWindowSize, 100_000);
+  } finally {
+    ws.terminate();
+    session.close();
+    await fixture.close();
+  }
+});
+
+windows('a client WebSocket that is not read holds one stream window; its session-mates echo on', async () => {
+  const { fixture, servers } = await floodServer();
+  const slow = new WebSocket(`wss://localhost:${fixture.port}/?id=slow`, { http2: true, ca: cert });
+  const other = new WebSocket(`wss://localhost:${fixture.port}/?id=other`, { http2: true, ca: cert });
+  try {
+    await Promise.all([waitFor(slow, 'open'), waitFor(other, 'open')]);
+    assert.is(fixture.sessions.length, 1, 'one shared session');
+    slow.pause();
+    const flood = 8 * 1024 * 1024;
+    slow.send(`flood ${flood}`);
+    const sender = servers.get('slow')!;
+    await until(() => sender.bufferedAmount > 0, 'the flood started');
+    for (let i = 0; i < 20; i++) assert.is(await echo(other, `m${i}`), `m${i}`);
+    // All but one stream window (and what is in flight on the wire) still waits on the server.
+    assert.ok(sender.bufferedAmount >= flood - 2 * WEBSOCKET_STREAM_WINDOW, `server still holds ${sender.bufferedAmount}`);
+    let received = 0;
+    slow.on('message', (data) => (received += (data as Buffer).length));
+    slow.resume();
+    await until(() => received === flood, 'the flood arrived whole');
+  } finally {
+    slow.terminate();
+    other.terminate();
+    await fixture.close();
+  }
+});
+
+windows('a server WebSocket that is not read holds one stream window; the other streams of its session flow on', async () => {
+  const { fixture, servers, streams } = await floodServer();
+  const slow = new WebSocket(`wss://localhost:${fixture.port}/?id=slow`, { http2: true, ca: cert });
+  const other = new WebSocket(`wss://localhost:${fixture.port}/?id=other`, { http2: true, ca: cert });
+  try {
+    await Promise.all([waitFor(slow, 'open'), waitFor(other, 'open')]);
+    const paused = servers.get('slow')!;
+    paused.pause();
+    await until(() => fixture.sessions[0].localSettings.initialWindowSize === WEBSOCKET_STREAM_WINDOW, 'server SETTINGS applied');
+    const flood = 8 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 3);
+    for (let sent = 0; sent < flood; sent += chunk.length) slow.send(chunk);
+    const stream = streams.get('slow')!;
+    // The client used up the stream's window, and stopped there.
+    await until(() => stream.state.localWindowSize === 0, 'the stream window is used up');
+    for (let i = 0; i < 20; i++) assert.is(await echo(other, `m${i}`), `m${i}`);
+    assert.is(stream.state.localWindowSize, 0);
+    // What the server holds unread for it: one stream window.
+    assert.ok(stream.readableLength <= WEBSOCKET_STREAM_WINDOW, `server holds ${stream.readableLength}`);
+    assert.ok(slow.bufferedAmount >= flood - WEBSOCKET_STREAM_WINDOW, `client still holds ${slow.bufferedAmount}`);
+    let received = 0;
+    paused.on('message', (data) => (received += (data as Buffer).length));
+    paused.resume();
+    await until(() => received === flood, 'the flood arrived whole');
+  } finally {
+    slow.terminate();
+    other.terminate();
+    await fixture.close();
+  }
+});
+
+windows.run();
