@@ -118,6 +118,8 @@ for (const profileCase of cases) {
   const outcome = await profileCase.run(server, dir);
   await server.stop();
   const file = path.join(dir, readdirSync(dir)[0]);
-  console.log(`### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, Number(process.env.PROFILE_LINES ?? 12))}\n\`\`\`\n`);
+  console.log(
+    `### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, Number(process.env.PROFILE_LINES ?? 12))}\n\`\`\`\n`,
+  );
   rmSync(dir, { recursive: true, force: true });
 }
