@@ -126,6 +126,11 @@ function runFile(command: string[], file: string, timeoutSeconds: number): Promi
   });
 }
 
+/** Killed by a signal after uvu's summary, every test passed: the runtime crashed while exiting. */
+function crashedAfterLastTest(result: FileResult, output: string): boolean {
+  return /^SIG/.test(result.exit) && /^\s*Duration:/m.test(output) && result.failed === 0 && result.neverRan === 0;
+}
+
 /** A file is broken when it did not exit 0 by itself, or declared no test at all (it died while loading). */
 function broken(result: FileResult): boolean {
   return result.exit !== '0' || result.failed > 0 || result.neverRan > 0 || !result.registered;
@@ -136,8 +141,17 @@ async function runRuntime(runtime: RuntimeName, files: string[], timeout: number
   process.stdout.write(`== ${runtime} (${version}): ${files.length} spec files, ${timeout} s each\n`);
   const results: FileResult[] = [];
   const failedOutputs: string[] = [];
+  const crashedAtExit: string[] = [];
   for (const file of files) {
-    const { result, output } = await runFile(runtimeCommand(runtime, 'scripts/run-spec.ts', [file]), file, timeout);
+    const command = runtimeCommand(runtime, 'scripts/run-spec.ts', [file]);
+    let { result, output } = await runFile(command, file, timeout);
+    if (crashedAfterLastTest(result, output)) {
+      // Deno 2.9.6 now and then dies of SIGSEGV after a file's last test has passed (in 2 of 2 whole runs here, each
+      // time another file; never reproduced alone; upstream: denoland/deno#12653). The file runs once more, and
+      // the crash is printed in the summary, not hidden; a crash before the summary or a second one still fails.
+      crashedAtExit.push(`${relative('spec', file)} (${result.exit})`);
+      ({ result, output } = await runFile(command, file, timeout));
+    }
     results.push(result);
     const exit = result.exit === '0' ? '' : `  exit ${result.exit}`;
     const never = result.neverRan > 0 ? `  ${result.neverRan} never ran` : '';
@@ -150,6 +164,9 @@ async function runRuntime(runtime: RuntimeName, files: string[], timeout: number
   if (failedOutputs.length > 0) process.stdout.write(`\n${failedOutputs.join('\n')}\n`);
   const skips = results.flatMap((r) => r.skips.map((skip) => `  ${relative('spec', r.file)}: ${skip}`));
   process.stdout.write(`== ${runtime}: skipped on this runtime (${skips.length})\n${skips.map((line) => `${line}\n`).join('')}`);
+  if (crashedAtExit.length > 0) {
+    process.stdout.write(`== ${runtime}: crashed after the last test, run again: ${crashedAtExit.join(', ')}\n`);
+  }
   const brokenFiles = results.filter(broken);
   if (brokenFiles.length > 0) {
     process.stdout.write(
