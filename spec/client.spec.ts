@@ -1,13 +1,9 @@
 /** The client's opening handshake: the answers it accepts and refuses, its events, its timeouts, and its options. */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
@@ -358,20 +354,8 @@ client('finishRequest that never ends the request: the handshake timeout ends it
 client('the handshake timer keeps no process alive, and stops once the server answered', async () => {
   // A child whose only handle is the handshake's own socket, unref'd: it must exit long before its 60 s timeout.
   const silent = await rawPeer();
-  // A file, not `-e`: the child runs on the runtime that runs the specs (Bun and Deno take no `--import tsx`).
-  const dir = mkdtempSync(join(tmpdir(), 'netws-handshake-timer-'));
-  const file = join(dir, 'child.ts');
-  writeFileSync(
-    file,
-    [
-      "import net from 'node:net';",
-      `import { WebSocket } from ${JSON.stringify(pathToFileURL(resolve('src/index.ts')).href)};`,
-      `const ws = new WebSocket('ws://127.0.0.1:${silent.port}', { handshakeTimeout: 60000,`,
-      '  createConnection: (options) => net.connect(options).unref() });',
-      "ws.on('error', () => {});",
-    ].join('\n'),
-  );
-  const child = spawn(...runTypeScript(file), { stdio: 'ignore' });
+  // A file, not `-e`: the child runs on the spec's runtime (Bun and Deno take no `--import tsx`).
+  const child = spawn(...runTypeScript('spec/fixtures/handshake-timer-child.ts', [String(silent.port)]), { stdio: 'ignore' });
   try {
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     // Connected: Node and Bun also write the request before the child exits, Deno exits first (nothing holds it).
@@ -381,7 +365,6 @@ client('the handshake timer keeps no process alive, and stops once the server an
   } finally {
     child.kill();
     await silent.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 
   const refusing = await rawPeer((_head, socket) => socket.write('HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno'));
