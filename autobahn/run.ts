@@ -8,8 +8,14 @@
  *                               client: netws WebSocket (client.ts) → wstest fuzzingserver
  *   --cases '1.*,6.4.*'         wstest case patterns (comma separated)
  *   --full                      every case (groups 1-13); also writes autobahn/RESULTS.md
- *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample (CI_CASES)
+ *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample (CI_CASES);
+ *                               with --runtime a smaller 12/13 sample (RUNTIME_CASES)
  *   --timeout <minutes>         limit per mode (default 10, 30 with --full)
+ *   --runtime node22|node24|bun|deno
+ *                               run netws (echo-server.ts, client.ts) on that runtime, a pinned version
+ *                               installed by scripts/runtimes.ts; default: the Node running this script.
+ *                               The bridge and the gate stay on this Node: they are the harness, not netws.
+ *                               Reports go to reports/<mode>-<runtime>/.
  *   --transport h1|h2|both      default h1
  *                               h2: the same modes with WebSockets over HTTP/2 (RFC 8441), through
  *                               h2-bridge.ts, since wstest speaks HTTP/1.1 only:
@@ -33,6 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type RuntimeName, runtimeCommand, runtimeNames } from '../scripts/runtimes.ts';
 import { describeNonOk, evaluate, renderTable, type NonOkCase, type Verdict } from './gate.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -56,7 +63,29 @@ const COMPRESSION_SAMPLE = ['12.1', '12.5', '13.1', '13.2', '13.3', '13.4', '13.
 export const CI_CASES = [...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`), ...COMPRESSION_SAMPLE, '12.1.18', '13.7.18'];
 export const FULL_CASES = Array.from({ length: 13 }, (_, i) => `${i + 1}.*`);
 
+/**
+ * With --runtime (netws on Node 22/24, Bun or Deno): groups 1-10 and, of every compression parameter set, the
+ * messages of 16 B to 8 KiB (cases 1-6) and the first auto-fragmented one (11): a CI step of a few minutes
+ * per runtime, where CI_CASES takes about 270 s per mode on Bun.
+ */
+const RUNTIME_CASES = [
+  ...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`),
+  ...['12.1', '12.5', '13.1', '13.2', '13.3', '13.4', '13.5', '13.6', '13.7'].flatMap((group) =>
+    [1, 2, 3, 4, 5, 6, 11].map((i) => `${group}.${i}`),
+  ),
+];
+
 type Mode = 'server' | 'client';
+
+/** The runtime netws runs on (--runtime); undefined: the Node running this script. */
+let netwsRuntime: RuntimeName | undefined;
+
+/** Starts one of netws's own programs (echo-server.ts, client.ts) on the runtime under test. */
+function startNetws(file: string, args: string[], options: { cwd: string; logFile: string }): Started {
+  if (netwsRuntime === undefined) return start(process.execPath, ['--import', 'tsx', file, ...args], options);
+  const [command, ...rest] = runtimeCommand(netwsRuntime, file, args);
+  return start(command, rest, options);
+}
 
 // ---- child processes -------------------------------------------------------
 
@@ -281,7 +310,8 @@ interface ModeResult {
 
 /** Where a mode's reports and logs go: reports/server and reports/client for HTTP/1.1, reports/h2-* for HTTP/2. */
 function modeDir(mode: Mode, transport: Transport): string {
-  return path.join(REPORTS, transport === 'h1' ? mode : `h2-${mode}`);
+  const dir = transport === 'h1' ? mode : `h2-${mode}`;
+  return path.join(REPORTS, netwsRuntime === undefined ? dir : `${dir}-${netwsRuntime}`);
 }
 
 /** Waits for a child to print `listening on <port>`; 0 if it did not within 30 s (or exited). */
@@ -333,18 +363,9 @@ async function runServerMode(
   mkdirSync(outdir, { recursive: true });
   const errors: string[] = [];
 
-  const echo = start(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(HERE, 'echo-server.ts'),
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      ...(transport === 'h2' ? ['--http2'] : []),
-    ],
+  const echo = startNetws(
+    path.join(HERE, 'echo-server.ts'),
+    ['--port', '0', '--host', '127.0.0.1', ...(transport === 'h2' ? ['--http2'] : [])],
     { cwd: ROOT, logFile: path.join(outdir, 'echo-server.log') },
   );
   let bridge: Started | null = null;
@@ -454,18 +475,9 @@ async function runClientMode(
       url = `wss://127.0.0.1:${bridgePort}`;
     }
 
-    const client = start(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(HERE, 'client.ts'),
-        '--url',
-        url,
-        '--agent',
-        AGENTS[transport],
-        ...(transport === 'h2' ? ['--http2'] : []),
-      ],
+    const client = startNetws(
+      path.join(HERE, 'client.ts'),
+      ['--url', url, '--agent', AGENTS[transport], ...(transport === 'h2' ? ['--http2'] : [])],
       { cwd: ROOT, logFile: path.join(outdir, 'client.log') },
     );
     const exit = await waitExit(client.child, deadline - Date.now());
@@ -491,7 +503,8 @@ async function runMode(mode: Mode, transport: Transport, patterns: string[], exp
   const started = Date.now();
   const deadline = started + budgetMs;
   const limit = budgetMs >= 60_000 ? `${Math.round(budgetMs / 6_000) / 10} min` : `${Math.round(budgetMs / 1000)} s`;
-  console.log(`\n[autobahn] ${label(mode, transport)}: ${expected.length} cases, limit ${limit}`);
+  const on = netwsRuntime ?? `node ${process.version}`;
+  console.log(`\n[autobahn] ${label(mode, transport)}, netws on ${on}: ${expected.length} cases, limit ${limit}`);
   const run = mode === 'server' ? runServerMode : runClientMode;
   const { outdir, errors } = await run(patterns, expected.length, transport, deadline);
   const { index, error } = readIndex(path.join(outdir, 'index.json'));
@@ -603,14 +616,20 @@ async function main(): Promise<number> {
       full: { type: 'boolean', default: false },
       timeout: { type: 'string' },
       transport: { type: 'string', default: 'h1' },
+      runtime: { type: 'string' },
     },
   });
+  if (values.runtime !== undefined) {
+    if (!(runtimeNames as string[]).includes(values.runtime)) throw new Error(`--runtime must be one of ${runtimeNames.join(', ')}`);
+    netwsRuntime = values.runtime as RuntimeName;
+  }
   const mode = values.mode;
   if (mode !== 'server' && mode !== 'client' && mode !== 'both') throw new Error(`--mode must be server, client or both, not ${mode}`);
   const transport = values.transport;
   if (transport !== 'h1' && transport !== 'h2' && transport !== 'both')
     throw new Error(`--transport must be h1, h2 or both, not ${transport}`);
   if (values.full && values.cases !== undefined) throw new Error('--full and --cases exclude each other');
+  if (values.full && netwsRuntime !== undefined) throw new Error('--full writes the RESULTS files of this Node; not with --runtime');
   const patterns =
     values.cases !== undefined
       ? values.cases
@@ -619,7 +638,9 @@ async function main(): Promise<number> {
           .filter((s) => s !== '')
       : values.full
         ? FULL_CASES
-        : CI_CASES;
+        : netwsRuntime !== undefined
+          ? RUNTIME_CASES
+          : CI_CASES;
   const minutes = values.timeout !== undefined ? Number(values.timeout) : values.full ? 30 : 10;
   if (!(minutes > 0)) throw new Error(`bad --timeout ${values.timeout}`);
 

@@ -1,9 +1,9 @@
 /** netws against ws 8 in both directions, over loopback. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import WsWebSocket, { WebSocketServer as WsServer } from 'ws';
 import { WebSocket, WebSocketServer } from '../src/index.ts';
 import { portOf, waitFor } from './helpers.ts';
+import { WebSocket as WsWebSocket, WebSocketServer as WsServer } from './real-ws.ts';
 
 const payloads: Array<[string, string | Buffer]> = [
   ['text', 'héllo wörld ✓ 😀'],

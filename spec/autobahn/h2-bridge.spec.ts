@@ -20,6 +20,7 @@ import { cancelStream } from '../../src/http2/stream.ts';
 import { WebSocket, WebSocketServer } from '../../src/index.ts';
 import { closePayload, decodeFrames, frame, portOf, waitFor } from '../helpers.ts';
 import { cert, key } from '../http2/peer.ts';
+import { except } from '../runtime.ts';
 
 const bridge = suite('autobahn h2-bridge');
 
@@ -276,7 +277,12 @@ async function rawClientHalfClose(socket: net.Socket, extraHeaders: string[], ch
   return { head: responseHead, body: body(), ended };
 }
 
-bridge(
+// The bridge is the Autobahn harness's, run on Node by autobahn/run.ts whatever runtime netws is tested on.
+except(bridge, {
+  bun:
+    "Bun 1.4.5's node:http 'upgrade' socket reports the peer's TCP reset as a clean end ('end', then 'close' without an " +
+    'error), so the bridge cannot tell it from a FIN; a net.Server socket reports ECONNRESET (related: oven-sh/bun#39600)',
+})(
   'h1-to-h2: a TCP reset is RST_STREAM(CANCEL) after the bytes before it; RST_STREAM(CANCEL) is a TCP reset after the bytes before it',
   async () => {
     const server = http2.createSecureServer({ cert, key, settings: { enableConnectProtocol: true } });

@@ -15,7 +15,7 @@
 import { Server as EngineServer } from 'engine.io';
 import { Socket as EngineClient } from 'engine.io-client';
 import { suite } from 'uvu';
-import * as ws from 'ws';
+import { wsNamespace as ws } from '../real-ws.ts';
 import { compat, type Loose, type Run } from './harness.ts';
 
 /** What socket.io-adapter computes for a broadcast: the frame of the engine.io message packet ("4" + data), unmasked. */

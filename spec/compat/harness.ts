@@ -20,9 +20,10 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as wsModule from 'ws';
-import WS, { WebSocketServer as WSServer, createWebSocketStream as wsCreateWebSocketStream } from 'ws';
 import * as netwsModule from '../../src/index.ts';
+// ws by its path, not its name: Bun answers the name with a shim of its own (see real-ws.ts).
+import WS, { WebSocketServer as WSServer, createWebSocketStream as wsCreateWebSocketStream, wsNamespace as wsModule } from '../real-ws.ts';
+import { except, type SkipReasons } from '../runtime.ts';
 import { RawServer, RawSocket, bytes } from './wire.ts';
 
 /** Both libraries are driven through one untyped surface: the point is to compare them, not to typecheck them. */
@@ -158,6 +159,8 @@ export interface CaseOptions {
   differs?: { ws: unknown; netws: unknown; reason: string };
   /** The ws run may fail (time out, leak): used where ws itself misbehaves and the case says so. */
   wsMayFail?: boolean;
+  /** Runtimes where the case is skipped, each with its reason (spec/runtime.ts prints them). */
+  skipOn?: SkipReasons;
 }
 
 export type Body = (lib: Lib, t: Run) => Promise<unknown> | unknown;
@@ -534,9 +537,61 @@ function asExpected(actual: unknown, expected: unknown): unknown {
  * against netws; the transcripts must be equal (and equal to
  * `options.expect`, if given), or each equal to its side of `options.differs`.
  */
+/**
+ * Cases skipped on one runtime, each with its reason: where the reference (ws on that runtime) or the runtime
+ * itself differs for a reason outside netws. Printed by spec/runtime.ts and listed by scripts/test-runtime.ts.
+ */
+const RUNTIME_SKIPS: Record<string, SkipReasons> = {
+  'port: the callback and the listening event, in order': {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  'address(): port mode, before and after listening; host is honoured': {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  'backlog and host are passed to listen()': {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  "server mode: 'listening' and 'error' of the http server are re-emitted": {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  "port already in use: 'error' with EADDRINUSE": {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  "'connection' in port mode: the request fields framework code reads": {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  "'listening' and 'close' have no arguments": {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  'port mode: open connections are left open, close comes after the last one ends': {
+    bun: "ws's port mode runs on Bun's node:http Server, which is not Node's: it listens without net.Server.prototype.listen, re-emits 'listening' with arguments, words EADDRINUSE otherwise; the reference changes, not netws (Bun 1.4.5)",
+  },
+  'zlibDeflateOptions and zlibInflateOptions reach zlib [client]': {
+    deno: "Deno 2.9.6's node:zlib exports cannot be redefined, so the case cannot watch the options reach createDeflateRaw",
+  },
+  'zlibDeflateOptions and zlibInflateOptions reach zlib [server]': {
+    deno: "Deno 2.9.6's node:zlib exports cannot be redefined, so the case cannot watch the options reach createDeflateRaw",
+  },
+  'receiving: data that does not inflate fails the connection [client]': {
+    deno: "ws on Deno 2.9.6 takes data that does not inflate as an empty message, then fails with ERR_MULTIPLE_CALLBACK (Deno's zlib reports the error after the flush); netws closes 1007 there as ws does on Node",
+  },
+  'receiving: data that does not inflate fails the connection [server]': {
+    deno: "ws on Deno 2.9.6 takes data that does not inflate as an empty message, then fails with ERR_MULTIPLE_CALLBACK (Deno's zlib reports the error after the flush); netws closes 1007 there as ws does on Node",
+  },
+  'close event although the user removed all listeners of a connection': {
+    deno: "ws on Deno 2.9.6 does not emit the server's 'close' within the case's 200 ms (the case documents ws on Node)",
+  },
+  'end(): the WebSocket closes (1005), then finish, end and close on the stream [client]': {
+    deno: "ws's createWebSocketStream on Deno 2.9.6 does not give the events the case documents (ws on Node)",
+  },
+  'write() and end() while CONNECTING wait for open': {
+    deno: "ws's createWebSocketStream on Deno 2.9.6 does not give the events the case documents (ws on Node)",
+  },
+};
+
 export function compat(test: Test, title: string, body: Body, options: CaseOptions = {}): void {
   const file = /compat\/(\w+\.spec\.ts)/.exec(new Error().stack ?? '')?.[1] ?? '';
-  test(title, async () => {
+  except(test, options.skipOn ?? RUNTIME_SKIPS[title] ?? {})(title, async () => {
     const started = Date.now();
     const timeout = options.timeout ?? 2000;
     const ws = await execute(wsLib, body, timeout);

@@ -205,6 +205,7 @@ test("the peer's close cuts the queue at a streamed message: what is ahead still
   const log: string[] = [];
   const rejected: Array<Error | undefined> = [];
   const target = {
+    readyState: 1,
     transmit: (data: Buffer) => log.push(`message ${data}`),
     transmitControl() {},
     transmitFrame() {},

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../helpers.ts';
 import { RedisServer, freePort, redisAvailable } from '../redis-server.ts';
+import { runTypeScript } from '../runtime.ts';
 
 interface Received {
   type: string;
@@ -230,14 +231,15 @@ scaled('two servers on one Redis: one room, each side sees the other, the shared
 scaled('WORKERS=2 REDIS_URL=… npm start: two processes on one port, one chat; WORKERS without REDIS_URL is refused', async () => {
   if (redis === null) return;
   const main = fileURLToPath(new URL('../../examples/chat/main.ts', import.meta.url));
-  const refused = spawn(process.execPath, ['--import', 'tsx', main], { env: { ...process.env, WORKERS: '2', REDIS_URL: '', PORT: '0' } });
+  // Started on the runtime that runs the specs (Node through tsx, Bun and Deno as they are).
+  const refused = spawn(...runTypeScript(main), { env: { ...process.env, WORKERS: '2', REDIS_URL: '', PORT: '0' } });
   let refusal = '';
   refused.stderr.on('data', (chunk) => (refusal += chunk));
   assert.is((await waitFor<[number]>(refused, 'exit', 20_000))[0], 1);
   assert.match(refusal, /WORKERS > 1 needs REDIS_URL/);
 
   const port = await freePort();
-  const demo = spawn(process.execPath, ['--import', 'tsx', main], {
+  const demo = spawn(...runTypeScript(main), {
     env: { ...process.env, WORKERS: '2', REDIS_URL: redis.url, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true,

@@ -2,12 +2,15 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { runTypeScript } from '../runtime.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Starts the example as a process; resolves with the port it printed. */
 export async function startExample(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/h2/server.ts', '--port', '0', '--host', '127.0.0.1'], {
+  // On the runtime that runs the specs: the example is started on Node, Bun and Deno alike.
+  const [command, args] = runTypeScript('examples/h2/server.ts', ['--port', '0', '--host', '127.0.0.1']);
+  const child = spawn(command, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -15,8 +15,10 @@ async function get(session: http2.ClientHttp2Session, path: string): Promise<{ s
   const request = session.request({ ':path': path });
   const chunks: Buffer[] = [];
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
+  // Listened for from the start: on Deno the body may end before the awaited 'response' resumes this.
+  const ended = waitFor(request, 'end');
   const [headers] = await waitFor<[http2.IncomingHttpHeaders]>(request, 'response');
-  await waitFor(request, 'end');
+  await ended;
   return { status: Number(headers[':status']), type: String(headers['content-type']), body: Buffer.concat(chunks).toString() };
 }
 

@@ -10,7 +10,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Agent, WebSocket as UndiciWebSocket } from 'undici';
+import { Agent, WebSocket as UndiciWebSocket } from '../real-undici.ts';
 import { WebSocket } from '../../src/index.ts';
 import { sleep, waitFor } from '../helpers.ts';
 import { cert, h2Server } from './peer.ts';

@@ -112,11 +112,13 @@ server('handleStream refuses with HTTP/2 responses, the statuses HTTP/1.1 gets, 
     stream.on('error', () => {});
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // Listened for from the start: on Deno the stream may close before the awaited 'response' resumes this.
+    const closed = waitFor(stream, 'close');
     const [response] = await waitFor<[http2.IncomingHttpHeaders]>(stream, 'response');
     assert.is(response[':status'], status, name);
     assert.is(response['content-type'], 'text/plain; charset=utf-8', name);
     for (const [field, value] of Object.entries(fields ?? {})) assert.is(response[field], value, name);
-    await waitFor(stream, 'close');
+    await closed;
     assert.ok(Buffer.concat(chunks).length > 0, `${name}: a text body`);
     assert.is(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR, name);
   }
@@ -144,11 +146,14 @@ server('CONNECT with :protocol where the setting is off: nghttp2 resets the stre
       [':authority', 'localhost'],
       ['sec-websocket-version', '13'],
     ],
-    (received) => received.some((frame) => frame.type === FRAME.RST_STREAM || frame.type === FRAME.HEADERS),
+    (received) => received.some((frame) => frame.type === FRAME.RST_STREAM || frame.type === FRAME.HEADERS || frame.type === FRAME.GOAWAY),
   );
+  // nghttp2 (Node, Bun) resets the stream; Deno's node:http2 ends the whole connection with GOAWAY. Either way
+  // the request is refused as malformed (RFC 8441 section 4) before netws sees it.
   const reset = frames.find((frame) => frame.type === FRAME.RST_STREAM && frame.streamId === 1);
-  assert.ok(reset, 'RST_STREAM on the request');
-  assert.is(reset!.payload.readUInt32BE(0), http2.constants.NGHTTP2_PROTOCOL_ERROR);
+  const goaway = frames.find((frame) => frame.type === FRAME.GOAWAY);
+  assert.ok(reset ?? goaway, 'RST_STREAM on the request, or GOAWAY');
+  assert.is(reset ? reset.payload.readUInt32BE(0) : goaway!.payload.readUInt32BE(4), http2.constants.NGHTTP2_PROTOCOL_ERROR);
   assert.not.ok(frames.some((frame) => frame.type === FRAME.HEADERS));
   assert.is(streams, 0);
   await fixture.close();
@@ -301,19 +306,30 @@ server('a client that resets its stream while verifyClient decides: no connectio
 server("'headers' listeners: lines added reach the 200 (Set-Cookie twice); a line node:http2 refuses is a 500", async () => {
   const fixture = await h2Server();
   let bad = false;
+  let badName = false;
   fixture.wss.on('headers', (lines) => {
     assert.is(lines[0], 'HTTP/2 200');
     lines.push('Set-Cookie: a=1', 'Set-Cookie: b=2');
     // Two values for a field HTTP/2 allows once: node:http2 throws ERR_HTTP2_HEADER_SINGLE_VALUE.
     if (bad) lines.push('Content-Type: a', 'Content-Type: b');
+    if (badName) lines.push('X Y: 1');
   });
   const session = await h2Session(fixture.port);
-  const answer = await connectStream(session);
-  assert.equal(answer.headers['set-cookie'], ['a=1', 'b=2']);
-  bad = true;
-  assert.is((await connectStream(session)).status, 500);
-  session.close();
-  await fixture.close();
+  try {
+    const answer = await connectStream(session);
+    assert.equal(answer.headers['set-cookie'], ['a=1', 'b=2']);
+    bad = true;
+    assert.is((await connectStream(session)).status, 500);
+    bad = false;
+    badName = true;
+    assert.is((await connectStream(session)).status, 500);
+    badName = false;
+    // The session still answers: on Bun 1.4.5 a respond() that threw on a field name broke it for every later stream.
+    assert.is((await connectStream(session)).status, 200);
+  } finally {
+    session.close();
+    await fixture.close();
+  }
 });
 
 server('handleStream on a stream already answered throws, as handleUpgrade does for a socket used twice', async () => {
@@ -622,8 +638,12 @@ server(
       stream.respond({ ':status': 410 });
       stream.end();
     });
-    assert.is((await connectStream(session, '/gone')).status, 410);
+    const gone = await connectStream(session, '/gone');
+    assert.is(gone.status, 410);
     const closed = waitFor(fixture.sessions[0], 'close');
+    // The client's halves of the streams end first: on Bun 1.4.5, the server's session did not close while they were open.
+    refused.stream.close();
+    gone.stream.close();
     session.close();
     await closed;
     assert.is(fixture.server.listenerCount('stream'), before);

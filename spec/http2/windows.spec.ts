@@ -12,9 +12,20 @@ import * as assert from 'uvu/assert';
 import { WEBSOCKET_SESSION_WINDOW, WEBSOCKET_STREAM_WINDOW } from '../../src/http2/windows.ts';
 import { WebSocket, type RawData } from '../../src/index.ts';
 import { sleep, waitFor } from '../helpers.ts';
+import { except } from '../runtime.ts';
 import { cert, h2Server, h2Session, type Http2Fixture } from './peer.ts';
 
 const windows = suite('http2: flow-control windows for WebSockets');
+
+/**
+ * Bun 1.4.5's node:http2 keeps windows its own way (oven-sh/bun#40180, #41942): setLocalWindowSize() raises the
+ * stream windows instead of the connection window, and session.state.localWindowSize reports the SETTINGS value.
+ * The windows these tests read differ there, and a WebSocket that is not read was not held to one stream window
+ * (seen on Bun 1.4.5; that this is the same cause is inferred, not isolated).
+ */
+const onNghttp2Windows = except(windows, {
+  bun: "Bun 1.4.5's setLocalWindowSize() sizes stream windows, not the connection window, and session.state reports the SETTINGS value (oven-sh/bun#40180, oven-sh/bun#41942)",
+});
 
 /** Until `check` holds (a SETTINGS frame needs its round trip), within 5 s. */
 async function until(check: () => boolean, what: string): Promise<void> {
@@ -58,7 +69,7 @@ async function echo(ws: WebSocket, text: string): Promise<string> {
   return String((await reply)[0]);
 }
 
-windows('a session netws opens (http2: true) and the server session it accepts on both get the WebSocket windows', async () => {
+onNghttp2Windows('a session netws opens (http2: true) and the server session it accepts on both get the WebSocket windows', async () => {
   const { fixture } = await floodServer();
   const ws = new WebSocket(`wss://localhost:${fixture.port}/?id=a`, { http2: true, ca: cert });
   try {
@@ -76,7 +87,7 @@ windows('a session netws opens (http2: true) and the server session it accepts o
   }
 });
 
-windows("the user's own settings stand: a session the user hands over, a server with its own initialWindowSize", async () => {
+onNghttp2Windows("the user's own settings stand: a session the user hands over, a server with its own initialWindowSize", async () => {
   const { fixture } = await floodServer({ settings: { initialWindowSize: 100_000 } });
   const session = await h2Session(fixture.port);
   const ws = new WebSocket(`wss://localhost:${fixture.port}/?id=a`, { http2: session });
@@ -95,7 +106,7 @@ windows("the user's own settings stand: a session the user hands over, a server 
   }
 });
 
-windows('a client WebSocket that is not read holds one stream window; its session-mates echo on', async () => {
+onNghttp2Windows('a client WebSocket that is not read holds one stream window; its session-mates echo on', async () => {
   const { fixture, servers } = await floodServer();
   const slow = new WebSocket(`wss://localhost:${fixture.port}/?id=slow`, { http2: true, ca: cert });
   const other = new WebSocket(`wss://localhost:${fixture.port}/?id=other`, { http2: true, ca: cert });
@@ -121,7 +132,7 @@ windows('a client WebSocket that is not read holds one stream window; its sessio
   }
 });
 
-windows('a server WebSocket that is not read holds one stream window; the other streams of its session flow on', async () => {
+onNghttp2Windows('a server WebSocket that is not read holds one stream window; the other streams of its session flow on', async () => {
   const { fixture, servers, streams } = await floodServer();
   const slow = new WebSocket(`wss://localhost:${fixture.port}/?id=slow`, { http2: true, ca: cert });
   const other = new WebSocket(`wss://localhost:${fixture.port}/?id=other`, { http2: true, ca: cert });

@@ -14,6 +14,7 @@ import {
   refusalHeaders,
   responseLines,
   type Http2HeaderRecord,
+  hasUnsendableField,
 } from '../../src/protocol/extended-connect.ts';
 import { isRejection, type HandshakeRejection } from '../../src/protocol/handshake.ts';
 import { SAMPLE_KEY } from '../helpers.ts';
@@ -207,6 +208,13 @@ connect("the server's answer: any 2xx opens; others, or an unoffered subprotocol
       assert.is((error as WebSocketError).statusCode, headers[':status']);
     }
   }
+});
+
+connect('hasUnsendableField: a field name that is no token (what node:http2 refuses); pseudo-headers and any value pass', () => {
+  assert.is(hasUnsendableField({ ':status': 401, 'x-reason': 'a\u0001b', 'set-cookie': ['a=1', 'b=2'] }), false);
+  assert.is(hasUnsendableField({ ':status': 401, 'x y': '1' }), true);
+  assert.is(hasUnsendableField({ 'x:y': '1' }), true);
+  assert.is(hasUnsendableField({ '': '1' }), true);
 });
 
 connect.run();

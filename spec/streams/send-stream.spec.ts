@@ -209,7 +209,9 @@ test('the producer is read only as fast as the socket drains: bufferedAmount sta
   assert.is(pulled, stalledAt, 'the source is not read while the peer does not read');
   assert.ok(highest < highWaterMark + chunk.length + 64, `bufferedAmount reached ${highest}`);
   client.terminate();
-  assert.ok((await sending) instanceof WebSocketError);
+  // The peer is gone: the close it caused (WS_ERR_NOT_OPEN) or, where the runtime fails the pending write first
+  // (Deno: EPIPE, ECONNRESET), the socket's own error.
+  assert.ok((await sending) instanceof Error);
   await stop();
 });
 
@@ -318,8 +320,10 @@ test('terminate() midway rejects the promise and destroys a Readable source', as
   const sending = server.sendStream(source).catch((error: unknown) => error);
   await sleep(50);
   server.terminate();
-  // The write that failed says why (the socket was destroyed).
-  assert.ok((await sending) instanceof Error);
+  // Whatever the runtime's socket says of the write it refused, the message failed because the connection is not open.
+  const error = (await sending) as WebSocketError;
+  assert.ok(error instanceof WebSocketError, String(error));
+  assert.is(error.code, 'WS_ERR_NOT_OPEN');
   await sleep(10);
   assert.is(source.destroyed, true);
   await stop();

@@ -16,7 +16,7 @@ import { ProtocolError } from '../protocol/errors.ts';
 import { type BudgetAccount, mayRunSync, spend } from './budget.ts';
 import { discard, type ZlibPool, type ZlibStream } from './pool.ts';
 import type { DeflateConfig, DeflateSettings } from './settings.ts';
-import { canRunSync, flushSync, hasEnded, joined, type SyncFlush } from './zlib-sync.ts';
+import { canRunSync, flushSync, hasEnded, joined, type SyncFlush, watchFailures, zlibFailure } from './zlib-sync.ts';
 import type { DeflateParams } from '../protocol/permessage-deflate.ts';
 
 /** The end of a sync-flushed deflate block, removed from messages on the wire (7.2.1). */
@@ -74,7 +74,8 @@ function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Do
   stream.on('data', onData);
   stream.on('error', finish);
   for (const input of inputs) stream.write(input);
-  stream.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(null));
+  // A failure Deno reports before its 'error' event (see watchFailures) is not taken for the end.
+  stream.flush(zlib.constants.Z_SYNC_FLUSH, () => finish(zlibFailure(stream)));
   return finish;
 }
 
@@ -315,13 +316,17 @@ export class MessageCompressor implements BudgetAccount {
   private takeDeflater(): zlib.DeflateRaw {
     const pooled = this.params.sendNoContextTakeover ? this.pool.take(this.deflateKey) : undefined;
     if (pooled !== undefined) return pooled as zlib.DeflateRaw;
-    return zlib.createDeflateRaw({ ...this.config.deflateOptions, windowBits: zlibWindowBits(this.params.sendWindowBits) });
+    const stream = zlib.createDeflateRaw({ ...this.config.deflateOptions, windowBits: zlibWindowBits(this.params.sendWindowBits) });
+    watchFailures(stream);
+    return stream;
   }
 
   private takeInflater(): zlib.InflateRaw {
     const pooled = this.params.receiveNoContextTakeover ? this.pool.take(this.inflateKey) : undefined;
     if (pooled !== undefined) return pooled as zlib.InflateRaw;
-    return zlib.createInflateRaw({ ...this.config.inflateOptions, windowBits: zlibWindowBits(this.params.receiveWindowBits) });
+    const stream = zlib.createInflateRaw({ ...this.config.inflateOptions, windowBits: zlibWindowBits(this.params.receiveWindowBits) });
+    watchFailures(stream);
+    return stream;
   }
 
   private returnDeflater(): void {

@@ -16,6 +16,8 @@ import zlib from 'node:zlib';
 
 interface ZlibHandle {
   writeSync(flush: number, input: Buffer, inOffset: number, inLength: number, output: Buffer, outOffset: number, outLength: number): void;
+  /** Called by the handle, inside writeSync, when zlib fails (invalid data). */
+  onerror?: (message: string, errno: number, code?: string) => void;
 }
 
 interface ZlibInternals {
@@ -32,6 +34,35 @@ export function canRunSync(stream: zlib.DeflateRaw | zlib.InflateRaw): boolean {
 }
 
 function ignoreError(): void {}
+
+const kFailure = Symbol('netws.zlibFailure');
+type WatchedStream = (zlib.DeflateRaw | zlib.InflateRaw) & { [kFailure]?: Error | null };
+
+/**
+ * Makes zlib's failures on `stream` known the moment they happen. Node and
+ * Bun destroy the stream inside the handle's onerror; Deno only records the
+ * error there and destroys the stream a tick later, and meanwhile a sync
+ * flush returns nothing and a flush's callback runs as if all went well: a
+ * corrupt message was taken for an empty one. So the handle's onerror is
+ * wrapped, once per stream, to note the failure; zlibFailure() reads it.
+ */
+export function watchFailures(stream: zlib.DeflateRaw | zlib.InflateRaw): void {
+  const watched = stream as WatchedStream;
+  const handle = (stream as unknown as ZlibInternals)._handle;
+  if (watched[kFailure] !== undefined || typeof handle?.onerror !== 'function') return;
+  watched[kFailure] = null;
+  const original = handle.onerror;
+  handle.onerror = function (this: ZlibHandle, message: string, errno: number, code?: string) {
+    watched[kFailure] = Object.assign(new Error(message), { errno, code: code ?? 'Z_DATA_ERROR' });
+    // The runtime's own handler still runs: it destroys the stream, now or later.
+    original.call(this, message, errno, code);
+  };
+}
+
+/** zlib's error on `stream` (watched by watchFailures), if it failed; null while it has not. */
+export function zlibFailure(stream: zlib.DeflateRaw | zlib.InflateRaw): Error | null {
+  return stream.errored ?? (stream as WatchedStream)[kFailure] ?? null;
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -64,6 +95,7 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
   const handle = internals._handle!;
   const state = internals._writeState!;
   const chunkSize = internals._chunkSize ?? zlib.constants.Z_DEFAULT_CHUNK;
+  watchFailures(stream);
   const parts: Buffer[] = [];
   let total = 0;
   let output = Buffer.allocUnsafe(chunkSize);
@@ -80,10 +112,10 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
     for (;;) {
       const outSpace = chunkSize - outOffset;
       handle.writeSync(flush, input, inOffset, inLeft, output, outOffset, outSpace);
-      // zlib reports invalid data by destroying the stream (its 'error' event comes a tick later).
-      if (stream.destroyed) {
+      // zlib reports invalid data through the handle's onerror (see watchFailures); the 'error' event comes later.
+      if (stream.destroyed || (stream as WatchedStream)[kFailure]) {
         stream.on('error', ignoreError);
-        throw stream.errored ?? new Error('zlib failed');
+        throw zlibFailure(stream) ?? new Error('zlib failed');
       }
       const produced = outSpace - state[0];
       if (produced > 0) {

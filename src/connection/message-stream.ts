@@ -10,6 +10,7 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { inflateError, TRAILER, tooBig, type MessageCompressor } from '../compression/compressor.ts';
+import { zlibFailure } from '../compression/zlib-sync.ts';
 import { type ProtocolError, WebSocketError } from '../protocol/errors.ts';
 import { invalidUtf8, Utf8Validator } from '../protocol/utf8.ts';
 
@@ -83,6 +84,12 @@ export class MessageStream extends Readable {
     const inflater = this.inflaterFor();
     inflater.write(TRAILER);
     inflater.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      // Deno reports zlib's failure before its 'error' event (see watchFailures): it is not the message's end.
+      const failure = zlibFailure(inflater);
+      if (failure !== null) {
+        this.fail(inflateError(failure));
+        return;
+      }
       this.flushed = true;
       if (inflater.readableLength === 0) this.finishInflating();
     });

@@ -102,7 +102,11 @@ function callAll(callbacks: WriteCallback[]): WriteCallback {
   };
 }
 
-const EMPTY = Buffer.alloc(0);
+/** A whenFlushed() caller: called once the write numbered `after` (and so every earlier one) completed. */
+interface FlushWaiter {
+  after: number;
+  callback: () => void;
+}
 
 export class Transport {
   readonly duplex: Duplex;
@@ -115,6 +119,16 @@ export class Transport {
   declare private batchBytes: number;
   /** Their callbacks, in order. */
   declare private batchCallbacks: WriteCallback[] | null;
+  /**
+   * Writes handed to the Duplex, and those whose callback ran: they complete
+   * in order (see whenFlushed). Counted per write to the Duplex (a tick's
+   * batch, a large frame), not per frame; defaults on the prototype, and the
+   * counting callback is made on a connection's first write.
+   */
+  declare private issued: number;
+  declare private completed: number;
+  declare private flushWaiters: FlushWaiter[] | null;
+  declare private onWritten: (() => void) | null;
 
   constructor(duplex: Duplex, owner: TransportOwner, traits: TransportTraits) {
     this.duplex = duplex;
@@ -183,7 +197,7 @@ export class Transport {
       this.flush();
       duplex.cork();
       duplex.write(header);
-      duplex.write(payload, callback);
+      duplex.write(payload, this.counted(callback));
       duplex.uncork();
     }
     return true;
@@ -210,15 +224,17 @@ export class Transport {
 
   /**
    * Calls back once everything written so far has been handed to the
-   * kernel: an empty write's callback runs then (writes complete in order).
-   * The Duplex's own 'drain' would not do: it comes only past its own
-   * high-water mark, which is not ours.
+   * kernel: when the callback of the last write so far runs (writes
+   * complete in order). The Duplex's own 'drain' would not do: it comes
+   * only past its own high-water mark, which is not ours. (An empty write
+   * as a marker would be simpler, but Deno's TLSSocket fails it with EPERM
+   * and the connection with it.)
    */
   whenFlushed(callback: () => void): boolean {
-    const duplex = this.duplex;
-    if (!duplex.writable) return false;
+    if (!this.duplex.writable) return false;
     this.flush();
-    duplex.write(EMPTY, callback);
+    if (this.completed === this.issued) process.nextTick(callback);
+    else (this.flushWaiters ??= []).push({ after: this.issued, callback });
     return true;
   }
 
@@ -254,7 +270,26 @@ export class Transport {
       if (callbacks !== null) process.nextTick(callAll(callbacks), new Error('write after end'));
       return;
     }
-    duplex.write(data, callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callAll(callbacks));
+    duplex.write(data, this.counted(callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callAll(callbacks)));
+  }
+
+  /** The callback of one write to the Duplex: `callback` (if any), then the count whenFlushed() reads. */
+  private counted(callback: WriteCallback | undefined): WriteCallback {
+    this.issued++;
+    const onWritten = (this.onWritten ??= () => this.written());
+    if (callback === undefined) return onWritten;
+    return (error) => {
+      callback(error);
+      onWritten();
+    };
+  }
+
+  private written(): void {
+    this.completed++;
+    const waiters = this.flushWaiters;
+    if (waiters === null) return;
+    while (waiters.length > 0 && waiters[0].after <= this.completed) (waiters.shift() as FlushWaiter).callback();
+    if (waiters.length === 0 && this.flushWaiters === waiters) this.flushWaiters = null;
   }
 
   /** Ends our side (after our close frame, or when the peer ended theirs). */
@@ -274,4 +309,7 @@ export class Transport {
   }
 }
 
-Object.assign(Transport.prototype, { heartbeat: null, batch: null, batchBytes: 0, batchCallbacks: null });
+// biome-ignore format: a table of defaults reads best as one
+Object.assign(Transport.prototype, {
+  heartbeat: null, batch: null, batchBytes: 0, batchCallbacks: null, issued: 0, completed: 0, flushWaiters: null, onWritten: null,
+});

@@ -19,6 +19,7 @@ import {
   linesToHeaders,
   refusalBody,
   refusalHeaders,
+  hasUnsendableField,
   responseLines,
   type Http2HeaderRecord,
 } from '../protocol/extended-connect.ts';
@@ -236,16 +237,29 @@ export function refuseStream(stream: ServerStream, status: number, message?: str
   if (!(Number.isInteger(status) && status >= 300 && status <= 599)) status = 500;
   // 304 has no body (node:http2 ends the stream at the headers).
   const body = status === 304 ? Buffer.alloc(0) : Buffer.from(refusalBody(status, message), 'utf8');
-  try {
-    stream.respond(refusalHeaders(status, body.length, headers), { endStream: body.length === 0 });
-  } catch {
-    // verifyClient's fields held one node:http2 will not send (a name with a
-    // space, say): only they can make it throw, so 500 without them cannot.
+  const fields = refusalHeaders(status, body.length, headers);
+  // verifyClient's fields held one node:http2 will not send (a name with a
+  // space, say): only they can make it throw, so 500 without them cannot.
+  // Found before respond(), which on Bun breaks the session when it throws.
+  if (hasUnsendableField(fields)) {
     refuseStream(stream, 500);
     return;
   }
-  if (body.length === 0) stream.close();
+  try {
+    stream.respond(fields, { endStream: body.length === 0 });
+  } catch {
+    // Another refusal of node:http2 (a field HTTP/2 allows once, given twice): 500 without the fields.
+    refuseStream(stream, 500);
+    return;
+  }
+  // Without a body: a turn later, as Node 22.23 drops the HEADERS of a 304
+  // that a close() follows at once (the client never gets its answer).
+  if (body.length === 0) setImmediate(closeStream, stream);
   else stream.end(body, () => stream.close());
+}
+
+function closeStream(stream: ServerStream): void {
+  if (!stream.closed) stream.close();
 }
 
 const NO_HEAD = Buffer.alloc(0);

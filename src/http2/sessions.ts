@@ -157,12 +157,22 @@ export function releaseSession(session: http2.ClientHttp2Session): void {
   const entry = entryOf.get(session);
   if (entry === undefined || --entry.users > 0) return;
   remove(entry);
+  // A turn later: the last user may let go inside one of the session's own
+  // callbacks (the answer to the PING of whenSettled, 'remoteSettings' when it
+  // falls back to HTTP/1.1), and Deno 2.9 crashes (SIGSEGV) when a session is
+  // closed there. The entry left the pool already: nobody new gets it.
+  setImmediate(closeUnlessClosed, session);
+}
+
+function closeUnlessClosed(session: http2.ClientHttp2Session): void {
   if (usable(session)) session.close();
 }
 
 function connect(entry: PooledSession, target: Target): void {
   const host = target.host;
-  const servername = (entry.options.servername as string | undefined) ?? (net.isIP(host) === 0 ? host : '');
+  // No SNI for an IP address (RFC 6066 section 3) is undefined, not '': Deno builds the
+  // session's origin from the socket's servername, and from '' that is no URL ('https://:port').
+  const servername = (entry.options.servername as string | undefined) ?? (net.isIP(host) === 0 ? host : undefined);
   const socket = tls.connect({
     ...(entry.options as tls.ConnectionOptions),
     host,

@@ -19,6 +19,7 @@ import {
   type HeaderValue,
   type OfferedFields,
 } from './handshake.ts';
+import { isToken } from './headers.ts';
 
 /** The `:protocol` of a WebSocket (RFC 8441 section 4, from the HTTP Upgrade Token registry). */
 export const WEBSOCKET_PROTOCOL = 'websocket';
@@ -101,6 +102,16 @@ function addField(headers: Record<string, string | number | string[]>, name: str
   if (previous === undefined) headers[lower] = value;
   else if (Array.isArray(previous)) previous.push(value);
   else headers[lower] = [String(previous), value];
+}
+
+/**
+ * Whether a field name is one node:http2 refuses to send (no HTTP token: a space, say). Checked before
+ * respond(): Bun's respond() throws on it as Node's does, but the session's later HEADERS then fail at the peer
+ * (a connection error for every stream on it, seen on Bun 1.4.5).
+ */
+export function hasUnsendableField(headers: Record<string, unknown>): boolean {
+  for (const name of Object.keys(headers)) if (!name.startsWith(':') && !isToken(name)) return true;
+  return false;
 }
 
 /** The headers of an HTTP/2 response refusing a handshake with `status`, its body `byteLength` bytes of text. */
