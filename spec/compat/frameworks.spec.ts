@@ -35,6 +35,7 @@ compat(
     t.note('reason', reason, 'description', description?.message ?? null);
   },
   {
+    skipOn: { bun: "Bun 1.4.5's net.Socket has no resetAndDestroy(), the case's way to reset a TCP connection" },
     differs: {
       reason:
         "netws emits the socket's ECONNRESET as 'error' (DIFFERENCES.md, the socket failing), which engine.io reads as a transport error",
