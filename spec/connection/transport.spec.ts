@@ -57,6 +57,30 @@ test('whenFlushed: at once (next tick) when nothing is in flight, else after the
   );
 });
 
+test('whenFlushed: a write callback that throws still counts its write, so later flushes are not lost', async () => {
+  const duplex = new PassThrough();
+  duplex.resume();
+  const transport = new Transport(duplex, owner(), CLIENT_SOCKET);
+  const thrown: unknown[] = [];
+  const onUncaught = (error: unknown): void => {
+    thrown.push(error);
+  };
+  process.on('uncaughtException', onUncaught);
+  try {
+    transport.write(Buffer.from('header'), Buffer.alloc(64), () => {
+      throw new Error('from a user callback');
+    });
+    let flushed = false;
+    transport.whenFlushed(() => (flushed = true));
+    const deadline = Date.now() + 1000;
+    while (!flushed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.is(thrown.length, 1);
+    assert.ok(flushed, 'whenFlushed called back');
+  } finally {
+    process.removeListener('uncaughtException', onUncaught);
+  }
+});
+
 // Regression (Deno 2.9): the flush was learnt from the callback of an empty write, which Deno's TLSSocket fails
 // with EPERM, killing the connection. A message over highWaterMark (here compressed, in both directions) waits
 // for that flush before 'drain'.

@@ -279,8 +279,12 @@ export class Transport {
     const onWritten = (this.onWritten ??= () => this.written());
     if (callback === undefined) return onWritten;
     return (error) => {
-      callback(error);
-      onWritten();
+      // Counted even if the callback throws: whenFlushed() waiters must not wait forever.
+      try {
+        callback(error);
+      } finally {
+        onWritten();
+      }
     };
   }
 
