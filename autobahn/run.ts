@@ -8,8 +8,7 @@
  *                               client: netws WebSocket (client.ts) → wstest fuzzingserver
  *   --cases '1.*,6.4.*'         wstest case patterns (comma separated)
  *   --full                      every case (groups 1-13); also writes autobahn/RESULTS.md
- *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample (CI_CASES);
- *                               with --runtime a smaller 12/13 sample (RUNTIME_CASES)
+ *   (default)                   the CI subset: groups 1-10 plus a 12/13 sample (CI_CASES), on every runtime
  *   --timeout <minutes>         limit per mode (default 10, 30 with --full)
  *   --runtime node22|node24|bun|deno
  *                               run netws (echo-server.ts, client.ts) on that runtime, a pinned version
@@ -62,18 +61,6 @@ const COMPRESSION_SAMPLE = ['12.1', '12.5', '13.1', '13.2', '13.3', '13.4', '13.
 
 export const CI_CASES = [...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`), ...COMPRESSION_SAMPLE, '12.1.18', '13.7.18'];
 export const FULL_CASES = Array.from({ length: 13 }, (_, i) => `${i + 1}.*`);
-
-/**
- * With --runtime (netws on Node 22/24, Bun or Deno): groups 1-10 and, of every compression parameter set, the
- * messages of 16 B to 8 KiB (cases 1-6) and the first auto-fragmented one (11): a CI step of a few minutes
- * per runtime, where CI_CASES takes about 270 s per mode on Bun.
- */
-const RUNTIME_CASES = [
-  ...Array.from({ length: 10 }, (_, i) => `${i + 1}.*`),
-  ...['12.1', '12.5', '13.1', '13.2', '13.3', '13.4', '13.5', '13.6', '13.7'].flatMap((group) =>
-    [1, 2, 3, 4, 5, 6, 11].map((i) => `${group}.${i}`),
-  ),
-];
 
 type Mode = 'server' | 'client';
 
@@ -314,6 +301,11 @@ function modeDir(mode: Mode, transport: Transport): string {
   return path.join(REPORTS, netwsRuntime === undefined ? dir : `${dir}-${netwsRuntime}`);
 }
 
+/** wstest's spec file for a mode's run, beside its reports: runs on different runtimes can share the machine. */
+function specPath(outdir: string): string {
+  return `${outdir}.json`;
+}
+
 /** Waits for a child to print `listening on <port>`; 0 if it did not within 30 s (or exited). */
 async function listeningPort(started: Started, deadline: number): Promise<number> {
   const listenDeadline = Math.min(deadline, Date.now() + 30_000);
@@ -389,7 +381,7 @@ async function runServerMode(
       console.log(`[autobahn] server mode: echo-server.ts on 127.0.0.1:${port}`);
     }
 
-    const specFile = path.join(REPORTS, transport === 'h1' ? 'fuzzingclient.json' : 'h2-fuzzingclient.json');
+    const specFile = specPath(outdir);
     writeFileSync(
       specFile,
       JSON.stringify(
@@ -440,7 +432,7 @@ async function runClientMode(
   const errors: string[] = [];
 
   const port = await freePort();
-  const specFile = path.join(REPORTS, transport === 'h1' ? 'fuzzingserver.json' : 'h2-fuzzingserver.json');
+  const specFile = specPath(outdir);
   writeFileSync(
     specFile,
     JSON.stringify({ url: `ws://127.0.0.1:${port}`, outdir, cases: patterns, 'exclude-cases': [], 'exclude-agent-cases': {} }, null, 2),
@@ -638,9 +630,7 @@ async function main(): Promise<number> {
           .filter((s) => s !== '')
       : values.full
         ? FULL_CASES
-        : netwsRuntime !== undefined
-          ? RUNTIME_CASES
-          : CI_CASES;
+        : CI_CASES;
   const minutes = values.timeout !== undefined ? Number(values.timeout) : values.full ? 30 : 10;
   if (!(minutes > 0)) throw new Error(`bad --timeout ${values.timeout}`);
 
