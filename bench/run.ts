@@ -3,8 +3,9 @@
  *
  * Runs the frame-path microbenchmarks in this process, then the end-to-end
  * suites against servers in child processes, and writes bench/results/:
- * results.json and results.svg (smoke runs write *.tmp files instead, so a CI
- * smoke run never replaces published numbers).
+ * results.json and results.svg (smoke runs, and runs of some suites only
+ * (--only), write *.tmp files instead, so neither replaces the published
+ * numbers of a whole run with fewer).
  */
 
 import { writeFileSync } from 'node:fs';
@@ -134,8 +135,8 @@ if (smoke ? wants('cluster') : only?.includes('cluster') === true) {
   if (cluster === null) log('  redis-server is not installed: skipped (apt-get install redis-server)');
 }
 
-const base = new URL(smoke ? './results/smoke' : './results/results', import.meta.url);
-const suffix = smoke ? '.tmp' : '';
+const base = new URL(smoke ? './results/smoke' : only !== undefined ? './results/partial' : './results/results', import.meta.url);
+const suffix = smoke || only !== undefined ? '.tmp' : '';
 writeFileSync(new URL(`${base.href}.json${suffix}`), JSON.stringify(results, null, 2) + '\n');
 writeFileSync(new URL(`${base.href}.svg${suffix}`), renderSvg(results));
 log('');
