@@ -135,8 +135,9 @@ if (smoke ? wants('cluster') : only?.includes('cluster') === true) {
   if (cluster === null) log('  redis-server is not installed: skipped (apt-get install redis-server)');
 }
 
-const base = new URL(smoke ? './results/smoke' : only !== undefined ? './results/partial' : './results/results', import.meta.url);
-const suffix = smoke || only !== undefined ? '.tmp' : '';
+const name = smoke ? 'smoke' : only !== undefined ? 'partial' : 'results';
+const base = new URL(`./results/${name}`, import.meta.url);
+const suffix = name === 'results' ? '' : '.tmp';
 writeFileSync(new URL(`${base.href}.json${suffix}`), JSON.stringify(results, null, 2) + '\n');
 writeFileSync(new URL(`${base.href}.svg${suffix}`), renderSvg(results));
 log('');
