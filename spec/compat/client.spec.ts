@@ -718,6 +718,29 @@ compat(options, 'generateMask: the masking key on the wire is the one it writes'
   t.note('calls', calls);
 });
 
+compat(options, 'generateMask that throws: send() throws it, nothing goes out for that message, the next one is whole', async (lib, t) => {
+  let calls = 0;
+  const { client, raw } = await rawPeer(t, {
+    generateMask: (mask: Buffer) => {
+      if (++calls === 2) throw new Error('no key');
+      mask.fill(calls);
+    },
+  });
+  client.send('first');
+  try {
+    client.send('second');
+    t.note('second', 'sent');
+  } catch (error) {
+    t.note('second threw', (error as Error).message);
+  }
+  client.send('third');
+  const frames = await raw.readFrames(2);
+  t.note(
+    'frames',
+    frames.map((frame) => frame.raw.toString('hex')),
+  );
+});
+
 compat(options, 'generateMask filling zeros: the payload goes unmasked under a zero key', async (lib, t) => {
   const { client, raw } = await rawPeer(t, { generateMask: (mask: Buffer) => mask.fill(0) });
   client.send('plain');

@@ -81,6 +81,110 @@ test('whenFlushed: a write callback that throws still counts its write, so later
   }
 });
 
+/** Reserves `size` bytes on `transport` and fills them with `byte`; returns whether it could. */
+function reserveFilled(transport: Transport, size: number, byte: number, callback?: () => void): boolean {
+  const slot = { buffer: Buffer.alloc(0), offset: 0 };
+  if (!transport.reserve(size, callback, slot)) return false;
+  slot.buffer.fill(byte, slot.offset, slot.offset + size);
+  return true;
+}
+
+/** What a PassThrough transport wrote, as the chunks its reader gets (read only when asked). */
+function written(duplex: PassThrough): Buffer[] {
+  const chunks: Buffer[] = [];
+  let chunk: Buffer | null;
+  while ((chunk = duplex.read() as Buffer | null) !== null) chunks.push(chunk);
+  return chunks;
+}
+
+const nextTick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
+
+test('reserve: frames of two connections interleaved in one tick each leave whole, in order, one write per connection', async () => {
+  const a = new PassThrough();
+  const b = new PassThrough();
+  const ta = new Transport(a, owner(), CLIENT_SOCKET);
+  const tb = new Transport(b, owner(), CLIENT_SOCKET);
+  const order: string[] = [];
+  assert.ok(reserveFilled(ta, 10, 0x61, () => order.push('a1')));
+  assert.ok(reserveFilled(tb, 10, 0x62, () => order.push('b1')));
+  // b took the slab's next bytes: a's next frame starts a region of its own, after its first.
+  assert.ok(reserveFilled(ta, 5, 0x41, () => order.push('a2')));
+  ta.write(Buffer.from('X'.repeat(3)), null, () => order.push('a3'));
+  assert.ok(reserveFilled(ta, 3, 0x63));
+  assert.ok(reserveFilled(tb, 4, 0x42));
+  assert.is(ta.bufferedBytes, 21);
+  assert.is(tb.bufferedBytes, 14);
+  await nextTick();
+  assert.equal(
+    written(a).map((chunk) => chunk.toString()),
+    ['aaaaaaaaaaAAAAAXXXccc'],
+  );
+  assert.equal(
+    written(b).map((chunk) => chunk.toString()),
+    ['bbbbbbbbbbBBBB'],
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(order, ['a1', 'a2', 'a3', 'b1']);
+});
+
+test('reserve: batches past one slab, and bytes written earlier, unread, stay as they were', async () => {
+  const duplex = new PassThrough({ highWaterMark: 1 << 30 });
+  let writes = 0;
+  const write = duplex.write.bind(duplex) as (...args: unknown[]) => boolean;
+  duplex.write = ((...args: unknown[]) => {
+    writes++;
+    return write(...args);
+  }) as typeof duplex.write;
+  const transport = new Transport(duplex, owner(), CLIENT_SOCKET);
+  const expected: Buffer[] = [];
+  // Three ticks of frames, nothing read in between: a reused byte of an earlier slab would show.
+  for (let tick = 0; tick < 3; tick++) {
+    for (let n = 0; n < 100; n++) {
+      const size = 1 + ((n * 37 + tick * 11) % 1500);
+      const byte = (tick * 100 + n) & 0xff;
+      assert.ok(reserveFilled(transport, size, byte));
+      expected.push(Buffer.alloc(size, byte));
+    }
+    // A frame larger than a slab gets a buffer of its own, in its place.
+    assert.ok(reserveFilled(transport, 20_000, 0xee - tick));
+    expected.push(Buffer.alloc(20_000, 0xee - tick));
+    await nextTick();
+  }
+  assert.is(writes, 3, 'one write per tick');
+  assert.ok(Buffer.concat(written(duplex)).equals(Buffer.concat(expected)));
+});
+
+test("reserve: a batch that must wait behind a slow peer's writes holds bytes of its own, not a shared slab", async () => {
+  // The reader never reads: the first write fills the readable side, the next ones wait in the writable queue.
+  const duplex = new PassThrough({ highWaterMark: 1 });
+  const chunks: Buffer[] = [];
+  const write = duplex.write.bind(duplex) as (...args: unknown[]) => boolean;
+  duplex.write = ((chunk: Buffer, ...rest: unknown[]) => {
+    chunks.push(chunk);
+    return write(chunk, ...rest);
+  }) as typeof duplex.write;
+  const transport = new Transport(duplex, owner(), CLIENT_SOCKET);
+  for (let tick = 0; tick < 3; tick++) {
+    assert.ok(reserveFilled(transport, 30, 0x30 + tick));
+    await nextTick();
+  }
+  assert.is(chunks.length, 3);
+  assert.is(chunks[0].buffer.byteLength, 16 * 1024, 'nothing queued: the slab region goes as it is');
+  for (const queued of chunks.slice(1)) assert.is(queued.buffer.byteLength, 30, 'queued: a buffer of its own size');
+  assert.is(Buffer.concat(written(duplex)).toString(), `${'0'.repeat(30)}${'1'.repeat(30)}${'2'.repeat(30)}`);
+});
+
+test('reserve: refused once the transport cannot write, and its callback is not kept', async () => {
+  const duplex = new PassThrough();
+  const transport = new Transport(duplex, owner(), CLIENT_SOCKET);
+  let called = false;
+  duplex.destroy();
+  assert.not.ok(reserveFilled(transport, 8, 1, () => (called = true)));
+  assert.is(transport.bufferedBytes, 0);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.not.ok(called);
+});
+
 // Regression (Deno 2.9): the flush was learnt from the callback of an empty write, which Deno's TLSSocket fails
 // with EPERM, killing the connection. A message over highWaterMark (here compressed, in both directions) waits
 // for that flush before 'drain'.

@@ -15,7 +15,7 @@
 import type { MessageCompressor } from '../compression/compressor.ts';
 import type { ResolvedConnectionOptions } from '../options/connection.ts';
 import type { ProtocolError } from '../protocol/errors.ts';
-import type { Protocol, ProtocolHandler, WriteCallback } from '../protocol/protocol.ts';
+import { type FrameSlot, kReserveFrame, type Protocol, type ProtocolHandler, type WriteCallback } from '../protocol/protocol.ts';
 import { checkInflatedText } from '../protocol/utf8.ts';
 import { binaryMessageData, type BinaryType, type RawData } from './data.ts';
 import { IncomingQueue, type IncomingOwner } from './incoming.ts';
@@ -92,6 +92,12 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
 
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void {
     if (!this.transport!.write(header, payload, callback)) refuseSend(callback, this.owner.readyState);
+  }
+
+  [kReserveFrame](size: number, callback: WriteCallback | undefined, slot: FrameSlot): boolean {
+    if (this.transport!.reserve(size, callback, slot)) return true;
+    refuseSend(callback, this.owner.readyState);
+    return false;
   }
 
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {

@@ -12,7 +12,7 @@
  */
 
 import type { Duplex } from 'node:stream';
-import type { WriteCallback } from '../protocol/protocol.ts';
+import type { FrameSlot, WriteCallback } from '../protocol/protocol.ts';
 import type { Heartbeat } from './heartbeat.ts';
 
 /** Bytes arrived. */
@@ -86,13 +86,34 @@ function onDrain(this: Duplex): void {
  * burst of sends) leave together on the next tick: one syscall per batch
  * instead of one per frame was the biggest single win on loopback echo of
  * 16 B messages (about 3x); large frames gain nothing from waiting. They
- * are joined into one buffer and written once, rather than written one by
- * one into a corked Duplex: each write into a Writable costs a queue entry,
- * and each buffer of a writev an iovec the kernel walks (bench/:
- * cpu-per-message).
+ * are framed straight into one region of a shared slab (reserve()) and
+ * that region is written once, rather than each allocated on its own,
+ * joined, or written one by one into a corked Duplex: each write into a
+ * Writable costs a queue entry, and each buffer of a writev an iovec the
+ * kernel walks (bench/: cpu-per-message).
  */
 function flushBatch(transport: Transport): void {
   transport.flush();
+}
+
+/**
+ * The slab small frames are framed into, shared by all transports: a
+ * batch's frames take consecutive bytes of it, so a batch is one region
+ * whatever its count of frames. A write keeps its slab alive until it is
+ * done, as one of node's own 8 KiB Buffer pools would (the slab is twice
+ * that); a region that would wait behind earlier writes of a slow peer is
+ * copied out first (flush()), so such a peer holds only its own bytes.
+ */
+const SLAB_SIZE = 16 * 1024;
+let slab: Buffer | null = null;
+/** Bytes of `slab` handed out; the rest is free. */
+let slabUsed = SLAB_SIZE;
+
+/** `bytes` copied into a buffer of exactly their size. */
+function ownCopy(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }
 
 /** The frames' callbacks, called in order once their joined bytes were written. */
@@ -114,9 +135,17 @@ export class Transport {
   private readonly traits: TransportTraits;
   /** Any received byte is a sign of life; and while we do not read, no answer can come (a default on the prototype: most have none). */
   declare heartbeat: Heartbeat | null;
-  /** Small frames of this tick, not yet written (null: none; defaults on the prototype). */
+  /**
+   * Small frames of this tick, not yet written (batchBytes 0: none;
+   * defaults on the prototype): the regions and buffers already closed, in
+   * order, then the open region [regionStart, regionEnd) of regionSlab,
+   * which grows while no other transport took the slab's next bytes.
+   */
   declare private batch: Buffer[] | null;
   declare private batchBytes: number;
+  declare private regionSlab: Buffer | null;
+  declare private regionStart: number;
+  declare private regionEnd: number;
   /** Their callbacks, in order. */
   declare private batchCallbacks: WriteCallback[] | null;
   /**
@@ -179,19 +208,8 @@ export class Transport {
     const duplex = this.duplex;
     if (!duplex.writable) return false;
     if (payload === null) {
-      const batch = this.batch;
-      if (batch === null) {
-        this.batch = [header];
-        this.batchBytes = header.length;
-        process.nextTick(flushBatch, this);
-      } else {
-        batch.push(header);
-        this.batchBytes += header.length;
-      }
-      if (callback !== undefined) {
-        if (this.batchCallbacks === null) this.batchCallbacks = [callback];
-        else this.batchCallbacks.push(callback);
-      }
+      this.closeRegion();
+      this.batched(header, header.length, callback);
     } else {
       // After the frames already batched in this tick, if any.
       this.flush();
@@ -201,6 +219,63 @@ export class Transport {
       duplex.uncork();
     }
     return true;
+  }
+
+  /**
+   * Room for a small frame of `size` bytes, written with this tick's batch
+   * in order with every other write: `slot` says where, and the caller
+   * frames it there at once. False when our side can take no more (as write()).
+   */
+  reserve(size: number, callback: WriteCallback | undefined, slot: FrameSlot): boolean {
+    if (!this.duplex.writable) return false;
+    if (size > SLAB_SIZE) {
+      const frame = Buffer.allocUnsafe(size);
+      this.closeRegion();
+      this.batched(frame, size, callback);
+      slot.buffer = frame;
+      slot.offset = 0;
+      return true;
+    }
+    let at = slabUsed;
+    if (this.regionSlab !== slab || this.regionEnd !== at || at + size > SLAB_SIZE) {
+      // Not at the slab's end (another batch took the bytes after ours), or no room left there: a new region.
+      this.closeRegion();
+      if (at + size > SLAB_SIZE) {
+        slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+        at = 0;
+      }
+      this.regionSlab = slab;
+      this.regionStart = at;
+    }
+    slabUsed = this.regionEnd = at + size;
+    this.batched(null, size, callback);
+    slot.buffer = slab as Buffer;
+    slot.offset = at;
+    return true;
+  }
+
+  /** Counts `size` more bytes in the tick's batch (`buffer`, if it is not in the open region), and schedules its flush. */
+  private batched(buffer: Buffer | null, size: number, callback: WriteCallback | undefined): void {
+    if (this.batchBytes === 0) process.nextTick(flushBatch, this);
+    this.batchBytes += size;
+    if (buffer !== null) {
+      if (this.batch === null) this.batch = [buffer];
+      else this.batch.push(buffer);
+    }
+    if (callback !== undefined) {
+      if (this.batchCallbacks === null) this.batchCallbacks = [callback];
+      else this.batchCallbacks.push(callback);
+    }
+  }
+
+  /** The open region joins the batch's list: whatever follows is written after it. */
+  private closeRegion(): void {
+    const region = this.regionSlab;
+    if (region === null) return;
+    const bytes = region.subarray(this.regionStart, this.regionEnd);
+    if (this.batch === null) this.batch = [bytes];
+    else this.batch.push(bytes);
+    this.regionSlab = null;
   }
 
   /** Bytes written and not yet handed to the kernel. */
@@ -257,10 +332,20 @@ export class Transport {
 
   /** Writes the tick's batched frames now (on the next tick, or when nothing may follow them to batch with). */
   flush(): void {
-    const batch = this.batch;
-    if (batch === null) return;
+    if (this.batchBytes === 0) return;
     const callbacks = this.batchCallbacks;
-    const data = batch.length === 1 ? batch[0] : Buffer.concat(batch, this.batchBytes);
+    let data: Buffer;
+    const batch = this.batch;
+    const region = this.regionSlab;
+    if (batch === null) {
+      data = (region as Buffer).subarray(this.regionStart, this.regionEnd);
+      this.regionSlab = null;
+      // Bound to wait in the Duplex's queue (the peer is slow): bytes of its own, so it holds no shared slab.
+      if (this.duplex.writableLength > 0) data = ownCopy(data);
+    } else {
+      this.closeRegion();
+      data = batch.length === 1 ? batch[0] : Buffer.concat(batch, this.batchBytes);
+    }
     this.batch = null;
     this.batchBytes = 0;
     this.batchCallbacks = null;
@@ -315,5 +400,5 @@ export class Transport {
 
 // biome-ignore format: a table of defaults reads best as one
 Object.assign(Transport.prototype, {
-  heartbeat: null, batch: null, batchBytes: 0, batchCallbacks: null, issued: 0, completed: 0, flushWaiters: null, onWritten: null,
+  heartbeat: null, batch: null, batchBytes: 0, regionSlab: null, regionStart: 0, regionEnd: 0, batchCallbacks: null, issued: 0, completed: 0, flushWaiters: null, onWritten: null,
 });

@@ -75,7 +75,11 @@ const NO_BUFFERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
 const keyScratch = Buffer.alloc(4);
 
 function keyBytes(key: number): Buffer {
-  keyScratch.writeUInt32BE(key, 0);
+  // By hand: Buffer's writeUInt32BE checks its arguments on every call.
+  keyScratch[0] = key >>> 24;
+  keyScratch[1] = (key >>> 16) & 0xff;
+  keyScratch[2] = (key >>> 8) & 0xff;
+  keyScratch[3] = key & 0xff;
   return keyScratch;
 }
 
@@ -205,8 +209,11 @@ export class FrameParser {
 
   private readHeader(): boolean {
     if (this.bufferedBytes < 2) return false;
-    const byte0 = this.byteAt(0);
-    const byte1 = this.byteAt(1);
+    const first = this.chunks[0];
+    const offset = this.offset;
+    const inFirst = first.length - offset >= 2;
+    const byte0 = inFirst ? first[offset] : this.byteAt(0);
+    const byte1 = inFirst ? first[offset + 1] : this.byteAt(1);
     const fin = (byte0 & 0x80) !== 0;
     const opcode = byte0 & 0x0f;
     const masked = (byte1 & 0x80) !== 0;
@@ -283,7 +290,11 @@ export class FrameParser {
     if (!isControlOpcode(opcode) && !streamed && ++this.messageFrames > this.maxFragments) {
       throw limitError('WS_ERR_TOO_MANY_BUFFERED_PARTS', 'Too many message fragments', CloseCode.PolicyViolation);
     }
-    if (masked) this.maskKey = header.readUInt32BE(at + size - 4);
+    if (masked) {
+      // By hand, as keyBytes() writes it back: readUInt32BE checks its offset on every call.
+      const k = at + size - 4;
+      this.maskKey = ((header[k] << 24) | (header[k + 1] << 16) | (header[k + 2] << 8) | header[k + 3]) >>> 0;
+    }
 
     this.fin = fin;
     this.opcode = opcode;
@@ -315,6 +326,13 @@ export class FrameParser {
     }
     if (this.payloadRemaining > 0) {
       if (this.bufferedBytes === 0) return false;
+      if (this.fin && this.messageLength === 0 && !this.streaming && this.fragments === null) {
+        // A whole message in one frame, in the first chunk (small messages nearly always): no pieces to hold.
+        if (this.chunks[0].length - this.offset >= this.payloadRemaining) {
+          this.readWholeMessage();
+          return true;
+        }
+      }
       this.readDataPiece();
       if (this.payloadRemaining > 0) return true;
     }
@@ -336,8 +354,39 @@ export class FrameParser {
     this.assembledLength = 0;
   }
 
+  /**
+   * A message whose one frame's payload lies whole in the first chunk: the
+   * view of it is the message (readDataPiece and finishMessage in one step,
+   * with nothing held between them).
+   */
+  private readWholeMessage(): void {
+    const piece = this.takePiece();
+    this.state = HEADER;
+    const isBinary = this.messageOpcode === Opcode.Binary;
+    const compressed = this.messageCompressed;
+    this.messageOpcode = 0;
+    this.messageCompressed = false;
+    this.messageLength = 0;
+    this.messageFrames = 0;
+    this.events.onMessage(piece, isBinary, compressed, null);
+  }
+
   /** Consumes what is available of a data frame's payload from the first chunk. */
   private readDataPiece(): void {
+    const piece = this.takePiece();
+    if (this.streaming) {
+      this.events.onMessageData!(piece);
+      return;
+    }
+    if (this.pieces === NO_BUFFERS) this.pieces = [piece];
+    else if (this.pieces.push(piece) === MAX_PENDING_PIECES) this.assemblePieces();
+  }
+
+  /**
+   * Takes what is available of a data frame's payload from the first chunk,
+   * unmasked and, when uncompressed text, checked; counted in messageLength.
+   */
+  private takePiece(): Buffer {
     const first = this.chunks[0];
     const offset = this.offset;
     let piece: Buffer;
@@ -369,12 +418,7 @@ export class FrameParser {
       if (!valid) throw invalidUtf8();
     }
     this.messageLength += piece.length;
-    if (this.streaming) {
-      this.events.onMessageData!(piece);
-      return;
-    }
-    if (this.pieces === NO_BUFFERS) this.pieces = [piece];
-    else if (this.pieces.push(piece) === MAX_PENDING_PIECES) this.assemblePieces();
+    return piece;
   }
 
   private finishStreamedMessage(): void {
