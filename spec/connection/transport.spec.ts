@@ -97,11 +97,29 @@ function written(duplex: PassThrough): Buffer[] {
   return chunks;
 }
 
+/** Counts the writes into `duplex`: those made while it was corked (a writev's pieces, counted once per cork) and the others. */
+function countWrites(duplex: PassThrough): { corked: number; uncorked: number } {
+  const counts = { corked: 0, uncorked: 0 };
+  const write = duplex.write.bind(duplex) as (...args: unknown[]) => boolean;
+  const cork = duplex.cork.bind(duplex);
+  duplex.cork = () => {
+    counts.corked++;
+    cork();
+  };
+  duplex.write = ((...args: unknown[]) => {
+    if (duplex.writableCorked === 0) counts.uncorked++;
+    return write(...args);
+  }) as typeof duplex.write;
+  return counts;
+}
+
 const nextTick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
 
 test('reserve: frames of two connections interleaved in one tick each leave whole, in order, one write per connection', async () => {
   const a = new PassThrough();
   const b = new PassThrough();
+  const writesA = countWrites(a);
+  const writesB = countWrites(b);
   const ta = new Transport(a, owner(), CLIENT_SOCKET);
   const tb = new Transport(b, owner(), CLIENT_SOCKET);
   const order: string[] = [];
@@ -123,18 +141,21 @@ test('reserve: frames of two connections interleaved in one tick each leave whol
     written(b).map((chunk) => chunk.toString()),
     ['bbbbbbbbbbBBBB'],
   );
+  assert.equal(
+    [writesA, writesB],
+    [
+      { corked: 0, uncorked: 1 },
+      { corked: 0, uncorked: 1 },
+    ],
+    'small frames: joined into one write',
+  );
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(order, ['a1', 'a2', 'a3', 'b1']);
 });
 
 test('reserve: batches past one slab, and bytes written earlier, unread, stay as they were', async () => {
   const duplex = new PassThrough({ highWaterMark: 1 << 30 });
-  let writes = 0;
-  const write = duplex.write.bind(duplex) as (...args: unknown[]) => boolean;
-  duplex.write = ((...args: unknown[]) => {
-    writes++;
-    return write(...args);
-  }) as typeof duplex.write;
+  const writes = countWrites(duplex);
   const transport = new Transport(duplex, owner(), CLIENT_SOCKET);
   const expected: Buffer[] = [];
   // Three ticks of frames, nothing read in between: a reused byte of an earlier slab would show.
@@ -150,7 +171,9 @@ test('reserve: batches past one slab, and bytes written earlier, unread, stay as
     expected.push(Buffer.alloc(20_000, 0xee - tick));
     await nextTick();
   }
-  assert.is(writes, 3, 'one write per tick');
+  // Each tick's batch is several slabs' worth: its pieces go in one corked write (a writev).
+  assert.is(writes.corked, 3, 'one writev per tick');
+  assert.is(writes.uncorked, 0);
   assert.ok(Buffer.concat(written(duplex)).equals(Buffer.concat(expected)));
 });
 

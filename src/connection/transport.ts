@@ -108,6 +108,12 @@ const SLAB_SIZE = 16 * 1024;
 let slab: Buffer | null = null;
 /** Bytes of `slab` handed out; the rest is free. */
 let slabUsed = SLAB_SIZE;
+/**
+ * A batch of several pieces whose average size is at least this is written
+ * as they are, in one writev; smaller ones are joined into one buffer first
+ * (an iovec per small frame costs more than copying it).
+ */
+const WRITEV_PIECE_MIN = 4096;
 
 /** `bytes` copied into a buffer of exactly their size. */
 function ownCopy(bytes: Buffer): Buffer {
@@ -334,17 +340,21 @@ export class Transport {
   flush(): void {
     if (this.batchBytes === 0) return;
     const callbacks = this.batchCallbacks;
-    let data: Buffer;
     const batch = this.batch;
-    const region = this.regionSlab;
+    // What to write: one buffer (`data`), or large pieces for one writev.
+    let data: Buffer | null = null;
+    let pieces: Buffer[] | null = null;
     if (batch === null) {
-      data = (region as Buffer).subarray(this.regionStart, this.regionEnd);
+      data = (this.regionSlab as Buffer).subarray(this.regionStart, this.regionEnd);
       this.regionSlab = null;
       // Bound to wait in the Duplex's queue (the peer is slow): bytes of its own, so it holds no shared slab.
       if (this.duplex.writableLength > 0) data = ownCopy(data);
     } else {
       this.closeRegion();
-      data = batch.length === 1 ? batch[0] : Buffer.concat(batch, this.batchBytes);
+      if (batch.length === 1) data = batch[0];
+      // A batch past one slab: its regions as they are, rather than a copy of them all.
+      else if (this.batchBytes >= batch.length * WRITEV_PIECE_MIN) pieces = batch;
+      else data = Buffer.concat(batch, this.batchBytes);
     }
     this.batch = null;
     this.batchBytes = 0;
@@ -355,7 +365,16 @@ export class Transport {
       if (callbacks !== null) process.nextTick(callAll(callbacks), new Error('write after end'));
       return;
     }
-    duplex.write(data, this.counted(callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callAll(callbacks)));
+    const done = this.counted(callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callAll(callbacks));
+    if (pieces === null) {
+      duplex.write(data as Buffer, done);
+      return;
+    }
+    duplex.cork();
+    const last = pieces.length - 1;
+    for (let i = 0; i < last; i++) duplex.write(pieces[i]);
+    duplex.write(pieces[last], done);
+    duplex.uncork();
   }
 
   /** The callback of one write to the Duplex: `callback` (if any), then the count whenFlushed() reads. */
