@@ -191,10 +191,15 @@ test("reserve: a batch that must wait behind a slow peer's writes holds bytes of
     assert.ok(reserveFilled(transport, 30, 0x30 + tick));
     await nextTick();
   }
-  assert.is(chunks.length, 3);
+  // A batch of several slabs' worth, bound to wait too: joined into a buffer of its own, not written as slab regions.
+  for (let n = 0; n < 40; n++) assert.ok(reserveFilled(transport, 1000, 0x33));
+  await nextTick();
+  assert.is(chunks.length, 4);
   assert.is(chunks[0].buffer.byteLength, 16 * 1024, 'nothing queued: the slab region goes as it is');
-  for (const queued of chunks.slice(1)) assert.is(queued.buffer.byteLength, 30, 'queued: a buffer of its own size');
-  assert.is(Buffer.concat(written(duplex)).toString(), `${'0'.repeat(30)}${'1'.repeat(30)}${'2'.repeat(30)}`);
+  for (const queued of chunks.slice(1, 3)) assert.is(queued.buffer.byteLength, 30, 'queued: a buffer of its own size');
+  assert.is(chunks[3].length, 40_000);
+  assert.is(chunks[3].buffer.byteLength, 40_000, 'queued: one buffer of its own, not slab regions');
+  assert.is(Buffer.concat(written(duplex)).toString(), `${'0'.repeat(30)}${'1'.repeat(30)}${'2'.repeat(30)}${'3'.repeat(40_000)}`);
 });
 
 test('reserve: refused once the transport cannot write, and its callback is not kept', async () => {

@@ -352,8 +352,8 @@ export class Transport {
     } else {
       this.closeRegion();
       if (batch.length === 1) data = batch[0];
-      // A batch past one slab: its regions as they are, rather than a copy of them all.
-      else if (this.batchBytes >= batch.length * WRITEV_PIECE_MIN) pieces = batch;
+      // A batch past one slab: its regions as they are, rather than a copy of them all (unless bound to wait, as above).
+      else if (this.batchBytes >= batch.length * WRITEV_PIECE_MIN && this.duplex.writableLength === 0) pieces = batch;
       else data = Buffer.concat(batch, this.batchBytes);
     }
     this.batch = null;
