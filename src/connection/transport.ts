@@ -264,10 +264,7 @@ export class Transport {
   private batched(buffer: Buffer | null, size: number, callback: WriteCallback | undefined): void {
     if (this.batchBytes === 0) process.nextTick(flushBatch, this);
     this.batchBytes += size;
-    if (buffer !== null) {
-      if (this.batch === null) this.batch = [buffer];
-      else this.batch.push(buffer);
-    }
+    if (buffer !== null) this.append(buffer);
     if (callback !== undefined) {
       if (this.batchCallbacks === null) this.batchCallbacks = [callback];
       else this.batchCallbacks.push(callback);
@@ -278,10 +275,14 @@ export class Transport {
   private closeRegion(): void {
     const region = this.regionSlab;
     if (region === null) return;
-    const bytes = region.subarray(this.regionStart, this.regionEnd);
-    if (this.batch === null) this.batch = [bytes];
-    else this.batch.push(bytes);
+    this.append(region.subarray(this.regionStart, this.regionEnd));
     this.regionSlab = null;
+  }
+
+  /** Adds `buffer` to the end of the batch's list (its bytes are counted by the caller). */
+  private append(buffer: Buffer): void {
+    if (this.batch === null) this.batch = [buffer];
+    else this.batch.push(buffer);
   }
 
   /** Bytes written and not yet handed to the kernel. */

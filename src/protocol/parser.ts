@@ -362,13 +362,7 @@ export class FrameParser {
   private readWholeMessage(): void {
     const piece = this.takePiece();
     this.state = HEADER;
-    const isBinary = this.messageOpcode === Opcode.Binary;
-    const compressed = this.messageCompressed;
-    this.messageOpcode = 0;
-    this.messageCompressed = false;
-    this.messageLength = 0;
-    this.messageFrames = 0;
-    this.events.onMessage(piece, isBinary, compressed, null);
+    this.emitMessage(piece, null);
   }
 
   /** Consumes what is available of a data frame's payload from the first chunk. */
@@ -446,16 +440,21 @@ export class FrameParser {
     this.checkTextEnd();
     const fragments = this.fragments;
     const data = fragments === null ? this.joinPieces(this.messageLength) : EMPTY;
+    this.fragments = null;
+    this.pieces = NO_BUFFERS;
+    this.assembled = null;
+    this.assembledLength = 0;
+    this.emitMessage(data, fragments);
+  }
+
+  /** The message is complete: its state is cleared for the next one, then it is handed on. */
+  private emitMessage(data: Buffer, fragments: Buffer[] | null): void {
     const isBinary = this.messageOpcode === Opcode.Binary;
     const compressed = this.messageCompressed;
-    this.fragments = null;
     this.messageOpcode = 0;
     this.messageCompressed = false;
     this.messageLength = 0;
     this.messageFrames = 0;
-    this.pieces = NO_BUFFERS;
-    this.assembled = null;
-    this.assembledLength = 0;
     this.events.onMessage(data, isBinary, compressed, fragments);
   }
 
