@@ -95,6 +95,7 @@ const latency = (connections: number, rate: number) => async (server: BenchServe
 let cases: ProfileCase[] = [];
 for (const impl of ['netws', 'ws-bu'] as const) {
   cases.push({ name: `compressed echo 16 KiB x64 (${impl})`, impl, serverArgs: ['fresh'], run: deflateEcho(16 * 1024, 64) });
+  cases.push({ name: `compressed echo 2 KiB x64 (${impl})`, impl, serverArgs: ['fresh'], run: deflateEcho(2048, 64) });
   cases.push({ name: `latency, 10000 connections at 10000 msgs/s (${impl})`, impl, phased: true, run: latency(10_000, 10_000) });
 }
 for (const impl of ['netws', 'ws-bu'] as const) {

@@ -117,7 +117,9 @@ test('2. 20,000 zlib jobs queued behind one slot, on closed connections, do not 
   const params = { sendNoContextTakeover: true, sendWindowBits: 15, receiveNoContextTakeover: true, receiveWindowBits: 15 };
   const compressors = Array.from({ length: 20_000 }, () => new MessageCompressor({ params, config }, 1 << 20));
   let failed = 0;
-  for (const compressor of compressors) compressor.compress(Buffer.from('x'), true, (error) => error && failed++);
+  // Past the main thread's 64 KiB: thread-pool jobs.
+  const large = Buffer.alloc(70_000);
+  for (const compressor of compressors) compressor.compress(large, true, (error) => error && failed++);
   // The first job runs; the others wait. Their connections end first (terminated
   // clients), then the running one: its slot goes down a queue of closed jobs, each releasing at once.
   for (const compressor of compressors.slice(1)) compressor.close();

@@ -510,8 +510,9 @@ lifecycle('close() ends a running job and every queued one with an error, and fr
     const second = compressorOn(pool);
     const results: string[] = [];
     const done = (name: string) => (error: Error | null) => results.push(`${name}:${error ? 'error' : 'ok'}`);
+    // Both past the main thread's 64 KiB: thread-pool jobs.
     first.compress(Buffer.alloc(100_000, 'a'), true, done('running'));
-    second.decompress(deflate('queued'), done('queued'));
+    second.decompress(deflate(randomBytes(70_000)), done('queued'));
     first.close();
     second.close();
     await sleep(20);
@@ -773,14 +774,15 @@ onMainThread(
     const compressor = compressorWith(true);
     assert.is(compressor.compressSync(Buffer.alloc(64 * 1024 + 1)), null);
     assert.is(compressor.decompressSync(Buffer.alloc(64 * 1024 + 1)), null);
-    const done = new Promise<void>((resolve) => compressor.compress(Buffer.from('x'.repeat(5000)), true, () => resolve()));
+    // Past 64 KiB: a thread-pool job.
+    const done = new Promise<void>((resolve) => compressor.compress(Buffer.from('x'.repeat(70_000)), true, () => resolve()));
     assert.is(compressor.compressSync(Buffer.from('busy')), null, 'a deflate job is queued or running');
     await done;
     assert.ok(compressor.compressSync(Buffer.from('free again')));
     const fragment = new Promise<void>((resolve) => compressor.compress(Buffer.from('first part'), false, () => resolve()));
     await fragment;
     assert.is(compressor.compressSync(Buffer.from('inside the message')), null, 'the fragmented message owns the context');
-    const inflating = new Promise<void>((resolve) => compressor.decompress(deflate('async'), () => resolve()));
+    const inflating = new Promise<void>((resolve) => compressor.decompress(deflate(randomBytes(70_000)), () => resolve()));
     assert.is(compressor.decompressSync(deflate('sync')), null, 'an inflate job is queued or running');
     await inflating;
     compressor.close();

@@ -13,7 +13,7 @@
 import zlib from 'node:zlib';
 import { CloseCode } from '../protocol/close.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { type BudgetAccount, mayRunSync, spend } from './budget.ts';
+import { type BudgetAccount, mayRunSync, runLater, spend } from './budget.ts';
 import { discard, type ZlibPool, type ZlibStream } from './pool.ts';
 import type { DeflateConfig, DeflateSettings } from './settings.ts';
 import { canRunSync, flushSync, hasEnded, joined, type SyncFlush, watchFailures, zlibFailure } from './zlib-sync.ts';
@@ -28,6 +28,22 @@ type Done = (error: Error | null, result?: Buffer) => void;
 const SYNC_DEFLATE_MAX = 64 * 1024;
 const SYNC_INFLATE_INPUT_MAX = 64 * 1024;
 const SYNC_INFLATE_OUTPUT_MAX = 1024 * 1024;
+/**
+ * Past the turn's main-thread zlib time, what waits in line for a later
+ * turn's (budget.ts) rather than going to the thread pool: jobs small
+ * enough that one started at the end of a turn's time overruns it by a
+ * fraction of a millisecond (a larger one would, as a thread-pool job,
+ * cost little more than its round trip anyway).
+ */
+const LINE_INPUT_MAX = 16 * 1024;
+/**
+ * A message that waited (behind others of its connection, or in line)
+ * inflates at most this much on the main thread, the thread pool doing
+ * the rest: a peer's stream of small bombs then holds the main thread for
+ * a fraction of a millisecond per message (1 MiB each held it 3-5 ms
+ * longer per turn in the stall benchmark).
+ */
+const QUEUED_INFLATE_OUTPUT_MAX = 256 * 1024;
 
 /** The 1009 failure of a message that inflates past its limit (maxPayload, or maxStreamPayload), in ws's words. */
 export function tooBig(): ProtocolError {
@@ -45,11 +61,13 @@ export function inflateError(error: Error): ProtocolError {
  * Writes `inputs` to `stream`, sync-flushes it and collects the output.
  * Output beyond `limit` bytes fails at once with 1009: the stream is
  * destroyed there, so a small frame that inflates to gigabytes costs at most
- * `limit` bytes. Returns a function that ends the job early with an error.
+ * `limit` bytes, `before` (a message begun on the main thread) included.
+ * Returns a function that ends the job early with an error.
  */
-function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Done): (error: Error) => void {
-  const chunks: Buffer[] = [];
-  let total = 0;
+function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Done, before?: SyncFlush): (error: Error) => void {
+  // The part inflated on the main thread is joined with the rest in one copy.
+  const chunks: Buffer[] = before === undefined ? [] : [...before.parts];
+  let total = before?.total ?? 0;
   let finished = false;
   const finish = (error: Error | null): void => {
     if (finished) return;
@@ -136,6 +154,10 @@ export class MessageCompressor implements BudgetAccount {
   /**
    * Deflates one message, or one fragment of a message when `fin` is false
    * (the stream then stays with this connection until the last fragment).
+   * A whole message small enough for the main thread is deflated there,
+   * now if the turn's zlib time allows it (`done` is then called before
+   * this returns), else when a later turn's does (budget.ts); the rest go
+   * to the thread pool.
    */
   compress(data: Buffer, fin: boolean, done: Done): void {
     this.fragmentOpen = !fin;
@@ -144,6 +166,23 @@ export class MessageCompressor implements BudgetAccount {
       this.deflates--;
       done(error, output);
     };
+    if (fin && data.length <= SYNC_DEFLATE_MAX && mayRunSync(this)) this.deflateLater(data, finished);
+    else if (fin && data.length <= LINE_INPUT_MAX) runLater(this, () => this.deflateLater(data, finished));
+    else this.deflateOnPool(data, fin, finished);
+  }
+
+  private deflateLater(data: Buffer, finished: Done): void {
+    if (this.closed) {
+      finished(closedError());
+      return;
+    }
+    const stream = this.deflater ?? (this.deflater = this.takeDeflater());
+    const output = canRunSync(stream) ? this.deflateHere(stream, data) : null;
+    if (output !== null) finished(null, output);
+    else this.deflateOnPool(data, true, finished);
+  }
+
+  private deflateOnPool(data: Buffer, fin: boolean, finished: Done): void {
     this.inSlot(finished, () => {
       const stream = this.deflater ?? (this.deflater = this.takeDeflater());
       this.abortDeflate = runStream(stream, [data], Infinity, (error, output) => {
@@ -165,7 +204,13 @@ export class MessageCompressor implements BudgetAccount {
     });
   }
 
-  /** Inflates one complete message; errors are ProtocolErrors with 1007 or 1009. */
+  /**
+   * Inflates one complete message; errors are ProtocolErrors with 1007 or
+   * 1009. A message small enough for the main thread is inflated there,
+   * now if the turn's zlib time allows it (`done` is then called before
+   * this returns), else when a later turn's does (budget.ts); the rest, and
+   * what inflates past 256 KiB there, go to the thread pool.
+   */
   decompress(data: Buffer, done: Done): void {
     // A message decompressSync() began continues where it stopped, on the same stream.
     const begun = this.begun !== null && this.begun.data === data ? this.begun.flush : null;
@@ -175,23 +220,57 @@ export class MessageCompressor implements BudgetAccount {
       this.inflates--;
       done(error, output);
     };
+    if (begun !== null) this.inflateOnPool(data, begun, finished);
+    else if (data.length <= SYNC_INFLATE_INPUT_MAX && mayRunSync(this)) this.inflateLater(data, finished);
+    else if (data.length <= LINE_INPUT_MAX) runLater(this, () => this.inflateLater(data, finished));
+    else this.inflateOnPool(data, null, finished);
+  }
+
+  /** Inflates a queued message on the main thread; the thread pool finishes one that inflates to more than 256 KiB. */
+  private inflateLater(data: Buffer, finished: Done): void {
+    if (this.closed) {
+      finished(closedError());
+      return;
+    }
+    const stream = this.inflater ?? (this.inflater = this.takeInflater());
+    if (!canRunSync(stream)) {
+      this.inflateOnPool(data, null, finished);
+      return;
+    }
+    let flush: SyncFlush;
+    try {
+      flush = this.inflateHere(stream, data, QUEUED_INFLATE_OUTPUT_MAX);
+    } catch (error) {
+      finished(error as Error);
+      return;
+    }
+    if (flush.complete) finished(null, joined(flush));
+    else this.inflateOnPool(data, flush, finished);
+  }
+
+  private inflateOnPool(data: Buffer, begun: SyncFlush | null, finished: Done): void {
     this.inSlot(finished, () => {
       const stream = this.inflater ?? (this.inflater = this.takeInflater());
       const inputs = begun === null ? [data, TRAILER] : begun.rest;
-      const limit = this.maxPayload - (begun?.total ?? 0);
-      this.abortInflate = runStream(stream, inputs, limit, (error, output) => {
-        this.abortInflate = null;
-        this.pool.release();
-        if (error !== null) {
-          this.dropInflater();
-          finished(error instanceof ProtocolError && begun !== null ? tooBig() : inflateError(error));
-          return;
-        }
-        // A message that ended in a final block ended the stream too: the next message gets a fresh one.
-        if (hasEnded(stream)) this.dropInflater();
-        else if (this.params.receiveNoContextTakeover) this.returnInflater();
-        finished(null, begun === null ? output : Buffer.concat([...begun.parts, output!], begun.total + output!.length));
-      });
+      this.abortInflate = runStream(
+        stream,
+        inputs,
+        this.maxPayload,
+        (error, output) => {
+          this.abortInflate = null;
+          this.pool.release();
+          if (error !== null) {
+            this.dropInflater();
+            finished(error instanceof ProtocolError && begun !== null ? tooBig() : inflateError(error));
+            return;
+          }
+          // A message that ended in a final block ended the stream too: the next message gets a fresh one.
+          if (hasEnded(stream)) this.dropInflater();
+          else if (this.params.receiveNoContextTakeover) this.returnInflater();
+          finished(null, output);
+        },
+        begun ?? undefined,
+      );
     });
   }
 
@@ -208,7 +287,11 @@ export class MessageCompressor implements BudgetAccount {
     if (this.closed || this.deflates > 0 || this.fragmentOpen || data.length > SYNC_DEFLATE_MAX) return null;
     if (!shared && !mayRunSync(this)) return null;
     const stream = this.deflater ?? (this.deflater = this.takeDeflater());
-    if (!canRunSync(stream)) return null;
+    return canRunSync(stream) ? this.deflateHere(stream, data) : null;
+  }
+
+  /** Deflates a whole message on the main thread; null if zlib failed (the thread pool gets its turn). */
+  private deflateHere(stream: zlib.DeflateRaw, data: Buffer): Buffer | null {
     let output: Buffer;
     const start = performance.now();
     try {
@@ -238,11 +321,24 @@ export class MessageCompressor implements BudgetAccount {
     if (this.closed || this.inflates > 0 || data.length > SYNC_INFLATE_INPUT_MAX || !mayRunSync(this)) return null;
     const stream = this.inflater ?? (this.inflater = this.takeInflater());
     if (!canRunSync(stream)) return null;
+    const flush = this.inflateHere(stream, data, SYNC_INFLATE_OUTPUT_MAX);
+    if (flush.complete) return joined(flush);
+    this.begun = { data, flush };
+    this.inflates++;
+    return null;
+  }
+
+  /**
+   * Inflates a message on the main thread, up to `outputMax` bytes of
+   * output: the flush, complete or stopped there (the thread pool finishes
+   * it on the same stream). Throws the ProtocolError (1007, 1009) of a bad message.
+   */
+  private inflateHere(stream: zlib.InflateRaw, data: Buffer, outputMax: number): SyncFlush {
     let flush: SyncFlush;
     const start = performance.now();
     try {
       // No more than one byte past maxPayload: a small limit is enforced before 1 MiB is inflated.
-      flush = flushSync(stream, [data, TRAILER], Math.min(SYNC_INFLATE_OUTPUT_MAX, this.maxPayload + 1));
+      flush = flushSync(stream, [data, TRAILER], Math.min(outputMax, this.maxPayload + 1));
     } catch (error) {
       this.dropInflater();
       throw inflateError(error as Error);
@@ -253,14 +349,11 @@ export class MessageCompressor implements BudgetAccount {
       this.dropInflater();
       throw tooBig();
     }
-    if (!flush.complete) {
-      this.begun = { data, flush };
-      this.inflates++;
-      return null;
+    if (flush.complete) {
+      if (flush.ended) this.dropInflater();
+      else if (this.params.receiveNoContextTakeover) this.returnInflater();
     }
-    if (flush.ended) this.dropInflater();
-    else if (this.params.receiveNoContextTakeover) this.returnInflater();
-    return joined(flush);
+    return flush;
   }
 
   /**

@@ -98,7 +98,8 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
   watchFailures(stream);
   const parts: Buffer[] = [];
   let total = 0;
-  let output = Buffer.allocUnsafe(chunkSize);
+  // The first output goes into a buffer all calls share, copied out before returning (ownParts).
+  let output = scratchOf(chunkSize);
   let outOffset = 0;
   // Each input goes in without a flush, then one empty sync flush: the order
   // the stream API uses. (A sync flush right after another one, with no new
@@ -136,7 +137,7 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
       if (!outputFull) break;
       if (total > budget) {
         const rest = [input.subarray(inOffset), ...steps.slice(step + 1, -1).map(([later]) => later)];
-        return { parts, total, complete: false, rest: rest.filter((buffer) => buffer.length > 0), ended: false };
+        return { parts: ownParts(parts), total, complete: false, rest: rest.filter((buffer) => buffer.length > 0), ended: false };
       }
     }
   }
@@ -145,8 +146,25 @@ export function flushSync(stream: zlib.DeflateRaw | zlib.InflateRaw, inputs: rea
 
 function finished(parts: Buffer[], total: number, chunkSize: number, ended: boolean): SyncFlush {
   // A small result is copied out: a view would keep the whole chunk-sized buffer alive with it.
-  const single = parts.length === 1 && total > chunkSize / 2;
+  const single = parts.length === 1 && total > chunkSize / 2 && parts[0].buffer !== scratch?.buffer;
   return { parts: single ? parts : [Buffer.concat(parts, total)], total, complete: true, rest: [], ended };
+}
+
+/**
+ * The output buffer a flushSync starts with: one for all calls (they never
+ * overlap, being synchronous), so that a message that deflates or inflates
+ * to less than a zlib chunk costs no chunk-sized allocation.
+ */
+let scratch: Buffer | null = null;
+
+function scratchOf(size: number): Buffer {
+  if (scratch === null || scratch.length !== size) scratch = Buffer.allocUnsafeSlow(size);
+  return scratch;
+}
+
+/** `parts`, with those in the shared scratch buffer copied out (the next call overwrites it). */
+function ownParts(parts: Buffer[]): Buffer[] {
+  return parts.map((part) => (part.buffer === scratch?.buffer ? Buffer.from(part) : part));
 }
 
 /** Whether a zlib stream's data ended (a final block): it cannot take another message. */
