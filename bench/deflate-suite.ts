@@ -68,7 +68,7 @@ interface Options {
   log: (line: string) => void;
 }
 
-function window(size: number, connections: number): number {
+export function window(size: number, connections: number): number {
   if (size <= 2048) return connections > 1 ? 16 : 32;
   if (size <= 16 * 1024) return connections > 1 ? 4 : 16;
   return connections > 1 ? 1 : 4;
