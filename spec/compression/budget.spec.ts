@@ -31,6 +31,17 @@ function fromTheWire(data: Buffer): string {
   return String(zlib.inflateRawSync(Buffer.concat([data, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }));
 }
 
+/** Counts the jobs handed to any zlib pool (the thread pool) until stop(). */
+function countPoolJobs(): { readonly count: number; stop(): void } {
+  const run = ZlibPool.prototype.run;
+  const counter = { count: 0, stop: () => void (ZlibPool.prototype.run = run) };
+  ZlibPool.prototype.run = function (this: ZlibPool, job: () => void) {
+    counter.count++;
+    return run.call(this, job);
+  };
+  return counter;
+}
+
 /** `text` as permessage-deflate puts it on the wire. */
 function onTheWire(text: string): Buffer {
   const deflated = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
@@ -178,12 +189,7 @@ test("in line, a connection past its share keeps its place for the next turn whi
 test('a queued message inflates at most 256 KiB on the main thread; the thread pool finishes a bomb', async () => {
   const pool = new ZlibPool();
   const compressor = compressorOn(pool);
-  const run = ZlibPool.prototype.run;
-  let poolJobs = 0;
-  ZlibPool.prototype.run = function (this: ZlibPool, job: () => void) {
-    poolJobs++;
-    return run.call(this, job);
-  };
+  const poolJobs = countPoolJobs();
   try {
     const deflated = zlib.deflateRawSync(Buffer.alloc(1024 * 1024, 7), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
     const bomb = deflated.subarray(0, deflated.length - 4);
@@ -196,9 +202,9 @@ test('a queued message inflates at most 256 KiB on the main thread; the thread p
       );
     }
     assert.equal(sizes, [200_000, 1024 * 1024]);
-    assert.is(poolJobs, 1, 'the bomb only');
+    assert.is(poolJobs.count, 1, 'the bomb only');
   } finally {
-    ZlibPool.prototype.run = run;
+    poolJobs.stop();
     compressor.close();
   }
 });
@@ -212,12 +218,7 @@ test("where zlib cannot be driven synchronously (a runtime without the handle's 
     return stream;
   };
   const compressor = compressorOn(pool);
-  const run = ZlibPool.prototype.run;
-  let poolJobs = 0;
-  ZlibPool.prototype.run = function (this: ZlibPool, job: () => void) {
-    poolJobs++;
-    return run.call(this, job);
-  };
+  const poolJobs = countPoolJobs();
   try {
     await nextTurn();
     spend(account(), TURN_BUDGET_MS);
@@ -228,9 +229,9 @@ test("where zlib cannot be driven synchronously (a runtime without the handle's 
       ),
     ]);
     assert.equal(answers, ['null:in', 'null:out']);
-    assert.is(poolJobs, 2);
+    assert.is(poolJobs.count, 2);
   } finally {
-    ZlibPool.prototype.run = run;
+    poolJobs.stop();
     compressor.close();
   }
 });
@@ -288,12 +289,7 @@ test("a flood of small compressed messages past the turn's time: delivered in or
   const conn = await rawConnect(portOf(wss));
   conn.socket.write(upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover']));
   const [server] = await serverSide;
-  const run = ZlibPool.prototype.run;
-  let poolJobs = 0;
-  ZlibPool.prototype.run = function (this: ZlibPool, job: () => void) {
-    poolJobs++;
-    return run.call(this, job);
-  };
+  const poolJobs = countPoolJobs();
   try {
     const received: number[] = [];
     server.on('message', (data) => received.push(JSON.parse(String(data)).n));
@@ -308,9 +304,9 @@ test("a flood of small compressed messages past the turn's time: delivered in or
       received,
       Array.from({ length: count }, (_, n) => n),
     );
-    assert.is(poolJobs, 0, 'no thread-pool job');
+    assert.is(poolJobs.count, 0, 'no thread-pool job');
   } finally {
-    ZlibPool.prototype.run = run;
+    poolJobs.stop();
     conn.socket.destroy();
     await shutdown(wss);
   }
