@@ -31,6 +31,16 @@ function fromTheWire(data: Buffer): string {
   return String(zlib.inflateRawSync(Buffer.concat([data, Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }));
 }
 
+/** A server with permessage-deflate and a raw peer that negotiated it, without context takeover from the peer. */
+async function deflatePeer() {
+  const wss = await listen({ perMessageDeflate: true });
+  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
+  const conn = await rawConnect(portOf(wss));
+  conn.socket.write(upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover']));
+  const [server] = await serverSide;
+  return { wss, conn, server };
+}
+
 /** Counts the jobs handed to any zlib pool (the thread pool) until stop(). */
 function countPoolJobs(): { readonly count: number; stop(): void } {
   const run = ZlibPool.prototype.run;
@@ -95,11 +105,7 @@ test('a compressor past its share turns a message away (null: the thread pool), 
 });
 
 test('a flood of small messages inflating to 1 MiB each: all delivered, in order, some in later turns', async () => {
-  const wss = await listen({ perMessageDeflate: true });
-  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
-  const conn = await rawConnect(portOf(wss));
-  conn.socket.write(upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover']));
-  const [server] = await serverSide;
+  const { wss, conn, server } = await deflatePeer();
   const later = { calls: 0 };
   const decompress = MessageCompressor.prototype.decompress;
   MessageCompressor.prototype.decompress = function (this: MessageCompressor, ...args: Parameters<typeof decompress>) {
@@ -284,11 +290,7 @@ test("waiting jobs run while a turn's time lasts and the rest in the turns after
 });
 
 test("a flood of small compressed messages past the turn's time: delivered in order, all inflated on the main thread", async () => {
-  const wss = await listen({ perMessageDeflate: true });
-  const serverSide = waitFor<[WebSocket]>(wss, 'connection');
-  const conn = await rawConnect(portOf(wss));
-  conn.socket.write(upgradeRequest('/', ['Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover']));
-  const [server] = await serverSide;
+  const { wss, conn, server } = await deflatePeer();
   const poolJobs = countPoolJobs();
   try {
     const received: number[] = [];

@@ -68,9 +68,15 @@ export function inflateError(error: Error): ProtocolError {
  * `limit` bytes, `before` (a message begun on the main thread) included.
  * Returns a function that ends the job early with an error.
  */
-function runStream(stream: ZlibStream, inputs: Buffer[], limit: number, done: Done, before?: SyncFlush): (error: Error) => void {
+function runStream(
+  stream: ZlibStream,
+  inputs: Buffer[],
+  limit: number,
+  done: Done,
+  before: SyncFlush | null = null,
+): (error: Error) => void {
   // The part inflated on the main thread is joined with the rest in one copy.
-  const chunks: Buffer[] = before === undefined ? [] : [...before.parts];
+  const chunks: Buffer[] = before === null ? [] : [...before.parts];
   let total = before?.total ?? 0;
   let finished = false;
   const finish = (error: Error | null): void => {
@@ -170,12 +176,13 @@ export class MessageCompressor implements BudgetAccount {
       this.deflates--;
       done(error, output);
     };
-    if (fin && data.length <= SYNC_DEFLATE_MAX && mayRunSync(this)) this.deflateLater(data, finished);
-    else if (fin && data.length <= LINE_DEFLATE_MAX) runLater(this, () => this.deflateLater(data, finished));
+    if (fin && data.length <= SYNC_DEFLATE_MAX && mayRunSync(this)) this.deflateQueued(data, finished);
+    else if (fin && data.length <= LINE_DEFLATE_MAX) runLater(this, () => this.deflateQueued(data, finished));
     else this.deflateOnPool(data, fin, finished);
   }
 
-  private deflateLater(data: Buffer, finished: Done): void {
+  /** Deflates a whole queued message on the main thread (now, or from the line); else on the thread pool. */
+  private deflateQueued(data: Buffer, finished: Done): void {
     if (this.closed) {
       finished(closedError());
       return;
@@ -225,13 +232,13 @@ export class MessageCompressor implements BudgetAccount {
       done(error, output);
     };
     if (begun !== null) this.inflateOnPool(data, begun, finished);
-    else if (data.length <= SYNC_INFLATE_INPUT_MAX && mayRunSync(this)) this.inflateLater(data, finished);
-    else if (data.length <= LINE_INFLATE_MAX) runLater(this, () => this.inflateLater(data, finished));
+    else if (data.length <= SYNC_INFLATE_INPUT_MAX && mayRunSync(this)) this.inflateQueued(data, finished);
+    else if (data.length <= LINE_INFLATE_MAX) runLater(this, () => this.inflateQueued(data, finished));
     else this.inflateOnPool(data, null, finished);
   }
 
-  /** Inflates a queued message on the main thread; the thread pool finishes one that inflates to more than 256 KiB. */
-  private inflateLater(data: Buffer, finished: Done): void {
+  /** Inflates a queued message on the main thread (now, or from the line); the thread pool finishes one past 256 KiB. */
+  private inflateQueued(data: Buffer, finished: Done): void {
     if (this.closed) {
       finished(closedError());
       return;
@@ -273,7 +280,7 @@ export class MessageCompressor implements BudgetAccount {
           else if (this.params.receiveNoContextTakeover) this.returnInflater();
           finished(null, output);
         },
-        begun ?? undefined,
+        begun,
       );
     });
   }
