@@ -102,6 +102,8 @@ for (const impl of ['netws', 'ws-bu'] as const) {
   // The per-message cost: small messages over many connections (issue: half the gap to uWebSockets).
   cases.push({ name: `echo 16 B x64 (${impl})`, impl, run: echo(16, 64) });
   cases.push({ name: `echo 1 KiB x64 (${impl})`, impl, run: echo(1024, 64) });
+  cases.push({ name: `echo 16 B x1 (${impl})`, impl, run: echo(16, 1) });
+  cases.push({ name: `echo 1 KiB x1 (${impl})`, impl, run: echo(1024, 1) });
   cases.push({ name: `echo 64 KiB x1 (${impl})`, impl, run: echo(65536, 1) });
   cases.push({ name: `echo 1 MiB x1 (${impl})`, impl, run: echo(1 << 20, 1) });
   cases.push({ name: `broadcast to 10000 (${impl})`, impl, run: broadcast(10_000) });
