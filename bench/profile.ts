@@ -124,5 +124,6 @@ for (const profileCase of cases) {
   console.log(
     `### ${profileCase.name}: ${outcome}\n\n\`\`\`\n${summarizeProfile(file, Number(process.env.PROFILE_LINES ?? 12))}\n\`\`\`\n`,
   );
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.PROFILE_KEEP === undefined) rmSync(dir, { recursive: true, force: true });
+  else console.log(`kept ${file}`);
 }
