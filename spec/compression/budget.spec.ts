@@ -104,6 +104,28 @@ test('a compressor past its share turns a message away (null: the thread pool), 
   compressor.close();
 });
 
+test("a broadcast's shared frame counts against the turn, not against the connection that happens to deflate it", async () => {
+  // Charged to that connection, a broadcast in every turn kept it over its share and its own messages in line, turn after turn.
+  const compressor = compressorOn(new ZlibPool());
+  let clock = performance.now();
+  // Bun's performance has `now` of its own, node's and Deno's a prototype's: what is there is put back.
+  const own = Object.getOwnPropertyDescriptor(performance, 'now');
+  await nextTurn();
+  // Every reading of the clock 1 ms later: each deflate takes the connection's whole share.
+  Object.defineProperty(performance, 'now', { value: () => (clock += CONNECTION_BUDGET_MS), configurable: true, writable: true });
+  try {
+    assert.ok(compressor.compressSync(Buffer.from('to everyone'), true) !== null);
+    assert.ok(mayRunSync(compressor), 'its own messages still run on the main thread');
+    assert.ok(compressor.compressSync(Buffer.from('its own')) !== null);
+    assert.not.ok(mayRunSync(compressor), 'its own deflate is charged to it');
+  } finally {
+    if (own === undefined) delete (performance as { now?: unknown }).now;
+    else Object.defineProperty(performance, 'now', own);
+    compressor.close();
+  }
+  assert.type(performance.now(), 'number');
+});
+
 test('a flood of small messages inflating to 1 MiB each: all delivered, in order, some in later turns', async () => {
   const { wss, conn, server } = await deflatePeer();
   const later = { calls: 0 };

@@ -97,10 +97,11 @@ export function mayRunSync(account: BudgetAccount): boolean {
   return turnSpentMs < TURN_BUDGET_MS && head === waiting.length && !overShare(account);
 }
 
-/** Counts `ms` of main-thread zlib against the turn and `account`. */
-export function spend(account: BudgetAccount, ms: number): void {
+/** Counts `ms` of main-thread zlib against the turn and `account` (null: work for many connections, the turn's only). */
+export function spend(account: BudgetAccount | null, ms: number): void {
   scheduleEnd();
   turnSpentMs += ms;
+  if (account === null) return;
   if (account.budgetTurn !== turn) {
     account.budgetTurn = turn;
     account.spentMs = 0;

@@ -188,7 +188,7 @@ export class MessageCompressor implements BudgetAccount {
       return;
     }
     const stream = this.deflater ?? (this.deflater = this.takeDeflater());
-    const output = canRunSync(stream) ? this.deflateHere(stream, data) : null;
+    const output = canRunSync(stream) ? this.deflateHere(stream, data, this) : null;
     if (output !== null) finished(null, output);
     else this.deflateOnPool(data, true, finished);
   }
@@ -292,17 +292,24 @@ export class MessageCompressor implements BudgetAccount {
    * null when not, and the caller uses compress(). See zlib-sync.ts.
    * `shared`: a broadcast's frame, deflated once for many connections,
    * which the budget does not turn away (it would cost one thread-pool job
-   * per connection instead), but counts.
+   * per connection instead), but counts against the turn only: charged to
+   * the connection that happens to deflate it, a broadcast in every turn
+   * would keep that connection over its share, and its own messages in line,
+   * turn after turn.
    */
   compressSync(data: Buffer, shared = false): Buffer | null {
     if (this.closed || this.deflates > 0 || this.fragmentOpen || data.length > SYNC_DEFLATE_MAX) return null;
     if (!shared && !mayRunSync(this)) return null;
     const stream = this.deflater ?? (this.deflater = this.takeDeflater());
-    return canRunSync(stream) ? this.deflateHere(stream, data) : null;
+    return canRunSync(stream) ? this.deflateHere(stream, data, shared ? null : this) : null;
   }
 
-  /** Deflates a whole message on the main thread; null if zlib failed (the thread pool gets its turn). */
-  private deflateHere(stream: zlib.DeflateRaw, data: Buffer): Buffer | null {
+  /**
+   * Deflates a whole message on the main thread, its time counted against
+   * the turn and `account` (null: the turn only); null if zlib failed (the
+   * thread pool gets its turn).
+   */
+  private deflateHere(stream: zlib.DeflateRaw, data: Buffer, account: BudgetAccount | null): Buffer | null {
     let output: Buffer;
     const start = performance.now();
     try {
@@ -312,7 +319,7 @@ export class MessageCompressor implements BudgetAccount {
       this.dropDeflater();
       return null;
     } finally {
-      spend(this, performance.now() - start);
+      spend(account, performance.now() - start);
     }
     if (this.params.sendNoContextTakeover) this.returnDeflater();
     // 7.2.1: the sync flush's empty block is implied on the wire.
