@@ -29,8 +29,11 @@ import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { maskedFrames } from './load-generator.ts';
 import { summarize, type Summary } from './stats.ts';
-import { websocketSessionSettings, widenSessionWindow } from '../src/http2/windows.ts';
+import { WEBSOCKET_SESSION_WINDOW, WEBSOCKET_STREAM_WINDOW, websocketSessionSettings, widenSessionWindow } from '../src/http2/windows.ts';
 import { headerSize } from '../src/protocol/frame.ts';
+
+/** Bytes as MiB, for the table's title. */
+const mib = (bytes: number): string => `${bytes / (1024 * 1024)} MiB`;
 
 const fixtures = new URL('../spec/fixtures/', import.meta.url);
 const cert = readFileSync(new URL('cert.pem', fixtures));
@@ -201,7 +204,9 @@ async function main(): Promise<void> {
   console.log('| --- | ---: |');
   for (const [name] of openCases) console.log(`| ${name} | ${format(summarize(openSamples.get(name)!), 3)} |`);
   const windows =
-    windowSize === undefined ? "netws's HTTP/2 windows (1 MiB per stream, 16 MiB per session)" : `HTTP/2 windows of ${windowSize} bytes`;
+    windowSize === undefined
+      ? `netws's HTTP/2 windows (${mib(WEBSOCKET_STREAM_WINDOW)} per stream, ${mib(WEBSOCKET_SESSION_WINDOW)} per session)`
+      : `HTTP/2 windows of ${windowSize} bytes`;
   console.log(`\nEcho on one WebSocket (messages/s, window of frames in flight; median of ${reps} runs of ${measureMs} ms; ${windows}):\n`);
   console.log('| size | window | HTTP/2 stream | HTTP/1.1 (TLS) | HTTP/2 / HTTP/1.1 |');
   console.log('| ---: | ---: | ---: | ---: | ---: |');

@@ -21,16 +21,26 @@
  * session flow on (spec/http2/windows.spec.ts). 1 MiB per stream is what a
  * TCP connection's receive buffer commonly grows to, so a paused WebSocket
  * holds about what it holds on HTTP/1.1; browsers go further (Chromium: 6 MB
- * per stream, 15 MB per session). The session window only paces the sum of
- * the streams' data in flight, so it is wider still.
+ * per stream, 15 MB per session).
+ *
+ * The session window bounds the data in flight on the whole connection,
+ * each way, and it is no wider than one stream's: node:http2 stops reading
+ * its socket while a write of its own waits for room in it. When both ends
+ * have more in flight than the TCP buffers between them hold, both writes
+ * wait and neither end reads again: every stream of the session stalls for
+ * good. With 16 MiB, 8 WebSockets of one session sending 1 MiB each way at
+ * once stalled on loopback, and plain node:http2 stalled with those windows
+ * from 6 MiB per session (spec/http2/windows.spec.ts, 2026-12-05). 1 MiB
+ * keeps a single WebSocket at full speed (bench/http2.ts) with room to
+ * spare below that point.
  */
 
 import type { Http2Session, Settings } from 'node:http2';
 
 /** SETTINGS_INITIAL_WINDOW_SIZE for sessions that carry WebSockets: at most this much unread data per stream. */
 export const WEBSOCKET_STREAM_WINDOW = 1024 * 1024;
-/** The connection-level receive window of those sessions (WINDOW_UPDATE on stream 0). */
-export const WEBSOCKET_SESSION_WINDOW = 16 * 1024 * 1024;
+/** The connection-level receive window of those sessions (WINDOW_UPDATE on stream 0): see above for why not wider. */
+export const WEBSOCKET_SESSION_WINDOW = 1024 * 1024;
 /** RFC 9113's initial window, which node:http2 keeps unless told otherwise. */
 const PROTOCOL_DEFAULT_WINDOW = 65_535;
 
