@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PassThrough } from 'node:stream';
 import { WebSocket, WebSocketError, WebSocketServer } from '../src/index.ts';
+import { WebSocketServer as RealWebSocketServer } from './real-ws.ts';
 import {
   closePayload,
   decodeFrames,
@@ -222,6 +223,50 @@ closing('sends after close get an error in the callback, and never throw', async
   client.terminate();
   await stop();
 });
+
+for (const how of ['destroy', 'end'] as const) {
+  closing(
+    `a send, the socket ${how}ed beneath the connection, a send, in one tick: callbacks in order, with node's error as ws gives it`,
+    async () => {
+      // ws writes each frame at once, so its first send went out before the socket closed; netws's waits for the
+      // tick's batch and fails with the same error as the second (a documented difference). The order and the words are ws's.
+      const outcomes = async (wss: { on(event: 'connection', listener: (ws: never) => void): unknown }, port: number) => {
+        const seen: string[] = [];
+        const done = new Promise<void>((resolve) => {
+          wss.on(
+            'connection',
+            (ws: { send(data: string, cb: (error?: Error) => void): void; _socket: { destroy(): void; end(): void } }) => {
+              const record = (name: string) => (error?: Error) => {
+                seen.push(`${name} ${error ? (error as { code?: string }).code : 'ok'}`);
+                if (seen.length === 2) resolve();
+              };
+              ws.send('A', record('A'));
+              ws._socket[how]();
+              ws.send('B', record('B'));
+            },
+          );
+        });
+        const conn = await rawConnect(port);
+        conn.socket.write(upgradeRequest());
+        await done;
+        conn.socket.destroy();
+        return seen;
+      };
+      const code = how === 'destroy' ? 'ERR_STREAM_DESTROYED' : 'ERR_STREAM_WRITE_AFTER_END';
+      const netws = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      await waitFor(netws, 'listening');
+      const ws = new RealWebSocketServer({ port: 0, host: '127.0.0.1' });
+      await waitFor(ws, 'listening');
+      try {
+        assert.equal(await outcomes(ws as never, portOf(ws)), ['A ok', `B ${code}`]);
+        assert.equal(await outcomes(netws as never, portOf(netws)), [`A ${code}`, `B ${code}`]);
+      } finally {
+        await new Promise((resolve) => netws.close(resolve));
+        await new Promise((resolve) => ws.close(resolve));
+      }
+    },
+  );
+}
 
 closing('terminate() closes at once with 1006 on the other side', async () => {
   const { client, server, stop } = await pair();

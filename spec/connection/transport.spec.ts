@@ -194,12 +194,23 @@ test("reserve: a batch that must wait behind a slow peer's writes holds bytes of
   // A batch of several slabs' worth, bound to wait too: joined into a buffer of its own, not written as slab regions.
   for (let n = 0; n < 40; n++) assert.ok(reserveFilled(transport, 1000, 0x33));
   await nextTick();
-  assert.is(chunks.length, 4);
+  // A small batch in two regions (another connection took the slab's bytes between them): Buffer.concat would
+  // join it in node's shared 8 KiB pool, and every such write queued for a stalled peer would keep a pool alive.
+  const other = new Transport(new PassThrough({ highWaterMark: 1 << 20 }), owner(), CLIENT_SOCKET);
+  assert.ok(reserveFilled(transport, 30, 0x34));
+  assert.ok(reserveFilled(other, 30, 0x2d));
+  assert.ok(reserveFilled(transport, 30, 0x35));
+  await nextTick();
+  assert.is(chunks.length, 5);
   assert.is(chunks[0].buffer.byteLength, 16 * 1024, 'nothing queued: the slab region goes as it is');
   for (const queued of chunks.slice(1, 3)) assert.is(queued.buffer.byteLength, 30, 'queued: a buffer of its own size');
   assert.is(chunks[3].length, 40_000);
   assert.is(chunks[3].buffer.byteLength, 40_000, 'queued: one buffer of its own, not slab regions');
-  assert.is(Buffer.concat(written(duplex)).toString(), `${'0'.repeat(30)}${'1'.repeat(30)}${'2'.repeat(30)}${'3'.repeat(40_000)}`);
+  assert.is(chunks[4].buffer.byteLength, 60, 'queued, two regions: one buffer of its own size, not a pool');
+  assert.is(
+    Buffer.concat(written(duplex)).toString(),
+    `${'0'.repeat(30)}${'1'.repeat(30)}${'2'.repeat(30)}${'3'.repeat(40_000)}${'4'.repeat(30)}${'5'.repeat(30)}`,
+  );
 });
 
 test('reserve: refused once the transport cannot write, and its callback is not kept', async () => {

@@ -91,13 +91,19 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
   // ---- the protocol's handler ----------------------------------------------
 
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): void {
-    if (!this.transport!.write(header, payload, callback)) refuseSend(callback, this.owner.readyState);
+    if (!this.transport!.write(header, payload, callback)) this.refused(callback);
   }
 
   [kReserveFrame](size: number, callback: WriteCallback | undefined, slot: FrameSlot): boolean {
     if (this.transport!.reserve(size, callback, slot)) return true;
-    refuseSend(callback, this.owner.readyState);
+    this.refused(callback);
     return false;
+  }
+
+  /** A frame the transport refused: while the connection is open, its Duplex was ended or destroyed beneath it, and node's error says so. */
+  private refused(callback: WriteCallback | undefined): void {
+    const state = this.owner.readyState;
+    refuseSend(callback, state, state === OPEN ? this.transport!.closedError() : undefined);
   }
 
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {

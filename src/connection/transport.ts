@@ -115,10 +115,18 @@ let slabUsed = SLAB_SIZE;
  */
 const WRITEV_PIECE_MIN = 4096;
 
-/** `bytes` copied into a buffer of exactly their size. */
-function ownCopy(bytes: Buffer): Buffer {
-  const copy = Buffer.allocUnsafeSlow(bytes.length);
-  bytes.copy(copy);
+/**
+ * `pieces` (`length` bytes in all) joined into a buffer of exactly their
+ * size, of its own: not a view of a shared slab, nor of node's 8 KiB pool,
+ * which Buffer.concat draws small joins from.
+ */
+function ownCopy(pieces: Buffer[], length: number): Buffer {
+  const copy = Buffer.allocUnsafeSlow(length);
+  let at = 0;
+  for (const piece of pieces) {
+    copy.set(piece, at);
+    at += piece.length;
+  }
   return copy;
 }
 
@@ -212,7 +220,7 @@ export class Transport {
    */
   write(header: Buffer, payload: Buffer | null, callback?: WriteCallback): boolean {
     const duplex = this.duplex;
-    if (!duplex.writable) return false;
+    if (!duplex.writable) return this.refuse();
     if (payload === null) {
       this.closeRegion();
       this.batched(header, header.length, callback);
@@ -233,7 +241,7 @@ export class Transport {
    * frames it there at once. False when our side can take no more (as write()).
    */
   reserve(size: number, callback: WriteCallback | undefined, slot: FrameSlot): boolean {
-    if (!this.duplex.writable) return false;
+    if (!this.duplex.writable) return this.refuse();
     if (size > SLAB_SIZE) {
       const frame = Buffer.allocUnsafe(size);
       this.closeRegion();
@@ -258,6 +266,29 @@ export class Transport {
     slot.buffer = slab as Buffer;
     slot.offset = at;
     return true;
+  }
+
+  /**
+   * A frame refused: false. Frames batched earlier in the tick are written
+   * first (if the Duplex was ended or destroyed beneath the connection, their
+   * callbacks hear of it), so callbacks are called in the order of the sends.
+   */
+  private refuse(): false {
+    this.flush();
+    return false;
+  }
+
+  /**
+   * Why the Duplex takes no more writes, in node's words (ws, which writes
+   * each frame to the socket at once, reports these): for a send refused
+   * while the connection is still open, its Duplex ended or destroyed by
+   * someone else.
+   */
+  closedError(): Error {
+    const [code, message] = this.duplex.destroyed
+      ? ['ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed']
+      : ['ERR_STREAM_WRITE_AFTER_END', 'write after end'];
+    return Object.assign(new Error(message), { code });
   }
 
   /** Counts `size` more bytes in the tick's batch (`buffer`, if it is not in the open region), and schedules its flush. */
@@ -349,12 +380,13 @@ export class Transport {
       data = (this.regionSlab as Buffer).subarray(this.regionStart, this.regionEnd);
       this.regionSlab = null;
       // Bound to wait in the Duplex's queue (the peer is slow): bytes of its own, so it holds no shared slab.
-      if (this.duplex.writableLength > 0) data = ownCopy(data);
+      if (this.duplex.writableLength > 0) data = ownCopy([data], data.length);
     } else {
       this.closeRegion();
       if (batch.length === 1) data = batch[0];
       // A batch past one slab: its regions as they are, rather than a copy of them all (unless bound to wait, as above).
       else if (this.batchBytes >= batch.length * WRITEV_PIECE_MIN && this.duplex.writableLength === 0) pieces = batch;
+      else if (this.duplex.writableLength > 0) data = ownCopy(batch, this.batchBytes);
       else data = Buffer.concat(batch, this.batchBytes);
     }
     this.batch = null;
@@ -363,7 +395,7 @@ export class Transport {
     const duplex = this.duplex;
     // Ended meanwhile (the peer's FIN answered): a write would raise 'write after end'.
     if (duplex.writableEnded && !duplex.destroyed) {
-      if (callbacks !== null) process.nextTick(callAll(callbacks), new Error('write after end'));
+      if (callbacks !== null) process.nextTick(callAll(callbacks), this.closedError());
       return;
     }
     const done = this.counted(callbacks === null ? undefined : callbacks.length === 1 ? callbacks[0] : callAll(callbacks));
