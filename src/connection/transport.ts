@@ -384,9 +384,10 @@ export class Transport {
     } else {
       this.closeRegion();
       if (batch.length === 1) data = batch[0];
-      // A batch past one slab: its regions as they are, rather than a copy of them all (unless bound to wait, as above).
-      else if (this.batchBytes >= batch.length * WRITEV_PIECE_MIN && this.duplex.writableLength === 0) pieces = batch;
+      // Bound to wait, as above: one buffer of its own (Buffer.concat would take a small one from node's shared pool).
       else if (this.duplex.writableLength > 0) data = ownCopy(batch, this.batchBytes);
+      // A batch past one slab: its regions as they are, rather than a copy of them all.
+      else if (this.batchBytes >= batch.length * WRITEV_PIECE_MIN) pieces = batch;
       else data = Buffer.concat(batch, this.batchBytes);
     }
     this.batch = null;
