@@ -187,9 +187,9 @@ windows('WebSockets of one session sending 1 MiB each way at once all arrive: th
     assert.is(fixture.sessions.length, 1, 'one shared session');
     for (const ws of clients) ws.on('message', () => toClients++);
     for (let i = 0; i < count; i++) {
-      for (const [client, server] of clients.map((ws, k) => [ws, servers[k]])) {
-        client.send(message);
-        server.send(message);
+      for (let k = 0; k < count; k++) {
+        clients[k].send(message);
+        servers[k].send(message);
       }
     }
     const want = count * count;

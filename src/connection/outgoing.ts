@@ -22,7 +22,7 @@ import type { MessageCompressor } from '../compression/compressor.ts';
 import { WebSocketError } from '../protocol/errors.ts';
 import type { WriteCallback } from '../protocol/protocol.ts';
 import type { ChunkSource } from './source.ts';
-import { notOpenError, OPEN } from './state.ts';
+import { writeFailure } from './state.ts';
 
 /** What the queue hands on, in order, once an item is ready: the sender. */
 export interface OutgoingOwner {
@@ -376,12 +376,7 @@ export class OutgoingQueue {
   private fragmentWritten(item: OutgoingItem, fin: boolean, error: Error | null | undefined): void {
     if (this.dropped || item.finished) return;
     if (error) {
-      // Once our side closes or terminate()s, a failed write says only that the
-      // connection is not open; the runtime's words for it (ERR_STREAM_DESTROYED
-      // on Node, ERR_SOCKET_CLOSED on Bun, ECANCELED on Deno) become the one code
-      // users switch on.
-      const state = this.owner.readyState;
-      this.failStream(item, state === OPEN ? error : notOpenError(state));
+      this.failStream(item, writeFailure(this.owner.readyState, error));
     } else if (fin) {
       this.finishStream(item);
       item.callback!();

@@ -21,7 +21,7 @@ import { binaryMessageData, type BinaryType, type RawData } from './data.ts';
 import { IncomingQueue, type IncomingOwner } from './incoming.ts';
 import type { MessageStream } from './message-stream.ts';
 import type { MessageReader } from './reader.ts';
-import { CLOSED, CLOSING, OPEN, refuseSend } from './state.ts';
+import { CLOSED, CLOSING, OPEN, refuseSend, writeFailure } from './state.ts';
 import { Streamed, type StreamedOwner } from './streamed.ts';
 import type { Transport } from './transport.ts';
 
@@ -100,10 +100,10 @@ export class Receiver implements ProtocolHandler, IncomingOwner, StreamedOwner {
     return false;
   }
 
-  /** A frame the transport refused: while the connection is open, its Duplex was ended or destroyed beneath it, and node's error says so. */
+  /** A frame the transport refused (see writeFailure). */
   private refused(callback: WriteCallback | undefined): void {
     const state = this.owner.readyState;
-    refuseSend(callback, state, state === OPEN ? this.transport!.closedError() : undefined);
+    refuseSend(callback, state, writeFailure(state, this.transport!.closedError()));
   }
 
   onMessage(data: Buffer, isBinary: boolean, compressed: boolean, fragments: Buffer[] | null): void {

@@ -17,6 +17,18 @@ export function notOpenError(state: number): WebSocketError {
   return new WebSocketError('WS_ERR_NOT_OPEN', `WebSocket is not open: readyState ${state} (${STATE_NAMES[state]})`);
 }
 
+/**
+ * A write that failed, as its sender hears of it. Once our side closes or
+ * terminate()s, only that the connection is not open: the runtime's words
+ * for it (ERR_STREAM_DESTROYED on Node, ERR_SOCKET_CLOSED on Bun, ECANCELED
+ * on Deno) become the one code users switch on. While the connection is
+ * still open, something closed its transport beneath it, and `error` (the
+ * transport's own) says what.
+ */
+export function writeFailure(state: number, error: Error): Error {
+  return state === OPEN ? error : notOpenError(state);
+}
+
 export function closedBeforeConnect(): WebSocketError {
   return new WebSocketError('WS_ERR_CLOSED_BEFORE_CONNECT', 'WebSocket was closed before the connection was established');
 }
